@@ -1,0 +1,88 @@
+"""Every error crs_model raises on purpose.
+
+Each class says, in its docstring, what caused it and how to fix it. User errors
+(bad spec, bad patient) are the caller's to fix and carry a location; internal
+errors mean the spec or the tool is wrong and should be reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CrsModelError(Exception):
+    """Root of every error raised on purpose by crs_model."""
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A place in a spec file: 1-based line and column."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One located message about a spec."""
+
+    location: Location | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        return f"{where}error: {self.message}"
+
+
+class SpecError(CrsModelError, ValueError):
+    """The spec file cannot be used: YAML, structure, expressions, types or graph.
+
+    Fix the spec at the reported ``file:line:col``; every problem found is listed
+    (not only the first), so one edit cycle can fix them all.
+    """
+
+    def __init__(self, problems: list[Problem] | Problem) -> None:
+        self.problems: tuple[Problem, ...] = (
+            (problems,) if isinstance(problems, Problem) else tuple(problems)
+        )
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class PatientError(CrsModelError, ValueError):
+    """The patient input is invalid: unknown key, wrong type, out of domain, or
+    inconsistent with a declared constraint.
+
+    ``field`` names the offending input (or constraint id); correct that value.
+    No recommendation is ever produced for invalid input.
+    """
+
+    def __init__(self, field: str, message: str, value: object = None) -> None:
+        self.field = field
+        self.value = value
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class SpecDefectError(CrsModelError):
+    """The spec routed a valid patient into a defect the verifier reports: two
+    guards of a ``unique`` node both true (overlap) or no guard true (gap).
+
+    Run ``crs-model verify`` on the spec and fix the node named here. The engine
+    refuses to guess, so no recommendation is produced.
+    """
+
+    def __init__(self, node: str, kind: str, detail: str) -> None:
+        self.node = node
+        self.kind = kind
+        super().__init__(f"node {node!r}: {kind}: {detail}")
+
+
+class SignoffError(CrsModelError):
+    """The spec's bytes do not match any signed-off hash (tampered or unreviewed).
+
+    Have the governance committee review and sign this exact version off.
+    """

@@ -1,0 +1,646 @@
+"""Build a :class:`~crs_model.model.Spec` from a YAML file: structure, names, types, graph.
+
+Every problem is collected with its ``file:line:col`` before raising one
+:class:`~crs_model.errors.SpecError`, so an author sees them all at once.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import math
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TypeVar
+
+from crs_model.errors import Location, Problem, SpecError
+from crs_model.expr import ExprSyntaxError, names, parse
+from crs_model.model import (
+    Action,
+    Confidence,
+    Constraint,
+    DecisionNode,
+    Definition,
+    Edge,
+    Evidence,
+    EvidenceKind,
+    EvidenceLevel,
+    Flag,
+    Formula,
+    GovernanceQuestion,
+    HitPolicy,
+    Invariant,
+    Metadata,
+    Outcome,
+    Parameter,
+    Recommendation,
+    Severity,
+    Spec,
+    Status,
+    Variable,
+)
+from crs_model.source import Source, YMap, YNode, YScalar, YSeq, load_yaml
+from crs_model.types import BOOL, INT, REAL, Scope, Symbol, SymbolKind, Type, TypeCheckError, check, suggest
+
+E = TypeVar("E", bound=enum.Enum)
+
+_IDENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+RESERVED = frozenset({"recommendation", "min", "max", "has_action", "has_flag"})
+TOP_KEYS = (
+    "spec_format",
+    "metadata",
+    "evidence",
+    "variables",
+    "constraints",
+    "parameters",
+    "definitions",
+    "graph",
+    "invariants",
+    "governance_questions",
+)
+
+
+class _Reader:
+    """Typed access to located YAML with problem collection."""
+
+    def __init__(self, source: Source) -> None:
+        self.src = source
+        self.problems: list[Problem] = []
+
+    def err(self, loc: Location | None, msg: str) -> None:
+        self.problems.append(Problem(loc, msg))
+
+    def as_map(self, node: YNode | None, what: str) -> YMap | None:
+        if isinstance(node, YMap):
+            return node
+        if node is not None:
+            self.err(node.loc, f"{what} must be a mapping")
+        return None
+
+    def as_seq(self, node: YNode | None, what: str) -> YSeq | None:
+        if isinstance(node, YSeq):
+            return node
+        if node is not None:
+            self.err(node.loc, f"{what} must be a list")
+        return None
+
+    def keys(self, m: YMap, allowed: Iterable[str], what: str) -> None:
+        allowed = list(allowed)
+        for key, (kn, _) in m.items.items():
+            if key not in allowed:
+                self.err(kn.loc, f"unknown key '{key}' in {what}{suggest(key, allowed)}")
+
+    def get(self, m: YMap, key: str, what: str, required: bool = True) -> YNode | None:
+        item = m.items.get(key)
+        if item is None:
+            if required:
+                self.err(m.loc, f"{what} is missing required key '{key}'")
+            return None
+        return item[1]
+
+    def text(self, m: YMap, key: str, what: str, required: bool = True, default: str = "") -> str:
+        node = self.get(m, key, what, required)
+        if node is None:
+            return default
+        if not isinstance(node, YScalar) or isinstance(node.value, bool) or node.value is None:
+            self.err(node.loc, f"{what}.{key} must be text")
+            return default
+        return str(node.value).strip()
+
+    def scalar(self, m: YMap, key: str, what: str) -> YScalar | None:
+        node = self.get(m, key, what)
+        if node is None:
+            return None
+        if not isinstance(node, YScalar) or not isinstance(node.value, str):
+            self.err(node.loc, f"{what}.{key} must be an expression written as text")
+            return None
+        return node
+
+    def number(self, m: YMap, key: str, what: str, required: bool = True) -> float | None:
+        node = self.get(m, key, what, required)
+        if node is None:
+            return None
+        v = node.value if isinstance(node, YScalar) else None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            self.err(node.loc, f"{what}.{key} must be a finite number, got {v!r}")
+            return None
+        return float(v)
+
+    def texts(self, m: YMap, key: str, what: str, required: bool = False) -> tuple[str, ...]:
+        node = self.get(m, key, what, required)
+        if node is None:
+            return ()
+        seq = self.as_seq(node, f"{what}.{key}")
+        if seq is None:
+            return ()
+        out: list[str] = []
+        for item in seq.items:
+            if not isinstance(item, YScalar) or not isinstance(item.value, str):
+                self.err(item.loc, f"{what}.{key} must be a list of text")
+            else:
+                out.append(item.value.strip())
+        return tuple(out)
+
+    def choice(self, m: YMap, key: str, what: str, enum_cls: type[E], required: bool = True) -> E | None:
+        node = self.get(m, key, what, required)
+        if node is None:
+            return None
+        allowed = [e.value for e in enum_cls]
+        v = node.value if isinstance(node, YScalar) else None
+        for e in enum_cls:
+            if e.value == v:
+                return e
+        self.err(node.loc, f"{what}.{key}={v!r} is not one of {', '.join(allowed)}{suggest(str(v), allowed)}")
+        return None
+
+    def ident(self, key_node: YScalar, what: str) -> str:
+        name = str(key_node.value)
+        if not _IDENT.match(name):
+            self.err(key_node.loc, f"{what} id '{name}' must be lower_snake_case (a-z, 0-9, _), at most 64 chars")
+        return name
+
+    def cites(self, m: YMap, what: str) -> tuple[str, ...]:
+        return self.texts(m, "cites", what)
+
+
+class _Builder:
+    def __init__(self, source: Source, path: str) -> None:
+        self.r = _Reader(source)
+        self.src = source
+        self.path = path
+        self.cite_refs: list[tuple[str, Location, str]] = []
+
+    # ------------------------------------------------------------ helpers
+    def _cites(self, m: YMap, what: str) -> tuple[str, ...]:
+        cs = self.r.cites(m, what)
+        node = m.items.get("cites")
+        loc = node[1].loc if node else m.loc
+        for c in cs:
+            self.cite_refs.append((c, loc, what))
+        return cs
+
+    def _formula(self, scalar: YScalar, scope: Scope, want: Type | None, what: str) -> Formula | None:
+        text = str(scalar.value)
+        try:
+            ast = parse(text)
+        except ExprSyntaxError as exc:
+            self.r.err(self.src.locate(scalar, exc.offset), f"{what}: syntax error: {exc.message}")
+            return None
+        try:
+            ty = check(ast, scope)
+        except TypeCheckError as exc:
+            self.r.err(self.src.locate(scalar, exc.offset), f"{what}: {exc.message}")
+            return None
+        if want is not None and ty != want and not (want.numeric and ty.numeric):
+            self.r.err(self.src.locate(scalar, 0), f"{what} must be {want}, but this expression is {ty}")
+            return None
+        return Formula(text, ast, ty, self.src.locate(scalar, 0), scalar)
+
+    def _entries(self, node: YNode | None, what: str) -> list[tuple[YScalar, YMap]]:
+        """A mapping of id -> mapping, as (key node, value map) pairs."""
+        m = self.r.as_map(node, what)
+        out: list[tuple[YScalar, YMap]] = []
+        if m is None:
+            return out
+        for kn, vn in m.items.values():
+            vm = self.r.as_map(vn, f"{what}.{kn.value}")
+            if vm is not None:
+                self.r.ident(kn, what)
+                out.append((kn, vm))
+        return out
+
+    def _list_entries(self, node: YNode | None, what: str) -> list[tuple[str, YMap]]:
+        """A list of mappings each with an ``id``."""
+        seq = self.r.as_seq(node, what)
+        out: list[tuple[str, YMap]] = []
+        seen: dict[str, Location] = {}
+        if seq is None:
+            return out
+        for item in seq.items:
+            m = self.r.as_map(item, f"{what} entry")
+            if m is None:
+                continue
+            idn = self.r.get(m, "id", f"{what} entry")
+            if not isinstance(idn, YScalar) or not isinstance(idn.value, str):
+                if idn is not None:
+                    self.r.err(idn.loc, f"{what} id must be text")
+                continue
+            ident = self.r.ident(idn, what)
+            if ident in seen:
+                self.r.err(idn.loc, f"duplicate {what} id '{ident}' (first at line {seen[ident].line})")
+            seen[ident] = idn.loc
+            out.append((ident, m))
+        return out
+
+    # ------------------------------------------------------------ sections
+    def build(self) -> Spec:
+        r = self.r
+        root = r.as_map(self.src.root, "the spec")
+        if root is None:
+            raise SpecError(r.problems)
+        r.keys(root, TOP_KEYS, "the spec")
+        fmt = r.number(root, "spec_format", "the spec")
+        if fmt is not None and fmt != 1:
+            node = r.get(root, "spec_format", "the spec")
+            r.err(node.loc if node else root.loc, f"spec_format={fmt:g} is not supported (expected 1)")
+        metadata = self.metadata(r.get(root, "metadata", "the spec"))
+        evidence = self.evidence(r.get(root, "evidence", "the spec"))
+        variables = self.variables(r.get(root, "variables", "the spec"))
+        parameters = self.parameters(r.get(root, "parameters", "the spec"))
+        symbols: dict[str, Symbol] = {}
+        self._declare(symbols, variables, parameters)
+        constraints = self.constraints(r.get(root, "constraints", "the spec", required=False), symbols)
+        definitions = self.definitions(r.get(root, "definitions", "the spec"), symbols)
+        graph_node = r.get(root, "graph", "the spec")
+        entry, nodes, outcomes = self.graph(graph_node, symbols)
+        actions = frozenset(a.id for o in outcomes.values() for a in o.actions)
+        flags = frozenset(f.id for o in outcomes.values() for f in o.flags)
+        inv_symbols = dict(symbols)
+        inv_symbols["recommendation"] = Symbol(
+            "recommendation",
+            SymbolKind.OUTCOME,
+            Type("enum", tuple(rc.value for rc in Recommendation)),
+            label="recommendation",
+        )
+        invariants = self.invariants(
+            r.get(root, "invariants", "the spec"), Scope(inv_symbols, actions, flags)
+        )
+        governance = self.governance(r.get(root, "governance_questions", "the spec", required=False))
+        for cite, loc, what in self.cite_refs:
+            if cite not in evidence:
+                r.err(loc, f"{what} cites unknown evidence '{cite}'{suggest(cite, sorted(evidence))}")
+        if r.problems:
+            raise SpecError(r.problems)
+        assert metadata is not None
+        spec = Spec(
+            path=self.path,
+            sha256=hashlib.sha256(self.src.raw).hexdigest(),
+            source=self.src,
+            metadata=metadata,
+            evidence=evidence,
+            variables=variables,
+            constraints=constraints,
+            parameters=parameters,
+            definitions=definitions,
+            entry=entry,
+            nodes=nodes,
+            outcomes=outcomes,
+            invariants=invariants,
+            governance=governance,
+            symbols=symbols,
+            invariant_symbols=inv_symbols,
+            graph_loc=graph_node.loc if graph_node is not None else root.loc,
+        )
+        self._check_refs(spec)
+        from crs_model.graph import structural_problems  # networkx: load-time only
+
+        problems = structural_problems(spec) + r.problems
+        if problems:
+            raise SpecError(problems)
+        return spec
+
+    def metadata(self, node: YNode | None) -> Metadata | None:
+        r = self.r
+        m = r.as_map(node, "metadata")
+        if m is None:
+            return None
+        what = "metadata"
+        r.keys(m, ("id", "title", "version", "status", "date", "authors", "reviewers", "jurisdiction", "description"), what)
+        version = r.text(m, "version", what)
+        if version and not _SEMVER.match(version):
+            vnode = r.get(m, "version", what)
+            r.err(vnode.loc if vnode else m.loc, f"metadata.version={version!r} is not a semantic version like 1.2.0")
+        date = r.text(m, "date", what)
+        if date and not _DATE.match(date):
+            dnode = r.get(m, "date", what)
+            r.err(dnode.loc if dnode else m.loc, f"metadata.date={date!r} is not an ISO date like 2026-11-23")
+        status = r.choice(m, "status", what, Status)
+        return Metadata(
+            id=r.text(m, "id", what),
+            title=r.text(m, "title", what),
+            version=version,
+            status=status or Status.DRAFT,
+            date=date,
+            authors=r.texts(m, "authors", what, required=True),
+            reviewers=r.texts(m, "reviewers", what),
+            jurisdiction=r.text(m, "jurisdiction", what),
+            description=r.text(m, "description", what, required=False),
+        )
+
+    def evidence(self, node: YNode | None) -> dict[str, Evidence]:
+        r = self.r
+        out: dict[str, Evidence] = {}
+        for ident, m in self._list_entries(node, "evidence"):
+            what = f"evidence '{ident}'"
+            r.keys(m, ("id", "citation", "kind", "level", "confidence", "note"), what)
+            kind = r.choice(m, "kind", what, EvidenceKind)
+            level = r.choice(m, "level", what, EvidenceLevel)
+            conf = r.choice(m, "confidence", what, Confidence)
+            if kind and level and conf:
+                out[ident] = Evidence(
+                    ident, r.text(m, "citation", what), kind, level, conf, r.text(m, "note", what, False), m.loc
+                )
+        return out
+
+    def variables(self, node: YNode | None) -> dict[str, Variable]:
+        r = self.r
+        out: dict[str, Variable] = {}
+        for kn, m in self._entries(node, "variables"):
+            name = str(kn.value)
+            what = f"variable '{name}'"
+            r.keys(m, ("type", "unit", "min", "max", "values", "label", "description"), what)
+            tname = r.text(m, "type", what)
+            lo = hi = None
+            if tname in ("int", "real"):
+                lo = r.number(m, "min", what)
+                hi = r.number(m, "max", what)
+                if lo is not None and hi is not None and lo > hi:
+                    r.err(m.loc, f"{what}: min {lo:g} is above max {hi:g}")
+                if tname == "int":
+                    for bound in (lo, hi):
+                        if bound is not None and not float(bound).is_integer():
+                            r.err(m.loc, f"{what}: int bounds must be whole numbers")
+                ty = INT if tname == "int" else REAL
+            elif tname == "bool":
+                ty = BOOL
+            elif tname == "enum":
+                values = r.texts(m, "values", what, required=True)
+                if len(values) < 2 or len(set(values)) != len(values):
+                    r.err(m.loc, f"{what}: an enum needs at least two distinct values")
+                ty = Type("enum", values)
+            else:
+                tnode = r.get(m, "type", what, required=False)
+                r.err(tnode.loc if tnode else m.loc, f"{what}: type={tname!r} is not one of bool, int, real, enum")
+                continue
+            if tname not in ("int", "real") and ("min" in m.items or "max" in m.items):
+                r.err(m.loc, f"{what}: min/max only apply to int and real")
+            out[name] = Variable(
+                name, ty, r.text(m, "unit", what, False), lo, hi,
+                r.text(m, "label", what, False) or name, r.text(m, "description", what, False), kn.loc,
+            )
+        return out
+
+    def parameters(self, node: YNode | None) -> dict[str, Parameter]:
+        r = self.r
+        out: dict[str, Parameter] = {}
+        for kn, m in self._entries(node, "parameters"):
+            name = str(kn.value)
+            what = f"parameter '{name}'"
+            r.keys(m, ("value", "unit", "label", "rationale", "cites"), what)
+            vnode = r.get(m, "value", what)
+            if vnode is None:
+                continue
+            v = vnode.value if isinstance(vnode, YScalar) else None
+            if isinstance(v, bool):
+                ty, value = BOOL, v
+            elif isinstance(v, int):
+                ty, value = INT, float(v)
+            elif isinstance(v, float) and math.isfinite(v):
+                ty, value = REAL, v
+            else:
+                r.err(vnode.loc, f"{what}: value must be a finite number or true/false, got {v!r}")
+                continue
+            out[name] = Parameter(
+                name, value, ty, r.text(m, "unit", what, False), r.text(m, "label", what, False) or name,
+                r.text(m, "rationale", what), self._cites(m, what), kn.loc,
+            )
+        return out
+
+    def _declare(self, symbols: dict[str, Symbol], variables: dict[str, Variable], parameters: dict[str, Parameter]) -> None:
+        for v in variables.values():
+            if v.name in RESERVED:
+                self.r.err(v.loc, f"'{v.name}' is a reserved name")
+            symbols[v.name] = Symbol(v.name, SymbolKind.VARIABLE, v.type, v.unit, v.label)
+        for p in parameters.values():
+            if p.name in symbols or p.name in RESERVED:
+                self.r.err(p.loc, f"parameter '{p.name}' reuses a name already declared")
+                continue
+            value: float | bool = p.value
+            if p.type == INT:
+                value = int(p.value)
+            symbols[p.name] = Symbol(p.name, SymbolKind.PARAMETER, p.type, p.unit, p.label, value)
+
+    def constraints(self, node: YNode | None, symbols: dict[str, Symbol]) -> tuple[Constraint, ...]:
+        r = self.r
+        out: list[Constraint] = []
+        scope = Scope(dict(symbols))  # inputs and parameters only
+        for ident, m in self._list_entries(node, "constraints"):
+            what = f"constraint '{ident}'"
+            r.keys(m, ("id", "expr", "message", "cites"), what)
+            sc = r.scalar(m, "expr", what)
+            f = self._formula(sc, scope, BOOL, what) if sc else None
+            cites = self._cites(m, what)
+            if f is not None:
+                out.append(Constraint(ident, f, r.text(m, "message", what), cites, m.loc))
+        return tuple(out)
+
+    def definitions(self, node: YNode | None, symbols: dict[str, Symbol]) -> dict[str, Definition]:
+        r = self.r
+        raw: dict[str, tuple[YScalar, YMap, set[str]]] = {}
+        for kn, m in self._entries(node, "definitions"):
+            name = str(kn.value)
+            what = f"definition '{name}'"
+            r.keys(m, ("expr", "type", "unit", "label", "description", "cites"), what)
+            if name in symbols or name in RESERVED:
+                r.err(kn.loc, f"definition '{name}' reuses a name already declared")
+                continue
+            sc = r.scalar(m, "expr", what)
+            if sc is None:
+                continue
+            try:
+                deps = names(parse(str(sc.value)))
+            except ExprSyntaxError as exc:
+                r.err(self.src.locate(sc, exc.offset), f"{what}: syntax error: {exc.message}")
+                continue
+            raw[name] = (kn, m, deps)
+        order = self._topo(raw)
+        out: dict[str, Definition] = {}
+        for name in order:
+            kn, m, _ = raw[name]
+            what = f"definition '{name}'"
+            declared = r.text(m, "type", what, required=False)
+            want = {"bool": BOOL, "int": INT, "real": REAL}.get(declared) if declared else None
+            if declared and want is None:
+                r.err(m.loc, f"{what}: type={declared!r} is not one of bool, int, real")
+            sc = r.scalar(m, "expr", what)
+            assert sc is not None
+            f = self._formula(sc, Scope(dict(symbols)), want, what)
+            cites = self._cites(m, what)
+            if f is None:
+                continue
+            ty = want if want is not None else f.type
+            if want == INT and f.type == REAL:
+                r.err(f.loc, f"{what} is declared int but the expression is real")
+            unit = r.text(m, "unit", what, False)
+            label = r.text(m, "label", what, False) or name
+            symbols[name] = Symbol(name, SymbolKind.DEFINITION, ty, unit, label)
+            out[name] = Definition(name, f, unit, label, r.text(m, "description", what, False), cites, kn.loc)
+        return out
+
+    def _topo(self, raw: dict[str, tuple[YScalar, YMap, set[str]]]) -> list[str]:
+        order: list[str] = []
+        state: dict[str, int] = {}
+
+        def visit(n: str, chain: list[str]) -> None:
+            if state.get(n) == 2:
+                return
+            if state.get(n) == 1:
+                cyc = chain[chain.index(n):] + [n]
+                self.r.err(raw[n][0].loc, f"definitions form a cycle: {' -> '.join(cyc)}")
+                return
+            state[n] = 1
+            for d in sorted(raw[n][2]):
+                if d in raw:
+                    visit(d, chain + [n])
+            state[n] = 2
+            order.append(n)
+
+        for n in raw:
+            visit(n, [])
+        return order
+
+    def graph(
+        self, node: YNode | None, symbols: dict[str, Symbol]
+    ) -> tuple[str, dict[str, DecisionNode], dict[str, Outcome]]:
+        r = self.r
+        m = r.as_map(node, "graph")
+        if m is None:
+            return "", {}, {}
+        r.keys(m, ("entry", "nodes", "outcomes"), "graph")
+        entry = r.text(m, "entry", "graph")
+        scope = Scope(dict(symbols))
+        nodes: dict[str, DecisionNode] = {}
+        for kn, nm in self._entries(r.get(m, "nodes", "graph"), "graph.nodes"):
+            nid = str(kn.value)
+            what = f"node '{nid}'"
+            r.keys(nm, ("question", "hit_policy", "edges", "cites"), what)
+            policy = r.choice(nm, "hit_policy", what, HitPolicy)
+            edges: list[Edge] = []
+            seq = r.as_seq(r.get(nm, "edges", what), f"{what}.edges")
+            targets: set[str] = set()
+            for idx, item in enumerate(seq.items if seq else []):
+                em = r.as_map(item, f"{what} edge")
+                if em is None:
+                    continue
+                ewhat = f"{what} edge {idx + 1}"
+                r.keys(em, ("to", "when", "label", "cites"), ewhat)
+                target = r.text(em, "to", ewhat)
+                if target in targets:
+                    r.err(em.loc, f"{ewhat}: a second edge to '{target}'; join the guards with 'or'")
+                targets.add(target)
+                sc = r.scalar(em, "when", ewhat)
+                f = self._formula(sc, scope, BOOL, f"{ewhat} guard") if sc else None
+                cites = self._cites(em, ewhat)
+                if f is not None:
+                    tnode = em.items.get("to")
+                    eloc = tnode[1].loc if tnode else em.loc
+                    edges.append(Edge(nid, target, idx, f, r.text(em, "label", ewhat, False), cites, eloc))
+            if seq is not None and not seq.items:
+                r.err(nm.loc, f"{what} has no edges; every leaf must be an outcome")
+            nodes[nid] = DecisionNode(
+                nid, r.text(nm, "question", what), policy or HitPolicy.UNIQUE, tuple(edges), self._cites(nm, what), kn.loc
+            )
+        outcomes: dict[str, Outcome] = {}
+        for kn, om in self._entries(r.get(m, "outcomes", "graph"), "graph.outcomes"):
+            oid = str(kn.value)
+            what = f"outcome '{oid}'"
+            if oid in nodes:
+                r.err(kn.loc, f"{what} has the same id as a decision node")
+            r.keys(om, ("recommendation", "title", "outputs", "actions", "flags", "cites"), what)
+            rec = r.choice(om, "recommendation", what, Recommendation)
+            if rec is Recommendation.INSUFFICIENT_DATA:
+                r.err(om.loc, f"{what}: insufficient_data is produced by the engine, not declared as an outcome")
+            outputs = r.texts(om, "outputs", what)
+            for o in outputs:
+                if o not in symbols or symbols[o].kind is not SymbolKind.DEFINITION:
+                    r.err(om.loc, f"{what}: output '{o}' is not a definition{suggest(o, sorted(symbols))}")
+            actions: list[Action] = []
+            for aid, am in self._list_entries(r.get(om, "actions", what, required=False), "action"):
+                awhat = f"action '{aid}'"
+                r.keys(am, ("id", "text", "cites"), awhat)
+                actions.append(Action(aid, r.text(am, "text", awhat), self._cites(am, awhat), am.loc))
+            flags: list[Flag] = []
+            for fid, fm in self._list_entries(r.get(om, "flags", what, required=False), "flag"):
+                fwhat = f"flag '{fid}'"
+                r.keys(fm, ("id", "text", "when", "confidence", "cites"), fwhat)
+                when = None
+                if "when" in fm.items:
+                    sc = r.scalar(fm, "when", fwhat)
+                    when = self._formula(sc, scope, BOOL, f"{fwhat} condition") if sc else None
+                conf = r.choice(fm, "confidence", fwhat, Confidence, required=False)
+                flags.append(Flag(fid, r.text(fm, "text", fwhat), when, conf, self._cites(fm, fwhat), fm.loc))
+            if rec is not None:
+                outcomes[oid] = Outcome(
+                    oid, rec, r.text(om, "title", what), outputs, tuple(actions), tuple(flags), self._cites(om, what), kn.loc
+                )
+        return entry, nodes, outcomes
+
+    def invariants(self, node: YNode | None, scope: Scope) -> tuple[Invariant, ...]:
+        r = self.r
+        out: list[Invariant] = []
+        for ident, m in self._list_entries(node, "invariants"):
+            what = f"invariant '{ident}'"
+            r.keys(m, ("id", "description", "severity", "expr", "cites"), what)
+            sev = r.choice(m, "severity", what, Severity)
+            sc = r.scalar(m, "expr", what)
+            f = self._formula(sc, scope, BOOL, what) if sc else None
+            cites = self._cites(m, what)
+            if f is not None and sev is not None:
+                out.append(Invariant(ident, r.text(m, "description", what), sev, f, cites, m.loc))
+        return tuple(out)
+
+    def governance(self, node: YNode | None) -> tuple[GovernanceQuestion, ...]:
+        r = self.r
+        out: list[GovernanceQuestion] = []
+        for ident, m in self._list_entries(node, "governance_questions"):
+            what = f"governance question '{ident}'"
+            r.keys(m, ("id", "title", "question", "positions", "conservative_choice", "affects", "status"), what)
+            positions: list[tuple[str, str]] = []
+            seq = r.as_seq(r.get(m, "positions", what), f"{what}.positions")
+            for item in seq.items if seq else []:
+                pm = r.as_map(item, f"{what} position")
+                if pm is None:
+                    continue
+                r.keys(pm, ("source", "says"), f"{what} position")
+                src = r.text(pm, "source", f"{what} position")
+                self.cite_refs.append((src, pm.loc, what))
+                positions.append((src, r.text(pm, "says", f"{what} position")))
+            status = r.text(m, "status", what)
+            if status not in ("open", "decided"):
+                r.err(m.loc, f"{what}: status={status!r} is not one of open, decided")
+            out.append(
+                GovernanceQuestion(
+                    ident, r.text(m, "title", what), r.text(m, "question", what), tuple(positions),
+                    r.text(m, "conservative_choice", what), r.texts(m, "affects", what), status, m.loc,
+                )
+            )
+        return tuple(out)
+
+    def _check_refs(self, spec: Spec) -> None:
+        ids = spec.element_ids()
+        for g in spec.governance:
+            for ref in g.affects:
+                if ref not in ids:
+                    self.r.err(g.loc, f"governance question '{g.id}' affects unknown element '{ref}'{suggest(ref, sorted(ids))}")
+
+
+def load_spec_bytes(raw: bytes, path: str) -> Spec:
+    """Load a spec from bytes; ``path`` is used in messages and stored on the spec."""
+    return _Builder(load_yaml(raw, path), path).build()
+
+
+def load_spec_file(path: str | Path) -> Spec:
+    """Load a spec file; every problem becomes a located :class:`SpecError`."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise SpecError(Problem(None, f"cannot read spec '{p}': {exc.strerror}")) from None
+    return load_spec_bytes(raw, str(path))
+
+
+__all__ = ["load_spec_bytes", "load_spec_file"]
+

@@ -1,0 +1,263 @@
+"""Frozen, typed value objects for a loaded decision spec. No behaviour beyond lookups."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from crs_model.errors import Location
+from crs_model.expr import Expr
+from crs_model.source import Source, YScalar
+from crs_model.types import Symbol, Type
+
+
+class Status(enum.Enum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    RETIRED = "retired"
+
+
+class EvidenceKind(enum.Enum):
+    SEED_REFERENCE = "seed_reference"
+    GUIDELINE = "guideline"
+    LABEL = "label"
+    IFU = "ifu"
+    STUDY = "study"
+    REVIEW = "review"
+
+
+class EvidenceLevel(enum.Enum):
+    GRADE_HIGH = "grade_high"
+    GRADE_MODERATE = "grade_moderate"
+    GRADE_LOW = "grade_low"
+    GRADE_VERY_LOW = "grade_very_low"
+    EXPERT_OPINION = "expert_opinion"
+
+
+class Confidence(enum.Enum):
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+    UNVERIFIED = "unverified"
+
+
+class HitPolicy(enum.Enum):
+    UNIQUE = "unique"  # exactly one outgoing guard may hold
+    FIRST = "first"  # ordered; the first true guard wins
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Recommendation(enum.Enum):
+    NO_CRS = "no_crs"
+    SUPPORTIVE_CARE = "supportive_care"
+    GIVE_TOCILIZUMAB = "give_tocilizumab"
+    ADD_CORTICOSTEROIDS = "add_corticosteroids"
+    CONTINUE_STANDARD_THERAPY = "continue_standard_therapy"
+    CONSIDER_CYTOSORB = "consider_cytosorb"
+    CYTOSORB_CONTRAINDICATED = "cytosorb_contraindicated"
+    INSUFFICIENT_DATA = "insufficient_data"
+
+
+@dataclass(frozen=True, slots=True)
+class Formula:
+    """An expression as written (``text``), parsed (``ast``) and located."""
+
+    text: str
+    ast: Expr
+    type: Type
+    loc: Location
+    scalar: YScalar
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    id: str
+    title: str
+    version: str
+    status: Status
+    date: str
+    authors: tuple[str, ...]
+    reviewers: tuple[str, ...]
+    jurisdiction: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    id: str
+    citation: str
+    kind: EvidenceKind
+    level: EvidenceLevel
+    confidence: Confidence
+    note: str
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    name: str
+    type: Type
+    unit: str
+    minimum: float | None
+    maximum: float | None
+    label: str
+    description: str
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    id: str
+    formula: Formula
+    message: str
+    cites: tuple[str, ...]
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    name: str
+    value: float | bool
+    type: Type
+    unit: str
+    label: str
+    rationale: str
+    cites: tuple[str, ...]
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    name: str
+    formula: Formula
+    unit: str
+    label: str
+    description: str
+    cites: tuple[str, ...]
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    source: str
+    target: str
+    index: int
+    guard: Formula
+    label: str
+    cites: tuple[str, ...]
+    loc: Location
+
+    @property
+    def id(self) -> str:
+        return f"{self.source}->{self.target}"
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionNode:
+    id: str
+    question: str
+    hit_policy: HitPolicy
+    edges: tuple[Edge, ...]
+    cites: tuple[str, ...]
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    id: str
+    text: str
+    cites: tuple[str, ...]
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    id: str
+    text: str
+    when: Formula | None
+    confidence: Confidence | None
+    cites: tuple[str, ...]
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    id: str
+    recommendation: Recommendation
+    title: str
+    outputs: tuple[str, ...]  # definitions that must be known to give this outcome
+    actions: tuple[Action, ...]
+    flags: tuple[Flag, ...]
+    cites: tuple[str, ...]
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Invariant:
+    id: str
+    description: str
+    severity: Severity
+    formula: Formula
+    cites: tuple[str, ...]
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class GovernanceQuestion:
+    id: str
+    title: str
+    question: str
+    positions: tuple[tuple[str, str], ...]  # (evidence id, what that source says)
+    conservative_choice: str
+    affects: tuple[str, ...]  # element references like "parameter:il6_markedly_elevated_pg_ml"
+    status: str
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """A loaded, type-checked decision spec. Build with :func:`crs_model.load_spec`."""
+
+    path: str
+    sha256: str
+    source: Source
+    metadata: Metadata
+    evidence: Mapping[str, Evidence]
+    variables: Mapping[str, Variable]
+    constraints: tuple[Constraint, ...]
+    parameters: Mapping[str, Parameter]
+    definitions: Mapping[str, Definition]  # in dependency order
+    entry: str
+    nodes: Mapping[str, DecisionNode]
+    outcomes: Mapping[str, Outcome]
+    invariants: tuple[Invariant, ...]
+    governance: tuple[GovernanceQuestion, ...]
+    symbols: Mapping[str, Symbol]  # variables, parameters and definitions
+    invariant_symbols: Mapping[str, Symbol]  # plus ``recommendation``
+    graph_loc: Location
+
+    def locate(self, formula: Formula, offset: int) -> Location:
+        """Location in the spec file of character ``offset`` of ``formula``."""
+        return self.source.locate(formula.scalar, offset)
+
+    def element_ids(self) -> set[str]:
+        """Every referencable element as ``kind:id`` (used by traceability maps)."""
+        ids: set[str] = {f"evidence:{k}" for k in self.evidence}
+        ids |= {f"variable:{k}" for k in self.variables}
+        ids |= {f"constraint:{c.id}" for c in self.constraints}
+        ids |= {f"parameter:{k}" for k in self.parameters}
+        ids |= {f"definition:{k}" for k in self.definitions}
+        ids |= {f"node:{k}" for k in self.nodes}
+        ids |= {f"edge:{e.id}" for n in self.nodes.values() for e in n.edges}
+        ids |= {f"outcome:{k}" for k in self.outcomes}
+        for o in self.outcomes.values():
+            ids |= {f"action:{a.id}" for a in o.actions}
+            ids |= {f"flag:{f.id}" for f in o.flags}
+        ids |= {f"invariant:{i.id}" for i in self.invariants}
+        ids |= {f"governance:{g.id}" for g in self.governance}
+        return ids

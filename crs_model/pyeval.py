@@ -1,0 +1,227 @@
+"""Compile expression ASTs to Python closures with three-valued (Kleene) semantics.
+
+``None`` means *unknown* (an input is absent). Rules:
+
+* ``not``, arithmetic, comparisons, membership, ``min``/``max``: unknown if any
+  operand is unknown.
+* ``a and b``: false if either is false, else unknown if either is unknown.
+* ``a or b``: true if either is true, else unknown if either is unknown.
+* ``a implies b`` is ``(not a) or b``.
+* ``if c then x else y``: when ``c`` is unknown the result is known only if both
+  branches are known and equal.
+
+This module is on the evaluation hot path: it imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from crs_model.expr import (
+    Arith,
+    BoolLit,
+    Call,
+    Compare,
+    Expr,
+    IfThenElse,
+    Logic,
+    Member,
+    Name,
+    Neg,
+    Not,
+    Num,
+    Str,
+)
+from crs_model.types import Symbol, SymbolKind
+
+Env = Mapping[str, Any]
+Fn = Callable[[Env], Any]
+
+_CMP: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+_ARITH: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+}
+
+ACTIONS_KEY = "__actions__"
+FLAGS_KEY = "__flags__"
+
+
+def _const(node: Expr, symbols: Mapping[str, Symbol]) -> tuple[bool, Any]:
+    if isinstance(node, Num):
+        return True, int(node.value) if node.is_int else node.value
+    if isinstance(node, Str):
+        return True, node.value
+    if isinstance(node, BoolLit):
+        return True, node.value
+    if isinstance(node, Name):
+        sym = symbols.get(node.id)
+        if sym is not None and sym.kind is SymbolKind.PARAMETER:
+            return True, sym.value
+    return False, None
+
+
+def compile_expr(node: Expr, symbols: Mapping[str, Symbol]) -> Fn:
+    """Return ``f(env) -> value | None`` for a type-checked expression."""
+    is_const, value = _const(node, symbols)
+    if is_const:
+        return lambda env: value
+    if isinstance(node, Name):
+        key = node.id
+        return lambda env: env.get(key)
+    if isinstance(node, Not):
+        f = compile_expr(node.operand, symbols)
+
+        def not_(env: Env) -> Any:
+            a = f(env)
+            return None if a is None else not a
+
+        return not_
+    if isinstance(node, Neg):
+        f = compile_expr(node.operand, symbols)
+        return lambda env: None if (a := f(env)) is None else -a
+    if isinstance(node, Compare):
+        return _compile_compare(node, symbols)
+    if isinstance(node, Arith):
+        lf = compile_expr(node.left, symbols)
+        rf = compile_expr(node.right, symbols)
+        if node.op == "/":
+
+            def div(env: Env) -> Any:
+                a, b = lf(env), rf(env)
+                if a is None or b is None or b == 0:
+                    return None
+                return a / b
+
+            return div
+        op = _ARITH[node.op]
+
+        def arith(env: Env) -> Any:
+            a = lf(env)
+            if a is None:
+                return None
+            b = rf(env)
+            return None if b is None else op(a, b)
+
+        return arith
+    if isinstance(node, Logic):
+        return _compile_logic(node, symbols)
+    if isinstance(node, IfThenElse):
+        cf = compile_expr(node.cond, symbols)
+        tf = compile_expr(node.then, symbols)
+        ef = compile_expr(node.orelse, symbols)
+
+        def ite(env: Env) -> Any:
+            c = cf(env)
+            if c is True:
+                return tf(env)
+            if c is False:
+                return ef(env)
+            a, b = tf(env), ef(env)
+            return a if a is not None and a == b else None
+
+        return ite
+    if isinstance(node, Member):
+        f = compile_expr(node.operand, symbols)
+        members = frozenset(v.value for v in node.values)
+        negated = node.negated
+
+        def member(env: Env) -> Any:
+            a = f(env)
+            return None if a is None else (a in members) != negated
+
+        return member
+    if isinstance(node, Call):
+        return _compile_call(node, symbols)
+    raise TypeError(f"cannot compile {type(node).__name__}")  # pragma: no cover
+
+
+def _compile_compare(node: Compare, symbols: Mapping[str, Symbol]) -> Fn:
+    op = _CMP[node.op]
+    rc, rv = _const(node.right, symbols)
+    if isinstance(node.left, Name) and rc:
+        key = node.left.id
+
+        def cmp_name_const(env: Env) -> Any:
+            a = env.get(key)
+            return None if a is None else op(a, rv)
+
+        return cmp_name_const
+    lf = compile_expr(node.left, symbols)
+    rf = compile_expr(node.right, symbols)
+
+    def cmp(env: Env) -> Any:
+        a = lf(env)
+        if a is None:
+            return None
+        b = rf(env)
+        return None if b is None else op(a, b)
+
+    return cmp
+
+
+def _compile_logic(node: Logic, symbols: Mapping[str, Symbol]) -> Fn:
+    lf = compile_expr(node.left, symbols)
+    rf = compile_expr(node.right, symbols)
+    if node.op == "and":
+
+        def and_(env: Env) -> Any:
+            a = lf(env)
+            if a is False:
+                return False
+            b = rf(env)
+            if b is False:
+                return False
+            return None if a is None or b is None else True
+
+        return and_
+    if node.op == "or":
+
+        def or_(env: Env) -> Any:
+            a = lf(env)
+            if a is True:
+                return True
+            b = rf(env)
+            if b is True:
+                return True
+            return None if a is None or b is None else False
+
+        return or_
+
+    def implies(env: Env) -> Any:
+        a = lf(env)
+        if a is False:
+            return True
+        b = rf(env)
+        if b is True:
+            return True
+        return None if a is None or b is None else False
+
+    return implies
+
+
+def _compile_call(node: Call, symbols: Mapping[str, Symbol]) -> Fn:
+    if node.func in ("has_action", "has_flag"):
+        key = ACTIONS_KEY if node.func == "has_action" else FLAGS_KEY
+        arg = node.args[0]
+        assert isinstance(arg, Str)
+        ident = arg.value
+        return lambda env: ident in env.get(key, ())
+    fs = [compile_expr(a, symbols) for a in node.args]
+    pick = min if node.func == "min" else max
+
+    def minmax(env: Env) -> Any:
+        vals = [f(env) for f in fs]
+        return None if any(v is None for v in vals) else pick(vals)
+
+    return minmax
