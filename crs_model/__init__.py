@@ -45,7 +45,10 @@ def bundled_spec_path() -> Path:
     here = Path(__file__).resolve().parent
     for candidate in (here / "specs" / _SPEC_NAME, here.parent / "specs" / _SPEC_NAME):
         if candidate.is_file():
-            return candidate
+            try:  # shown relative in messages and reports when under the working directory
+                return candidate.relative_to(Path.cwd())
+            except ValueError:
+                return candidate
     from crs_model.errors import Problem
 
     raise SpecError(Problem(None, f"bundled spec {_SPEC_NAME} not found beside {here}"))  # pragma: no cover

@@ -130,8 +130,7 @@ class Engine:
         self._nodes: dict[str, _CNode] = {}
         for nid, node in spec.nodes.items():
             edges = tuple(
-                _CEdge(e.target, compile_expr(e.guard.ast, sym), self._deps(e.guard.ast), e.cites)
-                for e in node.edges
+                _CEdge(e.target, compile_expr(e.guard.ast, sym), self._deps(e.guard.ast), e.cites) for e in node.edges
             )
             self._nodes[nid] = _CNode(nid, node.hit_policy is HitPolicy.FIRST, edges, node.cites)
         self._outcomes: dict[str, _COutcome] = {}
@@ -203,7 +202,9 @@ class Engine:
                     seen.append((e.target, v))
                     if v is True:
                         if taken is not None:
-                            raise SpecDefectError(nid, "overlap", f"guards to '{taken.target}' and '{e.target}' both hold")
+                            raise SpecDefectError(
+                                nid, "overlap", f"guards to '{taken.target}' and '{e.target}' both hold"
+                            )
                         taken = e
                     elif v is None:
                         unknown.append(e)
@@ -249,16 +250,41 @@ class Engine:
         if dose is not None:
             dose = float(dose)
         return Decision(
-            co.outcome.recommendation.value, co.outcome.id, grade, dose, co.actions, tuple(flags), (),
-            tuple(path), tuple(cites), *self._spec_ref, tuple(steps), env,
+            co.outcome.recommendation.value,
+            co.outcome.id,
+            grade,
+            dose,
+            co.actions,
+            tuple(flags),
+            (),
+            tuple(path),
+            tuple(cites),
+            *self._spec_ref,
+            tuple(steps),
+            env,
         )
 
     def _insufficient(
-        self, env: Mapping[str, Any], path: list[str], steps: list[Step], cites: dict[str, None], missing: tuple[str, ...]
+        self,
+        env: Mapping[str, Any],
+        path: list[str],
+        steps: list[Step],
+        cites: dict[str, None],
+        missing: tuple[str, ...],
     ) -> Decision:
         return Decision(
-            INSUFFICIENT, None, env.get("astct_grade"), None, (), (), missing, tuple(path), tuple(cites),
-            *self._spec_ref, tuple(steps), env,
+            INSUFFICIENT,
+            None,
+            env.get("astct_grade"),
+            None,
+            (),
+            (),
+            missing,
+            tuple(path),
+            tuple(cites),
+            *self._spec_ref,
+            tuple(steps),
+            env,
         )
 
     def invariant_violations(self, decision: Decision) -> list[str]:

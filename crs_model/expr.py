@@ -22,7 +22,6 @@ to ``eval``/``exec``. Input length and nesting depth are bounded.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 MAX_EXPR_CHARS = 4000
 MAX_DEPTH = 32
@@ -122,7 +121,7 @@ class Call:
     pos: int
 
 
-Expr = Union[Num, Str, BoolLit, Name, Neg, Not, Arith, Compare, Logic, IfThenElse, Member, Call]
+Expr = Num | Str | BoolLit | Name | Neg | Not | Arith | Compare | Logic | IfThenElse | Member | Call
 
 FUNCTIONS = ("min", "max", "has_action", "has_flag")
 KEYWORDS = frozenset({"and", "or", "not", "implies", "if", "then", "else", "in", "true", "false"})
@@ -196,7 +195,7 @@ def _tokenize(src: str) -> list[_Tok]:
                     while j < n and src[j].isdigit():
                         j += 1
             if j < n and (src[j].isalpha() or src[j] == "_"):
-                raise ExprSyntaxError(i, f"malformed number {src[i:j + 1]!r}")
+                raise ExprSyntaxError(i, f"malformed number {src[i : j + 1]!r}")
             toks.append(_Tok("num", src[i:j], i))
             i = j
             continue
@@ -412,9 +411,7 @@ class _Parser:
             self.i += 1
             if self._is("("):
                 if t.text not in FUNCTIONS:
-                    raise ExprSyntaxError(
-                        t.pos, f"unknown function '{t.text}' (allowed: {', '.join(FUNCTIONS)})"
-                    )
+                    raise ExprSyntaxError(t.pos, f"unknown function '{t.text}' (allowed: {', '.join(FUNCTIONS)})")
                 self._eat("(")
                 args: list[Expr] = []
                 if not self._is(")"):

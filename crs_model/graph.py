@@ -38,8 +38,11 @@ def structural_problems(spec: Spec) -> list[Problem]:
                 from crs_model.types import suggest
 
                 problems.append(
-                    Problem(e.loc, f"edge {e.id} points to '{e.target}', which is neither a node nor an outcome"
-                            f"{suggest(e.target, sorted(known))}")
+                    Problem(
+                        e.loc,
+                        f"edge {e.id} points to '{e.target}', which is neither a node nor an outcome"
+                        f"{suggest(e.target, sorted(known))}",
+                    )
                 )
     g = build_graph(spec)
     try:

@@ -265,9 +265,7 @@ class _Builder:
             Type("enum", tuple(rc.value for rc in Recommendation)),
             label="recommendation",
         )
-        invariants = self.invariants(
-            r.get(root, "invariants", "the spec"), Scope(inv_symbols, actions, flags)
-        )
+        invariants = self.invariants(r.get(root, "invariants", "the spec"), Scope(inv_symbols, actions, flags))
         governance = self.governance(r.get(root, "governance_questions", "the spec", required=False))
         for cite, loc, what in self.cite_refs:
             if cite not in evidence:
@@ -308,7 +306,9 @@ class _Builder:
         if m is None:
             return None
         what = "metadata"
-        r.keys(m, ("id", "title", "version", "status", "date", "authors", "reviewers", "jurisdiction", "description"), what)
+        r.keys(
+            m, ("id", "title", "version", "status", "date", "authors", "reviewers", "jurisdiction", "description"), what
+        )
         version = r.text(m, "version", what)
         if version and not _SEMVER.match(version):
             vnode = r.get(m, "version", what)
@@ -378,8 +378,14 @@ class _Builder:
             if tname not in ("int", "real") and ("min" in m.items or "max" in m.items):
                 r.err(m.loc, f"{what}: min/max only apply to int and real")
             out[name] = Variable(
-                name, ty, r.text(m, "unit", what, False), lo, hi,
-                r.text(m, "label", what, False) or name, r.text(m, "description", what, False), kn.loc,
+                name,
+                ty,
+                r.text(m, "unit", what, False),
+                lo,
+                hi,
+                r.text(m, "label", what, False) or name,
+                r.text(m, "description", what, False),
+                kn.loc,
             )
         return out
 
@@ -394,6 +400,7 @@ class _Builder:
             if vnode is None:
                 continue
             v = vnode.value if isinstance(vnode, YScalar) else None
+            value: float | bool
             if isinstance(v, bool):
                 ty, value = BOOL, v
             elif isinstance(v, int):
@@ -404,12 +411,20 @@ class _Builder:
                 r.err(vnode.loc, f"{what}: value must be a finite number or true/false, got {v!r}")
                 continue
             out[name] = Parameter(
-                name, value, ty, r.text(m, "unit", what, False), r.text(m, "label", what, False) or name,
-                r.text(m, "rationale", what), self._cites(m, what), kn.loc,
+                name,
+                value,
+                ty,
+                r.text(m, "unit", what, False),
+                r.text(m, "label", what, False) or name,
+                r.text(m, "rationale", what),
+                self._cites(m, what),
+                kn.loc,
             )
         return out
 
-    def _declare(self, symbols: dict[str, Symbol], variables: dict[str, Variable], parameters: dict[str, Parameter]) -> None:
+    def _declare(
+        self, symbols: dict[str, Symbol], variables: dict[str, Variable], parameters: dict[str, Parameter]
+    ) -> None:
         for v in variables.values():
             if v.name in RESERVED:
                 self.r.err(v.loc, f"'{v.name}' is a reserved name")
@@ -418,9 +433,7 @@ class _Builder:
             if p.name in symbols or p.name in RESERVED:
                 self.r.err(p.loc, f"parameter '{p.name}' reuses a name already declared")
                 continue
-            value: float | bool = p.value
-            if p.type == INT:
-                value = int(p.value)
+            value: float | bool = int(p.value) if p.type == INT else p.value
             symbols[p.name] = Symbol(p.name, SymbolKind.PARAMETER, p.type, p.unit, p.label, value)
 
     def constraints(self, node: YNode | None, symbols: dict[str, Symbol]) -> tuple[Constraint, ...]:
@@ -488,13 +501,13 @@ class _Builder:
             if state.get(n) == 2:
                 return
             if state.get(n) == 1:
-                cyc = chain[chain.index(n):] + [n]
+                cyc = [*chain[chain.index(n) :], n]
                 self.r.err(raw[n][0].loc, f"definitions form a cycle: {' -> '.join(cyc)}")
                 return
             state[n] = 1
             for d in sorted(raw[n][2]):
                 if d in raw:
-                    visit(d, chain + [n])
+                    visit(d, [*chain, n])
             state[n] = 2
             order.append(n)
 
@@ -541,7 +554,12 @@ class _Builder:
             if seq is not None and not seq.items:
                 r.err(nm.loc, f"{what} has no edges; every leaf must be an outcome")
             nodes[nid] = DecisionNode(
-                nid, r.text(nm, "question", what), policy or HitPolicy.UNIQUE, tuple(edges), self._cites(nm, what), kn.loc
+                nid,
+                r.text(nm, "question", what),
+                policy or HitPolicy.UNIQUE,
+                tuple(edges),
+                self._cites(nm, what),
+                kn.loc,
             )
         outcomes: dict[str, Outcome] = {}
         for kn, om in self._entries(r.get(m, "outcomes", "graph"), "graph.outcomes"):
@@ -574,7 +592,14 @@ class _Builder:
                 flags.append(Flag(fid, r.text(fm, "text", fwhat), when, conf, self._cites(fm, fwhat), fm.loc))
             if rec is not None:
                 outcomes[oid] = Outcome(
-                    oid, rec, r.text(om, "title", what), outputs, tuple(actions), tuple(flags), self._cites(om, what), kn.loc
+                    oid,
+                    rec,
+                    r.text(om, "title", what),
+                    outputs,
+                    tuple(actions),
+                    tuple(flags),
+                    self._cites(om, what),
+                    kn.loc,
                 )
         return entry, nodes, outcomes
 
@@ -613,8 +638,14 @@ class _Builder:
                 r.err(m.loc, f"{what}: status={status!r} is not one of open, decided")
             out.append(
                 GovernanceQuestion(
-                    ident, r.text(m, "title", what), r.text(m, "question", what), tuple(positions),
-                    r.text(m, "conservative_choice", what), r.texts(m, "affects", what), status, m.loc,
+                    ident,
+                    r.text(m, "title", what),
+                    r.text(m, "question", what),
+                    tuple(positions),
+                    r.text(m, "conservative_choice", what),
+                    r.texts(m, "affects", what),
+                    status,
+                    m.loc,
                 )
             )
         return tuple(out)
@@ -624,7 +655,10 @@ class _Builder:
         for g in spec.governance:
             for ref in g.affects:
                 if ref not in ids:
-                    self.r.err(g.loc, f"governance question '{g.id}' affects unknown element '{ref}'{suggest(ref, sorted(ids))}")
+                    self.r.err(
+                        g.loc,
+                        f"governance question '{g.id}' affects unknown element '{ref}'{suggest(ref, sorted(ids))}",
+                    )
 
 
 def load_spec_bytes(raw: bytes, path: str) -> Spec:
@@ -643,4 +677,3 @@ def load_spec_file(path: str | Path) -> Spec:
 
 
 __all__ = ["load_spec_bytes", "load_spec_file"]
-

@@ -140,4 +140,3 @@ def _show(x: Any) -> str:
 
 
 __all__ = ["PatientValidator"]
-

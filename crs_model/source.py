@@ -9,7 +9,7 @@ document, not a program.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Any
 
 import yaml
 
@@ -18,12 +18,10 @@ from crs_model.errors import Location, Problem, SpecError
 MAX_SPEC_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
 
-try:  # libyaml is faster when present; both are safe loaders.
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[attr-defined,unused-ignore]
-except AttributeError:  # pragma: no cover - depends on the PyYAML build
-    _Loader = yaml.SafeLoader
+# libyaml's CSafeLoader is faster when present; both are safe (data-only) loaders.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-Scalar = Union[str, int, float, bool, None]
+Scalar = str | int | float | bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +45,7 @@ class YSeq:
     items: list[YNode] = field(default_factory=list)
 
 
-YNode = Union[YScalar, YMap, YSeq]
+YNode = YScalar | YMap | YSeq
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,9 +94,7 @@ class Renderer:
             p = _PREC[node.op]
             return f"{self._r(node.left, p)} {_OPS.get(node.op, node.op)} {self._r(node.right, p + 1)}", p
         if isinstance(node, Member):
-            vals = ", ".join(
-                v.value if isinstance(v, Str) else fmt_number(v.value) for v in node.values
-            )
+            vals = ", ".join(v.value if isinstance(v, Str) else fmt_number(v.value) for v in node.values)
             word = "not one of" if node.negated else "one of"
             return f"{self._r(node.operand, 6)} {word} {{{vals}}}", 5
         if isinstance(node, IfThenElse):

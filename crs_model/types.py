@@ -180,8 +180,7 @@ class _Checker:
         for v in node.values:
             if t.base == "enum":
                 if not isinstance(v, Str) or v.value not in t.values:
-                    shown = v.value if isinstance(v, Str) else v.value
-                    raise TypeCheckError(v.pos, f"{shown!r} is not one of {', '.join(t.values)}")
+                    raise TypeCheckError(v.pos, f"{v.value!r} is not one of {', '.join(t.values)}")
             elif t.numeric:
                 if not isinstance(v, Num):
                     raise TypeCheckError(v.pos, "expected a number in the set")
