@@ -32,6 +32,7 @@ from crs_model.model import (
     HitPolicy,
     Invariant,
     Metadata,
+    MetamorphicRelation,
     Outcome,
     Parameter,
     Recommendation,
@@ -59,6 +60,7 @@ TOP_KEYS = (
     "definitions",
     "graph",
     "invariants",
+    "metamorphic_relations",
     "governance_questions",
 )
 
@@ -266,6 +268,12 @@ class _Builder:
             label="recommendation",
         )
         invariants = self.invariants(r.get(root, "invariants", "the spec"), Scope(inv_symbols, actions, flags))
+        relations = self.relations(
+            r.get(root, "metamorphic_relations", "the spec", required=False),
+            Scope(inv_symbols, actions, flags),
+            Scope(symbols),
+            variables,
+        )
         governance = self.governance(r.get(root, "governance_questions", "the spec", required=False))
         for cite, loc, what in self.cite_refs:
             if cite not in evidence:
@@ -291,6 +299,7 @@ class _Builder:
             symbols=symbols,
             invariant_symbols=inv_symbols,
             graph_loc=graph_node.loc if graph_node is not None else root.loc,
+            metamorphic_relations=relations,
         )
         self._check_refs(spec)
         from crs_model.graph import structural_problems  # networkx: load-time only
@@ -615,6 +624,58 @@ class _Builder:
             cites = self._cites(m, what)
             if f is not None and sev is not None:
                 out.append(Invariant(ident, r.text(m, "description", what), sev, f, cites, m.loc))
+        return tuple(out)
+
+    def relations(
+        self, node: YNode | None, scope: Scope, input_scope: Scope, variables: dict[str, Variable]
+    ) -> tuple[MetamorphicRelation, ...]:
+        r = self.r
+        out: list[MetamorphicRelation] = []
+        for ident, m in self._list_entries(node, "metamorphic_relations"):
+            what = f"metamorphic relation '{ident}'"
+            r.keys(m, ("id", "description", "rationale", "when", "change", "expect", "cites"), what)
+            when = None
+            if "when" in m.items:
+                sc = r.scalar(m, "when", what)
+                when = self._formula(sc, scope, BOOL, f"{what}.when") if sc else None
+            sc = r.scalar(m, "expect", what)
+            expect = self._formula(sc, scope, BOOL, f"{what}.expect") if sc else None
+            change: list[tuple[str, Formula]] = []
+            cm = r.as_map(r.get(m, "change", what), f"{what}.change")
+            for key, (kn, vn) in cm.items.items() if cm else ():
+                var = variables.get(key)
+                if var is None:
+                    r.err(kn.loc, f"{what}.change sets unknown input '{key}'{suggest(key, sorted(variables))}")
+                    continue
+                if not isinstance(vn, YScalar) or vn.value is None:
+                    r.err(vn.loc, f"{what}.change.{key} must be an expression or a literal value")
+                    continue
+                text = vn.value if isinstance(vn.value, str) else str(vn.value).lower()
+                if var.type.base == "enum" and isinstance(vn.value, str) and vn.value in var.type.values:
+                    text = f"'{vn.value}'"  # a bare enum value reads naturally in YAML
+                scalar = YScalar(text, vn.loc, vn.style, vn.start, vn.end)
+                want = None if var.type.base == "enum" else var.type  # enum values are checked on the follow-up
+                f = self._formula(scalar, input_scope, want, f"{what}.change.{key}")
+                if f is not None:
+                    change.append((key, f))
+            if cm is not None and not cm.items:
+                r.err(cm.loc, f"{what}.change must set at least one input")
+            cites = self._cites(m, what)
+            if not cites:
+                r.err(m.loc, f"{what} must cite evidence for why the relation is clinically sound")
+            if expect is not None and (when is not None or "when" not in m.items) and cm is not None:
+                out.append(
+                    MetamorphicRelation(
+                        ident,
+                        r.text(m, "description", what),
+                        r.text(m, "rationale", what),
+                        when,
+                        tuple(change),
+                        expect,
+                        cites,
+                        m.loc,
+                    )
+                )
         return tuple(out)
 
     def governance(self, node: YNode | None) -> tuple[GovernanceQuestion, ...]:

@@ -208,6 +208,26 @@ class Invariant:
 
 
 @dataclass(frozen=True, slots=True)
+class MetamorphicRelation:
+    """A property of pairs of patients: when ``when`` holds for a patient's decision,
+    the follow-up patient (its inputs with ``change`` applied) must satisfy ``expect``.
+
+    ``when`` and ``expect`` read like invariants (inputs, definitions and
+    ``recommendation``); each ``change`` value is an expression over the source
+    patient's inputs giving the follow-up value of that input.
+    """
+
+    id: str
+    description: str
+    rationale: str
+    when: Formula | None
+    change: tuple[tuple[str, Formula], ...]
+    expect: Formula
+    cites: tuple[str, ...]
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
 class GovernanceQuestion:
     id: str
     title: str
@@ -240,6 +260,7 @@ class Spec:
     symbols: Mapping[str, Symbol]  # variables, parameters and definitions
     invariant_symbols: Mapping[str, Symbol]  # plus ``recommendation``
     graph_loc: Location
+    metamorphic_relations: tuple[MetamorphicRelation, ...] = ()
 
     def locate(self, formula: Formula, offset: int) -> Location:
         """Location in the spec file of character ``offset`` of ``formula``."""
@@ -260,4 +281,5 @@ class Spec:
             ids |= {f"flag:{f.id}" for f in o.flags}
         ids |= {f"invariant:{i.id}" for i in self.invariants}
         ids |= {f"governance:{g.id}" for g in self.governance}
+        ids |= {f"relation:{m.id}" for m in self.metamorphic_relations}
         return ids

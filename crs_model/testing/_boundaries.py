@@ -1,0 +1,151 @@
+"""Boundary values harvested from a spec's expressions.
+
+Every numeric constant and parameter the spec compares an input against is a
+threshold; the interesting inputs sit exactly at it and just either side of it
+(``weight_kg`` 29.9 / 30 / 30.1 for the 30 kg dose cut-off). Thresholds reached
+through a multiplier (``min(800, 8 * weight_kg)`` caps at 100 kg) are harvested
+too. No hypothesis import here: the values are plain data, reused by the
+mutation runner and the care-course machine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+
+from crs_model.expr import Arith, Call, Compare, Expr, Member, Name, Neg, Num, children
+from crs_model.model import Spec, Variable
+from crs_model.types import Symbol, SymbolKind
+
+REAL_STEP = 0.1  # "just below / above" for a real input, readable in a care story
+
+
+def spec_formulas(spec: Spec) -> Iterator[Expr]:
+    """Every expression of the spec: constraints, definitions, guards, flags, invariants."""
+    for c in spec.constraints:
+        yield c.formula.ast
+    for d in spec.definitions.values():
+        yield d.formula.ast
+    for n in spec.nodes.values():
+        for e in n.edges:
+            yield e.guard.ast
+    for o in spec.outcomes.values():
+        for f in o.flags:
+            if f.when is not None:
+                yield f.when.ast
+    for i in spec.invariants:
+        yield i.formula.ast
+
+
+def constant_value(node: Expr, symbols: Mapping[str, Symbol]) -> float | None:
+    """Numeric value of a constant sub-expression (literals and parameters), else None."""
+    if isinstance(node, Num):
+        return node.value
+    if isinstance(node, Name):
+        sym = symbols.get(node.id)
+        if sym is not None and sym.kind is SymbolKind.PARAMETER and isinstance(sym.value, (int, float)):
+            return float(sym.value)
+        return None
+    if isinstance(node, Neg):
+        v = constant_value(node.operand, symbols)
+        return None if v is None else -v
+    if isinstance(node, Arith):
+        a, b = constant_value(node.left, symbols), constant_value(node.right, symbols)
+        if a is None or b is None:
+            return None
+        if node.op == "+":
+            return a + b
+        if node.op == "-":
+            return a - b
+        if node.op == "*":
+            return a * b
+        return a / b if b else None
+    return None
+
+
+def _walk(node: Expr) -> Iterator[Expr]:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(children(n))
+
+
+def _near(v: Variable, c: float) -> list[float]:
+    if v.type.base == "int":
+        lo = math.floor(c)
+        cands: list[float] = [lo - 1, lo, lo + 1] if lo == c else [lo, lo + 1]
+    else:
+        cands = [round(c - REAL_STEP, 6), c, round(c + REAL_STEP, 6)]
+    return cands
+
+
+def harvest(spec: Spec) -> dict[str, tuple[float, ...]]:
+    """Boundary values for every numeric input: at, just below and just above each threshold.
+
+    Sources: comparisons and memberships of the input against a constant, every
+    numeric constant and parameter of the spec that lies in the input's domain,
+    constants divided by a multiplier of the input, and the domain ends.
+    """
+    sym = spec.symbols
+    direct: dict[str, set[float]] = {n: set() for n, v in spec.variables.items() if v.type.numeric}
+    constants: set[float] = {
+        float(p.value) for p in spec.parameters.values() if not isinstance(p.value, bool)
+    }
+    scaled: dict[str, set[float]] = {n: set() for n in direct}
+    for formula in spec_formulas(spec):
+        multipliers: list[tuple[str, float]] = []
+        for n in _walk(formula):
+            if isinstance(n, Num):
+                constants.add(n.value)
+            elif isinstance(n, Compare):
+                for var_side, const_side in ((n.left, n.right), (n.right, n.left)):
+                    c = constant_value(const_side, sym)
+                    if isinstance(var_side, Name) and var_side.id in direct and c is not None:
+                        direct[var_side.id].add(c)
+            elif isinstance(n, Member) and isinstance(n.operand, Name) and n.operand.id in direct:
+                direct[n.operand.id].update(x.value for x in n.values if isinstance(x, Num))
+            elif isinstance(n, Arith) and n.op == "*":
+                for var_side, const_side in ((n.left, n.right), (n.right, n.left)):
+                    c = constant_value(const_side, sym)
+                    if isinstance(var_side, Name) and var_side.id in direct and c:
+                        multipliers.append((var_side.id, c))
+        caps = [
+            c
+            for n in _walk(formula)
+            if isinstance(n, (Call, Compare))
+            for a in children(n)
+            if (c := constant_value(a, sym)) is not None
+        ]
+        for var, m in multipliers:
+            scaled[var].update(k / m for k in caps)
+    out: dict[str, tuple[float, ...]] = {}
+    for name, thresholds in direct.items():
+        v = spec.variables[name]
+        lo = v.minimum if v.minimum is not None else -math.inf
+        hi = v.maximum if v.maximum is not None else math.inf
+        vals: set[float] = set()
+        for c in thresholds | scaled[name]:
+            vals.update(_near(v, c))
+        vals.update(c for c in constants if v.type.base != "int" or float(c).is_integer())
+        if math.isfinite(lo):
+            vals.add(lo)
+        if math.isfinite(hi):
+            vals.add(hi)
+        keep = sorted(round(x, 6) for x in vals if lo <= x <= hi and (v.type.base != "int" or float(x).is_integer()))
+        out[name] = tuple(int(x) for x in keep) if v.type.base == "int" else tuple(keep)
+    return out
+
+
+def thresholds(spec: Spec) -> dict[str, tuple[float, ...]]:
+    """Only the thresholds each numeric input is directly compared with (for reports and tests)."""
+    sym = spec.symbols
+    found: dict[str, set[float]] = {n: set() for n, v in spec.variables.items() if v.type.numeric}
+    for formula in spec_formulas(spec):
+        for n in _walk(formula):
+            if isinstance(n, Compare):
+                for var_side, const_side in ((n.left, n.right), (n.right, n.left)):
+                    c = constant_value(const_side, sym)
+                    if isinstance(var_side, Name) and var_side.id in found and c is not None:
+                        found[var_side.id].add(c)
+    return {k: tuple(sorted(v)) for k, v in found.items()}

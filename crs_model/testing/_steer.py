@@ -1,0 +1,273 @@
+"""Steer drawn inputs toward a decision path and repair them into consistency.
+
+Consistency constraints are met *by construction*: instead of rejecting a drawn
+patient that violates ``vasopressor_count > 0 implies hypotension`` (an
+``assume`` storm), the violated formula is walked and inputs are set so that it
+holds (here: ``hypotension`` becomes true). The same walker drives a patient
+toward a chosen outcome by making each guard on a path true, so rare outcomes
+(``consider_cytosorb`` needs about ten inputs to line up) are reached in a few
+draws. Choices come from ``pick(n)``, a callback the strategy backs with
+Hypothesis draws, so steering shrinks like any other data.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from crs_model.expr import Arith, BoolLit, Call, Compare, Expr, IfThenElse, Logic, Member, Name, Neg, Not, Num, Str
+from crs_model.model import Edge, Spec
+from crs_model.pyeval import Fn, compile_expr
+from crs_model.testing._boundaries import constant_value, harvest
+from crs_model.types import SymbolKind
+
+Pick = Callable[[int], int]
+Pred = Callable[[Any], bool]
+
+_CMP: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+MAX_DEPTH = 16
+
+
+def _safe(pred: Pred) -> Pred:
+    def run(x: Any) -> bool:
+        try:
+            return bool(pred(x))
+        except (TypeError, ZeroDivisionError, OverflowError):
+            return False
+
+    return run
+
+
+class InputModel:
+    """Per-spec data for generation: candidate values, compiled definitions and paths."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.symbols = spec.symbols
+        bounds = harvest(spec)
+        self.candidates: dict[str, tuple[Any, ...]] = {}
+        for name, v in spec.variables.items():
+            if v.type.base == "bool":
+                self.candidates[name] = (False, True)
+            elif v.type.base == "enum":
+                self.candidates[name] = tuple(v.type.values)
+            else:
+                self.candidates[name] = bounds[name]
+        self.definitions: dict[str, Expr] = {n: d.formula.ast for n, d in spec.definitions.items()}
+        self._defs: tuple[tuple[str, Fn], ...] = tuple(
+            (n, compile_expr(d.formula.ast, self.symbols)) for n, d in spec.definitions.items()
+        )
+        self._compiled: dict[int, Fn] = {}
+        self._last: tuple[dict[str, Any], dict[str, Any]] = ({"": None}, {})
+        self.constraints: tuple[tuple[Expr, Fn], ...] = tuple(
+            (c.formula.ast, compile_expr(c.formula.ast, self.symbols)) for c in spec.constraints
+        )
+        self.paths: dict[str, list[tuple[Edge, ...]]] = {o: [] for o in spec.outcomes}
+        self._collect_paths(spec.entry, ())
+
+    def _collect_paths(self, node: str, prefix: tuple[Edge, ...]) -> None:
+        if node in self.spec.outcomes:
+            self.paths[node].append(prefix)
+            return
+        dn = self.spec.nodes.get(node)
+        if dn is None or len(prefix) > 64:
+            return
+        for e in dn.edges:
+            self._collect_paths(e.target, (*prefix, e))
+
+    # ------------------------------------------------------------ evaluation
+    def full_env(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        snap, env = self._last
+        if snap == inputs:  # steering re-reads the same inputs many times between edits
+            return env
+        env = dict(inputs)
+        for name, fn in self._defs:
+            env[name] = fn(env)
+        self._last = (dict(inputs), env)
+        return env
+
+    def value(self, node: Expr, inputs: Mapping[str, Any]) -> Any:
+        fn = self._compiled.get(id(node))
+        if fn is None:
+            fn = self._compiled[id(node)] = compile_expr(node, self.symbols)
+        return fn(self.full_env(inputs))
+
+    def consistent(self, inputs: Mapping[str, Any]) -> bool:
+        return all(fn(inputs) is not False for _, fn in self.constraints)
+
+    # ------------------------------------------------------------ steering
+    def make_bool(self, node: Expr, want: bool, inputs: dict[str, Any], pick: Pick, depth: int = 0) -> None:
+        """Set inputs so that boolean ``node`` evaluates to ``want`` (best effort)."""
+        if depth > MAX_DEPTH or self.value(node, inputs) is want:
+            return
+        d = depth + 1
+        if isinstance(node, Name):
+            if node.id in self.definitions:
+                self.make_bool(self.definitions[node.id], want, inputs, pick, d)
+            elif node.id in self.candidates:
+                inputs[node.id] = want
+        elif isinstance(node, Not):
+            self.make_bool(node.operand, not want, inputs, pick, d)
+        elif isinstance(node, Logic):
+            self._make_logic(node, want, inputs, pick, d)
+        elif isinstance(node, Compare):
+            self._make_compare(node, want, inputs, pick, d)
+        elif isinstance(node, Member):
+            members = {v.value for v in node.values}
+            self.make_value(node.operand, _safe(lambda x: ((x in members) != node.negated) == want), inputs, pick, d)
+        elif isinstance(node, IfThenElse):
+            self.make_value(node, _safe(lambda x: x is want), inputs, pick, d)
+
+    def _make_logic(self, node: Logic, want: bool, inputs: dict[str, Any], pick: Pick, d: int) -> None:
+        left, right = node.left, node.right
+        if node.op == "implies":  # a implies b == (not a) or b
+            if want:
+                if pick(2) == 0:
+                    self.make_bool(right, True, inputs, pick, d)
+                else:
+                    self.make_bool(left, False, inputs, pick, d)
+            else:
+                self.make_bool(left, True, inputs, pick, d)
+                self.make_bool(right, False, inputs, pick, d)
+            return
+        every = (node.op == "and") == want  # all operands need the wanted value
+        if every:
+            self.make_bool(left, want, inputs, pick, d)
+            self.make_bool(right, want, inputs, pick, d)
+        else:
+            first, second = (left, right) if pick(2) == 0 else (right, left)
+            self.make_bool(first, want, inputs, pick, d)
+            if self.value(node, inputs) is not want:
+                self.make_bool(second, want, inputs, pick, d)
+
+    def _make_compare(self, node: Compare, want: bool, inputs: dict[str, Any], pick: Pick, d: int) -> None:
+        op = _CMP[node.op]
+        rc = constant_value(node.right, self.symbols)
+        lc = constant_value(node.left, self.symbols)
+        if isinstance(node.right, Str):
+            s = node.right.value
+            self.make_value(node.left, _safe(lambda x: op(x, s) == want), inputs, pick, d)
+        elif rc is not None:
+            self.make_value(node.left, _safe(lambda x: op(x, rc) == want), inputs, pick, d)
+        elif lc is not None:
+            self.make_value(node.right, _safe(lambda x: op(lc, x) == want), inputs, pick, d)
+        else:
+            rv = self.value(node.right, inputs)
+            if rv is not None:
+                self.make_value(node.left, _safe(lambda x: op(x, rv) == want), inputs, pick, d)
+
+    def make_value(self, node: Expr, pred: Pred, inputs: dict[str, Any], pick: Pick, depth: int = 0) -> None:
+        """Set inputs so that ``node``'s value satisfies ``pred`` (best effort)."""
+        if depth > MAX_DEPTH:
+            return
+        cur = self.value(node, inputs)
+        if cur is not None and pred(cur):
+            return
+        d = depth + 1
+        if isinstance(node, Name):
+            sym = self.symbols.get(node.id)
+            if node.id in self.definitions:
+                self.make_value(self.definitions[node.id], pred, inputs, pick, d)
+            elif sym is not None and sym.kind is SymbolKind.VARIABLE:
+                ok = [c for c in self.candidates[node.id] if pred(c)]
+                if ok:
+                    inputs[node.id] = ok[pick(len(ok))]
+        elif isinstance(node, IfThenElse):
+            branches: list[tuple[list[tuple[Expr, bool]], Expr]] = []
+            conds: list[tuple[Expr, bool]] = []
+            cur_node: Expr = node
+            while isinstance(cur_node, IfThenElse):
+                branches.append(([*conds, (cur_node.cond, True)], cur_node.then))
+                conds = [*conds, (cur_node.cond, False)]
+                cur_node = cur_node.orelse
+            branches.append((conds, cur_node))
+            viable = [b for b in branches if not _const_fails(b[1], pred, self)]
+            if not viable:
+                return
+            path, value = viable[pick(len(viable))]
+            for cond, want in path:
+                self.make_bool(cond, want, inputs, pick, d)
+            self.make_value(value, pred, inputs, pick, d)
+        elif isinstance(node, Call) and node.func in ("min", "max"):
+            args = list(node.args)
+            i = pick(len(args))
+            self.make_value(args[i], pred, inputs, pick, d)
+            v = self.value(node, inputs)
+            if v is None or not pred(v):
+                for a in args:
+                    self.make_value(a, pred, inputs, pick, d)
+        elif isinstance(node, Arith) and node.op in "+-*":
+            lc = constant_value(node.left, self.symbols)
+            rc = constant_value(node.right, self.symbols)
+            if rc is not None:
+                f = {"+": lambda x: x + rc, "-": lambda x: x - rc, "*": lambda x: x * rc}[node.op]
+                self.make_value(node.left, _safe(lambda x: pred(f(x))), inputs, pick, d)
+            elif lc is not None:
+                g = {"+": lambda x: lc + x, "-": lambda x: lc - x, "*": lambda x: lc * x}[node.op]
+                self.make_value(node.right, _safe(lambda x: pred(g(x))), inputs, pick, d)
+        elif isinstance(node, Neg):
+            self.make_value(node.operand, _safe(lambda x: pred(-x)), inputs, pick, d)
+        elif isinstance(node, (Logic, Compare, Not, Member)):
+            for want in (True, False):
+                if pred(want):
+                    self.make_bool(node, want, inputs, pick, d)
+                    return
+
+    def steer(self, path: tuple[Edge, ...], inputs: dict[str, Any], pick: Pick) -> None:
+        """Make every guard on ``path`` true (two passes: a later fix may undo an earlier one)."""
+        for _ in range(2):
+            for e in path:
+                self.make_bool(e.guard.ast, True, inputs, pick)
+
+    def make_known(self, names: tuple[str, ...], inputs: dict[str, Any], pick: Pick) -> None:
+        """Give every absent input that the named definitions depend on a candidate value."""
+        for n in names:
+            ast = self.definitions.get(n)
+            for var in _var_names(ast, self.candidates) if ast is not None else []:
+                if var not in inputs:
+                    cands = self.candidates[var]
+                    inputs[var] = cands[pick(len(cands))]
+
+    def repair(self, inputs: dict[str, Any], pick: Pick) -> None:
+        """Make every declared constraint non-false; as a last resort forget the inputs it names."""
+        for _ in range(2 * len(self.constraints) + 2):
+            bad = [ast for ast, fn in self.constraints if fn(inputs) is False]
+            if not bad:
+                return
+            self.make_bool(bad[0], True, inputs, pick)
+        for ast, fn in self.constraints:
+            if fn(inputs) is False:
+                for n in _var_names(ast, self.candidates):
+                    inputs.pop(n, None)
+                    if fn(inputs) is not False:
+                        break
+
+
+def _const_fails(value: Expr, pred: Pred, model: InputModel) -> bool:
+    if isinstance(value, BoolLit):
+        return not pred(value.value)
+    if isinstance(value, Str):
+        return not pred(value.value)
+    c = constant_value(value, model.symbols) if isinstance(value, (Num, Name, Neg, Arith)) else None
+    return c is not None and not pred(c)
+
+
+def _var_names(node: Expr, variables: Mapping[str, Any]) -> list[str]:
+    from crs_model.expr import children
+
+    out: list[str] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Name) and n.id in variables and n.id not in out:
+            out.append(n.id)
+        stack.extend(reversed(children(n)))
+    return out
