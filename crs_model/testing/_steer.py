@@ -34,6 +34,7 @@ _CMP: dict[str, Callable[[Any, Any], bool]] = {
     "!=": operator.ne,
 }
 MAX_DEPTH = 16
+_MISSING = object()
 
 
 def _safe(pred: Pred) -> Pred:
@@ -67,6 +68,7 @@ class InputModel:
         )
         self._compiled: dict[int, Fn] = {}
         self._last: tuple[dict[str, Any], dict[str, Any]] = ({"": None}, {})
+        self._protected: frozenset[str] = frozenset()  # inputs a repair must not change
         self.constraints: tuple[tuple[Expr, Fn], ...] = tuple(
             (c.formula.ast, compile_expr(c.formula.ast, self.symbols)) for c in spec.constraints
         )
@@ -112,7 +114,7 @@ class InputModel:
         if isinstance(node, Name):
             if node.id in self.definitions:
                 self.make_bool(self.definitions[node.id], want, inputs, pick, d)
-            elif node.id in self.candidates:
+            elif node.id in self.candidates and node.id not in self._protected:
                 inputs[node.id] = want
         elif isinstance(node, Not):
             self.make_bool(node.operand, not want, inputs, pick, d)
@@ -130,10 +132,12 @@ class InputModel:
         left, right = node.left, node.right
         if node.op == "implies":  # a implies b == (not a) or b
             if want:
-                if pick(2) == 0:
-                    self.make_bool(right, True, inputs, pick, d)
-                else:
-                    self.make_bool(left, False, inputs, pick, d)
+                first, second = (right, True), (left, False)
+                if pick(2):
+                    first, second = second, first
+                self.make_bool(first[0], first[1], inputs, pick, d)
+                if self.value(node, inputs) is not True:
+                    self.make_bool(second[0], second[1], inputs, pick, d)
             else:
                 self.make_bool(left, True, inputs, pick, d)
                 self.make_bool(right, False, inputs, pick, d)
@@ -176,7 +180,7 @@ class InputModel:
             sym = self.symbols.get(node.id)
             if node.id in self.definitions:
                 self.make_value(self.definitions[node.id], pred, inputs, pick, d)
-            elif sym is not None and sym.kind is SymbolKind.VARIABLE:
+            elif sym is not None and sym.kind is SymbolKind.VARIABLE and node.id not in self._protected:
                 ok = [c for c in self.candidates[node.id] if pred(c)]
                 if ok:
                     inputs[node.id] = ok[pick(len(ok))]
@@ -221,11 +225,15 @@ class InputModel:
                     self.make_bool(node, want, inputs, pick, d)
                     return
 
-    def steer(self, path: tuple[Edge, ...], inputs: dict[str, Any], pick: Pick) -> None:
-        """Make every guard on ``path`` true (two passes: a later fix may undo an earlier one)."""
+    def steer(self, path: tuple[Edge, ...], inputs: dict[str, Any], pick: Pick) -> frozenset[str]:
+        """Make every guard on ``path`` true (two passes: a later fix may undo an earlier one).
+
+        Returns the inputs steering changed, which a following :meth:`repair` keeps."""
+        before = dict(inputs)
         for _ in range(2):
             for e in path:
                 self.make_bool(e.guard.ast, True, inputs, pick)
+        return frozenset(k for k in inputs if before.get(k, _MISSING) != inputs[k])
 
     def make_known(self, names: tuple[str, ...], inputs: dict[str, Any], pick: Pick) -> None:
         """Give every absent input that the named definitions depend on a candidate value."""
@@ -236,13 +244,22 @@ class InputModel:
                     cands = self.candidates[var]
                     inputs[var] = cands[pick(len(cands))]
 
-    def repair(self, inputs: dict[str, Any], pick: Pick) -> None:
-        """Make every declared constraint non-false; as a last resort forget the inputs it names."""
-        for _ in range(2 * len(self.constraints) + 2):
-            bad = [ast for ast, fn in self.constraints if fn(inputs) is False]
-            if not bad:
-                return
-            self.make_bool(bad[0], True, inputs, pick)
+    def repair(self, inputs: dict[str, Any], pick: Pick, keep: frozenset[str] = frozenset()) -> None:
+        """Make every declared constraint non-false without changing the inputs in ``keep``
+        where possible; as a last resort forget (make unknown) inputs the constraint names."""
+        self._protected = keep
+        try:
+            for _ in range(2 * len(self.constraints) + 2):
+                bad = [ast for ast, fn in self.constraints if fn(inputs) is False]
+                if not bad:
+                    return
+                self.make_bool(bad[0], True, inputs, pick)
+                if self.constraints and any(fn(inputs) is False for a, fn in self.constraints if a is bad[0]):
+                    for n in _var_names(bad[0], self.candidates):
+                        if n not in keep:
+                            inputs.pop(n, None)
+        finally:
+            self._protected = frozenset()
         for ast, fn in self.constraints:
             if fn(inputs) is False:
                 for n in _var_names(ast, self.candidates):

@@ -93,9 +93,12 @@ def _finish(src: _Source, model: InputModel, inputs: dict[str, Any], target: str
         target = outcomes[k - 1] if k else None
     if target is not None and model.paths.get(target):
         paths = model.paths[target]
-        model.steer(paths[src.pick(len(paths))], inputs, src.pick)
+        path = paths[src.pick(len(paths))]
+        keep = model.steer(path, inputs, src.pick)
         model.make_known(model.spec.outcomes[target].outputs, inputs, src.pick)
-    model.repair(inputs, src.pick)
+        model.repair(inputs, src.pick, keep)
+    else:
+        model.repair(inputs, src.pick)
     ordered = {k: inputs[k] for k in model.spec.variables if k in inputs}
     if src.byte() >= 192:  # sometimes spell unknown as an explicit null
         for k in model.spec.variables:

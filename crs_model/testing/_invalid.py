@@ -1,0 +1,137 @@
+"""Strategies for inputs that must be rejected: bad patients and malformed spec text."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from hypothesis import strategies as st
+
+from crs_model.expr import Name, children
+from crs_model.model import Spec
+from crs_model.testing._strategies import _Source, input_model, patients
+
+_JUNK: tuple[Any, ...] = ("", "yes", "12", [], {}, [1], {"value": 1}, object.__name__, -0.0)
+
+
+def _names(spec: Spec, idx: int) -> list[str]:
+    out: list[str] = []
+    stack = [spec.constraints[idx].formula.ast]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Name) and n.id in spec.variables and n.id not in out:
+            out.append(n.id)
+        stack.extend(children(n))
+    return out
+
+
+def invalid_patients(spec: Spec) -> st.SearchStrategy[tuple[Any, frozenset[str]]]:
+    """``(patient, fields)``: an input the validator must reject, and the field names
+    an acceptable :class:`PatientError` may name (wrong type, out of domain, NaN or
+    infinity, unknown key or enum value, or a violated consistency constraint)."""
+    variables = spec.variables
+    names = sorted(variables)
+    model = input_model(spec)
+
+    def corrupt(args: tuple[dict[str, Any], int, int, str, int]) -> tuple[Any, frozenset[str]]:
+        base, kind, which, text, junk = args
+        p = dict(base)
+        name = names[which % len(names)]
+        v = variables[name]
+        lo = v.minimum if v.minimum is not None else None
+        hi = v.maximum if v.maximum is not None else None
+        if kind == 0:  # unknown key
+            key = text if text and text not in variables else f"{text}_unknown"
+            p[key] = 1
+            return p, frozenset({key})
+        if kind == 1:  # wrong JSON type
+            bad: Any
+            if v.type.base == "bool":
+                bad = (1, 0.0, "true", None if False else "false")[junk % 4]
+            elif v.type.base == "enum":
+                bad = (text + "_x") if junk % 2 else 3
+            else:
+                bad = (True, False, "38.5", [38.5], {"v": 1})[junk % 5]
+            p[name] = bad
+            return p, frozenset({name})
+        if kind == 2 and v.type.numeric:  # non-finite or out of domain
+            choices: list[float] = [math.nan, math.inf, -math.inf]
+            if lo is not None:
+                choices.append(lo - (1 if v.type.base == "int" else 0.001))
+                choices.append(lo - 1000)
+            if hi is not None:
+                choices.append(hi + (1 if v.type.base == "int" else 0.001))
+                choices.append(hi * 10 + 1)
+            bad_num: float = choices[junk % len(choices)]
+            if v.type.base == "int" and math.isfinite(bad_num):
+                p[name] = int(bad_num)
+            else:
+                p[name] = bad_num
+            return p, frozenset({name})
+        if kind == 2 and v.type.base == "int":  # pragma: no cover - ints are numeric
+            pass
+        if kind == 3 and spec.constraints:  # violate a declared constraint
+            idx = which % len(spec.constraints)
+            inputs = {k: x for k, x in p.items() if x is not None}
+            src = _Source(bytes([junk % 256, (junk * 7) % 256] * 8))
+            model.make_bool(spec.constraints[idx].formula.ast, False, inputs, src.pick)
+            if model.constraints[idx][1](inputs) is False:
+                # the validator reports the first violated constraint, which may be another one
+                broken = [i for i, (_, fn) in enumerate(model.constraints) if fn(inputs) is False]
+                ok = {f for i in broken for f in (*_names(spec, i), spec.constraints[i].id)}
+                return inputs, frozenset(ok)
+        if kind == 4:  # not an object at all
+            return [[p], None, "patient", 3][junk % 4], frozenset({"<input>"})
+        # an integer input given a fraction (or a fallback for the kinds above that did not apply)
+        ints = [n for n in names if variables[n].type.base == "int"]
+        if ints:
+            n = ints[which % len(ints)]
+            p[n] = 1.5
+            return p, frozenset({n})
+        p["__not_an_input__"] = 1
+        return p, frozenset({"__not_an_input__"})
+
+    return st.tuples(
+        patients(spec),
+        st.integers(0, 5),
+        st.integers(0, 10_000),
+        st.text(min_size=0, max_size=12),
+        st.integers(0, 255),
+    ).map(corrupt)
+
+
+def malformed_spec_texts(spec: Spec) -> st.SearchStrategy[bytes]:
+    """The spec's own text damaged at random: lines deleted, duplicated, swapped or
+    re-indented, characters replaced, the file truncated or junk inserted."""
+    lines = spec.source.text.splitlines(keepends=True)
+    n = len(lines)
+    junk = st.sampled_from(
+        [": ", "- ", "{", "]", "&a ", "*a", "!!python/object ", "'", '"', "\t", "%TAG", "---\n", "~", "1e999", "\x00"]
+    )
+    edit = st.tuples(st.integers(0, 6), st.integers(0, max(n - 1, 0)), st.integers(0, max(n - 1, 0)), junk)
+
+    def apply(edits: list[tuple[int, int, int, str]]) -> bytes:
+        cur = list(lines)
+        for kind, a, b, j in edits:
+            if not cur:
+                break
+            a %= len(cur)
+            b %= len(cur)
+            if kind == 0:
+                del cur[a]
+            elif kind == 1:
+                cur.insert(b, cur[a])
+            elif kind == 2:
+                cur[a], cur[b] = cur[b], cur[a]
+            elif kind == 3:
+                cur[a] = "  " + cur[a] if b % 2 else cur[a].lstrip()
+            elif kind == 4:
+                pos = b % (len(cur[a]) or 1)
+                cur[a] = cur[a][:pos] + j + cur[a][pos + 1 :]
+            elif kind == 5:
+                cur = cur[: max(a, 1)]
+            else:
+                cur.insert(a, j + "\n")
+        return "".join(cur).encode("utf-8", "surrogatepass")
+
+    return st.lists(edit, min_size=1, max_size=4).map(apply)

@@ -1,0 +1,277 @@
+"""The property suite: each property is a strategy plus a check, run by Hypothesis.
+
+One implementation serves the pytest plugin, ``crs-model fuzz`` and
+``crs-model mutate``: :func:`run_property` builds a Hypothesis test from a
+:class:`Property`, runs it under the given settings and returns a
+:class:`PropertyResult` (examples run, time, and the shrunk failing input).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crs_model.engine import Decision, Engine
+from crs_model.errors import PatientError, SpecDefectError, SpecError
+from crs_model.loader import load_spec_bytes
+from crs_model.model import MetamorphicRelation, Recommendation, Spec
+from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, Fn, compile_expr
+from crs_model.testing._invalid import invalid_patients, malformed_spec_texts
+from crs_model.testing._strategies import patients
+
+_RECOMMENDATIONS = frozenset(r.value for r in Recommendation)
+
+
+class Oracle:
+    """What a differential oracle offers: ``decide(patient) -> (recommendation, outcome, path)``."""
+
+    def decide(self, patient: Mapping[str, Any]) -> tuple[str, str | None, tuple[str, ...]]:  # pragma: no cover
+        raise NotImplementedError
+
+
+@dataclass
+class Context:
+    """What the checks run against: a spec, its engine and (optionally) the Z3 oracle."""
+
+    spec: Spec
+    engine: Engine
+    oracle: Any = None  # crs_model.verify.oracle.Z3Oracle when the verifier is installed
+    oracle_error: str = ""
+
+    @classmethod
+    def for_spec(cls, spec: Spec, *, with_oracle: bool = True) -> Context:
+        ctx = cls(spec, Engine(spec))
+        if with_oracle:
+            try:
+                from crs_model.verify.oracle import Z3Oracle  # type: ignore[import-not-found,unused-ignore]
+            except ImportError as exc:
+                ctx.oracle_error = f"verifier not available ({exc})"
+            else:
+                ctx.oracle = Z3Oracle(spec)
+        return ctx
+
+
+@dataclass(frozen=True)
+class Property:
+    """A named property: ``check(ctx, example)`` raises AssertionError on a counterexample
+    and returns False when the example does not apply (a relation's precondition)."""
+
+    name: str
+    description: str
+    strategy: Callable[[Context], st.SearchStrategy[Any]]
+    check: Callable[[Context, Any], bool]
+    share: float = 1.0  # fraction of the example budget (spec loading is slow)
+    needs_oracle: bool = False
+
+
+@dataclass
+class PropertyResult:
+    name: str
+    examples: int = 0
+    applicable: int = 0
+    seconds: float = 0.0
+    failure: str | None = None
+    example: Any = None
+    skipped: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+# ------------------------------------------------------------------ helpers
+def decide(ctx: Context, patient: Mapping[str, Any]) -> Decision:
+    """Evaluate; a spec defect (gap/overlap) on a valid patient is a failed property."""
+    try:
+        return ctx.engine.evaluate(patient)
+    except SpecDefectError as exc:
+        raise AssertionError(f"no decision for a valid patient: {exc}") from None
+
+
+def invariant_env(decision: Decision) -> dict[str, Any]:
+    env = dict(decision.values)
+    env["recommendation"] = decision.recommendation
+    env[ACTIONS_KEY] = frozenset(a.id for a in decision.actions)
+    env[FLAGS_KEY] = frozenset(f.id for f in decision.flags)
+    return env
+
+
+# ------------------------------------------------------------------ checks
+def check_invariants(ctx: Context, patient: Mapping[str, Any]) -> bool:
+    d = decide(ctx, patient)
+    bad = ctx.engine.invariant_violations(d)
+    assert not bad, f"invariant(s) {', '.join(bad)} violated: recommendation {d.recommendation} via {list(d.path)}"
+    return True
+
+
+def check_totality(ctx: Context, patient: Mapping[str, Any]) -> bool:
+    d1 = decide(ctx, patient)
+    assert isinstance(d1, Decision), f"expected one Decision, got {type(d1).__name__}"
+    assert d1.recommendation in _RECOMMENDATIONS, f"unknown recommendation {d1.recommendation!r}"
+    assert d1.path and d1.path[0] == ctx.spec.entry, f"path {d1.path} does not start at the entry"
+    if d1.outcome is not None:
+        assert d1.path[-1] == d1.outcome, f"path {d1.path} does not end at outcome {d1.outcome}"
+        assert d1.recommendation == ctx.spec.outcomes[d1.outcome].recommendation.value
+        assert not d1.missing, "a decided outcome lists missing inputs"
+    else:
+        assert d1.recommendation == Recommendation.INSUFFICIENT_DATA.value
+        assert d1.missing, "insufficient_data without the missing inputs"
+    d2 = decide(ctx, patient)
+    d3 = decide(ctx, dict(reversed(list(patient.items()))))
+    full = d1.to_dict(trace=True)
+    assert d2 == d1 and d2.to_dict(trace=True) == full, "same input gave a different decision"
+    assert d3 == d1 and d3.to_dict(trace=True) == full, "key order changed the decision"
+    text = json.dumps(full, allow_nan=False, sort_keys=True)
+    assert json.loads(text) == full, "decision JSON does not round-trip"
+    return True
+
+
+def check_invalid(ctx: Context, case: tuple[Any, frozenset[str]]) -> bool:
+    patient, fields = case
+    try:
+        d = ctx.engine.evaluate(patient)
+    except PatientError as exc:
+        assert exc.field in fields, f"PatientError names {exc.field!r}, expected one of {sorted(fields)}: {exc}"
+        return True
+    except Exception as exc:
+        raise AssertionError(f"{type(exc).__name__} instead of PatientError: {exc}") from None
+    raise AssertionError(f"invalid input accepted (expected PatientError on {sorted(fields)}): {d.recommendation}")
+
+
+def check_loader(ctx: Context, raw: bytes) -> bool:
+    try:
+        load_spec_bytes(raw, "fuzzed.yaml")
+    except SpecError as exc:
+        unlocated = [str(p) for p in exc.problems if p.location is None]
+        assert exc.problems, "SpecError without problems"
+        assert not unlocated, f"SpecError problem(s) without a location: {unlocated}"
+    except Exception as exc:
+        raise AssertionError(f"loader crashed with {type(exc).__name__}: {exc}") from None
+    return True
+
+
+def check_differential(ctx: Context, patient: Mapping[str, Any]) -> bool:
+    d = decide(ctx, patient)
+    rec, outcome, path = ctx.oracle.decide(patient)
+    engine_side = (d.recommendation, d.outcome, tuple(d.path))
+    z3_side = (rec, outcome, tuple(path))
+    assert engine_side == z3_side, f"engine {engine_side} != Z3 model {z3_side}"
+    return True
+
+
+def _relation_check(rel: MetamorphicRelation, spec: Spec) -> Callable[[Context, Any], bool]:
+    inv_sym = spec.invariant_symbols
+    when: Fn | None = compile_expr(rel.when.ast, inv_sym) if rel.when else None
+    expect = compile_expr(rel.expect.ast, inv_sym)
+    changes = [(name, compile_expr(f.ast, spec.symbols)) for name, f in rel.change]
+
+    def check(ctx: Context, patient: Mapping[str, Any]) -> bool:
+        d = decide(ctx, patient)
+        if when is not None and when(invariant_env(d)) is not True:
+            return False
+        follow = {k: v for k, v in patient.items() if v is not None}
+        for name, fn in changes:
+            v = fn(d.values)
+            if v is None:
+                follow.pop(name, None)
+            else:
+                follow[name] = v
+        try:
+            d2 = ctx.engine.evaluate(follow)
+        except PatientError:
+            return False  # the changed patient is not a valid patient: the relation does not apply
+        except SpecDefectError as exc:
+            raise AssertionError(f"no decision for the follow-up patient {follow}: {exc}") from None
+        assert expect(invariant_env(d2)) is True, (
+            f"relation {rel.id}: {rel.expect.text!r} is false after {dict((n, follow.get(n)) for n, _ in changes)}: "
+            f"{d.recommendation} became {d2.recommendation} (follow-up {json.dumps(follow, sort_keys=True)})"
+        )
+        return True
+
+    return check
+
+
+# ------------------------------------------------------------------ the suite
+def suite(spec: Spec) -> list[Property]:
+    """Every property for ``spec``, in reporting order."""
+    props = [
+        Property(
+            "invariants",
+            "every declared invariant holds on engine decisions",
+            lambda c: patients(c.spec),
+            check_invariants,
+        ),
+        Property(
+            "totality",
+            "exactly one decision; deterministic; key order irrelevant; JSON round-trips",
+            lambda c: patients(c.spec, absent_probability=0.3),
+            check_totality,
+        ),
+        Property(
+            "invalid_inputs",
+            "invalid input always raises PatientError naming the field",
+            lambda c: invalid_patients(c.spec),
+            check_invalid,
+        ),
+        Property(
+            "spec_loader",
+            "malformed spec text gives located SpecErrors, never a crash",
+            lambda c: malformed_spec_texts(c.spec),
+            check_loader,
+            share=0.03,
+        ),
+    ]
+    for rel in spec.metamorphic_relations:
+        props.append(
+            Property(
+                f"relation:{rel.id}",
+                rel.description,
+                lambda c: patients(c.spec),
+                _relation_check(rel, spec),
+            )
+        )
+    props.append(
+        Property(
+            "differential",
+            "engine outcome and path equal the Z3 model's for the same patient",
+            lambda c: patients(c.spec),
+            check_differential,
+            share=0.5,
+            needs_oracle=True,
+        )
+    )
+    return props
+
+
+def run_property(prop: Property, ctx: Context, base: settings, max_examples: int | None = None) -> PropertyResult:
+    """Run one property under ``base`` settings (``max_examples`` overrides the budget)."""
+    result = PropertyResult(prop.name)
+    if prop.needs_oracle and ctx.oracle is None:
+        result.skipped = ctx.oracle_error or "no oracle"
+        return result
+    budget = max_examples if max_examples is not None else base.max_examples
+    n = max(1, int(budget * prop.share))
+    last: list[Any] = [None]
+
+    def body(example: Any) -> None:
+        result.examples += 1
+        last[0] = example
+        if prop.check(ctx, example):
+            result.applicable += 1
+
+    test = settings(base, max_examples=n)(given(prop.strategy(ctx))(body))
+    t0 = time.perf_counter()
+    try:
+        test()
+    except Exception as exc:
+        result.failure = f"{type(exc).__name__}: {exc}"
+        result.example = last[0]
+    result.seconds = time.perf_counter() - t0
+    return result
