@@ -89,9 +89,7 @@ def harvest(spec: Spec) -> dict[str, tuple[float, ...]]:
     """
     sym = spec.symbols
     direct: dict[str, set[float]] = {n: set() for n, v in spec.variables.items() if v.type.numeric}
-    constants: set[float] = {
-        float(p.value) for p in spec.parameters.values() if not isinstance(p.value, bool)
-    }
+    constants: set[float] = {float(p.value) for p in spec.parameters.values() if not isinstance(p.value, bool)}
     scaled: dict[str, set[float]] = {n: set() for n in direct}
     for formula in spec_formulas(spec):
         multipliers: list[tuple[str, float]] = []

@@ -49,7 +49,7 @@ class Context:
         ctx = cls(spec, Engine(spec))
         if with_oracle:
             try:
-                from crs_model.verify.oracle import Z3Oracle  # type: ignore[import-not-found,unused-ignore]
+                from crs_model.verify.oracle import Z3Oracle  # type: ignore[import-not-found,import-untyped,unused-ignore]
             except ImportError as exc:
                 ctx.oracle_error = f"verifier not available ({exc})"
             else:
@@ -87,6 +87,12 @@ class PropertyResult:
 
 
 # ------------------------------------------------------------------ helpers
+def require(condition: object, message: str) -> None:
+    """Fail the property with ``message`` (an AssertionError Hypothesis shrinks on)."""
+    if not condition:
+        raise AssertionError(message)
+
+
 def decide(ctx: Context, patient: Mapping[str, Any]) -> Decision:
     """Evaluate; a spec defect (gap/overlap) on a valid patient is a failed property."""
     try:
@@ -107,29 +113,29 @@ def invariant_env(decision: Decision) -> dict[str, Any]:
 def check_invariants(ctx: Context, patient: Mapping[str, Any]) -> bool:
     d = decide(ctx, patient)
     bad = ctx.engine.invariant_violations(d)
-    assert not bad, f"invariant(s) {', '.join(bad)} violated: recommendation {d.recommendation} via {list(d.path)}"
+    require(not bad, f"invariant(s) {', '.join(bad)} violated: recommendation {d.recommendation} via {list(d.path)}")
     return True
 
 
 def check_totality(ctx: Context, patient: Mapping[str, Any]) -> bool:
     d1 = decide(ctx, patient)
-    assert isinstance(d1, Decision), f"expected one Decision, got {type(d1).__name__}"
-    assert d1.recommendation in _RECOMMENDATIONS, f"unknown recommendation {d1.recommendation!r}"
-    assert d1.path and d1.path[0] == ctx.spec.entry, f"path {d1.path} does not start at the entry"
+    require(isinstance(d1, Decision), f"expected one Decision, got {type(d1).__name__}")
+    require(d1.recommendation in _RECOMMENDATIONS, f"unknown recommendation {d1.recommendation!r}")
+    require(d1.path and d1.path[0] == ctx.spec.entry, f"path {d1.path} does not start at the entry")
     if d1.outcome is not None:
-        assert d1.path[-1] == d1.outcome, f"path {d1.path} does not end at outcome {d1.outcome}"
-        assert d1.recommendation == ctx.spec.outcomes[d1.outcome].recommendation.value
-        assert not d1.missing, "a decided outcome lists missing inputs"
+        require(d1.path[-1] == d1.outcome, f"path {d1.path} does not end at outcome {d1.outcome}")
+        require(d1.recommendation == ctx.spec.outcomes[d1.outcome].recommendation.value, "outcome/code mismatch")
+        require(not d1.missing, "a decided outcome lists missing inputs")
     else:
-        assert d1.recommendation == Recommendation.INSUFFICIENT_DATA.value
-        assert d1.missing, "insufficient_data without the missing inputs"
+        require(d1.recommendation == Recommendation.INSUFFICIENT_DATA.value, "no outcome but a recommendation")
+        require(d1.missing, "insufficient_data without the missing inputs")
     d2 = decide(ctx, patient)
     d3 = decide(ctx, dict(reversed(list(patient.items()))))
     full = d1.to_dict(trace=True)
-    assert d2 == d1 and d2.to_dict(trace=True) == full, "same input gave a different decision"
-    assert d3 == d1 and d3.to_dict(trace=True) == full, "key order changed the decision"
+    require(d2 == d1 and d2.to_dict(trace=True) == full, "same input gave a different decision")
+    require(d3 == d1 and d3.to_dict(trace=True) == full, "key order changed the decision")
     text = json.dumps(full, allow_nan=False, sort_keys=True)
-    assert json.loads(text) == full, "decision JSON does not round-trip"
+    require(json.loads(text) == full, "decision JSON does not round-trip")
     return True
 
 
@@ -138,7 +144,7 @@ def check_invalid(ctx: Context, case: tuple[Any, frozenset[str]]) -> bool:
     try:
         d = ctx.engine.evaluate(patient)
     except PatientError as exc:
-        assert exc.field in fields, f"PatientError names {exc.field!r}, expected one of {sorted(fields)}: {exc}"
+        require(exc.field in fields, f"PatientError names {exc.field!r}, expected one of {sorted(fields)}: {exc}")
         return True
     except Exception as exc:
         raise AssertionError(f"{type(exc).__name__} instead of PatientError: {exc}") from None
@@ -150,8 +156,8 @@ def check_loader(ctx: Context, raw: bytes) -> bool:
         load_spec_bytes(raw, "fuzzed.yaml")
     except SpecError as exc:
         unlocated = [str(p) for p in exc.problems if p.location is None]
-        assert exc.problems, "SpecError without problems"
-        assert not unlocated, f"SpecError problem(s) without a location: {unlocated}"
+        require(exc.problems, "SpecError without problems")
+        require(not unlocated, f"SpecError problem(s) without a location: {unlocated}")
     except Exception as exc:
         raise AssertionError(f"loader crashed with {type(exc).__name__}: {exc}") from None
     return True
@@ -162,7 +168,7 @@ def check_differential(ctx: Context, patient: Mapping[str, Any]) -> bool:
     rec, outcome, path = ctx.oracle.decide(patient)
     engine_side = (d.recommendation, d.outcome, tuple(d.path))
     z3_side = (rec, outcome, tuple(path))
-    assert engine_side == z3_side, f"engine {engine_side} != Z3 model {z3_side}"
+    require(engine_side == z3_side, f"engine {engine_side} != Z3 model {z3_side}")
     return True
 
 
@@ -189,9 +195,10 @@ def _relation_check(rel: MetamorphicRelation, spec: Spec) -> Callable[[Context, 
             return False  # the changed patient is not a valid patient: the relation does not apply
         except SpecDefectError as exc:
             raise AssertionError(f"no decision for the follow-up patient {follow}: {exc}") from None
-        assert expect(invariant_env(d2)) is True, (
-            f"relation {rel.id}: {rel.expect.text!r} is false after {dict((n, follow.get(n)) for n, _ in changes)}: "
-            f"{d.recommendation} became {d2.recommendation} (follow-up {json.dumps(follow, sort_keys=True)})"
+        require(
+            expect(invariant_env(d2)) is True,
+            f"relation {rel.id}: {rel.expect.text!r} is false after { {n: follow.get(n) for n, _ in changes} }: "
+            f"{d.recommendation} became {d2.recommendation} (follow-up {json.dumps(follow, sort_keys=True)})",
         )
         return True
 

@@ -33,6 +33,7 @@ _CMP: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
+_ARITH: dict[str, Callable[[Any, Any], Any]] = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 MAX_DEPTH = 16
 _MISSING = object()
 
@@ -147,10 +148,10 @@ class InputModel:
             self.make_bool(left, want, inputs, pick, d)
             self.make_bool(right, want, inputs, pick, d)
         else:
-            first, second = (left, right) if pick(2) == 0 else (right, left)
-            self.make_bool(first, want, inputs, pick, d)
+            one, other = (left, right) if pick(2) == 0 else (right, left)
+            self.make_bool(one, want, inputs, pick, d)
             if self.value(node, inputs) is not want:
-                self.make_bool(second, want, inputs, pick, d)
+                self.make_bool(other, want, inputs, pick, d)
 
     def _make_compare(self, node: Compare, want: bool, inputs: dict[str, Any], pick: Pick, d: int) -> None:
         op = _CMP[node.op]
@@ -211,12 +212,11 @@ class InputModel:
         elif isinstance(node, Arith) and node.op in "+-*":
             lc = constant_value(node.left, self.symbols)
             rc = constant_value(node.right, self.symbols)
+            fn = _ARITH[node.op]
             if rc is not None:
-                f = {"+": lambda x: x + rc, "-": lambda x: x - rc, "*": lambda x: x * rc}[node.op]
-                self.make_value(node.left, _safe(lambda x: pred(f(x))), inputs, pick, d)
+                self.make_value(node.left, _safe(lambda x: pred(fn(x, rc))), inputs, pick, d)
             elif lc is not None:
-                g = {"+": lambda x: lc + x, "-": lambda x: lc - x, "*": lambda x: lc * x}[node.op]
-                self.make_value(node.right, _safe(lambda x: pred(g(x))), inputs, pick, d)
+                self.make_value(node.right, _safe(lambda x: pred(fn(lc, x))), inputs, pick, d)
         elif isinstance(node, Neg):
             self.make_value(node.operand, _safe(lambda x: pred(-x)), inputs, pick, d)
         elif isinstance(node, (Logic, Compare, Not, Member)):

@@ -76,13 +76,20 @@ def _value(src: _Source, v: Variable, candidates: tuple[Any, ...]) -> Any:
     return round(x, 1) if sel < 240 else x
 
 
+_SLOT = 6  # bytes per input: absent?, selector, up to four value bytes
+
+
 def _decode_inputs(src: _Source, model: InputModel, absent_per_256: int, names: list[str]) -> dict[str, Any]:
+    """Decode ``names`` from fixed-width slots, so shrinking one input never reshuffles the others."""
     variables = model.spec.variables
     out: dict[str, Any] = {}
-    for name in names:
-        if src.byte() < absent_per_256:
+    start = src.i
+    for k, name in enumerate(names):
+        slot = _Source(src.buf[start + k * _SLOT : start + (k + 1) * _SLOT])
+        if slot.byte() < absent_per_256:
             continue
-        out[name] = _value(src, variables[name], model.candidates[name])
+        out[name] = _value(slot, variables[name], model.candidates[name])
+    src.i = start + len(names) * _SLOT
     return out
 
 
@@ -101,13 +108,13 @@ def _finish(src: _Source, model: InputModel, inputs: dict[str, Any], target: str
         model.repair(inputs, src.pick)
     ordered = {k: inputs[k] for k in model.spec.variables if k in inputs}
     if src.byte() >= 192:  # sometimes spell unknown as an explicit null
-        for k in model.spec.variables:
-            ordered.setdefault(k, None)
+        for name in model.spec.variables:
+            ordered.setdefault(name, None)
     return ordered
 
 
 def _size(model: InputModel) -> int:
-    return 6 * len(model.spec.variables) + _STEER_BYTES
+    return _SLOT * len(model.spec.variables) + _STEER_BYTES
 
 
 def _absent_per_256(absent_probability: float) -> int:
@@ -116,9 +123,7 @@ def _absent_per_256(absent_probability: float) -> int:
     return round(absent_probability * 256)
 
 
-def patients(
-    spec: Spec, *, absent_probability: float = 0.1, target: str | None = None
-) -> st.SearchStrategy[Patient]:
+def patients(spec: Spec, *, absent_probability: float = 0.1, target: str | None = None) -> st.SearchStrategy[Patient]:
     """Valid patients of ``spec``.
 
     Each input is absent with ``absent_probability``; numeric inputs are biased to
@@ -155,7 +160,7 @@ def trajectories(
     clock = [n for n, v in spec.variables.items() if v.unit in _CLOCK_UNITS and v.type.numeric]
     names = list(spec.variables)
     n = _size(model)
-    steps_bytes = 4 + 8 * 3 + _STEER_BYTES
+    steps_bytes = 4 + (2 + _SLOT) * 3 + _STEER_BYTES
 
     def decode(first: bytes, rest: list[bytes]) -> list[tuple[float, Patient]]:
         src = _Source(first)

@@ -1,0 +1,76 @@
+"""pytest plugin (entry point ``pytest11``): ``pytest --crs-spec path/to/spec.yaml``.
+
+Runs the whole invariant suite (:mod:`crs_model.testing.suite`) on an app's own
+spec. ``--crs-profile dev|ci|thorough`` picks the Hypothesis budget (default
+``ci``). Without ``--crs-spec`` the plugin only provides the ``crs_spec``
+fixture (the bundled spec) and imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crs_model.model import Spec
+
+_SPECS: dict[str, Spec] = {}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("crs_model", "crs_model invariant suite")
+    group.addoption(
+        "--crs-spec",
+        action="store",
+        default=None,
+        metavar="SPEC",
+        help="run the crs_model invariant suite (fuzzing, metamorphic relations, care courses) on this spec",
+    )
+    group.addoption(
+        "--crs-profile",
+        action="store",
+        default=None,
+        choices=("dev", "ci", "thorough"),
+        help="Hypothesis profile for the crs_model suite (default: ci)",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    spec = config.getoption("crs_spec", default=None)
+    profile = config.getoption("crs_profile", default=None)
+    if spec is None and profile is None:
+        return
+    from hypothesis import settings
+
+    from crs_model.testing._profiles import register_profiles
+
+    register_profiles()
+    settings.load_profile(profile or "ci")
+    if spec is not None:
+        from crs_model.testing import suite
+
+        if not Path(spec).is_file():
+            raise pytest.UsageError(f"--crs-spec: no such file: {spec}")
+        target = str(Path(suite.__file__).resolve())
+        if config.args_source is pytest.Config.ArgsSource.ARGS:
+            config.args.append(target)
+        else:  # no paths given: run only the suite, not the app's testpaths
+            config.args[:] = [target]
+
+
+def spec_from_config(config: pytest.Config) -> Spec:
+    """The spec under test: ``--crs-spec`` or the bundled spec (loaded once per path)."""
+    import crs_model
+
+    path = config.getoption("crs_spec", default=None)
+    key = str(path) if path is not None else ""
+    if key not in _SPECS:
+        _SPECS[key] = crs_model.load_spec(path)
+    return _SPECS[key]
+
+
+@pytest.fixture(scope="session")
+def crs_spec(request: pytest.FixtureRequest) -> Spec:
+    """The spec under test (``--crs-spec``; default the bundled spec)."""
+    return spec_from_config(request.config)

@@ -1,0 +1,55 @@
+"""The invariant suite as pytest tests, for any spec (see ``pytest --crs-spec``).
+
+Collected by the pytest plugin when ``--crs-spec`` is given, and by this
+project's own test-suite for the bundled spec. Each property of
+:func:`crs_model.testing._properties.suite` is one test; the care-course state
+machine is another. Budgets come from the active Hypothesis profile.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import settings
+
+from crs_model.model import Spec
+from crs_model.testing._care import run_care_course
+from crs_model.testing._properties import Context, run_property, suite
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "crs_property" in metafunc.fixturenames:
+        from crs_model.testing.pytest_plugin import spec_from_config
+
+        spec = spec_from_config(metafunc.config)
+        metafunc.parametrize("crs_property", [p.name for p in suite(spec)])
+
+
+@pytest.fixture(scope="module")
+def crs_context(crs_spec: Spec) -> Context:
+    return Context.for_spec(crs_spec)
+
+
+def _report(failure: str, example: object) -> str:
+    shown = json.dumps(example, sort_keys=True, default=repr) if example is not None else "-"
+    return f"{failure}\nfalsifying input: {shown}"
+
+
+def test_property(crs_property: str, crs_context: Context) -> None:
+    prop = next(p for p in suite(crs_context.spec) if p.name == crs_property)
+    result = run_property(prop, crs_context, settings())
+    if result.skipped:
+        pytest.skip(result.skipped)
+    if result.failure:
+        pytest.fail(_report(result.failure, result.example), pytrace=False)
+    assert result.examples > 0
+
+
+def test_care_course(crs_spec: Spec) -> None:
+    result = run_care_course(crs_spec, settings())
+    if result.skipped:
+        pytest.skip(result.skipped)
+    if result.failure:
+        pytest.fail(result.failure, pytrace=False)
+    assert result.examples > 0
