@@ -117,6 +117,18 @@ def check_invariants(ctx: Context, patient: Mapping[str, Any]) -> bool:
     return True
 
 
+def check_invariants_where_decided(ctx: Context, patient: Mapping[str, Any]) -> bool:
+    """Like :func:`check_invariants`, but a patient the spec cannot decide (gap/overlap) does not apply:
+    used to tell a mutant that breaks an invariant from one that only breaks totality."""
+    try:
+        d = ctx.engine.evaluate(patient)
+    except SpecDefectError:
+        return False
+    bad = ctx.engine.invariant_violations(d)
+    require(not bad, f"invariant(s) {', '.join(bad)} violated: recommendation {d.recommendation} via {list(d.path)}")
+    return True
+
+
 def check_totality(ctx: Context, patient: Mapping[str, Any]) -> bool:
     d1 = decide(ctx, patient)
     require(isinstance(d1, Decision), f"expected one Decision, got {type(d1).__name__}")

@@ -195,20 +195,29 @@ class InputModel:
                 cur_node = cur_node.orelse
             branches.append((conds, cur_node))
             viable = [b for b in branches if not _const_fails(b[1], pred, self)]
-            if not viable:
-                return
-            path, value = viable[pick(len(viable))]
-            for cond, want in path:
-                self.make_bool(cond, want, inputs, pick, d)
-            self.make_value(value, pred, inputs, pick, d)
+            start = pick(len(viable)) if viable else 0
+            for k in range(len(viable)):  # the drawn branch first, then the others until one works
+                path, value = viable[(start + k) % len(viable)]
+                for cond, want in path:
+                    self.make_bool(cond, want, inputs, pick, d)
+                self.make_value(value, pred, inputs, pick, d)
+                if _holds(pred, self.value(node, inputs)):
+                    return
         elif isinstance(node, Call) and node.func in ("min", "max"):
+            pick_fn: Callable[[Any, Any], Any] = min if node.func == "min" else max
             args = list(node.args)
-            i = pick(len(args))
-            self.make_value(args[i], pred, inputs, pick, d)
-            v = self.value(node, inputs)
-            if v is None or not pred(v):
-                for a in args:
-                    self.make_value(a, pred, inputs, pick, d)
+            start = pick(len(args))
+            for k in range(len(args)):  # the drawn argument decides first, then the others
+                i = (start + k) % len(args)
+                self.make_value(args[i], pred, inputs, pick, d)
+                chosen = self.value(args[i], inputs)
+                for j, a in enumerate(args):
+                    if j != i and chosen is not None:  # the others must keep min/max(chosen, x) satisfying pred
+                        self.make_value(a, _safe(lambda x, c=chosen: pred(pick_fn(c, x))), inputs, pick, d)
+                    elif j != i:
+                        self.make_value(a, pred, inputs, pick, d)
+                if _holds(pred, self.value(node, inputs)):
+                    return
         elif isinstance(node, Arith) and node.op in "+-*":
             lc = constant_value(node.left, self.symbols)
             rc = constant_value(node.right, self.symbols)
@@ -266,6 +275,10 @@ class InputModel:
                     inputs.pop(n, None)
                     if fn(inputs) is not False:
                         break
+
+
+def _holds(pred: Pred, value: Any) -> bool:
+    return value is not None and pred(value)
 
 
 def _const_fails(value: Expr, pred: Pred, model: InputModel) -> bool:

@@ -23,7 +23,7 @@ Patient = dict[str, Any]
 _MODELS: dict[int, tuple[Spec, InputModel]] = {}
 _CACHE_SIZE = 8
 _CLOCK_UNITS = frozenset({"h"})  # inputs in hours since an event advance with the clock
-_STEER_BYTES = 48
+_STEER_BYTES = 32
 
 
 def input_model(spec: Spec) -> InputModel:
@@ -76,7 +76,7 @@ def _value(src: _Source, v: Variable, candidates: tuple[Any, ...]) -> Any:
     return round(x, 1) if sel < 240 else x
 
 
-_SLOT = 6  # bytes per input: absent?, selector, up to four value bytes
+_SLOT = 5  # bytes per input: absent?, selector, up to three value bytes
 
 
 def _decode_inputs(src: _Source, model: InputModel, absent_per_256: int, names: list[str]) -> dict[str, Any]:
