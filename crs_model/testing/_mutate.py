@@ -34,14 +34,12 @@ from crs_model.expr import (
     IfThenElse,
     Logic,
     Member,
-    Name,
     Neg,
     Not,
     Num,
     children,
 )
-from crs_model.model import DecisionNode, Definition, Edge, Formula, Parameter, Spec
-from crs_model.types import Symbol, SymbolKind
+from crs_model.model import DecisionNode, Edge, Formula, Parameter, Spec
 
 _FLIP = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "=="}
 
@@ -132,8 +130,13 @@ def _with_node(spec: Spec, node: DecisionNode) -> Spec:
 
 def _with_edge(spec: Spec, edge: Edge, new: Edge | None) -> Spec:
     node = spec.nodes[edge.source]
-    edges = tuple(e if e is not edge else new for e in node.edges if e is not edge or new is not None)
-    return _with_node(spec, dataclasses.replace(node, edges=edges))
+    edges: list[Edge] = []
+    for e in node.edges:
+        if e is not edge:
+            edges.append(e)
+        elif new is not None:
+            edges.append(new)
+    return _with_node(spec, dataclasses.replace(node, edges=tuple(edges)))
 
 
 def mutants(spec: Spec) -> list[Mutant]:

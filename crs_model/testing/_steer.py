@@ -213,7 +213,7 @@ class InputModel:
                 chosen = self.value(args[i], inputs)
                 for j, a in enumerate(args):
                     if j != i and chosen is not None:  # the others must keep min/max(chosen, x) satisfying pred
-                        self.make_value(a, _safe(lambda x, c=chosen: pred(pick_fn(c, x))), inputs, pick, d)
+                        self.make_value(a, _safe(_keeps(pred, pick_fn, chosen)), inputs, pick, d)
                     elif j != i:
                         self.make_value(a, pred, inputs, pick, d)
                 if _holds(pred, self.value(node, inputs)):
@@ -275,6 +275,10 @@ class InputModel:
                     inputs.pop(n, None)
                     if fn(inputs) is not False:
                         break
+
+
+def _keeps(pred: Pred, fn: Callable[[Any, Any], Any], chosen: Any) -> Pred:
+    return lambda x: pred(fn(chosen, x))
 
 
 def _holds(pred: Pred, value: Any) -> bool:
