@@ -72,7 +72,10 @@ def _checker(v: Variable) -> Check:
             raise PatientError(name, f"{name}={x!r} is not a number (expected a value in {rng})", x)
         if not lo <= x <= hi:  # NaN fails both comparisons
             if t is float and not math.isfinite(x):
-                raise PatientError(name, f"{name}={x!r} is not a finite number (expected {rng})", x)
+                shown = "NaN" if x != x else ("Infinity" if x > 0 else "-Infinity")  # as JSON input spells them
+                raise PatientError(
+                    name, f"{name}={shown} is not a finite number ({shown} is not valid JSON; expected {rng})", x
+                )
             raise PatientError(name, f"{name}={x!r} is outside {rng}", x)
         return x
 
