@@ -23,6 +23,7 @@ def register(sub: Any) -> None:
     p.add_argument("--examples", type=int, default=300, metavar="N", help="examples per property (default 300)")
     p.add_argument("--deep", type=int, default=3000, metavar="N", help="examples of the deep search (default 3000)")
     p.add_argument("--min-score", type=float, default=95.0, metavar="PCT", help="goal in %% (default 95)")
+    p.add_argument("--jobs", type=int, default=2, metavar="N", help="worker processes (default 2)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(handler=cmd_mutate)
 
@@ -34,7 +35,7 @@ def cmd_mutate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     spec = load_or_report(args.spec, err)
     if spec is None:
         return 2
-    from crs_model.testing._mutate import MutantResult, mutants, run_mutant, select, verifier_for
+    from crs_model.testing._mutate import MutantResult, mutants, run_all, select, verifier_for
     from crs_model.testing._profiles import profile
 
     base = profile("ci")
@@ -46,8 +47,8 @@ def cmd_mutate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         how = "fuzz suite" + (" + Z3 verifier" if verifier else "")
         out.write(f"mutating {spec.path}: {len(chosen)} of {len(every)} mutants, each through the {how}\n")
     results: list[MutantResult] = []
-    for m in chosen:
-        r = run_mutant(m, base, args.examples, args.deep, verifier)
+    for r in run_all(chosen, base, args.examples, args.deep, verifier, args.jobs):
+        m = r.mutant
         results.append(r)
         if text:
             status = "killed  " if r.killed else "SURVIVED"

@@ -238,6 +238,39 @@ def _spread(items: list[Mutant]) -> list[Mutant]:
 
 
 # ------------------------------------------------------------------ running
+_POOL_STATE: dict[str, Any] = {}
+
+
+def run_all(
+    chosen: list[Mutant],
+    base: Any,
+    examples: int,
+    deep_examples: int,
+    verifier: Verifier | None,
+    jobs: int,
+) -> Iterator[MutantResult]:
+    """Run mutants, in ``jobs`` forked worker processes when more than one (results in order)."""
+    import multiprocessing
+
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for m in chosen:
+            yield run_mutant(m, base, examples, deep_examples, verifier)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    _POOL_STATE.update(chosen=chosen, args=(base, examples, deep_examples, verifier))
+    ctx = multiprocessing.get_context("fork")  # workers inherit the mutants: specs are not pickled
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        for i, killed_by, violates, evidence, seconds in pool.map(_run_index, range(len(chosen))):
+            yield MutantResult(chosen[i], killed_by, violates, evidence, seconds)
+    _POOL_STATE.clear()
+
+
+def _run_index(i: int) -> tuple[int, list[str], bool | None, str, float]:
+    r = run_mutant(_POOL_STATE["chosen"][i], *_POOL_STATE["args"])
+    return i, r.killed_by, r.violates_invariant, r.evidence, r.seconds
+
+
 Verifier = Callable[[Spec], bool | None]  # True: the verifier finds an invariant violated
 
 
@@ -291,8 +324,10 @@ def run_mutant(
         if v is not None:
             violates, evidence = v, "Z3 verifier" if v else evidence
     if violates is None:
-        # independent deep search: many more examples, several seeds, shrinking off
+        # independent deep search: many more examples, several seeds, shrinking off. A mutant already
+        # killed (by a gap or a relation) only needs classifying, with a smaller budget.
         deep = settings(fast, derandomize=False)
+        rounds, budget = (1, 3 * examples) if killed else (3, deep_examples)
         inv = Property(
             "deep_invariants",
             "invariants where the spec decides",
@@ -300,8 +335,8 @@ def run_mutant(
             check_invariants_where_decided,
         )
         found = False
-        for _ in range(3):
-            r = run_property(inv, ctx, deep, deep_examples)
+        for _ in range(rounds):
+            r = run_property(inv, ctx, deep, budget)
             if r.failure:
                 found = True
                 break

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from crs_model.engine import Engine
 from crs_model.loader import load_spec_bytes
 from crs_model.model import Spec
 from crs_model.testing._profiles import register_profiles
@@ -26,15 +25,3 @@ def planted(old: str, new: str) -> Spec:
     raw = SPEC_PATH.read_bytes()
     assert raw.count(old.encode()) >= 1, f"{old!r} not in the spec"
     return load_spec_bytes(raw.replace(old.encode(), new.encode(), 1), "planted.yaml")
-
-
-@pytest.fixture(scope="session")
-def spec() -> Spec:
-    import crs_model
-
-    return crs_model.load_spec(SPEC_PATH)
-
-
-@pytest.fixture(scope="session")
-def engine(spec: Spec) -> Engine:
-    return Engine(spec)
