@@ -322,7 +322,7 @@ def run_care_course(spec: Spec, base: Any, max_examples: int | None = None, step
         result.skipped = "the spec lacks the inputs a care course needs: " + ", ".join(sorted(REQUIRED))
         return result
     budget = max_examples if max_examples is not None else base.max_examples
-    n = max(1, budget // 10)  # a course is ~30 engine consultations
+    n = max(1, budget // 5)  # a course is ~30 engine consultations
     count = [0]
     init = machine.__init__
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from crs_model.engine import Decision, Engine
 from crs_model.errors import PatientError, SpecDefectError, SpecError
+from crs_model.expr import Compare, Name, Str, conjuncts
 from crs_model.loader import load_spec_bytes
 from crs_model.model import MetamorphicRelation, Recommendation, Spec
 from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, Fn, compile_expr
@@ -184,6 +185,30 @@ def check_differential(ctx: Context, patient: Mapping[str, Any]) -> bool:
     return True
 
 
+def _relation_sources(rel: MetamorphicRelation) -> Callable[[Context], st.SearchStrategy[Any]]:
+    """Patients steered to the outcomes a relation's ``when`` asks for (``recommendation == '...'``)
+    mixed with unsteered ones, so a precondition does not discard most examples."""
+    wanted: set[str] = set()
+    if rel.when is not None:
+        for c in conjuncts(rel.when.ast):
+            if (
+                isinstance(c, Compare)
+                and c.op == "=="
+                and isinstance(c.left, Name)
+                and c.left.id == "recommendation"
+                and isinstance(c.right, Str)
+            ):
+                wanted.add(c.right.value)
+
+    def build(ctx: Context) -> st.SearchStrategy[Any]:
+        targets = sorted(o.id for o in ctx.spec.outcomes.values() if o.recommendation.value in wanted)
+        if not targets:
+            return patients(ctx.spec)
+        return st.one_of(*(patients(ctx.spec, target=t) for t in targets), patients(ctx.spec))
+
+    return build
+
+
 def _relation_check(rel: MetamorphicRelation, spec: Spec) -> Callable[[Context, Any], bool]:
     inv_sym = spec.invariant_symbols
     when: Fn | None = compile_expr(rel.when.ast, inv_sym) if rel.when else None
@@ -252,7 +277,7 @@ def suite(spec: Spec) -> list[Property]:
             Property(
                 f"relation:{rel.id}",
                 rel.description,
-                lambda c: patients(c.spec),
+                _relation_sources(rel),
                 _relation_check(rel, spec),
             )
         )
