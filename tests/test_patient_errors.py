@@ -22,10 +22,10 @@ from tests.vignette_support import SPEC_PATH
 CASES: list[tuple[str, Any, str, tuple[str, ...]]] = [
     ("unknown_key", {"il6": 500}, "il6", ("unknown input 'il6'", "did you mean 'il6_pg_ml'")),
     ("unknown_key_typo", {"wieght_kg": 70}, "wieght_kg", ("did you mean 'weight_kg'",)),
-    ("true_for_real", {"weight_kg": True}, "weight_kg", ("weight_kg=True is not a number", "0.5..350 kg")),
+    ("true_for_real", {"weight_kg": True}, "weight_kg", ("weight_kg=true is not a number", "0.5..350 kg")),
     ("true_for_int", {"vasopressor_count": True}, "vasopressor_count", ("is not a whole number", "0..6")),
     ("float_for_int", {"tocilizumab_doses": 1.5}, "tocilizumab_doses", ("tocilizumab_doses=1.5", "0..10")),
-    ("text_for_real", {"weight_kg": "70"}, "weight_kg", ("weight_kg='70' is not a number",)),
+    ("text_for_real", {"weight_kg": "70"}, "weight_kg", ('weight_kg="70" is not a number',)),
     ("text_for_bool", {"pregnant": "true"}, "pregnant", ("is not a boolean",)),
     ("int_for_bool", {"aki": 1}, "aki", ("aki=1 is not a boolean",)),
     ("nan", {"il6_pg_ml": math.nan}, "il6_pg_ml", ("il6_pg_ml=NaN is not a finite number", "1,000,000 pg/mL")),
