@@ -80,12 +80,13 @@ def _near(v: Variable, c: float) -> list[float]:
     return cands
 
 
-def harvest(spec: Spec) -> dict[str, tuple[float, ...]]:
+def harvest(spec: Spec, *, near_only: bool = False) -> dict[str, tuple[float, ...]]:
     """Boundary values for every numeric input: at, just below and just above each threshold.
 
-    Sources: comparisons and memberships of the input against a constant, every
-    numeric constant and parameter of the spec that lies in the input's domain,
-    constants divided by a multiplier of the input, and the domain ends.
+    Sources: comparisons and memberships of the input against a constant, caps
+    divided by a multiplier of the input, every numeric constant and parameter of
+    the spec that lies in the input's domain, and the domain ends. ``near_only``
+    keeps only the first two: the values right at the input's own thresholds.
     """
     sym = spec.symbols
     direct: dict[str, set[float]] = {n: set() for n, v in spec.variables.items() if v.type.numeric}
@@ -108,10 +109,11 @@ def harvest(spec: Spec) -> dict[str, tuple[float, ...]]:
                     c = constant_value(const_side, sym)
                     if isinstance(var_side, Name) and var_side.id in direct and c:
                         multipliers.append((var_side.id, c))
+        # a cap such as min(800, 8 * weight_kg) is crossed at weight 800 / 8
         caps = [
             c
             for n in _walk(formula)
-            if isinstance(n, (Call, Compare))
+            if isinstance(n, Call)
             for a in children(n)
             if (c := constant_value(a, sym)) is not None
         ]
@@ -125,11 +127,12 @@ def harvest(spec: Spec) -> dict[str, tuple[float, ...]]:
         vals: set[float] = set()
         for c in thresholds | scaled[name]:
             vals.update(_near(v, c))
-        vals.update(c for c in constants if v.type.base != "int" or float(c).is_integer())
-        if math.isfinite(lo):
-            vals.add(lo)
-        if math.isfinite(hi):
-            vals.add(hi)
+        if not near_only:
+            vals.update(c for c in constants if v.type.base != "int" or float(c).is_integer())
+            if math.isfinite(lo):
+                vals.add(lo)
+            if math.isfinite(hi):
+                vals.add(hi)
         keep = sorted(round(x, 6) for x in vals if lo <= x <= hi and (v.type.base != "int" or float(x).is_integer()))
         out[name] = tuple(int(x) for x in keep) if v.type.base == "int" else tuple(keep)
     return out

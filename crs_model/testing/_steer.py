@@ -55,6 +55,8 @@ class InputModel:
         self.spec = spec
         self.symbols = spec.symbols
         bounds = harvest(spec)
+        near = harvest(spec, near_only=True)
+        self.near: dict[str, tuple[Any, ...]] = {n: v for n, v in near.items() if v}
         self.candidates: dict[str, tuple[Any, ...]] = {}
         for name, v in spec.variables.items():
             if v.type.base == "bool":

@@ -60,10 +60,12 @@ class _Source:
         return 0 if n <= 1 else self.bits(2) % n
 
 
-def _value(src: _Source, v: Variable, candidates: tuple[Any, ...]) -> Any:
+def _value(src: _Source, v: Variable, candidates: tuple[Any, ...], near: tuple[Any, ...]) -> Any:
     sel = src.byte()
     if v.type.base in ("bool", "enum") or (sel < 128 and candidates):
-        return candidates[src.pick(len(candidates))]
+        # three in eight: right at / beside one of the input's own thresholds (29.9 / 30 / 30.1 kg)
+        pool = near if near and sel < 96 else candidates
+        return pool[src.pick(len(pool))]
     lo = v.minimum if v.minimum is not None else -1e6
     hi = v.maximum if v.maximum is not None else 1e6
     if v.type.base == "int":
@@ -88,7 +90,7 @@ def _decode_inputs(src: _Source, model: InputModel, absent_per_256: int, names: 
         slot = _Source(src.buf[start + k * _SLOT : start + (k + 1) * _SLOT])
         if slot.byte() < absent_per_256:
             continue
-        out[name] = _value(slot, variables[name], model.candidates[name])
+        out[name] = _value(slot, variables[name], model.candidates[name], model.near.get(name, ()))
     src.i = start + len(names) * _SLOT
     return out
 
