@@ -649,15 +649,18 @@ class _Builder:
                 when = self._formula(sc, scope, BOOL, f"{what}.when") if sc else None
             sc = r.scalar(m, "expect", what)
             expect = self._formula(sc, scope, BOOL, f"{what}.expect") if sc else None
-            change: list[tuple[str, Formula]] = []
+            change: list[tuple[str, Formula | None]] = []
             cm = r.as_map(r.get(m, "change", what), f"{what}.change")
             for key, (kn, vn) in cm.items.items() if cm else ():
                 var = variables.get(key)
                 if var is None:
                     r.err(kn.loc, f"{what}.change sets unknown input '{key}'{suggest(key, sorted(variables))}")
                     continue
-                if not isinstance(vn, YScalar) or vn.value is None:
-                    r.err(vn.loc, f"{what}.change.{key} must be an expression or a literal value")
+                if not isinstance(vn, YScalar):
+                    r.err(vn.loc, f"{what}.change.{key} must be an expression, a literal value or null")
+                    continue
+                if vn.value is None:  # null: the input becomes unknown in the follow-up patient
+                    change.append((key, None))
                     continue
                 text = vn.value if isinstance(vn.value, str) else str(vn.value).lower()
                 if var.type.base == "enum" and isinstance(vn.value, str) and vn.value in var.type.values:

@@ -214,14 +214,14 @@ class MetamorphicRelation:
 
     ``when`` and ``expect`` read like invariants (inputs, definitions and
     ``recommendation``); each ``change`` value is an expression over the source
-    patient's inputs giving the follow-up value of that input.
+    patient's inputs giving the follow-up value of that input (None: unknown).
     """
 
     id: str
     description: str
     rationale: str
     when: Formula | None
-    change: tuple[tuple[str, Formula], ...]
+    change: tuple[tuple[str, Formula | None], ...]
     expect: Formula
     cites: tuple[str, ...]
     loc: Location

@@ -19,9 +19,9 @@ def register(sub: Any) -> None:
         "fewer than --min-score %% of the invariant-violating mutants are killed.",
     )
     add_spec_argument(p, positional=True)
-    p.add_argument("--max-mutants", type=int, default=200, metavar="N", help="mutant budget (default 200)")
+    p.add_argument("--max-mutants", type=int, default=80, metavar="N", help="mutant budget (default 80)")
     p.add_argument("--examples", type=int, default=300, metavar="N", help="examples per property (default 300)")
-    p.add_argument("--deep", type=int, default=3000, metavar="N", help="examples of the deep search (default 3000)")
+    p.add_argument("--deep", type=int, default=2000, metavar="N", help="examples per deep-search round (default 2000)")
     p.add_argument("--min-score", type=float, default=95.0, metavar="PCT", help="goal in %% (default 95)")
     p.add_argument("--jobs", type=int, default=2, metavar="N", help="worker processes (default 2)")
     p.add_argument("--format", choices=("text", "json"), default="text")

@@ -185,6 +185,10 @@ def check_differential(ctx: Context, patient: Mapping[str, Any]) -> bool:
     return True
 
 
+def _unknown(env: Mapping[str, Any]) -> None:
+    return None
+
+
 def _relation_sources(rel: MetamorphicRelation) -> Callable[[Context], st.SearchStrategy[Any]]:
     """Patients steered to the outcomes a relation's ``when`` asks for (``recommendation == '...'``)
     mixed with unsteered ones, so a precondition does not discard most examples."""
@@ -213,7 +217,7 @@ def _relation_check(rel: MetamorphicRelation, spec: Spec) -> Callable[[Context, 
     inv_sym = spec.invariant_symbols
     when: Fn | None = compile_expr(rel.when.ast, inv_sym) if rel.when else None
     expect = compile_expr(rel.expect.ast, inv_sym)
-    changes = [(name, compile_expr(f.ast, spec.symbols)) for name, f in rel.change]
+    changes = [(name, compile_expr(f.ast, spec.symbols) if f is not None else _unknown) for name, f in rel.change]
 
     def check(ctx: Context, patient: Mapping[str, Any]) -> bool:
         d = decide(ctx, patient)

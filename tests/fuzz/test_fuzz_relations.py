@@ -23,7 +23,9 @@ def test_shipped_relations_are_loaded_and_cite_evidence(spec: Spec) -> None:
         assert set(r.cites) <= set(spec.evidence)
         assert r.rationale
     vaso = rels["more_vasopressors_never_deescalate_cytosorb"]
-    assert {k: f.text for k, f in vaso.change}["vasopressor_count"] == "vasopressor_count + 1"
+    assert {k: f.text for k, f in vaso.change if f}["vasopressor_count"] == "vasopressor_count + 1"
+    untreated = dict(rels["untreated_without_fever_is_no_crs"].change)
+    assert untreated["hours_since_last_tocilizumab"] is None  # null: unknown in the follow-up
     assert f"relation:{vaso.id}" in spec.element_ids()
 
 
