@@ -33,12 +33,12 @@ def cmd_fuzz(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 2
     from crs_model.testing._care import run_care_course
     from crs_model.testing._profiles import profile
-    from crs_model.testing._properties import Context, PropertyResult, run_property, suite
+    from crs_model.testing._properties import Context, PropertyResult, run_coverage, run_property, suite
 
     base = profile(args.profile)
     ctx = Context.for_spec(spec)
     props = suite(spec)
-    names = [p.name for p in props] + ["care_course"]
+    names = [p.name for p in props] + ["coverage", "care_course"]
     wanted = args.property or names
     unknown = [n for n in wanted if n not in names]
     if unknown:
@@ -51,6 +51,9 @@ def cmd_fuzz(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if prop.name in wanted:
             results.append(run_property(prop, ctx, base, args.examples))
             _line(out, results[-1])
+    if "coverage" in wanted:
+        results.append(run_coverage(ctx, base, args.examples))
+        _line(out, results[-1])
     if "care_course" in wanted:
         results.append(run_care_course(spec, base, args.examples))
         _line(out, results[-1])

@@ -323,3 +323,43 @@ def run_property(prop: Property, ctx: Context, base: settings, max_examples: int
         result.example = last[0]
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def run_coverage(ctx: Context, base: settings, max_examples: int | None = None) -> PropertyResult:
+    """Every edge and outcome is reached by some generated patient.
+
+    A heuristic, not a proof: generation is steered toward every outcome's paths,
+    so an edge never taken in the whole run is most likely dead (an unreachable
+    edge, a contradictory guard) - ``crs-model verify`` decides it for sure.
+    """
+    result = PropertyResult("coverage")
+    spec = ctx.spec
+    edges = {(e.source, e.target) for n in spec.nodes.values() for e in n.edges}
+    seen: set[tuple[str, str]] = set()
+    outcomes: set[str] = set()
+    budget = max_examples if max_examples is not None else base.max_examples
+
+    def body(patient: Any) -> None:
+        result.examples += 1
+        try:
+            d = ctx.engine.evaluate(patient)
+        except SpecDefectError:
+            return
+        seen.update(zip(d.path, d.path[1:], strict=False))
+        if d.outcome is not None:
+            outcomes.add(d.outcome)
+
+    test = settings(base, max_examples=budget)(given(patients(spec))(body))
+    t0 = time.perf_counter()
+    test()
+    result.seconds = time.perf_counter() - t0
+    result.applicable = result.examples
+    missing = sorted(f"edge:{a}->{b}" for a, b in edges - seen) + sorted(
+        f"outcome:{o}" for o in set(spec.outcomes) - outcomes
+    )
+    if missing:
+        result.failure = (
+            f"never reached in {result.examples} steered examples (dead or unreachable? run crs-model verify): "
+            + ", ".join(missing)
+        )
+    return result

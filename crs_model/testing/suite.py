@@ -15,7 +15,7 @@ from hypothesis import settings
 
 from crs_model.model import Spec
 from crs_model.testing._care import run_care_course
-from crs_model.testing._properties import Context, run_property, suite
+from crs_model.testing._properties import Context, run_coverage, run_property, suite
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -50,6 +50,13 @@ def test_care_course(crs_spec: Spec) -> None:
     result = run_care_course(crs_spec, settings())
     if result.skipped:
         pytest.skip(result.skipped)
+    if result.failure:
+        pytest.fail(result.failure, pytrace=False)
+    assert result.examples > 0
+
+
+def test_coverage(crs_context: Context) -> None:
+    result = run_coverage(crs_context, settings())
     if result.failure:
         pytest.fail(result.failure, pytrace=False)
     assert result.examples > 0
