@@ -176,11 +176,24 @@ def check_loader(ctx: Context, raw: bytes) -> bool:
     return True
 
 
+def _side(fn: Callable[[], Any]) -> tuple[Any, ...]:
+    """One side of the differential: the decision triple, or the defect / error it raised."""
+    try:
+        rec, outcome, path = fn()
+    except SpecDefectError as exc:
+        return ("defect", exc.kind, exc.node)
+    except PatientError as exc:
+        return ("invalid", exc.field)
+    return (rec, outcome, tuple(path))
+
+
 def check_differential(ctx: Context, patient: Mapping[str, Any]) -> bool:
-    d = decide(ctx, patient)
-    rec, outcome, path = ctx.oracle.decide(patient)
-    engine_side = (d.recommendation, d.outcome, tuple(d.path))
-    z3_side = (rec, outcome, tuple(path))
+    def engine() -> tuple[str, str | None, tuple[str, ...]]:
+        d = ctx.engine.evaluate(patient)
+        return d.recommendation, d.outcome, tuple(d.path)
+
+    engine_side = _side(engine)
+    z3_side = _side(lambda: ctx.oracle.decide(patient))
     require(engine_side == z3_side, f"engine {engine_side} != Z3 model {z3_side}")
     return True
 
