@@ -271,7 +271,8 @@ def _run_index(i: int) -> tuple[int, list[str], bool | None, str, float]:
     return i, r.killed_by, r.violates_invariant, r.evidence, r.seconds
 
 
-Verifier = Callable[[Spec], bool | None]  # True: the verifier finds an invariant violated
+# the verifier's error-level checks on a mutant, and whether one of them refutes an invariant
+Verifier = Callable[[Spec], "tuple[list[str], bool] | None"]
 
 
 def run_mutant(
@@ -322,7 +323,9 @@ def run_mutant(
     if verifier is not None:
         v = verifier(mutant.spec)
         if v is not None:
-            violates, evidence = v, "Z3 verifier" if v else evidence
+            kinds, refuted = v
+            killed.extend(f"verify:{k}" for k in kinds)
+            violates, evidence = refuted, "Z3 verifier"
     if violates is None:
         # independent deep search: many more examples, several seeds, shrinking off. A mutant already
         # killed (by a gap or a relation) only needs classifying, with a smaller budget.
@@ -345,10 +348,23 @@ def run_mutant(
 
 
 def verifier_for(spec: Spec) -> Verifier | None:
-    """A function telling whether a mutant violates an invariant, from the Z3 verifier when installed."""
+    """Verification of a mutant with the Z3 verifier (``crs_model.verify``), when installed.
+
+    The function returns the error-level checks the verifier reports (a mutant
+    with any is killed by verification) and whether an invariant is refuted -
+    the authoritative answer to "does this mutant change an invariant's truth".
+    """
     try:
-        from crs_model.verify import oracle as _oracle  # type: ignore[import-not-found,import-untyped,unused-ignore]
+        from crs_model.verify import verify  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         return None
-    del _oracle
-    return None  # wired once the verifier's invariant API is on main (see docs/validation.md)
+
+    def run(mutant_spec: Spec) -> tuple[list[str], bool] | None:
+        try:
+            report = verify(mutant_spec, checks=["contradiction", "unreachable", "overlap", "gap", "invariant"])
+        except Exception:  # a verifier failure must not stop the mutation run; fuzzing still decides
+            return None
+        kinds = sorted({f.check for f in report.errors})
+        return kinds, "invariant" in kinds
+
+    return run
