@@ -1,0 +1,573 @@
+"""The named verification checks over one :class:`Encoding`, each finding cross-checked.
+
+Every satisfiable finding carries a witness patient, minimised (as few known
+inputs as the solver allows; whole numbers preferred) and then re-run through
+:class:`crs_model.Engine`: if the engine does not reproduce the finding, an
+``internal`` error finding is added, because then the verifier or the engine is
+wrong.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import z3
+
+from crs_model.engine import Decision, Engine
+from crs_model.errors import Location, PatientError, SpecDefectError
+from crs_model.expr import Expr, conjuncts, names
+from crs_model.model import Edge, Formula, HitPolicy, Severity, Spec
+from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, compile_expr
+from crs_model.text import Renderer
+from crs_model.types import SymbolKind
+from crs_model.verify.encoding import Encoding, Inputs, Part
+from crs_model.verify.report import CHECKS, INTERNAL, CheckResult, Finding, Report
+
+Expect = Callable[[Engine, dict[str, Any]], str | None]  # None = reproduced, else why not
+
+
+class Undecided(Exception):
+    """The solver hit its resource limit on a query."""
+
+
+def _show(x: Any) -> str:
+    if x is None:
+        return "absent"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, float):
+        return f"{x:g}"
+    return str(x)
+
+
+def _tv(x: Any) -> str:
+    return "unknown" if x is None else ("true" if x is True else "false" if x is False else _show(x))
+
+
+class Verifier:
+    """Runs the checks for one spec on one shared, incremental solver."""
+
+    def __init__(self, spec: Spec) -> None:
+        t0 = time.perf_counter()
+        self.spec = spec
+        self.enc = Encoding(spec)
+        self.engine = Engine(spec)
+        self.renderer = Renderer(spec.symbols)
+        self.inv_renderer = Renderer(spec.invariant_symbols)
+        self.findings: list[Finding] = []
+        self.invariant_status: dict[str, str] = {}
+        self.dead_edges: set[str] = set()
+        self.unreachable: set[str] = set()
+        self.encode_s = time.perf_counter() - t0
+        for nid, n in spec.nodes.items():
+            self.enc.parts[str(self.enc.nodes[nid].reach)] = Part(
+                f"the path to '{nid}' ({n.question.strip()})", n.loc, f"node:{nid}"
+            )
+
+    # ------------------------------------------------------------ plumbing
+    def run(self, checks: Sequence[str] | None = None) -> Report:
+        wanted = list(CHECKS) if checks is None else [c for c in CHECKS if c in set(checks)]
+        results: list[CheckResult] = []
+        if not self._background_consistent():
+            wanted = [c for c in wanted if c in ("contradiction", "uncited")]
+        for name in CHECKS:
+            if name not in wanted:
+                results.append(CheckResult(name, "skipped", 0.0, 0))
+                continue
+            before = len(self.findings)
+            t0 = time.perf_counter()
+            try:
+                getattr(self, "check_" + name.replace("-", "_"))()
+            except Undecided as exc:
+                self.add(
+                    name,
+                    Severity.WARNING,
+                    self.spec.graph_loc,
+                    f"check {name} stopped: the solver reached its resource limit ({exc}); results are incomplete",
+                    "graph:*",
+                )
+            dt = time.perf_counter() - t0
+            new = self.findings[before:]
+            failed = any(f.severity is Severity.ERROR for f in new)
+            results.append(CheckResult(name, "failed" if failed else "passed", dt, len(new)))
+        internal = [f for f in self.findings if f.check == INTERNAL]
+        if internal:
+            results.append(CheckResult(INTERNAL, "failed", 0.0, len(internal)))
+        md = self.spec.metadata
+        order = {c: i for i, c in enumerate((*CHECKS, INTERNAL))}
+        findings = sorted(
+            self.findings,
+            key=lambda f: (order[f.check], f.location.line, f.location.column, f.element, f.message),
+        )
+        return Report(
+            spec_path=self.spec.path,
+            spec_id=md.id,
+            spec_version=md.version,
+            spec_sha256=self.spec.sha256,
+            solver_version=z3.get_version_string(),
+            findings=tuple(findings),
+            checks=tuple(results),
+            invariant_status=dict(self.invariant_status),
+            encode_s=self.encode_s,
+        )
+
+    def add(
+        self,
+        check: str,
+        severity: Severity,
+        loc: Location,
+        message: str,
+        element: str,
+        witness: dict[str, Any] | None = None,
+        expect: Expect | None = None,
+    ) -> None:
+        self.findings.append(Finding(check, severity, loc, message, witness, element))
+        if witness is not None and expect is not None:
+            why = expect(self.engine, witness)
+            if why is not None:
+                self.findings.append(
+                    Finding(
+                        INTERNAL,
+                        Severity.ERROR,
+                        loc,
+                        f"the engine does not reproduce this {check} finding on its witness: {why}",
+                        witness,
+                        element,
+                    )
+                )
+
+    def status(self, *goal: z3.BoolRef) -> bool:
+        """True if some valid patient satisfies ``goal``."""
+        r = self.enc.check(*goal)
+        if r == z3.unknown:
+            raise Undecided(self.enc.solver.reason_unknown())
+        return r == z3.sat
+
+    def model(self, goal: Sequence[z3.BoolRef], copies: Sequence[Inputs] = ()) -> z3.ModelRef | None:
+        """A model of ``goal`` with as few known inputs as the solver finds, or None."""
+        enc = self.enc
+        if not self.status(*goal):
+            return None
+        copies = copies or [enc.inputs]
+        lits = {str(z3.Not(k)): z3.Not(k) for inp in copies for k in inp.known.values()}
+        for _ in range(len(lits) + 1):
+            r = enc.check(*goal, *lits.values())
+            if r == z3.sat:
+                break
+            core = {str(c) for c in enc.solver.unsat_core()}
+            dropped = [k for k in lits if k in core]
+            if not dropped:
+                lits = {}
+                continue
+            for k in dropped:
+                del lits[k]
+        else:  # pragma: no cover - each round drops at least one literal
+            lits = {}
+        reals = [
+            z3.IsInt(inp.values[n]) for inp in copies for n, v in self.spec.variables.items() if v.type.base == "real"
+        ]
+        if reals and enc.check(*goal, *lits.values(), *reals) == z3.sat:
+            return enc.solver.model()
+        r = enc.check(*goal, *lits.values())
+        if r != z3.sat:  # pragma: no cover - it was sat a moment ago
+            enc.check(*goal)
+        return enc.solver.model()
+
+    def _background_consistent(self) -> bool:
+        if self.status():
+            return True
+        parts = self.enc.core_parts()
+        loc = parts[0].loc if parts else self.spec.graph_loc
+        self.add(
+            "contradiction",
+            Severity.ERROR,
+            loc,
+            "no patient satisfies the input domains and consistency constraints together: " + self._parts_text(parts),
+            parts[0].element if parts else "constraint:*",
+        )
+        return False
+
+    # ------------------------------------------------------------ wording
+    @staticmethod
+    def _parts_text(parts: Iterable[Part]) -> str:
+        return "; ".join(f"{p.text} ({p.loc.file}:{p.loc.line})" for p in parts) or "(no core)"
+
+    def _locate_part(self, formula: Formula, element: str) -> Callable[[Expr], Part]:
+        def locate(node: Expr) -> Part:
+            return Part(self.renderer.render(node), self.spec.locate(formula, node.pos), element)
+
+        return locate
+
+    def explain(self, formula: Formula, env: Mapping[str, Any], *, invariant: bool = False) -> str:
+        """``IL-6 ≥ 500 pg/mL was false: IL-6 was 320`` (icontract style)."""
+        symbols = self.spec.invariant_symbols if invariant else self.spec.symbols
+        renderer = self.inv_renderer if invariant else self.renderer
+        value = compile_expr(formula.ast, symbols)(env)
+        subs: list[str] = []
+        for n in sorted(names(formula.ast)):
+            sym = symbols.get(n)
+            if sym is None or sym.kind is SymbolKind.PARAMETER:
+                continue
+            subs.append(f"{sym.label or n} ({n}) was {_show(env.get(n))}")
+        head = f"'{renderer.render(formula.ast)}' was {_tv(value)}"
+        return head + (": " + ", ".join(subs) if subs else "")
+
+    # ------------------------------------------------------------ checks
+    def check_contradiction(self) -> None:
+        spec, enc = self.spec, self.enc
+        for node in spec.nodes.values():
+            for e in node.edges:
+                lits = enc.conjunct_lits(f"edge:{e.id}", e.guard.ast, self._locate_part(e.guard, f"edge:{e.id}"))
+                if self.status(*(lit for lit, _ in lits)):
+                    continue
+                self.dead_edges.add(e.id)
+                self.add(
+                    "contradiction",
+                    Severity.ERROR,
+                    e.guard.loc,
+                    f"the guard of edge {e.id} ('{self.renderer.render(e.guard.ast)}') can never hold within the "
+                    f"input domains; conflicting parts: {self._parts_text(enc.core_parts())}",
+                    f"edge:{e.id}",
+                )
+        for name, d in spec.definitions.items():
+            term = enc.tr.name(name)
+            holds = term.t if hasattr(term, "t") else term.k  # type: ignore[union-attr]
+            if self.status(holds):
+                continue
+            what = "hold" if d.formula.type.base == "bool" else "be computed (it is never known)"
+            self.add(
+                "contradiction",
+                Severity.ERROR,
+                d.formula.loc,
+                f"definition {name} ('{self.renderer.render(d.formula.ast)}') can never {what} within the input "
+                f"domains; conflicting parts: {self._parts_text(enc.core_parts())}",
+                f"definition:{name}",
+            )
+        for c in spec.constraints:
+            lits = enc.conjunct_lits(f"constraint:{c.id}", c.formula.ast, self._locate_part(c.formula, c.id))
+            if self.status(*(lit for lit, _ in lits)):
+                continue
+            self.add(
+                "contradiction",
+                Severity.ERROR,
+                c.formula.loc,
+                f"constraint {c.id} ('{self.renderer.render(c.formula.ast)}') can never hold within the input "
+                f"domains, so every patient who reports its inputs is rejected; conflicting parts: "
+                f"{self._parts_text(enc.core_parts())}",
+                f"constraint:{c.id}",
+            )
+
+    def check_unreachable(self) -> None:
+        spec, enc = self.spec, self.enc
+        order = [*spec.nodes, *spec.outcomes]
+        for k in order:
+            if k == spec.entry:
+                continue
+            reach = enc.nodes[k].reach if k in enc.nodes else enc.outcomes[k].reach
+            if self.status(reach):
+                continue
+            self.unreachable.add(k)
+        for node in spec.nodes.values():
+            if node.id in self.unreachable:
+                continue
+            reach = enc.nodes[node.id].reach
+            for e in node.edges:
+                if e.id in self.dead_edges or self.status(enc.edge_of(e)):
+                    continue
+                self.add(
+                    "unreachable",
+                    Severity.ERROR,
+                    e.guard.loc,
+                    f"edge {e.id} is never taken: {self._edge_reason(e, reach)}",
+                    f"edge:{e.id}",
+                )
+        for k in order:
+            if k not in self.unreachable:
+                continue
+            el = spec.nodes[k] if k in spec.nodes else spec.outcomes[k]
+            kind = "node" if k in spec.nodes else "outcome"
+            reasons: list[str] = []
+            for node in spec.nodes.values():
+                for e in node.edges:
+                    if e.target != k:
+                        continue
+                    if node.id in self.unreachable:
+                        reasons.append(f"via {e.id}: '{node.id}' is itself unreachable")
+                    elif e.id in self.dead_edges:
+                        reasons.append(f"via {e.id}: its guard can never hold (see the contradiction finding)")
+                    else:
+                        reasons.append(f"via {e.id}: {self._edge_reason(e, enc.nodes[node.id].reach)}")
+            self.add(
+                "unreachable",
+                Severity.ERROR,
+                el.loc,
+                f"{kind} '{k}' can never be reached by a valid patient; " + "; ".join(reasons),
+                f"{kind}:{k}",
+            )
+
+    def _edge_reason(self, e: Edge, reach: z3.BoolRef) -> str:
+        enc = self.enc
+        node = self.spec.nodes[e.source]
+        lits = enc.conjunct_lits(f"edge:{e.id}", e.guard.ast, self._locate_part(e.guard, f"edge:{e.id}"))
+        if not self.status(reach, *(lit for lit, _ in lits)):
+            return "its guard never holds when the patient is at this node; conflicting parts: " + self._parts_text(
+                enc.core_parts()
+            )
+        if node.hit_policy is HitPolicy.FIRST:
+            ns = enc.nodes[node.id]
+            masks = [
+                f"'{self.renderer.render(s.guard.ast)}' (to {s.target})"
+                for s in node.edges[: e.index]
+                if not self.status(reach, ns.guards[e.index].t, ns.guards[s.index].unknown)
+                and not self.status(reach, ns.guards[e.index].t, ns.guards[s.index].f)
+            ]
+            if not masks:
+                masks = [f"'{self.renderer.render(s.guard.ast)}'" for s in node.edges[: e.index]]
+            return (
+                "masked by earlier edges of this 'first' node: whenever its guard holds, an earlier guard holds "
+                "(or is unknown) first: " + ", ".join(masks)
+            )
+        return "whenever its guard holds another guard of this 'unique' node holds or is unknown (see overlap)"
+
+    def check_overlap(self) -> None:
+        spec, enc = self.spec, self.enc
+        for node in spec.nodes.values():
+            if node.hit_policy is not HitPolicy.UNIQUE or node.id in self.unreachable:
+                continue
+            ns = enc.nodes[node.id]
+            for i, a in enumerate(node.edges):
+                for b in node.edges[i + 1 :]:
+                    m = self.model([ns.reach, ns.guards[a.index].t, ns.guards[b.index].t])
+                    if m is None:
+                        continue
+                    w = enc.witness(m)
+                    env = self._env(w)
+                    detail = (
+                        f"; {self.explain(a.guard, env)}; {self.explain(b.guard, env)}" if env is not None else ""
+                    )
+                    self.add(
+                        "overlap",
+                        Severity.ERROR,
+                        b.guard.loc,
+                        f"at '{node.id}' ({node.question.strip()}) the guards of {a.id} and {b.id} both hold for "
+                        f"this patient{detail}",
+                        f"node:{node.id}",
+                        w,
+                        _expect_defect(node.id, "overlap"),
+                    )
+
+    def check_gap(self) -> None:
+        spec, enc = self.spec, self.enc
+        for node in spec.nodes.values():
+            if node.id in self.unreachable:
+                continue
+            m = self.model([enc.nodes[node.id].gap])
+            if m is None:
+                continue
+            w = enc.witness(m)
+            env = self._env(w)
+            detail = "; ".join(self.explain(e.guard, env) for e in node.edges) if env is not None else ""
+            self.add(
+                "gap",
+                Severity.ERROR,
+                node.loc,
+                f"at '{node.id}' ({node.question.strip()}) no guard holds for this patient: {detail}",
+                f"node:{node.id}",
+                w,
+                _expect_defect(node.id, "gap"),
+            )
+
+    def check_invariant(self) -> None:
+        enc = self.enc
+        tr = enc.invariant_translator()
+        for inv in self.spec.invariants:
+            holds = tr.tri(inv.formula.ast).t
+            m = self.model([enc.decided, z3.Not(holds)])
+            if m is None:
+                self.invariant_status[inv.id] = "proven"
+                continue
+            self.invariant_status[inv.id] = "refuted"
+            w = enc.witness(m)
+            detail = ""
+            try:
+                d = self.engine.evaluate(w)
+                env = dict(d.values)
+                env["recommendation"] = d.recommendation
+                env[ACTIONS_KEY] = frozenset(a.id for a in d.actions)
+                env[FLAGS_KEY] = frozenset(f.id for f in d.flags)
+                detail = f"; the decision is {d.recommendation} via {' -> '.join(d.path)}; " + self.explain(
+                    inv.formula, env, invariant=True
+                )
+            except (PatientError, SpecDefectError):
+                pass
+            self.add(
+                "invariant",
+                inv.severity,
+                inv.formula.loc,
+                f"invariant {inv.id} is refuted: {inv.description.strip()}{detail}",
+                f"invariant:{inv.id}",
+                w,
+                _expect_invariant(inv.id),
+            )
+
+    def check_missing_data(self) -> None:
+        spec, enc = self.spec, self.enc
+        q_inputs, _q_nodes, q_outcomes = enc.add_copy("__completion")
+        p = enc.inputs
+        link = z3.Bool("@missing_data_link")
+        enc.solver.add(
+            z3.Implies(
+                link,
+                z3.And(
+                    *(
+                        z3.Implies(p.known[v], z3.And(q_inputs.known[v], q_inputs.values[v] == p.values[v]))
+                        for v in spec.variables
+                    )
+                ),
+            )
+        )
+        for o in spec.outcomes.values():
+            if o.id in self.unreachable:
+                continue
+            po, qo = enc.outcomes[o.id], q_outcomes[o.id]
+            m = self.model([link, po.definitive, z3.Not(qo.definitive)], [p, q_inputs])
+            if m is not None:
+                w, c = enc.witness(m, p), enc.witness(m, q_inputs)
+                self.add(
+                    "missing-data",
+                    Severity.ERROR,
+                    o.loc,
+                    f"outcome '{o.id}' is given although an absent input would change it: the witness gets "
+                    f"{o.recommendation.value}, but completing it with {self._added(w, c)} does not",
+                    f"outcome:{o.id}",
+                    w,
+                    _expect_completion(o.id, None, c),
+                )
+            for fl in o.flags:
+                if fl.when is None:
+                    continue
+                m = self.model([link, po.definitive, z3.Not(po.flags[fl.id]), qo.flags[fl.id]], [p, q_inputs])
+                if m is None:
+                    continue
+                w, c = enc.witness(m, p), enc.witness(m, q_inputs)
+                self.add(  # the decision stands; only its explanatory text depends on the absent input
+                    "missing-data",
+                    Severity.INFO,
+                    spec.locate(fl.when, 0),
+                    f"outcome '{o.id}' is given without its flag '{fl.id}' ('{self.renderer.render(fl.when.ast)}') "
+                    f"because an input it needs is absent; completing the witness with {self._added(w, c)} "
+                    f"shows the flag: {fl.text.strip()}",
+                    f"flag:{fl.id}",
+                    w,
+                    _expect_completion(o.id, fl.id, c),
+                )
+
+    @staticmethod
+    def _added(w: Mapping[str, Any], c: Mapping[str, Any]) -> str:
+        extra = [f"{k}={_show(v)}" for k, v in c.items() if k not in w]
+        return ", ".join(extra) or "the same values"
+
+    def check_redundant(self) -> None:
+        spec, enc = self.spec, self.enc
+        for node in spec.nodes.values():
+            if node.id in self.unreachable:
+                continue
+            reach = enc.nodes[node.id].reach
+            for e in node.edges:
+                parts = conjuncts(e.guard.ast)
+                if len(parts) < 2 or e.id in self.dead_edges:
+                    continue
+                for c in parts:
+                    if self.status(reach, z3.Not(enc.tr.tri(c).t)):
+                        continue
+                    self.add(
+                        "redundant",
+                        Severity.INFO,
+                        spec.locate(e.guard, c.pos),
+                        f"in the guard of {e.id}, '{self.renderer.render(c)}' always holds when a patient reaches "
+                        f"'{node.id}'; it can be dropped",
+                        f"edge:{e.id}",
+                    )
+
+    def check_uncited(self) -> None:
+        spec = self.spec
+        items: list[tuple[str, Location, tuple[str, ...]]] = []
+        for node in spec.nodes.values():
+            items += [(f"edge:{e.id}", e.loc, e.cites) for e in node.edges]
+        items += [(f"outcome:{o.id}", o.loc, o.cites) for o in spec.outcomes.values()]
+        items += [(f"parameter:{p.name}", p.loc, p.cites) for p in spec.parameters.values()]
+        items += [(f"invariant:{i.id}", i.loc, i.cites) for i in spec.invariants]
+        for element, loc, cites in items:
+            if not cites:
+                self.add("uncited", Severity.WARNING, loc, f"{element} cites no evidence", element)
+
+    # ------------------------------------------------------------ engine
+    def _env(self, witness: Mapping[str, Any]) -> dict[str, Any] | None:
+        try:
+            return self.engine.environment(witness)
+        except PatientError:
+            return None
+
+
+def _expect_defect(node: str, kind: str) -> Expect:
+    def expect(engine: Engine, w: dict[str, Any]) -> str | None:
+        try:
+            d = engine.evaluate(w)
+        except SpecDefectError as exc:
+            if exc.node == node and exc.kind == kind:
+                return None
+            return f"the engine reports {exc.kind} at '{exc.node}'"
+        except PatientError as exc:
+            return f"the engine rejects the patient: {exc}"
+        return f"the engine decides {d.recommendation} via {' -> '.join(d.path)}"
+
+    return expect
+
+
+def _expect_invariant(inv_id: str) -> Expect:
+    def expect(engine: Engine, w: dict[str, Any]) -> str | None:
+        try:
+            d = engine.evaluate(w)
+        except (SpecDefectError, PatientError) as exc:
+            return f"the engine gives no decision: {exc}"
+        if inv_id in engine.invariant_violations(d):
+            return None
+        return f"the engine's decision ({d.recommendation}) satisfies {inv_id}"
+
+    return expect
+
+
+def _decide(engine: Engine, w: Mapping[str, Any]) -> Decision | str:
+    try:
+        return engine.evaluate(w)
+    except (SpecDefectError, PatientError) as exc:
+        return str(exc)
+
+
+def _expect_completion(outcome: str, flag: str | None, completion: dict[str, Any]) -> Expect:
+    def expect(engine: Engine, w: dict[str, Any]) -> str | None:
+        d = _decide(engine, w)
+        if isinstance(d, str) or d.outcome != outcome or d.recommendation == "insufficient_data":
+            return f"the witness does not reach '{outcome}': {d if isinstance(d, str) else d.recommendation}"
+        dq = _decide(engine, completion)
+        if flag is None:
+            if isinstance(dq, str) or dq.outcome != outcome or dq.recommendation == "insufficient_data":
+                return None
+            return f"the completion {completion} also reaches '{outcome}'"
+        if flag in {f.id for f in d.flags}:
+            return f"the witness already shows flag '{flag}'"
+        if not isinstance(dq, str) and dq.outcome == outcome and flag in {f.id for f in dq.flags}:
+            return None
+        return f"the completion {completion} does not show flag '{flag}' at '{outcome}'"
+
+    return expect
+
+
+def run_checks(spec: Spec, checks: Sequence[str] | None = None) -> Report:
+    """Build the encoding and run ``checks`` (default: all) on ``spec``."""
+    return Verifier(spec).run(checks)
+
+
+__all__ = ["Undecided", "Verifier", "run_checks"]

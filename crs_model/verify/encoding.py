@@ -1,0 +1,291 @@
+"""One Z3 encoding of a whole spec: inputs, background facts, reachability, decisions.
+
+Size is linear in the spec: a Bool per decision node and outcome says "the engine
+gets here", defined from the parents' Bools and the hit policy's "this edge is
+taken" condition; no path is ever enumerated.
+
+Background facts (domains, enum ranges, consistency constraints) are asserted
+behind *tracking literals* that every query passes as assumptions, so an unsat
+core names the domain bounds and constraints that made a query impossible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import z3
+
+from crs_model.errors import Location
+from crs_model.expr import Expr, conjuncts
+from crs_model.model import Edge, HitPolicy, Spec
+from crs_model.verify.z3expr import FALSE, TRUE, Translator, Tri, Val, _and, _or, make_solver, numeral
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """What a tracking literal stands for, for unsat cores mapped to spec lines."""
+
+    text: str
+    loc: Location
+    element: str
+
+
+@dataclass(slots=True)
+class NodeEnc:
+    reach: z3.BoolRef
+    take: dict[int, z3.BoolRef] = field(default_factory=dict)  # edge index -> taken
+    guards: dict[int, Tri] = field(default_factory=dict)
+    stop: z3.BoolRef = FALSE  # stops here with insufficient_data
+    overlap: z3.BoolRef = FALSE
+    gap: z3.BoolRef = FALSE
+
+
+@dataclass(slots=True)
+class OutcomeEnc:
+    reach: z3.BoolRef
+    definitive: z3.BoolRef
+    insufficient: z3.BoolRef
+    flags: dict[str, z3.BoolRef] = field(default_factory=dict)  # flag id -> shown
+
+
+class Inputs:
+    """One copy of the patient: a value and a known flag per input variable."""
+
+    def __init__(self, spec: Spec, suffix: str = "") -> None:
+        self.values: dict[str, z3.ExprRef] = {}
+        self.known: dict[str, z3.BoolRef] = {}
+        for name, var in spec.variables.items():
+            base = var.type.base
+            if base == "bool":
+                v: z3.ExprRef = z3.Bool(f"{name}{suffix}")
+            elif base == "real":
+                v = z3.Real(f"{name}{suffix}")
+            else:  # int and enum (an Int code)
+                v = z3.Int(f"{name}{suffix}")
+            self.values[name] = v
+            self.known[name] = z3.Bool(f"known__{name}{suffix}")
+
+    def pairs(self) -> dict[str, tuple[z3.ExprRef, z3.BoolRef]]:
+        return {n: (self.values[n], self.known[n]) for n in self.values}
+
+
+class Encoding:
+    """The spec in Z3: build once, query many times through :meth:`check`."""
+
+    def __init__(self, spec: Spec, *, rlimit: int | None = None) -> None:
+        self.spec = spec
+        self.solver = make_solver() if rlimit is None else make_solver(rlimit=rlimit)
+        self.parts: dict[str, Part] = {}  # tracking literal name -> part
+        self.background: list[z3.BoolRef] = []
+        self.inputs = Inputs(spec)
+        self.tr = self.translator(self.inputs)
+        self.domain_lits: dict[str, list[z3.BoolRef]] = {}
+        self.constraint_lits: dict[str, z3.BoolRef] = {}
+        self._assert_background(self.inputs, "")
+        self.nodes: dict[str, NodeEnc] = {}
+        self.outcomes: dict[str, OutcomeEnc] = {}
+        self.copies: dict[str, tuple[dict[str, NodeEnc], dict[str, OutcomeEnc]]] = {}
+        self._encode_graph(self.tr, "")
+        self.decided = _or(
+            *(n.stop for n in self.nodes.values()),
+            *(o.reach for o in self.outcomes.values()),
+        )
+        self.recommendation = self._recommendation()
+        self._inv_tr: Translator | None = None
+
+    # ------------------------------------------------------------ building
+    def translator(self, inputs: Inputs) -> Translator:
+        spec = self.spec
+        defs = {n: d.formula.ast for n, d in spec.definitions.items()}
+        return Translator(spec.symbols, inputs.pairs(), defs)
+
+    def track(self, key: str, fact: z3.BoolRef, part: Part) -> z3.BoolRef:
+        lit = z3.Bool(f"@{key}")
+        self.parts[f"@{key}"] = part
+        self.solver.add(z3.Implies(lit, fact))
+        self.background.append(lit)
+        return lit
+
+    def domain_facts(self, inputs: Inputs) -> list[tuple[str, z3.BoolRef, Part]]:
+        out: list[tuple[str, z3.BoolRef, Part]] = []
+        for name, var in self.spec.variables.items():
+            v = inputs.values[name]
+            el = f"variable:{name}"
+            if var.type.base == "enum":
+                assert isinstance(v, z3.ArithRef)
+                fact = z3.And(v >= 0, v < len(var.type.values))
+                out.append((f"dom:{name}", fact, Part(f"{name} is one of {', '.join(var.type.values)}", var.loc, el)))
+            elif var.type.base in ("int", "real"):
+                assert isinstance(v, z3.ArithRef)
+                isint = var.type.base == "int"
+                if var.minimum is not None:
+                    fact = v >= numeral(var.minimum, isint and float(var.minimum).is_integer())
+                    out.append((f"min:{name}", fact, Part(f"{name} ≥ {var.minimum:g}", var.loc, el)))
+                if var.maximum is not None:
+                    fact = v <= numeral(var.maximum, isint and float(var.maximum).is_integer())
+                    out.append((f"max:{name}", fact, Part(f"{name} ≤ {var.maximum:g}", var.loc, el)))
+        return out
+
+    def constraint_facts(self, tr: Translator) -> list[tuple[str, z3.BoolRef, Part]]:
+        out: list[tuple[str, z3.BoolRef, Part]] = []
+        for c in self.spec.constraints:
+            # a constraint rejects a patient only when it is definitely false
+            fact = z3.Not(tr.tri(c.formula.ast).f)
+            out.append((f"con:{c.id}", fact, Part(f"constraint {c.id}: {c.formula.text}", c.loc, f"constraint:{c.id}")))
+        return out
+
+    def _assert_background(self, inputs: Inputs, suffix: str) -> None:
+        tr = self.tr if suffix == "" else self.translator(inputs)
+        for key, fact, part in self.domain_facts(inputs):
+            lit = self.track(key + suffix, fact, part)
+            if suffix == "":
+                self.domain_lits.setdefault(key.split(":", 1)[1], []).append(lit)
+        for key, fact, part in self.constraint_facts(tr):
+            lit = self.track(key + suffix, fact, part)
+            if suffix == "":
+                self.constraint_lits[key.split(":", 1)[1]] = lit
+
+    def _encode_graph(self, tr: Translator, suffix: str) -> None:
+        spec = self.spec
+        reach: dict[str, z3.BoolRef] = {nid: z3.Bool(f"reach:{nid}{suffix}") for nid in (*spec.nodes, *spec.outcomes)}
+        incoming: dict[str, list[z3.BoolRef]] = {k: [] for k in reach}
+        nodes: dict[str, NodeEnc] = {}
+        for nid, node in spec.nodes.items():
+            enc = NodeEnc(reach[nid])
+            gs = [tr.tri(e.guard.ast) for e in node.edges]
+            enc.guards = dict(enumerate(gs))
+            if node.hit_policy is HitPolicy.UNIQUE:
+                unknown = _or(*(g.unknown for g in gs))
+                pairs = [_and(gs[i].t, gs[j].t) for i in range(len(gs)) for j in range(i + 1, len(gs))]
+                two_true = _or(*pairs)
+                enc.overlap = _and(enc.reach, two_true)
+                enc.stop = _and(enc.reach, unknown, z3.Not(two_true))
+                enc.gap = _and(enc.reach, *(g.f for g in gs))
+                for i, e in enumerate(node.edges):
+                    enc.take[i] = _and(gs[i].t, *(g.f for j, g in enumerate(gs) if j != i))
+            else:
+                stops: list[z3.BoolRef] = []
+                for i, e in enumerate(node.edges):
+                    before = [gs[j].f for j in range(i)]
+                    enc.take[i] = _and(gs[i].t, *before)
+                    stops.append(_and(gs[i].unknown, *before))
+                enc.stop = _and(enc.reach, _or(*stops))
+                enc.gap = _and(enc.reach, *(g.f for g in gs))
+            for i, e in enumerate(node.edges):
+                incoming[e.target].append(_and(enc.reach, enc.take[i]))
+            nodes[nid] = enc
+        for k, lit in reach.items():
+            rhs = TRUE if k == spec.entry else _or(*incoming[k])
+            self.solver.add(lit == rhs)
+        outcomes: dict[str, OutcomeEnc] = {}
+        for oid, o in spec.outcomes.items():
+            known = _and(*(self._known(tr.name(n)) for n in o.outputs))
+            flags: dict[str, z3.BoolRef] = {}
+            definitive = _and(reach[oid], known)
+            for fl in o.flags:
+                flags[fl.id] = definitive if fl.when is None else _and(definitive, tr.tri(fl.when.ast).t)
+            outcomes[oid] = OutcomeEnc(reach[oid], definitive, _and(reach[oid], z3.Not(known)), flags)
+        if suffix == "":
+            self.nodes, self.outcomes = nodes, outcomes
+        else:
+            self.copies[suffix] = (nodes, outcomes)
+
+    @staticmethod
+    def _known(t: Tri | Val) -> z3.BoolRef:
+        return t.k if isinstance(t, Val) else _or(t.t, t.f)
+
+    def add_copy(self, suffix: str) -> tuple[Inputs, dict[str, NodeEnc], dict[str, OutcomeEnc]]:
+        """A second patient (for missing-data), with its own background and graph."""
+        inputs = Inputs(self.spec, suffix)
+        self._assert_background(inputs, suffix)
+        self._encode_graph(self.translator(inputs), suffix)
+        nodes, outcomes = self.copies[suffix]
+        return inputs, nodes, outcomes
+
+    def _recommendation(self) -> z3.ArithRef:
+        codes = self.spec.invariant_symbols["recommendation"].type.values
+        insufficient = z3.IntVal(codes.index("insufficient_data"))
+        rec: z3.ArithRef = insufficient
+        for o in self.spec.outcomes.values():
+            enc = self.outcomes[o.id]
+            rec = z3.If(enc.definitive, z3.IntVal(codes.index(o.recommendation.value)), rec)
+        return rec
+
+    def invariant_translator(self) -> Translator:
+        if self._inv_tr is None:
+            spec = self.spec
+            actions: dict[str, list[str]] = {}
+            for o in spec.outcomes.values():
+                for a in o.actions:
+                    actions.setdefault(a.id, []).append(o.id)
+
+            def calls(func: str, ident: str) -> Tri:
+                if func == "has_action":
+                    t = _or(*(self.outcomes[oid].definitive for oid in actions.get(ident, [])))
+                else:
+                    t = _or(*(enc.flags[ident] for enc in self.outcomes.values() if ident in enc.flags))
+                return Tri(t, z3.Not(t))
+
+            defs = {n: d.formula.ast for n, d in spec.definitions.items()}
+            rec = Val(self.recommendation, TRUE)
+            tr = Translator(spec.invariant_symbols, self.inputs.pairs(), defs, extra={"recommendation": rec})
+            tr.calls = calls
+            tr._names.update(self.tr._names)  # share definition terms
+            self._inv_tr = tr
+        return self._inv_tr
+
+    # ------------------------------------------------------------ querying
+    def check(self, *extra: z3.BoolRef, background: Iterable[z3.BoolRef] | None = None) -> z3.CheckSatResult:
+        lits = list(self.background if background is None else background)
+        return self.solver.check(*lits, *extra)
+
+    def core_parts(self) -> list[Part]:
+        out: list[Part] = []
+        for lit in self.solver.unsat_core():
+            part = self.parts.get(str(lit))
+            if part is not None:
+                out.append(part)
+        return sorted(out, key=lambda p: (p.loc.line, p.loc.column, p.text))
+
+    def conjunct_lits(self, tag: str, ast: Expr, locate: Any) -> list[tuple[z3.BoolRef, Expr]]:
+        """Tracking literals for each top-level conjunct of a formula (true each)."""
+        out: list[tuple[z3.BoolRef, Expr]] = []
+        for i, c in enumerate(conjuncts(ast)):
+            name = f"@{tag}#{i}"
+            lit = z3.Bool(name)
+            self.solver.add(z3.Implies(lit, self.tr.tri(c).t))
+            self.parts[name] = locate(c)
+            out.append((lit, c))
+        return out
+
+    # ------------------------------------------------------------ witnesses
+    def witness(self, model: z3.ModelRef, inputs: Inputs | None = None) -> dict[str, Any]:
+        """The patient JSON of a model: known inputs only, in declaration order."""
+        inputs = inputs or self.inputs
+        out: dict[str, Any] = {}
+        for name, var in self.spec.variables.items():
+            if not z3.is_true(model.eval(inputs.known[name], model_completion=True)):
+                continue
+            raw = model.eval(inputs.values[name], model_completion=True)
+            base = var.type.base
+            if base == "bool":
+                out[name] = z3.is_true(raw)
+            elif base == "enum":
+                out[name] = var.type.values[raw.as_long()]
+            elif base == "int":
+                out[name] = raw.as_long()
+            else:
+                frac = raw.as_fraction() if z3.is_rational_value(raw) else _approx(raw)
+                out[name] = int(frac) if frac.denominator == 1 else float(frac)
+        return out
+
+    def edge_of(self, e: Edge) -> z3.BoolRef:
+        return _and(self.nodes[e.source].reach, self.nodes[e.source].take[e.index])
+
+
+def _approx(raw: z3.ExprRef) -> Fraction:
+    """Algebraic model values (from non-linear arithmetic) as a close decimal."""
+    return Fraction(raw.as_decimal(12).rstrip("?"))
