@@ -138,11 +138,15 @@ class Report:
         }
 
     # ------------------------------------------------------------------ text
-    def to_text(self, *, timings: bool = False) -> str:
-        lines = [str(f) for f in self.findings]
+    def to_text(self, *, timings: bool = False, info: bool = False) -> str:
+        """One line per finding (info ones only with ``info``), each followed by its witness."""
+        lines: list[str] = []
         for f in self.findings:
-            if f.witness is not None and f.severity is not Severity.INFO:
-                lines.append(f"  witness {f.location}: {json.dumps(f.witness, sort_keys=False)}")
+            if f.severity is Severity.INFO and not info:
+                continue
+            lines.append(str(f))
+            if f.witness is not None:
+                lines.append(f"    witness: {json.dumps(f.witness, ensure_ascii=False)}")
         if timings:
             lines.append(f"  encode: {self.encode_s * 1000:.0f} ms")
             for c in self.checks:
