@@ -17,12 +17,13 @@ import z3
 
 from crs_model.engine import Decision, Engine
 from crs_model.errors import Location, PatientError, SpecDefectError
-from crs_model.expr import Expr, conjuncts, names
+from crs_model.expr import Expr, children, conjuncts, names
 from crs_model.model import Edge, Formula, HitPolicy, Severity, Spec
 from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, compile_expr
 from crs_model.text import Renderer
 from crs_model.types import SymbolKind
 from crs_model.verify.encoding import Encoding, Inputs, Part
+from crs_model.verify.z3expr import Tri
 from crs_model.verify.report import CHECKS, INTERNAL, CheckResult, Finding, Report
 
 Expect = Callable[[Engine, dict[str, Any]], str | None]  # None = reproduced, else why not
@@ -30,6 +31,11 @@ Expect = Callable[[Engine, dict[str, Any]], str | None]  # None = reproduced, el
 
 class Undecided(Exception):
     """The solver hit its resource limit on a query."""
+
+
+def _start(node: Expr) -> int:
+    """Offset of the first character of ``node`` (an operator node's ``pos`` is its operator)."""
+    return min([node.pos, *(_start(c) for c in children(node))])
 
 
 def _show(x: Any) -> str:
@@ -196,7 +202,7 @@ class Verifier:
 
     def _locate_part(self, formula: Formula, element: str) -> Callable[[Expr], Part]:
         def locate(node: Expr) -> Part:
-            return Part(self.renderer.render(node), self.spec.locate(formula, node.pos), element)
+            return Part(self.renderer.render(node), self.spec.locate(formula, _start(node)), element)
 
         return locate
 
@@ -233,8 +239,11 @@ class Verifier:
                 )
         for name, d in spec.definitions.items():
             term = enc.tr.name(name)
-            holds = term.t if hasattr(term, "t") else term.k  # type: ignore[union-attr]
-            if self.status(holds):
+            if isinstance(term, Tri):
+                lits = enc.conjunct_lits(f"definition:{name}", d.formula.ast, self._locate_part(d.formula, name))
+                if self.status(*(lit for lit, _ in lits)):
+                    continue
+            elif self.status(term.k):
                 continue
             what = "hold" if d.formula.type.base == "bool" else "be computed (it is never known)"
             self.add(
@@ -383,11 +392,13 @@ class Verifier:
         enc = self.enc
         tr = enc.invariant_translator()
         for inv in self.spec.invariants:
-            holds = tr.tri(inv.formula.ast).t
-            m = self.model([enc.decided, z3.Not(holds)])
-            if m is None:
+            term = tr.tri(inv.formula.ast)
+            if not self.status(enc.decided, z3.Not(term.t)):
                 self.invariant_status[inv.id] = "proven"
                 continue
+            # a definitely-false counterexample reads better than one where the invariant is merely unknown
+            m = self.model([enc.decided, term.f]) or self.model([enc.decided, z3.Not(term.t)])
+            assert m is not None
             self.invariant_status[inv.id] = "refuted"
             w = enc.witness(m)
             detail = ""
@@ -406,7 +417,7 @@ class Verifier:
                 "invariant",
                 inv.severity,
                 inv.formula.loc,
-                f"invariant {inv.id} is refuted: {inv.description.strip()}{detail}",
+                f"invariant {inv.id} is refuted: {inv.description.strip().rstrip('.')}{detail}",
                 f"invariant:{inv.id}",
                 w,
                 _expect_invariant(inv.id),
@@ -485,7 +496,7 @@ class Verifier:
                     self.add(
                         "redundant",
                         Severity.INFO,
-                        spec.locate(e.guard, c.pos),
+                        spec.locate(e.guard, _start(c)),
                         f"in the guard of {e.id}, '{self.renderer.render(c)}' always holds when a patient reaches "
                         f"'{node.id}'; it can be dropped",
                         f"edge:{e.id}",
