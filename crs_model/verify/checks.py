@@ -68,7 +68,7 @@ class Verifier:
         self.unreachable: set[str] = set()
         self.encode_s = time.perf_counter() - t0
         for nid, n in spec.nodes.items():
-            self.enc.parts[str(self.enc.nodes[nid].reach)] = Part(
+            self.enc.parts[self.enc.nodes[nid].reach.decl().name()] = Part(
                 f"the path to '{nid}' ({n.question.strip()})", n.loc, f"node:{nid}"
             )
 
@@ -157,12 +157,12 @@ class Verifier:
         if not self.status(*goal):
             return None
         copies = copies or [enc.inputs]
-        lits = {str(z3.Not(k)): z3.Not(k) for inp in copies for k in inp.known.values()}
+        lits = {z3.Not(k).get_id(): z3.Not(k) for inp in copies for k in inp.known.values()}
         for _ in range(len(lits) + 1):
             r = enc.check(*goal, *lits.values())
             if r == z3.sat:
                 break
-            core = {str(c) for c in enc.solver.unsat_core()}
+            core = {c.get_id() for c in enc.solver.unsat_core()}
             dropped = [k for k in lits if k in core]
             if not dropped:
                 lits = {}

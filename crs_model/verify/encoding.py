@@ -21,7 +21,7 @@ import z3
 from crs_model.errors import Location
 from crs_model.expr import Expr, conjuncts
 from crs_model.model import Edge, HitPolicy, Spec
-from crs_model.verify.z3expr import FALSE, TRUE, Translator, Tri, Val, _and, _or, make_solver, numeral
+from crs_model.verify.z3expr import FALSE, TRUE, Translator, Tri, Val, _and, _or, check_fast, make_solver, numeral
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +75,9 @@ class Inputs:
 class Encoding:
     """The spec in Z3: build once, query many times through :meth:`check`."""
 
-    def __init__(self, spec: Spec, *, rlimit: int | None = None) -> None:
+    def __init__(self, spec: Spec, *, minimize_cores: bool = True) -> None:
         self.spec = spec
-        self.solver = make_solver() if rlimit is None else make_solver(rlimit=rlimit)
+        self.solver = make_solver(minimize_cores=minimize_cores)
         self.parts: dict[str, Part] = {}  # tracking literal name -> part
         self.background: list[z3.BoolRef] = []
         self.inputs = Inputs(spec)
@@ -240,12 +240,14 @@ class Encoding:
     # ------------------------------------------------------------ querying
     def check(self, *extra: z3.BoolRef, background: Iterable[z3.BoolRef] | None = None) -> z3.CheckSatResult:
         lits = list(self.background if background is None else background)
-        return self.solver.check(*lits, *extra)
+        return check_fast(self.solver, [*lits, *extra])
 
     def core_parts(self) -> list[Part]:
         out: list[Part] = []
         for lit in self.solver.unsat_core():
-            part = self.parts.get(str(lit))
+            if not z3.is_const(lit):  # a goal formula, not a tracking literal (and costly to print)
+                continue
+            part = self.parts.get(lit.decl().name())
             if part is not None:
                 out.append(part)
         return sorted(out, key=lambda p: (p.loc.line, p.loc.column, p.text))
