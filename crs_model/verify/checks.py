@@ -427,7 +427,7 @@ class Verifier:
         spec, enc = self.spec, self.enc
         q_inputs, _q_nodes, q_outcomes = enc.add_copy("__completion")
         p = enc.inputs
-        link = z3.Bool("@missing_data_link")
+        link = z3.Bool("@missing_data_link", enc.ctx)
         enc.solver.add(
             z3.Implies(
                 link,

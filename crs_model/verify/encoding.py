@@ -21,7 +21,7 @@ import z3
 from crs_model.errors import Location
 from crs_model.expr import Expr, conjuncts
 from crs_model.model import Edge, HitPolicy, Spec
-from crs_model.verify.z3expr import FALSE, TRUE, Translator, Tri, Val, _and, _or, check_fast, make_solver, numeral
+from crs_model.verify.z3expr import Translator, Tri, Val, _and, _or, check_fast, make_solver, numeral
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +36,11 @@ class Part:
 @dataclass(slots=True)
 class NodeEnc:
     reach: z3.BoolRef
+    stop: z3.BoolRef  # stops here with insufficient_data
+    overlap: z3.BoolRef
+    gap: z3.BoolRef
     take: dict[int, z3.BoolRef] = field(default_factory=dict)  # edge index -> taken
     guards: dict[int, Tri] = field(default_factory=dict)
-    stop: z3.BoolRef = FALSE  # stops here with insufficient_data
-    overlap: z3.BoolRef = FALSE
-    gap: z3.BoolRef = FALSE
 
 
 @dataclass(slots=True)
@@ -54,19 +54,19 @@ class OutcomeEnc:
 class Inputs:
     """One copy of the patient: a value and a known flag per input variable."""
 
-    def __init__(self, spec: Spec, suffix: str = "") -> None:
+    def __init__(self, spec: Spec, ctx: z3.Context, suffix: str = "") -> None:
         self.values: dict[str, z3.ExprRef] = {}
         self.known: dict[str, z3.BoolRef] = {}
         for name, var in spec.variables.items():
             base = var.type.base
             if base == "bool":
-                v: z3.ExprRef = z3.Bool(f"{name}{suffix}")
+                v: z3.ExprRef = z3.Bool(f"{name}{suffix}", ctx)
             elif base == "real":
-                v = z3.Real(f"{name}{suffix}")
+                v = z3.Real(f"{name}{suffix}", ctx)
             else:  # int and enum (an Int code)
-                v = z3.Int(f"{name}{suffix}")
+                v = z3.Int(f"{name}{suffix}", ctx)
             self.values[name] = v
-            self.known[name] = z3.Bool(f"known__{name}{suffix}")
+            self.known[name] = z3.Bool(f"known__{name}{suffix}", ctx)
 
     def pairs(self) -> dict[str, tuple[z3.ExprRef, z3.BoolRef]]:
         return {n: (self.values[n], self.known[n]) for n in self.values}
@@ -77,10 +77,13 @@ class Encoding:
 
     def __init__(self, spec: Spec, *, minimize_cores: bool = True) -> None:
         self.spec = spec
-        self.solver = make_solver(minimize_cores=minimize_cores)
+        self.ctx = z3.Context()
+        self.true = z3.BoolVal(True, self.ctx)
+        self.false = z3.BoolVal(False, self.ctx)
+        self.solver = make_solver(self.ctx, minimize_cores=minimize_cores)
         self.parts: dict[str, Part] = {}  # tracking literal name -> part
         self.background: list[z3.BoolRef] = []
-        self.inputs = Inputs(spec)
+        self.inputs = Inputs(spec, self.ctx)
         self.tr = self.translator(self.inputs)
         self.domain_lits: dict[str, list[z3.BoolRef]] = {}
         self.constraint_lits: dict[str, z3.BoolRef] = {}
@@ -92,6 +95,7 @@ class Encoding:
         self.decided = _or(
             *(n.stop for n in self.nodes.values()),
             *(o.reach for o in self.outcomes.values()),
+            ctx=self.ctx,
         )
         self.recommendation = self._recommendation()
         self._inv_tr: Translator | None = None
@@ -100,10 +104,10 @@ class Encoding:
     def translator(self, inputs: Inputs) -> Translator:
         spec = self.spec
         defs = {n: d.formula.ast for n, d in spec.definitions.items()}
-        return Translator(spec.symbols, inputs.pairs(), defs)
+        return Translator(spec.symbols, inputs.pairs(), defs, ctx=self.ctx)
 
     def track(self, key: str, fact: z3.BoolRef, part: Part) -> z3.BoolRef:
-        lit = z3.Bool(f"@{key}")
+        lit = z3.Bool(f"@{key}", self.ctx)
         self.parts[f"@{key}"] = part
         self.solver.add(z3.Implies(lit, fact))
         self.background.append(lit)
@@ -122,10 +126,10 @@ class Encoding:
                 assert isinstance(v, z3.ArithRef)
                 isint = var.type.base == "int"
                 if var.minimum is not None:
-                    fact = v >= numeral(var.minimum, isint and float(var.minimum).is_integer())
+                    fact = v >= numeral(var.minimum, isint and float(var.minimum).is_integer(), self.ctx)
                     out.append((f"min:{name}", fact, Part(f"{name} ≥ {var.minimum:g}", var.loc, el)))
                 if var.maximum is not None:
-                    fact = v <= numeral(var.maximum, isint and float(var.maximum).is_integer())
+                    fact = v <= numeral(var.maximum, isint and float(var.maximum).is_integer(), self.ctx)
                     out.append((f"max:{name}", fact, Part(f"{name} ≤ {var.maximum:g}", var.loc, el)))
         return out
 
@@ -150,17 +154,17 @@ class Encoding:
 
     def _encode_graph(self, tr: Translator, suffix: str) -> None:
         spec = self.spec
-        reach: dict[str, z3.BoolRef] = {nid: z3.Bool(f"reach:{nid}{suffix}") for nid in (*spec.nodes, *spec.outcomes)}
+        reach: dict[str, z3.BoolRef] = {nid: z3.Bool(f"reach:{nid}{suffix}", self.ctx) for nid in (*spec.nodes, *spec.outcomes)}
         incoming: dict[str, list[z3.BoolRef]] = {k: [] for k in reach}
         nodes: dict[str, NodeEnc] = {}
         for nid, node in spec.nodes.items():
-            enc = NodeEnc(reach[nid])
+            enc = NodeEnc(reach[nid], self.false, self.false, self.false)
             gs = [tr.tri(e.guard.ast) for e in node.edges]
             enc.guards = dict(enumerate(gs))
             if node.hit_policy is HitPolicy.UNIQUE:
-                unknown = _or(*(g.unknown for g in gs))
+                unknown = _or(*(g.unknown for g in gs), ctx=self.ctx)
                 pairs = [_and(gs[i].t, gs[j].t) for i in range(len(gs)) for j in range(i + 1, len(gs))]
-                two_true = _or(*pairs)
+                two_true = _or(*pairs, ctx=self.ctx)
                 enc.overlap = _and(enc.reach, two_true)
                 enc.stop = _and(enc.reach, unknown, z3.Not(two_true))
                 enc.gap = _and(enc.reach, *(g.f for g in gs))
@@ -172,17 +176,17 @@ class Encoding:
                     before = [gs[j].f for j in range(i)]
                     enc.take[i] = _and(gs[i].t, *before)
                     stops.append(_and(gs[i].unknown, *before))
-                enc.stop = _and(enc.reach, _or(*stops))
+                enc.stop = _and(enc.reach, _or(*stops, ctx=self.ctx))
                 enc.gap = _and(enc.reach, *(g.f for g in gs))
             for i, e in enumerate(node.edges):
                 incoming[e.target].append(_and(enc.reach, enc.take[i]))
             nodes[nid] = enc
         for k, lit in reach.items():
-            rhs = TRUE if k == spec.entry else _or(*incoming[k])
+            rhs = self.true if k == spec.entry else _or(*incoming[k], ctx=self.ctx)
             self.solver.add(lit == rhs)
         outcomes: dict[str, OutcomeEnc] = {}
         for oid, o in spec.outcomes.items():
-            known = _and(*(self._known(tr.name(n)) for n in o.outputs))
+            known = _and(*(self._known(tr.name(n)) for n in o.outputs), ctx=self.ctx)
             flags: dict[str, z3.BoolRef] = {}
             definitive = _and(reach[oid], known)
             for fl in o.flags:
@@ -199,7 +203,7 @@ class Encoding:
 
     def add_copy(self, suffix: str) -> tuple[Inputs, dict[str, NodeEnc], dict[str, OutcomeEnc]]:
         """A second patient (for missing-data), with its own background and graph."""
-        inputs = Inputs(self.spec, suffix)
+        inputs = Inputs(self.spec, self.ctx, suffix)
         self._assert_background(inputs, suffix)
         self._encode_graph(self.translator(inputs), suffix)
         nodes, outcomes = self.copies[suffix]
@@ -207,11 +211,11 @@ class Encoding:
 
     def _recommendation(self) -> z3.ArithRef:
         codes = self.spec.invariant_symbols["recommendation"].type.values
-        insufficient = z3.IntVal(codes.index("insufficient_data"))
+        insufficient = z3.IntVal(codes.index("insufficient_data"), self.ctx)
         rec: z3.ArithRef = insufficient
         for o in self.spec.outcomes.values():
             enc = self.outcomes[o.id]
-            rec = z3.If(enc.definitive, z3.IntVal(codes.index(o.recommendation.value)), rec)
+            rec = z3.If(enc.definitive, z3.IntVal(codes.index(o.recommendation.value), self.ctx), rec)
         return rec
 
     def invariant_translator(self) -> Translator:
@@ -224,14 +228,16 @@ class Encoding:
 
             def calls(func: str, ident: str) -> Tri:
                 if func == "has_action":
-                    t = _or(*(self.outcomes[oid].definitive for oid in actions.get(ident, [])))
+                    t = _or(*(self.outcomes[oid].definitive for oid in actions.get(ident, [])), ctx=self.ctx)
                 else:
-                    t = _or(*(enc.flags[ident] for enc in self.outcomes.values() if ident in enc.flags))
+                    t = _or(*(enc.flags[ident] for enc in self.outcomes.values() if ident in enc.flags), ctx=self.ctx)
                 return Tri(t, z3.Not(t))
 
             defs = {n: d.formula.ast for n, d in spec.definitions.items()}
-            rec = Val(self.recommendation, TRUE)
-            tr = Translator(spec.invariant_symbols, self.inputs.pairs(), defs, extra={"recommendation": rec})
+            rec = Val(self.recommendation, self.true)
+            tr = Translator(
+                spec.invariant_symbols, self.inputs.pairs(), defs, extra={"recommendation": rec}, ctx=self.ctx
+            )
             tr.calls = calls
             tr._names.update(self.tr._names)  # share definition terms
             self._inv_tr = tr
@@ -257,7 +263,7 @@ class Encoding:
         out: list[tuple[z3.BoolRef, Expr]] = []
         for i, c in enumerate(conjuncts(ast)):
             name = f"@{tag}#{i}"
-            lit = z3.Bool(name)
+            lit = z3.Bool(name, self.ctx)
             self.solver.add(z3.Implies(lit, self.tr.tri(c).t))
             self.parts[name] = locate(c)
             out.append((lit, c))

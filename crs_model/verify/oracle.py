@@ -79,7 +79,7 @@ class Z3Oracle:
                 ok = type(x) is int if base == "int" else type(x) in (int, float) and math.isfinite(x)
                 if not ok:
                     raise PatientError(name, f"{name}={x!r} is not a valid {base}", x)
-                lits += [known, self.enc.inputs.values[name] == numeral(x, base == "int")]
+                lits += [known, self.enc.inputs.values[name] == numeral(x, base == "int", self.enc.ctx)]
         return lits
 
     def decide(self, patient: Mapping[str, Any]) -> tuple[str, str | None, tuple[str, ...]]:

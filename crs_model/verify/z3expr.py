@@ -48,9 +48,14 @@ DEFAULT_RLIMIT = 50_000_000
 SEED = 0
 
 
-def make_solver(*, rlimit: int = DEFAULT_RLIMIT, minimize_cores: bool = True) -> z3.Solver:
-    """The single factory for every solver the verifier builds (same results on every machine)."""
-    s = z3.Solver()
+def make_solver(ctx: z3.Context, *, rlimit: int = DEFAULT_RLIMIT, minimize_cores: bool = True) -> z3.Solver:
+    """The single factory for every solver the verifier builds (same results on every machine).
+
+    Each encoding owns a fresh ``z3.Context``: term ids, and so the solver's
+    choices and the witnesses it returns, do not depend on what else the process
+    built before (and encodings can live in different threads).
+    """
+    s = z3.Solver(ctx=ctx)
     s.set("random_seed", SEED)
     s.set("rlimit", rlimit)
     s.set("core.minimize", minimize_cores)
@@ -88,30 +93,32 @@ class Val:
 
 Term = Tri | Val
 
-TRUE = z3.BoolVal(True)
-FALSE = z3.BoolVal(False)
-
-
-def numeral(value: float | int, is_int: bool) -> z3.ArithRef:
+def numeral(value: float | int, is_int: bool, ctx: z3.Context) -> z3.ArithRef:
     """An exact numeral for a spec constant (decimal text, not the binary float)."""
     if is_int:
-        return z3.IntVal(int(value))
+        return z3.IntVal(int(value), ctx)
     frac = Fraction(repr(float(value)))
-    return z3.RealVal(f"{frac.numerator}/{frac.denominator}")
+    return z3.RealVal(f"{frac.numerator}/{frac.denominator}", ctx)
 
 
-def _and(*xs: z3.BoolRef) -> z3.BoolRef:
+def _and(*xs: z3.BoolRef, ctx: z3.Context | None = None) -> z3.BoolRef:
+    """Conjunction, folding literal true/false (``ctx`` is needed only when ``xs`` may be empty)."""
+    c = xs[0].ctx if xs else ctx
+    assert c is not None, "an empty conjunction needs its context"
     items = [x for x in xs if not z3.is_true(x)]
     if any(z3.is_false(x) for x in items):
-        return FALSE
-    return items[0] if len(items) == 1 else (z3.And(*items) if items else TRUE)
+        return z3.BoolVal(False, c)
+    return items[0] if len(items) == 1 else (z3.And(*items) if items else z3.BoolVal(True, c))
 
 
-def _or(*xs: z3.BoolRef) -> z3.BoolRef:
+def _or(*xs: z3.BoolRef, ctx: z3.Context | None = None) -> z3.BoolRef:
+    """Disjunction, folding literal true/false (``ctx`` is needed only when ``xs`` may be empty)."""
+    c = xs[0].ctx if xs else ctx
+    assert c is not None, "an empty disjunction needs its context"
     items = [x for x in xs if not z3.is_false(x)]
     if any(z3.is_true(x) for x in items):
-        return TRUE
-    return items[0] if len(items) == 1 else (z3.Or(*items) if items else FALSE)
+        return z3.BoolVal(True, c)
+    return items[0] if len(items) == 1 else (z3.Or(*items) if items else z3.BoolVal(False, c))
 
 
 class Translator:
@@ -130,7 +137,11 @@ class Translator:
         *,
         extra: Mapping[str, Term] | None = None,
         calls: Callable[[str, str], Tri] | None = None,
+        ctx: z3.Context,
     ) -> None:
+        self.ctx = ctx
+        self.true = z3.BoolVal(True, ctx)
+        self.false = z3.BoolVal(False, ctx)
         self.symbols = symbols
         self.inputs = inputs
         self.definitions = definitions
@@ -141,7 +152,7 @@ class Translator:
 
     # ----------------------------------------------------------- helpers
     def enum_code(self, t: Type, value: str) -> z3.ArithRef:
-        return z3.IntVal(t.values.index(value))
+        return z3.IntVal(t.values.index(value), self.ctx)
 
     def tri(self, node: Expr) -> Tri:
         r = self.term(node)
@@ -164,10 +175,10 @@ class Translator:
         out: Term
         if sym.kind is SymbolKind.PARAMETER:
             if sym.type.base == "bool":
-                out = Tri(TRUE, FALSE) if sym.value else Tri(FALSE, TRUE)
+                out = Tri(self.true, self.false) if sym.value else Tri(self.false, self.true)
             else:
                 assert isinstance(sym.value, (int, float))
-                out = Val(numeral(sym.value, sym.type.base == "int"), TRUE)
+                out = Val(numeral(sym.value, sym.type.base == "int", self.ctx), self.true)
         elif sym.kind is SymbolKind.DEFINITION:
             out = self.term(self.definitions[ident])
         else:
@@ -202,9 +213,9 @@ class Translator:
 
     def _build(self, node: Expr) -> Term:
         if isinstance(node, BoolLit):
-            return Tri(TRUE, FALSE) if node.value else Tri(FALSE, TRUE)
+            return Tri(self.true, self.false) if node.value else Tri(self.false, self.true)
         if isinstance(node, Num):
-            return Val(numeral(node.value, node.is_int), TRUE)
+            return Val(numeral(node.value, node.is_int, self.ctx), self.true)
         if isinstance(node, Name):
             return self.name(node.id)
         if isinstance(node, Not):
@@ -243,7 +254,7 @@ class Translator:
         if isinstance(node, Str):
             t = self.static_type(other)
             assert t is not None and t.base == "enum", "string literal compared with a non-enum"
-            return Val(self.enum_code(t, node.value), TRUE)
+            return Val(self.enum_code(t, node.value), self.true)
         return self.term(node)
 
     def _compare(self, node: Compare) -> Tri:
@@ -275,8 +286,8 @@ class Translator:
                 assert t is not None
                 lits.append(x.v == self.enum_code(t, item.value))
             else:
-                lits.append(x.v == numeral(item.value, item.is_int))
-        inside = _or(*lits)
+                lits.append(x.v == numeral(item.value, item.is_int, self.ctx))
+        inside = _or(*lits, ctx=self.ctx)
         if node.negated:
             inside = z3.Not(inside)
         return Tri(_and(x.k, inside), _and(x.k, z3.Not(inside)))
