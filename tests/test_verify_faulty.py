@@ -66,7 +66,8 @@ def _one(name: str, check: str) -> tuple[Report, list[dict[str, object]]]:
 def test_naive_sepsis_sentence_refuted_with_a_sepsis_patient() -> None:
     rep, witnesses = _one("09_", "invariant")
     assert rep.invariant_status["cytosorb_after_tocilizumab_and_steroids"] == "refuted"
-    assert witnesses and all(w["etiology"] == "sepsis" for w in witnesses)
+    assert witnesses
+    assert all(w["etiology"] == "sepsis" for w in witnesses)
     d = crs_model.evaluate(witnesses[0], spec=crs_model.Engine(crs_model.load_spec(rep.spec_path)))
     assert d.recommendation == "consider_cytosorb"
 
@@ -79,7 +80,8 @@ def test_dose_over_800_refuted_above_100_kg() -> None:
         "cytosorb_never_contraindicated": "proven",
     }
     (w,) = witnesses
-    assert isinstance(w["weight_kg"], (int, float)) and w["weight_kg"] > 100
+    assert isinstance(w["weight_kg"], (int, float))
+    assert w["weight_kg"] > 100
 
 
 def test_gap_witness_has_an_absent_lab_value() -> None:
@@ -92,10 +94,12 @@ def test_unsat_core_names_the_constraint() -> None:
     rep, _ = _one("02_", "contradiction")
     (f,) = [f for f in rep.findings if f.check == "contradiction"]
     assert "persistent_instability_after_standard_therapy" in f.message
-    assert f.severity is Severity.ERROR and f.witness is None
+    assert f.severity is Severity.ERROR
+    assert f.witness is None
 
 
 def test_masked_first_edge_names_the_masking_guard() -> None:
     rep, _ = _one("05_", "unreachable")
     (f,) = [f for f in rep.findings if f.element == "edge:crs_grade->no_crs"]
-    assert "masked" in f.message and "ASTCT grade ≤ 1" in f.message
+    assert "masked" in f.message
+    assert "ASTCT grade ≤ 1" in f.message

@@ -29,14 +29,16 @@ def test_exit_codes() -> None:
     assert run(UNCITED)[0] == 0  # warnings only
     code, out, _ = run(GAP)
     assert code == 1
-    assert "[gap]" in out and "FAILED" in out.splitlines()[-1]
+    assert "[gap]" in out
+    assert "FAILED" in out.splitlines()[-1]
 
 
 def test_unloadable_spec_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("spec_format: 1\nmetadata: [\n", encoding="utf-8")
     code, _, err = run(str(bad))
-    assert code == 2 and "bad.yaml:" in err
+    assert code == 2
+    assert "bad.yaml:" in err
     assert run("--check", "bogus", SHIPPED)[0] == 2
 
 
@@ -59,7 +61,8 @@ def test_json_shape() -> None:
     (gap,) = [f for f in doc["findings"] if f["check"] == "gap"]
     assert set(gap) >= {"check", "severity", "location", "message", "witness"}
     assert set(gap["location"]) == {"file", "line", "column"}
-    assert gap["severity"] == "error" and isinstance(gap["witness"], dict)
+    assert gap["severity"] == "error"
+    assert isinstance(gap["witness"], dict)
     assert run(GAP, "--format", "json")[1] == out  # deterministic
 
 
@@ -67,29 +70,34 @@ def test_sarif_essentials() -> None:
     code, out, _ = run(GAP, UNCITED, "--format", "sarif")
     log = json.loads(out)
     assert code == 1
-    assert log["version"] == "2.1.0" and log["$schema"].endswith("sarif-2.1.0.json")
+    assert log["version"] == "2.1.0"
+    assert log["$schema"].endswith("sarif-2.1.0.json")
     (run_,) = log["runs"]
     driver = run_["tool"]["driver"]
-    assert driver["name"] and isinstance(driver["rules"], list)
+    assert driver["name"]
+    assert isinstance(driver["rules"], list)
     rule_ids = [r["id"] for r in driver["rules"]]
     assert len(rule_ids) == len(set(rule_ids))
     assert run_["results"]
     for res in run_["results"]:
-        assert res["ruleId"] in rule_ids and rule_ids[res["ruleIndex"]] == res["ruleId"]
+        assert res["ruleId"] in rule_ids
+        assert rule_ids[res["ruleIndex"]] == res["ruleId"]
         assert res["level"] in ("error", "warning", "note", "none")
         assert res["message"]["text"]
         (loc,) = res["locations"]
         phys = loc["physicalLocation"]
         assert phys["artifactLocation"]["uri"].endswith(".yaml")
-        assert phys["region"]["startLine"] >= 1 and phys["region"]["startColumn"] >= 1
+        assert phys["region"]["startLine"] >= 1
+        assert phys["region"]["startColumn"] >= 1
     levels = {r["ruleId"]: r["level"] for r in run_["results"]}
-    assert levels["gap"] == "error" and levels["uncited"] == "warning"
+    assert levels["gap"] == "error"
+    assert levels["uncited"] == "warning"
 
 
 def test_junit_parses_with_a_case_per_check_and_invariant() -> None:
     code, out, _ = run(GAP, "--format", "junit")
     assert code == 1
-    root = ET.fromstring(out)
+    root = ET.fromstring(out)  # noqa: S314 - parses our own output
     assert root.tag == "testsuites"
     (suite,) = root.findall("testsuite")
     cases = suite.findall("testcase")

@@ -73,4 +73,3 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     elif args.format == "junit":
         out.write(to_junit(reports))
     return status
-

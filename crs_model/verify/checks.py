@@ -23,8 +23,8 @@ from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, compile_expr
 from crs_model.text import Renderer
 from crs_model.types import SymbolKind
 from crs_model.verify.encoding import Encoding, Inputs, Part
-from crs_model.verify.z3expr import Tri
 from crs_model.verify.report import CHECKS, INTERNAL, CheckResult, Finding, Report
+from crs_model.verify.z3expr import Tri
 
 Expect = Callable[[Engine, dict[str, Any]], str | None]  # None = reproduced, else why not
 
@@ -149,7 +149,7 @@ class Verifier:
         r = self.enc.check(*goal)
         if r == z3.unknown:
             raise Undecided(self.enc.solver.reason_unknown())
-        return r == z3.sat
+        return bool(r == z3.sat)
 
     def model(self, goal: Sequence[z3.BoolRef], copies: Sequence[Inputs] = ()) -> z3.ModelRef | None:
         """A model of ``goal`` with as few known inputs as the solver finds, or None."""
@@ -353,9 +353,7 @@ class Verifier:
                         continue
                     w = enc.witness(m)
                     env = self._env(w)
-                    detail = (
-                        f"; {self.explain(a.guard, env)}; {self.explain(b.guard, env)}" if env is not None else ""
-                    )
+                    detail = f"; {self.explain(a.guard, env)}; {self.explain(b.guard, env)}" if env is not None else ""
                     self.add(
                         "overlap",
                         Severity.ERROR,

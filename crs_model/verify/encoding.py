@@ -154,7 +154,9 @@ class Encoding:
 
     def _encode_graph(self, tr: Translator, suffix: str) -> None:
         spec = self.spec
-        reach: dict[str, z3.BoolRef] = {nid: z3.Bool(f"reach:{nid}{suffix}", self.ctx) for nid in (*spec.nodes, *spec.outcomes)}
+        reach: dict[str, z3.BoolRef] = {
+            nid: z3.Bool(f"reach:{nid}{suffix}", self.ctx) for nid in (*spec.nodes, *spec.outcomes)
+        }
         incoming: dict[str, list[z3.BoolRef]] = {k: [] for k in reach}
         nodes: dict[str, NodeEnc] = {}
         for nid, node in spec.nodes.items():
@@ -168,11 +170,11 @@ class Encoding:
                 enc.overlap = _and(enc.reach, two_true)
                 enc.stop = _and(enc.reach, unknown, z3.Not(two_true))
                 enc.gap = _and(enc.reach, *(g.f for g in gs))
-                for i, e in enumerate(node.edges):
+                for i in range(len(gs)):
                     enc.take[i] = _and(gs[i].t, *(g.f for j, g in enumerate(gs) if j != i))
             else:
                 stops: list[z3.BoolRef] = []
-                for i, e in enumerate(node.edges):
+                for i in range(len(gs)):
                     before = [gs[j].f for j in range(i)]
                     enc.take[i] = _and(gs[i].t, *before)
                     stops.append(_and(gs[i].unknown, *before))

@@ -41,13 +41,15 @@ class Z3Oracle:
         for name, var in spec.variables.items():
             v = self.enc.inputs.values[name]
             if var.type.base == "bool":
-                self._bools[(name, True)] = v  # type: ignore[assignment]
+                self._bools[(name, True)] = v
                 self._bools[(name, False)] = z3.Not(v)
             elif var.type.base == "enum":
                 for i, code in enumerate(var.type.values):
                     self._enums[(name, code)] = v == i
         self._walk = {
-            nid: [(e.target, enc_take) for e, enc_take in zip(node.edges, self.enc.nodes[nid].take.values(), strict=True)]
+            nid: [
+                (e.target, enc_take) for e, enc_take in zip(node.edges, self.enc.nodes[nid].take.values(), strict=True)
+            ]
             for nid, node in spec.nodes.items()
         }
 

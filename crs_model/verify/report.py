@@ -84,7 +84,13 @@ class CheckResult:
 
 
 def _order(f: Finding) -> tuple[int, int, int, str, str]:
-    return (CHECKS.index(f.check) if f.check in CHECKS else len(CHECKS), f.location.line, f.location.column, f.element, f.message)
+    return (
+        CHECKS.index(f.check) if f.check in CHECKS else len(CHECKS),
+        f.location.line,
+        f.location.column,
+        f.element,
+        f.message,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,6 +93,7 @@ class Val:
 
 Term = Tri | Val
 
+
 def numeral(value: float | int, is_int: bool, ctx: z3.Context) -> z3.ArithRef:
     """An exact numeral for a spec constant (decimal text, not the binary float)."""
     if is_int:
@@ -236,8 +237,13 @@ class Translator:
             if node.op == "/":
                 xv, yv = z3.ToReal(x.v) if x.v.is_int() else x.v, z3.ToReal(y.v) if y.v.is_int() else y.v
                 return Val(xv / yv, _and(x.k, y.k, yv != 0))
-            op = {"+": lambda p, q: p + q, "-": lambda p, q: p - q, "*": lambda p, q: p * q}[node.op]
-            return Val(op(x.v, y.v), _and(x.k, y.k))
+            if node.op == "+":
+                v = x.v + y.v
+            elif node.op == "-":
+                v = x.v - y.v
+            else:
+                v = x.v * y.v
+            return Val(v, _and(x.k, y.k))
         if isinstance(node, Compare):
             return self._compare(node)
         if isinstance(node, Member):
@@ -253,7 +259,8 @@ class Translator:
     def _operand(self, node: Expr, other: Expr) -> Term:
         if isinstance(node, Str):
             t = self.static_type(other)
-            assert t is not None and t.base == "enum", "string literal compared with a non-enum"
+            assert t is not None, "string literal compared with a non-enum"
+            assert t.base == "enum", "string literal compared with a non-enum"
             return Val(self.enum_code(t, node.value), self.true)
         return self.term(node)
 
@@ -264,7 +271,8 @@ class Translator:
             eq_t = _or(_and(a.t, b.t), _and(a.f, b.f))
             eq_f = _or(_and(a.t, b.f), _and(a.f, b.t))
             return Tri(eq_t, eq_f) if node.op == "==" else Tri(eq_f, eq_t)
-        assert isinstance(a, Val) and isinstance(b, Val)
+        assert isinstance(a, Val)
+        assert isinstance(b, Val)
         ops: dict[str, Callable[[Any, Any], z3.BoolRef]] = {
             "<": lambda p, q: p < q,
             "<=": lambda p, q: p <= q,
@@ -301,7 +309,8 @@ class Translator:
             t = _or(_and(c.t, a.t), _and(c.f, b.t), _and(unk, a.t, b.t))
             f = _or(_and(c.t, a.f), _and(c.f, b.f), _and(unk, a.f, b.f))
             return Tri(t, f)
-        assert isinstance(a, Val) and isinstance(b, Val)
+        assert isinstance(a, Val)
+        assert isinstance(b, Val)
         av, bv = a.v, b.v
         if av.is_int() != bv.is_int():
             av = z3.ToReal(av) if av.is_int() else av
