@@ -22,15 +22,11 @@ from crs_model.model import Edge, Formula, HitPolicy, Severity, Spec
 from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, compile_expr
 from crs_model.text import Renderer
 from crs_model.types import SymbolKind
-from crs_model.verify.encoding import Encoding, Inputs, Part
+from crs_model.verify.encoding import Encoding, Inputs, Part, Undecided
 from crs_model.verify.report import CHECKS, INTERNAL, CheckResult, Finding, Report
-from crs_model.verify.z3expr import Tri
+from crs_model.verify.z3expr import Tri, Val
 
 Expect = Callable[[Engine, dict[str, Any]], str | None]  # None = reproduced, else why not
-
-
-class Undecided(Exception):
-    """The solver hit its resource limit on a query."""
 
 
 def _start(node: Expr) -> int:
@@ -66,11 +62,8 @@ class Verifier:
         self.invariant_status: dict[str, str] = {}
         self.dead_edges: set[str] = set()
         self.unreachable: set[str] = set()
+        self.enc.completion()
         self.encode_s = time.perf_counter() - t0
-        for nid, n in spec.nodes.items():
-            self.enc.parts[self.enc.nodes[nid].reach.decl().name()] = Part(
-                f"the path to '{nid}' ({n.question.strip()})", n.loc, f"node:{nid}"
-            )
 
     # ------------------------------------------------------------ plumbing
     def run(self, checks: Sequence[str] | None = None) -> Report:
@@ -144,25 +137,28 @@ class Verifier:
                     )
                 )
 
-    def status(self, *goal: z3.BoolRef) -> bool:
-        """True if some valid patient satisfies ``goal``."""
-        r = self.enc.check(*goal)
+    def status(self, *goal: z3.BoolRef, local: bool = False) -> bool:
+        """True if some valid patient satisfies ``goal`` (``local``: on the solver without the graph)."""
+        r = self.enc.check(*goal, local=local)
         if r == z3.unknown:
-            raise Undecided(self.enc.solver.reason_unknown())
+            raise Undecided((self.enc.local if local else self.enc.solver).reason_unknown())
         return bool(r == z3.sat)
 
-    def model(self, goal: Sequence[z3.BoolRef], copies: Sequence[Inputs] = ()) -> z3.ModelRef | None:
+    def model(
+        self, goal: Sequence[z3.BoolRef], copies: Sequence[Inputs] = (), *, local: bool = False
+    ) -> z3.ModelRef | None:
         """A model of ``goal`` with as few known inputs as the solver finds, or None."""
         enc = self.enc
-        if not self.status(*goal):
+        solver = enc.local if local else enc.solver
+        if not self.status(*goal, local=local):
             return None
         copies = copies or [enc.inputs]
         lits = {z3.Not(k).get_id(): z3.Not(k) for inp in copies for k in inp.known.values()}
         for _ in range(len(lits) + 1):
-            r = enc.check(*goal, *lits.values())
+            r = enc.check(*goal, *lits.values(), local=local)
             if r == z3.sat:
                 break
-            core = {c.get_id() for c in enc.solver.unsat_core()}
+            core = {c.get_id() for c in solver.unsat_core()}
             dropped = [k for k in lits if k in core]
             if not dropped:
                 lits = {}
@@ -174,12 +170,12 @@ class Verifier:
         reals = [
             z3.IsInt(inp.values[n]) for inp in copies for n, v in self.spec.variables.items() if v.type.base == "real"
         ]
-        if reals and enc.check(*goal, *lits.values(), *reals) == z3.sat:
-            return enc.solver.model()
-        r = enc.check(*goal, *lits.values())
+        if reals and enc.check(*goal, *lits.values(), *reals, local=local) == z3.sat:
+            return solver.model()
+        r = enc.check(*goal, *lits.values(), local=local)
         if r != z3.sat:  # pragma: no cover - it was sat a moment ago
-            enc.check(*goal)
-        return enc.solver.model()
+            enc.check(*goal, local=local)
+        return solver.model()
 
     def _background_consistent(self) -> bool:
         if self.status():
@@ -225,8 +221,8 @@ class Verifier:
         spec, enc = self.spec, self.enc
         for node in spec.nodes.values():
             for e in node.edges:
-                lits = enc.conjunct_lits(f"edge:{e.id}", e.guard.ast, self._locate_part(e.guard, f"edge:{e.id}"))
-                if self.status(*(lit for lit, _ in lits)):
+                ok, parts = enc.check_conjuncts(f"edge:{e.id}", e.guard.ast, self._locate_part(e.guard, f"edge:{e.id}"))
+                if ok:
                     continue
                 self.dead_edges.add(e.id)
                 self.add(
@@ -234,16 +230,17 @@ class Verifier:
                     Severity.ERROR,
                     e.guard.loc,
                     f"the guard of edge {e.id} ('{self.renderer.render(e.guard.ast)}') can never hold within the "
-                    f"input domains; conflicting parts: {self._parts_text(enc.core_parts())}",
+                    f"input domains; conflicting parts: {self._parts_text(parts)}",
                     f"edge:{e.id}",
                 )
         for name, d in spec.definitions.items():
             term = enc.tr.name(name)
             if isinstance(term, Tri):
-                lits = enc.conjunct_lits(f"definition:{name}", d.formula.ast, self._locate_part(d.formula, name))
-                if self.status(*(lit for lit, _ in lits)):
-                    continue
-            elif self.status(term.k):
+                ok, parts = enc.check_conjuncts(f"definition:{name}", d.formula.ast, self._locate_part(d.formula, name))
+            else:
+                ok = self.status(term.k, local=True)
+                parts = [] if ok else enc.core_parts(local=True)
+            if ok:
                 continue
             what = "hold" if d.formula.type.base == "bool" else "be computed (it is never known)"
             self.add(
@@ -251,12 +248,12 @@ class Verifier:
                 Severity.ERROR,
                 d.formula.loc,
                 f"definition {name} ('{self.renderer.render(d.formula.ast)}') can never {what} within the input "
-                f"domains; conflicting parts: {self._parts_text(enc.core_parts())}",
+                f"domains; conflicting parts: {self._parts_text(parts)}",
                 f"definition:{name}",
             )
         for c in spec.constraints:
-            lits = enc.conjunct_lits(f"constraint:{c.id}", c.formula.ast, self._locate_part(c.formula, c.id))
-            if self.status(*(lit for lit, _ in lits)):
+            ok, parts = enc.check_conjuncts(f"constraint:{c.id}", c.formula.ast, self._locate_part(c.formula, c.id))
+            if ok:
                 continue
             self.add(
                 "contradiction",
@@ -264,7 +261,7 @@ class Verifier:
                 c.formula.loc,
                 f"constraint {c.id} ('{self.renderer.render(c.formula.ast)}') can never hold within the input "
                 f"domains, so every patient who reports its inputs is rejected; conflicting parts: "
-                f"{self._parts_text(enc.core_parts())}",
+                f"{self._parts_text(parts)}",
                 f"constraint:{c.id}",
             )
 
@@ -289,7 +286,7 @@ class Verifier:
                     "unreachable",
                     Severity.ERROR,
                     e.guard.loc,
-                    f"edge {e.id} is never taken: {self._edge_reason(e, reach)}",
+                    f"edge {e.id} is never taken: {self._edge_reason(e)}",
                     f"edge:{e.id}",
                 )
         for k in order:
@@ -307,7 +304,7 @@ class Verifier:
                     elif e.id in self.dead_edges:
                         reasons.append(f"via {e.id}: its guard can never hold (see the contradiction finding)")
                     else:
-                        reasons.append(f"via {e.id}: {self._edge_reason(e, enc.nodes[node.id].reach)}")
+                        reasons.append(f"via {e.id}: {self._edge_reason(e)}")
             self.add(
                 "unreachable",
                 Severity.ERROR,
@@ -316,13 +313,15 @@ class Verifier:
                 f"{kind}:{k}",
             )
 
-    def _edge_reason(self, e: Edge, reach: z3.BoolRef) -> str:
+    def _edge_reason(self, e: Edge) -> str:
         enc = self.enc
+        reach = enc.reach_lit(e.source)
         node = self.spec.nodes[e.source]
-        lits = enc.conjunct_lits(f"edge:{e.id}", e.guard.ast, self._locate_part(e.guard, f"edge:{e.id}"))
-        if not self.status(reach, *(lit for lit, _ in lits)):
+        locate = self._locate_part(e.guard, f"edge:{e.id}")
+        ok, parts = enc.check_conjuncts(f"edge:{e.id}", e.guard.ast, locate, reach, local=False)
+        if not ok:
             return "its guard never holds when the patient is at this node; conflicting parts: " + self._parts_text(
-                enc.core_parts()
+                parts
             )
         if node.hit_policy is HitPolicy.FIRST:
             ns = enc.nodes[node.id]
@@ -422,45 +421,61 @@ class Verifier:
             )
 
     def check_missing_data(self) -> None:
+        """Completing a patient's absent inputs never changes a known guard, output or flag.
+
+        Compositional proof: every guard on a path, every outcome output, and
+        every flag condition keeps its known value in every valid completion
+        (checked formula by formula on two copies of the inputs), so by induction
+        along the path a definitive outcome is the same for every completion.
+        Then, per outcome and flag: a flag left out only because its input is
+        absent, although a completion would show it, is reported (info).
+        """
         spec, enc = self.spec, self.enc
-        q_inputs, _q_nodes, q_outcomes = enc.add_copy("__completion")
+        q, q_tr, link = enc.completion()
         p = enc.inputs
-        link = z3.Bool("@missing_data_link", enc.ctx)
-        enc.solver.add(
-            z3.Implies(
-                link,
-                z3.And(
-                    *(
-                        z3.Implies(p.known[v], z3.And(q_inputs.known[v], q_inputs.values[v] == p.values[v]))
-                        for v in spec.variables
-                    )
-                ),
+        formulas: list[tuple[str, Formula, Location, str]] = []
+        for node in spec.nodes.values():
+            formulas += [(f"edge:{e.id}", e.guard, e.guard.loc, f"the guard of {e.id}") for e in node.edges]
+        for o in spec.outcomes.values():
+            for name in o.outputs:
+                d = spec.definitions[name]
+                formulas.append((f"outcome:{o.id}", d.formula, o.loc, f"output {name} of '{o.id}'"))
+            formulas += [
+                (f"flag:{fl.id}", fl.when, spec.locate(fl.when, 0), f"flag {fl.id}") for fl in o.flags if fl.when
+            ]
+        for element, formula, loc, what in formulas:
+            tp, tq = enc.tr.term(formula.ast), q_tr.term(formula.ast)
+            if isinstance(tp, Tri) and isinstance(tq, Tri):
+                changed = z3.Or(z3.And(tp.t, z3.Not(tq.t)), z3.And(tp.f, z3.Not(tq.f)))
+            else:
+                assert isinstance(tp, Val)
+                assert isinstance(tq, Val)
+                changed = z3.And(tp.k, z3.Or(z3.Not(tq.k), tp.v != tq.v))
+            m = self.model([link, changed], [p, q], local=True)
+            if m is None:
+                continue
+            w, c = enc.witness(m, p), enc.witness(m, q)
+            self.add(
+                "missing-data",
+                Severity.ERROR,
+                loc,
+                f"{what} ('{self.renderer.render(formula.ast)}') is known for this patient but changes when the "
+                f"absent inputs are completed with {self._added(w, c)}: a decision could rest on missing data",
+                element,
+                w,
+                _expect_changed(formula, spec, c),
             )
-        )
         for o in spec.outcomes.values():
             if o.id in self.unreachable:
                 continue
-            po, qo = enc.outcomes[o.id], q_outcomes[o.id]
-            m = self.model([link, po.definitive, z3.Not(qo.definitive)], [p, q_inputs])
-            if m is not None:
-                w, c = enc.witness(m, p), enc.witness(m, q_inputs)
-                self.add(
-                    "missing-data",
-                    Severity.ERROR,
-                    o.loc,
-                    f"outcome '{o.id}' is given although an absent input would change it: the witness gets "
-                    f"{o.recommendation.value}, but completing it with {self._added(w, c)} does not",
-                    f"outcome:{o.id}",
-                    w,
-                    _expect_completion(o.id, None, c),
-                )
+            po = enc.outcomes[o.id]
             for fl in o.flags:
                 if fl.when is None:
                     continue
-                m = self.model([link, po.definitive, z3.Not(po.flags[fl.id]), qo.flags[fl.id]], [p, q_inputs])
+                m = self.model([link, po.definitive, z3.Not(po.flags[fl.id]), q_tr.tri(fl.when.ast).t], [p, q])
                 if m is None:
                     continue
-                w, c = enc.witness(m, p), enc.witness(m, q_inputs)
+                w, c = enc.witness(m, p), enc.witness(m, q)
                 self.add(  # the decision stands; only its explanatory text depends on the absent input
                     "missing-data",
                     Severity.INFO,
@@ -544,6 +559,21 @@ def _expect_invariant(inv_id: str) -> Expect:
         if inv_id in engine.invariant_violations(d):
             return None
         return f"the engine's decision ({d.recommendation}) satisfies {inv_id}"
+
+    return expect
+
+
+def _expect_changed(formula: Formula, spec: Spec, completion: dict[str, Any]) -> Expect:
+    fn = compile_expr(formula.ast, spec.symbols)
+
+    def expect(engine: Engine, w: dict[str, Any]) -> str | None:
+        try:
+            a, b = fn(engine.environment(w)), fn(engine.environment(completion))
+        except PatientError as exc:
+            return f"the engine rejects a patient: {exc}"
+        if a is not None and a != b:
+            return None
+        return f"the engine evaluates it to {_tv(a)} and {_tv(b)}"
 
     return expect
 

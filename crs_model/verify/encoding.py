@@ -11,7 +11,7 @@ core names the domain bounds and constraints that made a query impossible.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -24,6 +24,10 @@ from crs_model.model import Edge, HitPolicy, Spec
 from crs_model.verify.z3expr import Translator, Tri, Val, _and, _or, check_fast, make_solver, numeral
 
 
+class Undecided(Exception):
+    """The solver hit its resource limit on a query."""
+
+
 @dataclass(frozen=True, slots=True)
 class Part:
     """What a tracking literal stands for, for unsat cores mapped to spec lines."""
@@ -33,12 +37,22 @@ class Part:
     element: str
 
 
+@dataclass(frozen=True, slots=True)
+class Here:
+    """What happens at a node whatever the path to it (used by the oracle)."""
+
+    stop: z3.BoolRef
+    overlap: z3.BoolRef
+    gap: z3.BoolRef
+
+
 @dataclass(slots=True)
 class NodeEnc:
     reach: z3.BoolRef
-    stop: z3.BoolRef  # stops here with insufficient_data
+    stop: z3.BoolRef  # reaches the node and stops there with insufficient_data
     overlap: z3.BoolRef
     gap: z3.BoolRef
+    here: Here
     take: dict[int, z3.BoolRef] = field(default_factory=dict)  # edge index -> taken
     guards: dict[int, Tri] = field(default_factory=dict)
 
@@ -81,6 +95,8 @@ class Encoding:
         self.true = z3.BoolVal(True, self.ctx)
         self.false = z3.BoolVal(False, self.ctx)
         self.solver = make_solver(self.ctx, minimize_cores=minimize_cores)
+        # the same background without the graph: for questions about one formula
+        self.local = make_solver(self.ctx, minimize_cores=minimize_cores)
         self.parts: dict[str, Part] = {}  # tracking literal name -> part
         self.background: list[z3.BoolRef] = []
         self.inputs = Inputs(spec, self.ctx)
@@ -90,8 +106,7 @@ class Encoding:
         self._assert_background(self.inputs, "")
         self.nodes: dict[str, NodeEnc] = {}
         self.outcomes: dict[str, OutcomeEnc] = {}
-        self.copies: dict[str, tuple[dict[str, NodeEnc], dict[str, OutcomeEnc]]] = {}
-        self._encode_graph(self.tr, "")
+        self._encode_graph(self.tr)
         self.decided = _or(
             *(n.stop for n in self.nodes.values()),
             *(o.reach for o in self.outcomes.values()),
@@ -99,6 +114,7 @@ class Encoding:
         )
         self.recommendation = self._recommendation()
         self._inv_tr: Translator | None = None
+        self._completion: tuple[Inputs, Translator, z3.BoolRef] | None = None
 
     # ------------------------------------------------------------ building
     def translator(self, inputs: Inputs) -> Translator:
@@ -107,9 +123,11 @@ class Encoding:
         return Translator(spec.symbols, inputs.pairs(), defs, ctx=self.ctx)
 
     def track(self, key: str, fact: z3.BoolRef, part: Part) -> z3.BoolRef:
+        """Assert ``fact`` behind a named literal in both solvers (named in unsat cores)."""
         lit = z3.Bool(f"@{key}", self.ctx)
         self.parts[f"@{key}"] = part
         self.solver.add(z3.Implies(lit, fact))
+        self.local.add(z3.Implies(lit, fact))
         self.background.append(lit)
         return lit
 
@@ -152,40 +170,41 @@ class Encoding:
             if suffix == "":
                 self.constraint_lits[key.split(":", 1)[1]] = lit
 
-    def _encode_graph(self, tr: Translator, suffix: str) -> None:
+    def _encode_graph(self, tr: Translator) -> None:
+        """A Bool per node and outcome: ``reach(k) -> Or(reach(p) and taken(p -> k))``.
+
+        One implication per node, so the encoding is linear in the graph. Only
+        this direction is asserted: every query asks whether *some* patient gets
+        somewhere, and a true ``reach(k)`` in a model is then always backed by a
+        real path of that model's patient (the converse would make the solver
+        evaluate every guard of the graph on every query).
+        """
         spec = self.spec
-        reach: dict[str, z3.BoolRef] = {
-            nid: z3.Bool(f"reach:{nid}{suffix}", self.ctx) for nid in (*spec.nodes, *spec.outcomes)
-        }
+        reach = {k: z3.Bool(f"reach:{k}", self.ctx) for k in (*spec.nodes, *spec.outcomes)}
         incoming: dict[str, list[z3.BoolRef]] = {k: [] for k in reach}
         nodes: dict[str, NodeEnc] = {}
         for nid, node in spec.nodes.items():
-            enc = NodeEnc(reach[nid], self.false, self.false, self.false)
+            r = reach[nid]
             gs = [tr.tri(e.guard.ast) for e in node.edges]
-            enc.guards = dict(enumerate(gs))
             if node.hit_policy is HitPolicy.UNIQUE:
                 unknown = _or(*(g.unknown for g in gs), ctx=self.ctx)
                 pairs = [_and(gs[i].t, gs[j].t) for i in range(len(gs)) for j in range(i + 1, len(gs))]
                 two_true = _or(*pairs, ctx=self.ctx)
-                enc.overlap = _and(enc.reach, two_true)
-                enc.stop = _and(enc.reach, unknown, z3.Not(two_true))
-                enc.gap = _and(enc.reach, *(g.f for g in gs))
-                for i in range(len(gs)):
-                    enc.take[i] = _and(gs[i].t, *(g.f for j, g in enumerate(gs) if j != i))
+                here = Here(_and(unknown, z3.Not(two_true)), two_true, _and(*(g.f for g in gs)))
+                take = {i: _and(gs[i].t, *(g.f for j, g in enumerate(gs) if j != i)) for i in range(len(gs))}
             else:
-                stops: list[z3.BoolRef] = []
-                for i in range(len(gs)):
-                    before = [gs[j].f for j in range(i)]
-                    enc.take[i] = _and(gs[i].t, *before)
-                    stops.append(_and(gs[i].unknown, *before))
-                enc.stop = _and(enc.reach, _or(*stops, ctx=self.ctx))
-                enc.gap = _and(enc.reach, *(g.f for g in gs))
+                stops = [_and(gs[i].unknown, *(gs[j].f for j in range(i))) for i in range(len(gs))]
+                here = Here(_or(*stops, ctx=self.ctx), self.false, _and(*(g.f for g in gs)))
+                take = {i: _and(gs[i].t, *(gs[j].f for j in range(i))) for i in range(len(gs))}
+            enc = NodeEnc(r, _and(r, here.stop), _and(r, here.overlap), _and(r, here.gap), here)
+            enc.take = take
+            enc.guards = dict(enumerate(gs))
             for i, e in enumerate(node.edges):
-                incoming[e.target].append(_and(enc.reach, enc.take[i]))
+                incoming[e.target].append(_and(r, take[i]))
             nodes[nid] = enc
         for k, lit in reach.items():
             rhs = self.true if k == spec.entry else _or(*incoming[k], ctx=self.ctx)
-            self.solver.add(lit == rhs)
+            self.solver.add(z3.Implies(lit, rhs))
         outcomes: dict[str, OutcomeEnc] = {}
         for oid, o in spec.outcomes.items():
             known = _and(*(self._known(tr.name(n)) for n in o.outputs), ctx=self.ctx)
@@ -194,22 +213,34 @@ class Encoding:
             for fl in o.flags:
                 flags[fl.id] = definitive if fl.when is None else _and(definitive, tr.tri(fl.when.ast).t)
             outcomes[oid] = OutcomeEnc(reach[oid], definitive, _and(reach[oid], z3.Not(known)), flags)
-        if suffix == "":
-            self.nodes, self.outcomes = nodes, outcomes
-        else:
-            self.copies[suffix] = (nodes, outcomes)
+        self.nodes, self.outcomes = nodes, outcomes
+        for nid, n in spec.nodes.items():
+            self.parts[f"reach:{nid}"] = Part(f"the path to '{nid}' ({n.question.strip()})", n.loc, f"node:{nid}")
+
+    def reach_lit(self, key: str) -> z3.BoolRef:
+        return self.nodes[key].reach if key in self.nodes else self.outcomes[key].reach
 
     @staticmethod
     def _known(t: Tri | Val) -> z3.BoolRef:
         return t.k if isinstance(t, Val) else _or(t.t, t.f)
 
-    def add_copy(self, suffix: str) -> tuple[Inputs, dict[str, NodeEnc], dict[str, OutcomeEnc]]:
-        """A second patient (for missing-data), with its own background and graph."""
-        inputs = Inputs(self.spec, self.ctx, suffix)
-        self._assert_background(inputs, suffix)
-        self._encode_graph(self.translator(inputs), suffix)
-        nodes, outcomes = self.copies[suffix]
-        return inputs, nodes, outcomes
+    def completion(self) -> tuple[Inputs, Translator, z3.BoolRef]:
+        """A second patient that completes the first (same known values, maybe more known).
+
+        Only inputs and background are copied, not the graph: the missing-data
+        check compares formulas, not paths. ``link`` (an assumption literal) ties
+        the copies together.
+        """
+        if self._completion is None:
+            q = Inputs(self.spec, self.ctx, "__completion")
+            self._assert_background(q, "__completion")
+            p = self.inputs
+            link = z3.Bool("@completion_link", self.ctx)
+            ties = [z3.Implies(p.known[v], z3.And(q.known[v], q.values[v] == p.values[v])) for v in self.spec.variables]
+            self.solver.add(z3.Implies(link, z3.And(*ties)))
+            self.local.add(z3.Implies(link, z3.And(*ties)))
+            self._completion = (q, self.translator(q), link)
+        return self._completion
 
     def _recommendation(self) -> z3.ArithRef:
         codes = self.spec.invariant_symbols["recommendation"].type.values
@@ -246,13 +277,14 @@ class Encoding:
         return self._inv_tr
 
     # ------------------------------------------------------------ querying
-    def check(self, *extra: z3.BoolRef, background: Iterable[z3.BoolRef] | None = None) -> z3.CheckSatResult:
-        lits = list(self.background if background is None else background)
-        return check_fast(self.solver, [*lits, *extra])
+    def check(self, *extra: z3.BoolRef, local: bool = False) -> z3.CheckSatResult:
+        """Check the background plus ``extra`` (assumptions) on the graph or the local solver."""
+        return check_fast(self.local if local else self.solver, [*self.background, *extra])
 
-    def core_parts(self) -> list[Part]:
+    def core_parts(self, *, local: bool = False) -> list[Part]:
+        """The named parts (domains, constraints, conjuncts, paths) in the last unsat core."""
         out: list[Part] = []
-        for lit in self.solver.unsat_core():
+        for lit in (self.local if local else self.solver).unsat_core():
             if not z3.is_const(lit):  # a goal formula, not a tracking literal (and costly to print)
                 continue
             part = self.parts.get(lit.decl().name())
@@ -260,16 +292,30 @@ class Encoding:
                 out.append(part)
         return sorted(out, key=lambda p: (p.loc.line, p.loc.column, p.text))
 
-    def conjunct_lits(self, tag: str, ast: Expr, locate: Any) -> list[tuple[z3.BoolRef, Expr]]:
-        """Tracking literals for each top-level conjunct of a formula (true each)."""
-        out: list[tuple[z3.BoolRef, Expr]] = []
-        for i, c in enumerate(conjuncts(ast)):
-            name = f"@{tag}#{i}"
-            lit = z3.Bool(name, self.ctx)
-            self.solver.add(z3.Implies(lit, self.tr.tri(c).t))
-            self.parts[name] = locate(c)
-            out.append((lit, c))
-        return out
+    def check_conjuncts(
+        self, tag: str, ast: Expr, locate: Callable[[Expr], Part], *extra: z3.BoolRef, local: bool = True
+    ) -> tuple[bool, list[Part]]:
+        """Can every conjunct of ``ast`` hold (with ``extra``)? If not, the unsat core's parts.
+
+        The conjuncts get tracking literals inside a push/pop scope, so the
+        solver does not keep one clause per formula ever asked about.
+        """
+        s = self.local if local else self.solver
+        s.push()
+        try:
+            lits: list[z3.BoolRef] = []
+            for i, c in enumerate(conjuncts(ast)):
+                name = f"@{tag}#{i}"
+                lit = z3.Bool(name, self.ctx)
+                s.add(z3.Implies(lit, self.tr.tri(c).t))
+                self.parts[name] = locate(c)
+                lits.append(lit)
+            r = self.check(*lits, *extra, local=local)
+            if r == z3.unknown:
+                raise Undecided(s.reason_unknown())
+            return r == z3.sat, ([] if r == z3.sat else self.core_parts(local=local))
+        finally:
+            s.pop()
 
     # ------------------------------------------------------------ witnesses
     def witness(self, model: z3.ModelRef, inputs: Inputs | None = None) -> dict[str, Any]:

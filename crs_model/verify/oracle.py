@@ -46,6 +46,8 @@ class Z3Oracle:
             elif var.type.base == "enum":
                 for i, code in enumerate(var.type.values):
                     self._enums[(name, code)] = v == i
+        tr = self.enc.tr
+        self._outputs = {oid: [self.enc._known(tr.name(n)) for n in o.outputs] for oid, o in spec.outcomes.items()}
         self._walk = {
             nid: [
                 (e.target, enc_take) for e, enc_take in zip(node.edges, self.enc.nodes[nid].take.values(), strict=True)
@@ -101,17 +103,16 @@ class Z3Oracle:
         while nid in self._walk:
             path.append(nid)
             ns = enc.nodes[nid]
-            if z3.is_true(m.eval(ns.overlap)):
+            if z3.is_true(m.eval(ns.here.overlap)):
                 raise SpecDefectError(nid, "overlap", "two guards hold (solver)")
-            if z3.is_true(m.eval(ns.stop)):
+            if z3.is_true(m.eval(ns.here.stop)):
                 return INSUFFICIENT, None, tuple(path)
             nxt = next((target for target, take in self._walk[nid] if z3.is_true(m.eval(take))), None)
             if nxt is None:
                 raise SpecDefectError(nid, "gap", "no guard holds (solver)")
             nid = nxt
         path.append(nid)
-        o = enc.outcomes[nid]
-        if z3.is_true(m.eval(o.definitive)):
+        if all(z3.is_true(m.eval(k)) for k in self._outputs[nid]):
             return self.spec.outcomes[nid].recommendation.value, nid, tuple(path)
         return INSUFFICIENT, None, tuple(path)
 
