@@ -24,8 +24,9 @@ from crs_model.text import Renderer
 from crs_model.types import SymbolKind
 from crs_model.verify.encoding import Encoding, Inputs, Part, Undecided
 from crs_model.verify.report import CHECKS, INTERNAL, CheckResult, Finding, Report
-from crs_model.verify.z3expr import Tri, Val
+from crs_model.verify.z3expr import Tri, Val, _and
 
+MAX_EXPLAINED = 200  # unreachable elements explained with an unsat core, per spec
 Expect = Callable[[Engine, dict[str, Any]], str | None]  # None = reproduced, else why not
 
 
@@ -61,6 +62,8 @@ class Verifier:
         self.findings: list[Finding] = []
         self.invariant_status: dict[str, str] = {}
         self.dead_edges: set[str] = set()
+        self._reasons_left = MAX_EXPLAINED
+        self._covers = 0
         self.unreachable: set[str] = set()
         self.enc.completion()
         self.encode_s = time.perf_counter() - t0
@@ -143,6 +146,74 @@ class Verifier:
         if r == z3.unknown:
             raise Undecided((self.enc.local if local else self.enc.solver).reason_unknown())
         return bool(r == z3.sat)
+
+    def cover(self, goals: Mapping[Any, tuple[str, z3.BoolRef]]) -> set[Any]:
+        """Keys whose goal some valid patient satisfies, settled with few solver calls.
+
+        ``goals`` maps a key to (a node every patient satisfying the goal passes,
+        goal). Each round asks for a patient satisfying *any* unsettled goal
+        (selector literals, so a round adds no term); every unsettled goal at a
+        node on that patient's path that the patient satisfies is settled at once,
+        and one unsat answer settles all the rest. This costs about as many solver
+        calls as paths needed to cover the goals, not one per goal.
+        """
+        enc = self.enc
+        if not goals:
+            return set()
+        self._covers += 1
+        anylit = z3.Bool(f"@cover{self._covers}", enc.ctx)
+        sels = {k: z3.Bool(f"@cover{self._covers}:{i}", enc.ctx) for i, k in enumerate(goals)}
+        enc.solver.add(z3.Implies(anylit, z3.Or(*(z3.And(sels[k], g) for k, (_, g) in goals.items()))))
+        by_gate: dict[str, list[Any]] = {}
+        for k, (gate, _) in goals.items():
+            by_gate.setdefault(gate, []).append(k)
+        pending = set(goals)
+        settled: list[z3.BoolRef] = []
+        found: set[Any] = set()
+        while pending:
+            r = enc.check(anylit, *settled)
+            if r == z3.unknown:
+                raise Undecided(enc.solver.reason_unknown())
+            if r == z3.unsat:
+                break
+            m = enc.solver.model()
+            path = self._path(m)
+            hit = [
+                k
+                for gate in path
+                for k in by_gate.get(gate, ())
+                if k in pending and z3.is_true(m.eval(goals[k][1], model_completion=True))
+            ]
+            if not hit:  # pragma: no cover - the path walk and the encoding agree
+                hit = [k for k in pending if z3.is_true(m.eval(z3.And(sels[k], goals[k][1]), model_completion=True))]
+            assert hit, "a model of the disjunction satisfies one of its goals"
+            for k in hit:
+                found.add(k)
+                pending.discard(k)
+                settled.append(z3.Not(sels[k]))
+        return found
+
+    def _path(self, m: z3.ModelRef) -> list[str]:
+        """The decision nodes (and outcome) the model's patient passes, entry first."""
+        enc, spec = self.enc, self.spec
+        path: list[str] = []
+        nid = spec.entry
+        while nid in spec.nodes:
+            path.append(nid)
+            ns = enc.nodes[nid]
+            nxt = next(
+                (
+                    e.target
+                    for e in spec.nodes[nid].edges
+                    if z3.is_true(m.eval(ns.take[e.index], model_completion=True))
+                ),
+                None,
+            )
+            if nxt is None:
+                return path
+            nid = nxt
+        path.append(nid)
+        return path
 
     def model(
         self, goal: Sequence[z3.BoolRef], copies: Sequence[Inputs] = (), *, local: bool = False
@@ -268,19 +339,21 @@ class Verifier:
     def check_unreachable(self) -> None:
         spec, enc = self.spec, self.enc
         order = [*spec.nodes, *spec.outcomes]
-        for k in order:
-            if k == spec.entry:
-                continue
-            reach = enc.nodes[k].reach if k in enc.nodes else enc.outcomes[k].reach
-            if self.status(reach):
-                continue
-            self.unreachable.add(k)
+        goals = {k: (k, enc.reach_lit(k)) for k in order if k != spec.entry}
+        reachable = self.cover(goals)
+        self.unreachable = {k for k in goals if k not in reachable}
+        edge_goals = {
+            e.id: (node.id, enc.edge_of(e))
+            for node in spec.nodes.values()
+            if node.id not in self.unreachable
+            for e in node.edges
+            if e.id not in self.dead_edges
+        }
+        taken = self.cover(edge_goals)
+        self._reasons_left = MAX_EXPLAINED
         for node in spec.nodes.values():
-            if node.id in self.unreachable:
-                continue
-            reach = enc.nodes[node.id].reach
             for e in node.edges:
-                if e.id in self.dead_edges or self.status(enc.edge_of(e)):
+                if e.id not in edge_goals or e.id in taken:
                     continue
                 self.add(
                     "unreachable",
@@ -315,6 +388,9 @@ class Verifier:
 
     def _edge_reason(self, e: Edge) -> str:
         enc = self.enc
+        if self._reasons_left <= 0:  # each reason costs solver calls; huge graphs get the short form
+            return "its guard never holds on any path into this node"
+        self._reasons_left -= 1
         reach = enc.reach_lit(e.source)
         node = self.spec.nodes[e.source]
         locate = self._locate_part(e.guard, f"edge:{e.id}")
@@ -341,37 +417,46 @@ class Verifier:
 
     def check_overlap(self) -> None:
         spec, enc = self.spec, self.enc
+        goals: dict[Any, tuple[str, z3.BoolRef]] = {}
         for node in spec.nodes.values():
             if node.hit_policy is not HitPolicy.UNIQUE or node.id in self.unreachable:
                 continue
             ns = enc.nodes[node.id]
             for i, a in enumerate(node.edges):
                 for b in node.edges[i + 1 :]:
-                    m = self.model([ns.reach, ns.guards[a.index].t, ns.guards[b.index].t])
-                    if m is None:
-                        continue
-                    w = enc.witness(m)
-                    env = self._env(w)
-                    detail = f"; {self.explain(a.guard, env)}; {self.explain(b.guard, env)}" if env is not None else ""
-                    self.add(
-                        "overlap",
-                        Severity.ERROR,
-                        b.guard.loc,
-                        f"at '{node.id}' ({node.question.strip()}) the guards of {a.id} and {b.id} both hold for "
-                        f"this patient{detail}",
-                        f"node:{node.id}",
-                        w,
-                        _expect_defect(node.id, "overlap"),
+                    goals[(node.id, a.index, b.index)] = (
+                        node.id,
+                        _and(ns.reach, ns.guards[a.index].t, ns.guards[b.index].t),
                     )
+        for key in sorted(self.cover(goals)):
+            nid, ia, ib = key
+            node = spec.nodes[nid]
+            a, b = node.edges[ia], node.edges[ib]
+            m = self.model([goals[key][1]])
+            assert m is not None
+            w = enc.witness(m)
+            env = self._env(w)
+            detail = f"; {self.explain(a.guard, env)}; {self.explain(b.guard, env)}" if env is not None else ""
+            self.add(
+                "overlap",
+                Severity.ERROR,
+                b.guard.loc,
+                f"at '{node.id}' ({node.question.strip()}) the guards of {a.id} and {b.id} both hold for "
+                f"this patient{detail}",
+                f"node:{node.id}",
+                w,
+                _expect_defect(node.id, "overlap"),
+            )
 
     def check_gap(self) -> None:
         spec, enc = self.spec, self.enc
+        goals = {nid: (nid, enc.nodes[nid].gap) for nid in spec.nodes if nid not in self.unreachable}
+        found = self.cover(goals)
         for node in spec.nodes.values():
-            if node.id in self.unreachable:
+            if node.id not in found:
                 continue
             m = self.model([enc.nodes[node.id].gap])
-            if m is None:
-                continue
+            assert m is not None
             w = enc.witness(m)
             env = self._env(w)
             detail = "; ".join(self.explain(e.guard, env) for e in node.edges) if env is not None else ""
@@ -495,6 +580,8 @@ class Verifier:
 
     def check_redundant(self) -> None:
         spec, enc = self.spec, self.enc
+        goals: dict[Any, tuple[str, z3.BoolRef]] = {}
+        where: dict[Any, tuple[Edge, Expr]] = {}
         for node in spec.nodes.values():
             if node.id in self.unreachable:
                 continue
@@ -503,17 +590,22 @@ class Verifier:
                 parts = conjuncts(e.guard.ast)
                 if len(parts) < 2 or e.id in self.dead_edges:
                     continue
-                for c in parts:
-                    if self.status(reach, z3.Not(enc.tr.tri(c).t)):
-                        continue
-                    self.add(
-                        "redundant",
-                        Severity.INFO,
-                        spec.locate(e.guard, _start(c)),
-                        f"in the guard of {e.id}, '{self.renderer.render(c)}' always holds when a patient reaches "
-                        f"'{node.id}'; it can be dropped",
-                        f"edge:{e.id}",
-                    )
+                for i, c in enumerate(parts):
+                    goals[(e.id, i)] = (node.id, _and(reach, z3.Not(enc.tr.tri(c).t)))
+                    where[(e.id, i)] = (e, c)
+        needed = self.cover(goals)
+        for key in goals:
+            if key in needed:
+                continue
+            e, c = where[key]
+            self.add(
+                "redundant",
+                Severity.INFO,
+                spec.locate(e.guard, _start(c)),
+                f"in the guard of {e.id}, '{self.renderer.render(c)}' always holds when a patient reaches "
+                f"'{e.source}'; it can be dropped",
+                f"edge:{e.id}",
+            )
 
     def check_uncited(self) -> None:
         spec = self.spec
