@@ -339,19 +339,20 @@ class Verifier:
     def check_unreachable(self) -> None:
         spec, enc = self.spec, self.enc
         order = [*spec.nodes, *spec.outcomes]
-        goals = {k: (k, enc.reach_lit(k)) for k in order if k != spec.entry}
-        reachable = self.cover(goals)
-        self.unreachable = {k for k in goals if k not in reachable}
+        # one covering pass over the edges: a node is reachable iff some edge into it is taken
         edge_goals = {
             e.id: (node.id, enc.edge_of(e))
             for node in spec.nodes.values()
-            if node.id not in self.unreachable
             for e in node.edges
             if e.id not in self.dead_edges
         }
         taken = self.cover(edge_goals)
+        reachable = {spec.entry} | {e.target for n in spec.nodes.values() for e in n.edges if e.id in taken}
+        self.unreachable = {k for k in order if k not in reachable}
         self._reasons_left = MAX_EXPLAINED
         for node in spec.nodes.values():
+            if node.id in self.unreachable:
+                continue
             for e in node.edges:
                 if e.id not in edge_goals or e.id in taken:
                     continue
