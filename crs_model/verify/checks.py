@@ -30,6 +30,23 @@ MAX_EXPLAINED = 200  # unreachable elements explained with an unsat core, per sp
 Expect = Callable[[Engine, dict[str, Any]], str | None]  # None = reproduced, else why not
 
 
+def _input_deps(spec: Spec, ast: Expr) -> set[str]:
+    """Input variables ``ast`` depends on, through definitions."""
+    out: set[str] = set()
+    stack = list(names(ast))
+    seen: set[str] = set()
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        if n in spec.variables:
+            out.add(n)
+        elif n in spec.definitions:
+            stack.extend(names(spec.definitions[n].formula.ast))
+    return out
+
+
 def _start(node: Expr) -> int:
     """Offset of the first character of ``node`` (an operator node's ``pos`` is its operator)."""
     return min([node.pos, *(_start(c) for c in children(node))])
@@ -558,7 +575,11 @@ class Verifier:
             for fl in o.flags:
                 if fl.when is None:
                     continue
-                m = self.model([link, po.definitive, z3.Not(po.flags[fl.id]), q_tr.tri(fl.when.ast).t], [p, q])
+                # the completion may add only inputs the flag's condition depends on
+                deps = _input_deps(spec, fl.when.ast)
+                same = [q.known[v] == p.known[v] for v in spec.variables if v not in deps]
+                goal = [link, po.definitive, z3.Not(po.flags[fl.id]), q_tr.tri(fl.when.ast).t, *same]
+                m = self.model(goal, [p])
                 if m is None:
                     continue
                 w, c = enc.witness(m, p), enc.witness(m, q)
