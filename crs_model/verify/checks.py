@@ -9,6 +9,8 @@ wrong.
 
 from __future__ import annotations
 
+import math
+import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -18,7 +20,7 @@ import z3
 from crs_model.engine import Decision, Engine
 from crs_model.errors import Location, PatientError, SpecDefectError
 from crs_model.expr import Expr, children, conjuncts, names
-from crs_model.model import Edge, Formula, HitPolicy, Severity, Spec
+from crs_model.model import Edge, Formula, HitPolicy, Severity, Spec, Variable
 from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, compile_expr
 from crs_model.text import Renderer
 from crs_model.types import SymbolKind
@@ -26,6 +28,9 @@ from crs_model.verify.encoding import Encoding, Inputs, Part, Undecided
 from crs_model.verify.report import CHECKS, INTERNAL, CheckResult, Finding, Report
 from crs_model.verify.z3expr import Tri, Val, _and
 
+SIM_SEED = 0
+SIM_MAX = 50_000  # random patients at most
+SIM_PATIENCE = 300  # stop sampling after this many patients without a new fact
 MAX_EXPLAINED = 200  # unreachable elements explained with an unsat core, per spec
 Expect = Callable[[Engine, dict[str, Any]], str | None]  # None = reproduced, else why not
 
@@ -45,6 +50,20 @@ def _input_deps(spec: Spec, ast: Expr) -> set[str]:
         elif n in spec.definitions:
             stack.extend(names(spec.definitions[n].formula.ast))
     return out
+
+
+def _sample(v: Variable, rng: random.Random) -> Any:
+    """A random in-domain value for one input (all inputs known)."""
+    base = v.type.base
+    if base == "bool":
+        return rng.random() < 0.5
+    if base == "enum":
+        return rng.choice(v.type.values)
+    lo = v.minimum if v.minimum is not None else -1000.0
+    hi = v.maximum if v.maximum is not None else 1000.0
+    if base == "int":
+        return rng.randint(math.ceil(lo), math.floor(hi))
+    return round(rng.uniform(lo, hi), 1) if rng.random() < 0.8 else float(rng.randint(math.ceil(lo), int(hi)))
 
 
 def _start(node: Expr) -> int:
@@ -81,6 +100,7 @@ class Verifier:
         self.dead_edges: set[str] = set()
         self._reasons_left = MAX_EXPLAINED
         self._covers = 0
+        self._sim: tuple[set[str], set[tuple[str, int]]] | None = None
         self.unreachable: set[str] = set()
         self.enc.completion()
         self.encode_s = time.perf_counter() - t0
@@ -209,6 +229,51 @@ class Verifier:
                 pending.discard(k)
                 settled.append(z3.Not(sels[k]))
         return found
+
+    def simulate(self) -> tuple[set[str], set[tuple[str, int]]]:
+        """Random valid patients through the engine: edges they take, guard conjuncts they need.
+
+        Cheap evidence that settles most "can some patient ..." goals before the
+        solver is asked (as random simulation does before SAT in hardware
+        equivalence checking). Only positive facts are taken from it: every
+        "no patient can" answer still comes from the solver. Seeded: same
+        samples on every run.
+        """
+        if self._sim is not None:
+            return self._sim
+        spec = self.spec
+        rng = random.Random(SIM_SEED)  # noqa: S311 - reproducible sampling, not cryptography
+        n_edges = sum(len(n.edges) for n in spec.nodes.values())
+        multi = {
+            e.id: [compile_expr(c, spec.symbols) for c in conjuncts(e.guard.ast)]
+            for n in spec.nodes.values()
+            for e in n.edges
+            if len(conjuncts(e.guard.ast)) > 1
+        }
+        guards_at = {n.id: [e.id for e in n.edges if e.id in multi] for n in spec.nodes.values()}
+        taken: set[str] = set()
+        needed: set[tuple[str, int]] = set()
+        stale = 0
+        for _ in range(min(SIM_MAX, 4 * n_edges)):
+            patient = {name: _sample(v, rng) for name, v in spec.variables.items()}
+            try:
+                env = self.engine.environment(patient)
+                d = self.engine.decide(env)
+            except (PatientError, SpecDefectError):
+                continue
+            before = len(taken) + len(needed)
+            for step in d.trace:
+                if step.taken is not None:
+                    taken.add(f"{step.node}->{step.taken}")
+                for eid in guards_at[step.node]:
+                    for i, fn in enumerate(multi[eid]):
+                        if fn(env) is not True:
+                            needed.add((eid, i))
+            stale = stale + 1 if len(taken) + len(needed) == before else 0
+            if stale >= SIM_PATIENCE:
+                break
+        self._sim = (taken, needed)
+        return self._sim
 
     def _path(self, m: z3.ModelRef) -> list[str]:
         """The decision nodes (and outcome) the model's patient passes, entry first."""
@@ -363,7 +428,9 @@ class Verifier:
             for e in node.edges
             if e.id not in self.dead_edges
         }
-        taken = self.cover(edge_goals)
+        sim_taken, _ = self.simulate()
+        taken = sim_taken & set(edge_goals)
+        taken |= self.cover({k: v for k, v in edge_goals.items() if k not in taken})
         reachable = {spec.entry} | {e.target for n in spec.nodes.values() for e in n.edges if e.id in taken}
         self.unreachable = {k for k in order if k not in reachable}
         self._reasons_left = MAX_EXPLAINED
@@ -615,7 +682,9 @@ class Verifier:
                 for i, c in enumerate(parts):
                     goals[(e.id, i)] = (node.id, _and(reach, z3.Not(enc.tr.tri(c).t)))
                     where[(e.id, i)] = (e, c)
-        needed = self.cover(goals)
+        _, needed = self.simulate()
+        needed = needed & set(goals)
+        needed |= self.cover({k: v for k, v in goals.items() if k not in needed})
         for key in goals:
             if key in needed:
                 continue
