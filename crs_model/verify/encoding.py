@@ -21,7 +21,7 @@ import z3
 from crs_model.errors import Location
 from crs_model.expr import Expr, conjuncts
 from crs_model.model import Edge, HitPolicy, Spec
-from crs_model.verify.z3expr import Translator, Tri, Val, _and, _or, check_fast, make_solver, numeral
+from crs_model.verify.z3expr import Translator, Tri, Val, _and, _or, check_fast, make_solver, mk_not, numeral
 
 
 class Undecided(Exception):
@@ -155,7 +155,7 @@ class Encoding:
         out: list[tuple[str, z3.BoolRef, Part]] = []
         for c in self.spec.constraints:
             # a constraint rejects a patient only when it is definitely false
-            fact = z3.Not(tr.tri(c.formula.ast).f)
+            fact = mk_not(tr.tri(c.formula.ast).f)
             out.append((f"con:{c.id}", fact, Part(f"constraint {c.id}: {c.formula.text}", c.loc, f"constraint:{c.id}")))
         return out
 
@@ -190,7 +190,7 @@ class Encoding:
                 unknown = _or(*(g.unknown for g in gs), ctx=self.ctx)
                 pairs = [_and(gs[i].t, gs[j].t) for i in range(len(gs)) for j in range(i + 1, len(gs))]
                 two_true = _or(*pairs, ctx=self.ctx)
-                here = Here(_and(unknown, z3.Not(two_true)), two_true, _and(*(g.f for g in gs)))
+                here = Here(_and(unknown, mk_not(two_true)), two_true, _and(*(g.f for g in gs)))
                 take = {i: _and(gs[i].t, *(g.f for j, g in enumerate(gs) if j != i)) for i in range(len(gs))}
             else:
                 stops = [_and(gs[i].unknown, *(gs[j].f for j in range(i))) for i in range(len(gs))]
@@ -212,7 +212,7 @@ class Encoding:
             definitive = _and(reach[oid], known)
             for fl in o.flags:
                 flags[fl.id] = definitive if fl.when is None else _and(definitive, tr.tri(fl.when.ast).t)
-            outcomes[oid] = OutcomeEnc(reach[oid], definitive, _and(reach[oid], z3.Not(known)), flags)
+            outcomes[oid] = OutcomeEnc(reach[oid], definitive, _and(reach[oid], mk_not(known)), flags)
         self.nodes, self.outcomes = nodes, outcomes
         for nid, n in spec.nodes.items():
             self.parts[f"reach:{nid}"] = Part(f"the path to '{nid}' ({n.question.strip()})", n.loc, f"node:{nid}")
@@ -264,7 +264,7 @@ class Encoding:
                     t = _or(*(self.outcomes[oid].definitive for oid in actions.get(ident, [])), ctx=self.ctx)
                 else:
                     t = _or(*(enc.flags[ident] for enc in self.outcomes.values() if ident in enc.flags), ctx=self.ctx)
-                return Tri(t, z3.Not(t))
+                return Tri(t, mk_not(t))
 
             defs = {n: d.formula.ast for n, d in spec.definitions.items()}
             rec = Val(self.recommendation, self.true)

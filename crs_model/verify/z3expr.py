@@ -80,7 +80,7 @@ class Tri:
 
     @property
     def unknown(self) -> z3.BoolRef:
-        return z3.And(z3.Not(self.t), z3.Not(self.f))
+        return _and(mk_not(self.t), mk_not(self.f))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +102,23 @@ def numeral(value: float | int, is_int: bool, ctx: z3.Context) -> z3.ArithRef:
     return z3.RealVal(f"{frac.numerator}/{frac.denominator}", ctx)
 
 
+# The few hot constructors, straight on the C API: z3py's And/Or/Not re-check and
+# coerce every argument, which dominates encoding time on large graphs.
+def _ast_array(xs: list[z3.BoolRef]) -> Any:
+    arr = (z3.Ast * len(xs))()
+    for i, x in enumerate(xs):
+        arr[i] = x.as_ast()
+    return arr
+
+
+def mk_not(x: z3.BoolRef) -> z3.BoolRef:
+    if z3.is_true(x):
+        return z3.BoolVal(False, x.ctx)
+    if z3.is_false(x):
+        return z3.BoolVal(True, x.ctx)
+    return z3.BoolRef(z3.Z3_mk_not(x.ctx.ref(), x.as_ast()), x.ctx)
+
+
 def _and(*xs: z3.BoolRef, ctx: z3.Context | None = None) -> z3.BoolRef:
     """Conjunction, folding literal true/false (``ctx`` is needed only when ``xs`` may be empty)."""
     c = xs[0].ctx if xs else ctx
@@ -109,7 +126,11 @@ def _and(*xs: z3.BoolRef, ctx: z3.Context | None = None) -> z3.BoolRef:
     items = [x for x in xs if not z3.is_true(x)]
     if any(z3.is_false(x) for x in items):
         return z3.BoolVal(False, c)
-    return items[0] if len(items) == 1 else (z3.And(*items) if items else z3.BoolVal(True, c))
+    if not items:
+        return z3.BoolVal(True, c)
+    if len(items) == 1:
+        return items[0]
+    return z3.BoolRef(z3.Z3_mk_and(c.ref(), len(items), _ast_array(items)), c)
 
 
 def _or(*xs: z3.BoolRef, ctx: z3.Context | None = None) -> z3.BoolRef:
@@ -119,7 +140,11 @@ def _or(*xs: z3.BoolRef, ctx: z3.Context | None = None) -> z3.BoolRef:
     items = [x for x in xs if not z3.is_false(x)]
     if any(z3.is_true(x) for x in items):
         return z3.BoolVal(True, c)
-    return items[0] if len(items) == 1 else (z3.Or(*items) if items else z3.BoolVal(False, c))
+    if not items:
+        return z3.BoolVal(False, c)
+    if len(items) == 1:
+        return items[0]
+    return z3.BoolRef(z3.Z3_mk_or(c.ref(), len(items), _ast_array(items)), c)
 
 
 class Translator:
@@ -186,7 +211,7 @@ class Translator:
             v, k = self.inputs[ident]
             if sym.type.base == "bool":
                 assert isinstance(v, z3.BoolRef)
-                out = Tri(z3.And(k, v), z3.And(k, z3.Not(v)))
+                out = Tri(z3.And(k, v), z3.And(k, mk_not(v)))
             else:
                 assert isinstance(v, z3.ArithRef)
                 out = Val(v, k)
@@ -283,7 +308,7 @@ class Translator:
         }
         c = ops[node.op](a.v, b.v)
         k = _and(a.k, b.k)
-        return Tri(_and(k, c), _and(k, z3.Not(c)))
+        return Tri(_and(k, c), _and(k, mk_not(c)))
 
     def _member(self, node: Member) -> Tri:
         x = self.val(node.operand)
@@ -297,8 +322,8 @@ class Translator:
                 lits.append(x.v == numeral(item.value, item.is_int, self.ctx))
         inside = _or(*lits, ctx=self.ctx)
         if node.negated:
-            inside = z3.Not(inside)
-        return Tri(_and(x.k, inside), _and(x.k, z3.Not(inside)))
+            inside = mk_not(inside)
+        return Tri(_and(x.k, inside), _and(x.k, mk_not(inside)))
 
     def _ite(self, node: IfThenElse) -> Term:
         c = self.tri(node.cond)
