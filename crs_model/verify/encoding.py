@@ -101,8 +101,6 @@ class Encoding:
         self.background: list[z3.BoolRef] = []
         self.inputs = Inputs(spec, self.ctx)
         self.tr = self.translator(self.inputs)
-        self.domain_lits: dict[str, list[z3.BoolRef]] = {}
-        self.constraint_lits: dict[str, z3.BoolRef] = {}
         self._assert_background(self.inputs, "")
         self.nodes: dict[str, NodeEnc] = {}
         self.outcomes: dict[str, OutcomeEnc] = {}
@@ -161,14 +159,8 @@ class Encoding:
 
     def _assert_background(self, inputs: Inputs, suffix: str) -> None:
         tr = self.tr if suffix == "" else self.translator(inputs)
-        for key, fact, part in self.domain_facts(inputs):
-            lit = self.track(key + suffix, fact, part)
-            if suffix == "":
-                self.domain_lits.setdefault(key.split(":", 1)[1], []).append(lit)
-        for key, fact, part in self.constraint_facts(tr):
-            lit = self.track(key + suffix, fact, part)
-            if suffix == "":
-                self.constraint_lits[key.split(":", 1)[1]] = lit
+        for key, fact, part in [*self.domain_facts(inputs), *self.constraint_facts(tr)]:
+            self.track(key + suffix, fact, part)
 
     def _encode_graph(self, tr: Translator) -> None:
         """A Bool per node and outcome: ``reach(k) -> Or(reach(p) and taken(p -> k))``.
