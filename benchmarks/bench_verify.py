@@ -253,12 +253,58 @@ def assumptions_vs_pushpop() -> dict[str, float]:
     return {"queries": n, "assumptions_ms": 1000 * t_assume / n, "pushpop_ms": 1000 * t_push / n}
 
 
+def oracle_throughput(n: int = 2000) -> dict[str, float]:
+    """Z3Oracle vs Engine on the same random patients of the shipped spec (same run)."""
+    import crs_model
+    from crs_model.errors import PatientError, SpecDefectError
+    from crs_model.verify.oracle import Z3Oracle
+
+    spec = crs_model.load_spec(ROOT / "specs" / "cytosorb_crs.yaml")
+    engine = crs_model.Engine(spec)
+    oracle = Z3Oracle(spec)
+    rng = random.Random(5)  # noqa: S311 - reproducible benchmark data
+    patients = []
+    for _ in range(n):
+        p: dict[str, Any] = {}
+        for name, v in spec.variables.items():
+            if rng.random() < 0.2:
+                continue
+            base = v.type.base
+            if base == "bool":
+                p[name] = rng.random() < 0.5
+            elif base == "enum":
+                p[name] = rng.choice(v.type.values)
+            else:
+                lo, hi = v.minimum or 0, min(v.maximum or 1000, 1000)
+                p[name] = rng.randint(int(lo), int(lo) + 8) if base == "int" else round(rng.uniform(lo, hi), 1)
+        patients.append(p)
+
+    def timed(f: Any) -> float:
+        t0 = time.perf_counter()
+        for p in patients:
+            try:
+                f(p)
+            except (PatientError, SpecDefectError):
+                pass
+        return n / (time.perf_counter() - t0)
+
+    return {"patients": n, "oracle_per_s": timed(oracle.decide), "engine_per_s": timed(engine.evaluate)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--naive", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--sizes", type=int, nargs="*", default=list(SIZES))
+    ap.add_argument("--oracle", action="store_true", help="only measure Z3Oracle throughput")
     args = ap.parse_args()
+    if args.oracle:
+        o = oracle_throughput()
+        print(
+            f"Z3Oracle: {o['oracle_per_s']:.0f} patients/s; engine: {o['engine_per_s']:.0f} patients/s "
+            f"({o['engine_per_s'] / o['oracle_per_s']:.0f}x) on {o['patients']} random patients of the shipped spec."
+        )
+        return
     if args.one:
         print(json.dumps(one_size(args.one, args.naive)))
         return
