@@ -16,6 +16,7 @@ Prints a Markdown table (the one recorded in docs/verify.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import random
@@ -28,8 +29,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-import contextlib
 
 from crs_model.errors import Location  # noqa: E402
 from crs_model.expr import parse  # noqa: E402
