@@ -9,6 +9,7 @@ wrong.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import time
@@ -19,7 +20,7 @@ import z3
 
 from crs_model.engine import Decision, Engine
 from crs_model.errors import Location, PatientError, SpecDefectError
-from crs_model.expr import Expr, children, conjuncts, names
+from crs_model.expr import Compare, Expr, Name, Num, children, conjuncts, names
 from crs_model.model import Edge, Formula, HitPolicy, Severity, Spec, Variable
 from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, compile_expr
 from crs_model.text import Renderer
@@ -30,7 +31,7 @@ from crs_model.verify.z3expr import Tri, Val, _and
 
 SIM_SEED = 0
 SIM_MAX = 50_000  # random patients at most
-SIM_PATIENCE = 300  # stop sampling after this many patients without a new fact
+SIM_PATIENCE = 1000  # stop sampling after this many patients without a new fact
 MAX_EXPLAINED = 50  # unreachable elements explained with an unsat core, per spec
 Expect = Callable[[Engine, dict[str, Any]], str | None]  # None = reproduced, else why not
 
@@ -52,13 +53,55 @@ def _input_deps(spec: Spec, ast: Expr) -> set[str]:
     return out
 
 
-def _sample(v: Variable, rng: random.Random) -> Any:
-    """A random in-domain value for one input (all inputs known)."""
+def _boundary_points(spec: Spec) -> dict[str, list[float]]:
+    """Per numeric input: the thresholds its guards compare it with, their neighbours and midpoints.
+
+    Uniform sampling rarely lands between two close thresholds; these points do.
+    """
+    consts: dict[str, set[float]] = {}
+    forms = [e.guard.ast for n in spec.nodes.values() for e in n.edges]
+    forms += [d.formula.ast for d in spec.definitions.values()]
+    stack = list(forms)
+    while stack:
+        node = stack.pop()
+        stack.extend(children(node))
+        if not isinstance(node, Compare):
+            continue
+        for var, other in ((node.left, node.right), (node.right, node.left)):
+            if not isinstance(var, Name) or var.id not in spec.variables:
+                continue
+            if isinstance(other, Num):
+                consts.setdefault(var.id, set()).add(other.value)
+            elif isinstance(other, Name) and other.id in spec.parameters:
+                val = spec.parameters[other.id].value
+                if not isinstance(val, bool):
+                    consts.setdefault(var.id, set()).add(float(val))
+    out: dict[str, list[float]] = {}
+    for name, cs in consts.items():
+        v = spec.variables[name]
+        step = 1.0 if v.type.base == "int" else 0.1
+        pts = sorted(cs)
+        cand = set(pts) | {c - step for c in pts} | {c + step for c in pts}
+        cand |= {(a + b) / 2 for a, b in itertools.pairwise(pts)}
+        lo = v.minimum if v.minimum is not None else -math.inf
+        hi = v.maximum if v.maximum is not None else math.inf
+        keep = [c for c in cand if lo <= c <= hi]
+        if v.type.base == "int":
+            keep = [float(round(c)) for c in keep]
+        out[name] = sorted(set(keep))
+    return out
+
+
+def _sample(v: Variable, rng: random.Random, points: list[float] | None = None) -> Any:
+    """A random in-domain value for one input (all inputs known), often at a guard threshold."""
     base = v.type.base
     if base == "bool":
         return rng.random() < 0.5
     if base == "enum":
         return rng.choice(v.type.values)
+    if points and rng.random() < 0.6:
+        x = rng.choice(points)
+        return int(x) if base == "int" else x
     lo = v.minimum if v.minimum is not None else -1000.0
     hi = v.maximum if v.maximum is not None else 1000.0
     if base == "int":
@@ -253,6 +296,7 @@ class Verifier:
             return self._sim
         spec = self.spec
         rng = random.Random(SIM_SEED)  # noqa: S311 - reproducible sampling, not cryptography
+        points = _boundary_points(spec)
         n_edges = sum(len(n.edges) for n in spec.nodes.values())
         multi = {
             e.id: [compile_expr(c, spec.symbols) for c in conjuncts(e.guard.ast)]
@@ -265,7 +309,7 @@ class Verifier:
         needed: set[tuple[str, int]] = set()
         stale = 0
         for _ in range(min(SIM_MAX, 4 * n_edges)):
-            patient = {name: _sample(v, rng) for name, v in spec.variables.items()}
+            patient = {name: _sample(v, rng, points.get(name)) for name, v in spec.variables.items()}
             try:
                 env = self.engine.environment(patient)
                 d = self.engine.decide(env)
