@@ -25,6 +25,7 @@ system-deps:
 
 run: $(STAMP) system-deps
 	$(BIN)/crs-model check-spec
+	$(BIN)/crs-model verify
 	$(BIN)/crs-model evaluate specs/examples/patients/
 
 lint: $(STAMP)

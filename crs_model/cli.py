@@ -19,7 +19,12 @@ from crs_model.errors import CrsModelError
 
 Handler = Callable[[argparse.Namespace, TextIO, TextIO], int]
 
-COMMAND_MODULES = ("crs_model.commands.core", "crs_model.commands.fuzz", "crs_model.commands.mutate")
+COMMAND_MODULES = (
+    "crs_model.commands.core",
+    "crs_model.commands.verify",
+    "crs_model.commands.fuzz",
+    "crs_model.commands.mutate",
+)
 
 
 class _Parser(argparse.ArgumentParser):
