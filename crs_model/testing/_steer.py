@@ -66,9 +66,9 @@ class InputModel:
             else:
                 self.candidates[name] = bounds[name]
         self.definitions: dict[str, Expr] = {n: d.formula.ast for n, d in spec.definitions.items()}
-        self._defs: tuple[tuple[str, Fn], ...] = tuple(
-            (n, compile_expr(d.formula.ast, self.symbols)) for n, d in spec.definitions.items()
-        )
+        self._lazy: dict[str, Fn] = {}  # definitions computed on first use, as the engine does
+        for n, d in spec.definitions.items():
+            self._lazy[n] = compile_expr(d.formula.ast, self.symbols, self._lazy)
         self._compiled: dict[int, Fn] = {}
         self._last: tuple[dict[str, Any], dict[str, Any]] = ({"": None}, {})
         self._protected: frozenset[str] = frozenset()  # inputs a repair must not change
@@ -90,19 +90,19 @@ class InputModel:
 
     # ------------------------------------------------------------ evaluation
     def full_env(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """The inputs, with definitions computed lazily on first use (cached until the inputs change)."""
         snap, env = self._last
         if snap == inputs:  # steering re-reads the same inputs many times between edits
             return env
-        env = dict(inputs)
-        for name, fn in self._defs:
-            env[name] = fn(env)
-        self._last = (dict(inputs), env)
+        snap = dict(inputs)
+        env = dict(snap)
+        self._last = (snap, env)
         return env
 
     def value(self, node: Expr, inputs: Mapping[str, Any]) -> Any:
         fn = self._compiled.get(id(node))
         if fn is None:
-            fn = self._compiled[id(node)] = compile_expr(node, self.symbols)
+            fn = self._compiled[id(node)] = compile_expr(node, self.symbols, self._lazy)
         return fn(self.full_env(inputs))
 
     def consistent(self, inputs: Mapping[str, Any]) -> bool:

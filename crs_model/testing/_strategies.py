@@ -70,15 +70,15 @@ def _value(src: _Source, v: Variable, candidates: tuple[Any, ...], near: tuple[A
     hi = v.maximum if v.maximum is not None else 1e6
     if v.type.base == "int":
         a, b = math.ceil(lo), math.floor(hi)
-        return a + src.bits(3) % (b - a + 1)
+        return a + src.bits(2) % (b - a + 1)
     # log-spread magnitude: lab values span five decades, most patients sit in the low ones
-    u = src.bits(3) / float(1 << 24)
+    u = src.bits(2) / float(1 << 16)
     span = hi - lo
     x = lo + span * u ** (1 + (sel % 8))
     return round(x, 1) if sel < 240 else x
 
 
-_SLOT = 5  # bytes per input: absent?, selector, up to three value bytes
+_SLOT = 4  # bytes per input: absent?, selector, two value bytes
 
 
 def _decode_inputs(src: _Source, model: InputModel, absent_per_256: int, names: list[str]) -> dict[str, Any]:
