@@ -1,0 +1,356 @@
+"""Decision diagrams: content, determinism, overlays, committed DOT freshness, the render command."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pydot
+import pytest
+
+import crs_model
+from crs_model.cli import main
+from crs_model.engine import Engine
+from crs_model.errors import Location
+from crs_model.model import Recommendation, Severity, Spec
+from crs_model.render import (
+    SEVERITY_COLOUR,
+    OutcomeClass,
+    Overlay,
+    diagram,
+    dot_text,
+    outcome_class,
+    views,
+)
+from crs_model.text import Renderer
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "specs" / "cytosorb_crs.yaml"
+DIAGRAMS = ROOT / "diagrams"
+HAS_DOT = shutil.which("dot") is not None
+needs_graphviz = pytest.mark.skipif(not HAS_DOT, reason="Graphviz 'dot' is not installed (make system-deps)")
+
+# A grade-4 CAR-T patient after tocilizumab and corticosteroids, refractory, no contraindication.
+CYTOSORB_PATIENT: dict[str, Any] = {
+    "etiology": "car_t",
+    "age_years": 40,
+    "weight_kg": 70,
+    "bmi_kg_m2": 24,
+    "pregnant": False,
+    "temperature_c": 39.2,
+    "hypotension": True,
+    "vasopressor_count": 2,
+    "vasopressin": False,
+    "oxygen_support": "high_flow",
+    "tocilizumab_doses": 2,
+    "hours_since_last_tocilizumab": 10,
+    "corticosteroids_given": True,
+    "hemodynamic_instability_persistent": True,
+    "platelets_10e9_l": 120,
+    "heparin_induced_thrombocytopenia": False,
+    "anticoagulation_contraindicated": False,
+}
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Spec:
+    return crs_model.load_spec(SPEC)
+
+
+def nodes_of(g: pydot.Dot) -> dict[str, pydot.Node]:
+    return {n.get_name().strip('"'): n for n in g.get_nodes()}
+
+
+def edges_of(g: pydot.Dot) -> dict[tuple[str, str], pydot.Edge]:
+    return {(e.get_source().strip('"'), e.get_destination().strip('"')): e for e in g.get_edges()}
+
+
+def plain(raw: str) -> str:
+    """An HTML label as plain text: tags dropped, line breaks as spaces, entities decoded."""
+    if raw.startswith("<") and raw.endswith(">"):
+        raw = raw[1:-1]
+    return html.unescape(" ".join(re.sub(r"<[^>]+>", " ", raw).split()))
+
+
+def label_text(obj: pydot.Node | pydot.Edge) -> str:
+    return plain(str(obj.get("label") or ""))
+
+
+def title_text(g: pydot.Dot) -> str:
+    return plain(str(g.get_label()))
+
+
+def test_dot_is_byte_identical_across_loads(shipped: Spec) -> None:
+    again = crs_model.load_spec(SPEC)
+    for view in views(shipped, split=True):
+        assert dot_text(diagram(shipped, view=view)) == dot_text(diagram(again, view=view))
+
+
+def test_full_diagram_shows_questions_policies_guards_and_title(shipped: Spec) -> None:
+    g = diagram(shipped)
+    nodes = nodes_of(g)
+    edges = edges_of(g)
+    words = Renderer(shipped.symbols, param_names=True)
+    for nid, node in shipped.nodes.items():
+        text = label_text(nodes[nid])
+        assert " ".join(node.question.split()) in text
+        assert f"{node.hit_policy.value}:" in text
+        for e in node.edges:
+            etext = label_text(edges[(nid, e.target)])
+            assert words.render(e.guard.ast) in etext, (e.id, etext)
+            assert e.label in etext
+    title = title_text(g)
+    md = shipped.metadata
+    for piece in (md.id, md.version, md.status.value.upper(), shipped.sha256):
+        assert piece in title
+    # parameters appear by name and value on the guards that use them
+    assert "cytosorb_min_astct_grade (3" in label_text(edges[("cytosorb_indicated", "device_contraindicated")])
+
+
+def test_outcomes_coloured_by_class_with_key_actions(shipped: Spec) -> None:
+    nodes = nodes_of(diagram(shipped))
+    assert {outcome_class(r) for r in Recommendation} == set(OutcomeClass)
+    for oid, o in shipped.outcomes.items():
+        cls = outcome_class(o.recommendation)
+        assert nodes[oid].get("fillcolor").strip('"') == cls.fill
+        text = label_text(nodes[oid])
+        assert cls.title.upper() in text
+        assert o.title in text
+        first_words = " ".join(o.actions[0].text.split()[:3]).rstrip(".,;:")
+        assert first_words in text
+    assert outcome_class("consider_cytosorb") is OutcomeClass.CYTOSORB
+    assert outcome_class("cytosorb_contraindicated") is OutcomeClass.CONTRAINDICATED
+    assert outcome_class("insufficient_data") is OutcomeClass.INSUFFICIENT
+
+
+def test_citation_markers_refer_to_the_legend(shipped: Spec) -> None:
+    g = diagram(shipped)
+    numbers = {eid: i for i, eid in enumerate(shipped.evidence, 1)}
+    legend = label_text(nodes_of(g)["legend"])
+    for eid, n in numbers.items():
+        assert f"[{n}] {eid} -" in legend
+    edge = shipped.nodes["crs_grade"].edges[1]  # cites astct_2019 and seed
+    marker = "[" + ",".join(str(n) for n in sorted(numbers[c] for c in edge.cites)) + "]"
+    assert marker in label_text(edges_of(g)[("crs_grade", edge.target)])
+
+
+def test_committed_diagrams_are_fresh(shipped: Spec) -> None:
+    """A spec change cannot land without its picture."""
+    stale = []
+    for view in views(shipped):
+        suffix = "" if view == "full" else "." + view.replace("node:", "node-")
+        path = DIAGRAMS / f"cytosorb_crs{suffix}.dot"
+        if not path.is_file() or path.read_text(encoding="utf-8") != dot_text(diagram(shipped, view=view)):
+            stale.append(str(path.relative_to(ROOT)))
+    assert not stale, f"stale diagrams {stale}: regenerate with `make diagrams` (crs-model render --out diagrams)"
+    for view in views(shipped):
+        suffix = "" if view == "full" else "." + view
+        assert (DIAGRAMS / f"cytosorb_crs{suffix}.svg").is_file()
+
+
+def test_patient_overlay_highlights_path_and_guard_values(shipped: Spec) -> None:
+    decision = Engine(shipped).evaluate(CYTOSORB_PATIENT)
+    assert decision.recommendation == "consider_cytosorb"
+    g = diagram(shipped, Overlay(decision=decision, patient_label="p.json"))
+    nodes, edges = nodes_of(g), edges_of(g)
+    for nid in shipped.nodes.keys() | shipped.outcomes.keys():
+        on_path = nid in decision.path
+        assert (nodes[nid].get("penwidth") == "4") is on_path, nid
+    for step in decision.trace:
+        for target, value in step.guards:
+            text = label_text(edges[(step.node, target)])
+            word = {True: "TRUE", False: "false", None: "UNKNOWN"}[value]
+            assert f"guard = {word}" in text
+            if step.taken == target:
+                assert edges[(step.node, target)].get("penwidth") == "4"
+    grade = label_text(edges[("crs_grade", "tocilizumab_given")])
+    assert "ASTCT grade = 4" in grade
+    assert "patient p.json: consider_cytosorb (consider_cytosorb)" in title_text(g)
+    # off-path edges were not evaluated: no guard value shown
+    assert "guard =" not in label_text(edges[("tocilizumab_repeat", "give_repeat_tocilizumab")])
+
+
+def test_patient_overlay_insufficient_data_shows_missing(shipped: Spec) -> None:
+    decision = Engine(shipped).evaluate({"etiology": "car_t"})
+    assert decision.recommendation == "insufficient_data"
+    g = diagram(shipped, Overlay(decision=decision))
+    nodes, edges = nodes_of(g), edges_of(g)
+    text = label_text(nodes["insufficient_data"])
+    for name in decision.missing:
+        assert name in text
+    assert (decision.path[-1], "insufficient_data") in edges
+    assert "guard = UNKNOWN" in label_text(edges[("crs_grade", "no_crs")])
+
+
+@dataclass(frozen=True)
+class FakeFinding:
+    """Shaped like crs_model.verify.Finding; tests the overlay without the solver."""
+
+    check: str
+    severity: Severity
+    location: Location
+    message: str
+    witness: dict[str, Any] | None
+    element: str
+
+
+FAKE_FINDINGS = (
+    FakeFinding(
+        "overlap",
+        Severity.ERROR,
+        Location("specs/x.yaml", 10, 3),
+        "guards to 'a' and 'b' both hold",
+        {"etiology": "sepsis", "tocilizumab_doses": 0},
+        "node:tocilizumab_repeat",
+    ),
+    FakeFinding(
+        "uncited",
+        Severity.WARNING,
+        Location("specs/x.yaml", 20, 5),
+        "edge without evidence",
+        None,
+        "edge:crs_grade->no_crs",
+    ),
+    FakeFinding(
+        "invariant",
+        Severity.ERROR,
+        Location("specs/x.yaml", 30, 7),
+        "refuted",
+        {"weight_kg": 120},
+        "invariant:tocilizumab_dose_cap",
+    ),
+    FakeFinding("unreachable", Severity.INFO, Location("specs/x.yaml", 40, 1), "never reached", None, "outcome:no_crs"),
+)
+
+
+def test_findings_overlay_marks_elements_and_lists_witnesses(shipped: Spec) -> None:
+    g = diagram(shipped, Overlay(findings=FAKE_FINDINGS))
+    nodes, edges = nodes_of(g), edges_of(g)
+    # ordered by severity, then check: F1 invariant, F2 overlap (errors), F3 uncited (warning), F4 info
+    assert "⚠ F2 (error)" in label_text(nodes["tocilizumab_repeat"])
+    assert nodes["tocilizumab_repeat"].get("color").strip('"') == SEVERITY_COLOUR["error"]
+    assert "⚠ F3 (warning)" in label_text(edges[("crs_grade", "no_crs")])
+    assert edges[("crs_grade", "no_crs")].get("color").strip('"') == SEVERITY_COLOUR["warning"]
+    assert "⚠ F4 (info)" in label_text(nodes["no_crs"])
+    table = label_text(nodes["findings"])
+    assert "F1 · error · invariant · invariant:tocilizumab_dose_cap at specs/x.yaml:30:7" in table
+    assert '"weight_kg": 120' in table
+    assert '"etiology": "sepsis"' in table
+    assert "verifier findings: 2 error, 1 warning, 1 info" in title_text(g)
+
+
+def test_findings_overlay_with_no_findings_says_so(shipped: Spec) -> None:
+    g = diagram(shipped, Overlay(findings=()))
+    assert "none: every check passed" in label_text(nodes_of(g)["findings"])
+
+
+def test_split_gives_one_diagram_per_decision(shipped: Spec) -> None:
+    assert views(shipped) == ["full", "overview"]  # small enough to read whole
+    split = views(shipped, split=True)
+    assert [v for v in split if v.startswith("node:")] == [f"node:{n}" for n in shipped.nodes]
+    sub = nodes_of(diagram(shipped, view="node:cytosorb_indicated"))
+    assert "continues at tocilizumab_repeat" in label_text(sub["tocilizumab_repeat"])
+    assert "crs_grade" not in sub
+    with pytest.raises(ValueError, match="unknown view"):
+        diagram(shipped, view="node:nope")
+
+
+def test_overview_is_compact(shipped: Spec) -> None:
+    full, overview = dot_text(diagram(shipped)), dot_text(diagram(shipped, view="overview"))
+    assert len(overview) < len(full) * 0.7
+    assert "Sources" not in label_text(nodes_of(diagram(shipped, view="overview"))["legend"])
+
+
+# ------------------------------------------------------------------ command
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@needs_graphviz
+def test_render_command_writes_dot_and_images(tmp_path: Path) -> None:
+    code, out, err = run("render", str(SPEC), "--out", str(tmp_path), "--format", "svg,png,pdf")
+    assert code == 0, err
+    for suffix in ("dot", "svg", "png", "pdf"):
+        assert (tmp_path / f"cytosorb_crs.{suffix}").stat().st_size > 1000
+        assert (tmp_path / f"cytosorb_crs.overview.{suffix}").is_file()
+    assert (tmp_path / "cytosorb_crs.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "cytosorb_crs.pdf").read_bytes()[:5] == b"%PDF-"
+    svg = ET.parse(tmp_path / "cytosorb_crs.svg").getroot()
+    texts = " ".join(t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text"))
+    assert "Consider CytoSorb hemoadsorption" in texts
+    assert f"wrote {tmp_path / 'cytosorb_crs.pdf'}" in out
+
+
+def test_render_without_graphviz_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    code, out, err = run("render", str(SPEC), "--out", str(tmp_path / "d"), "--format", "dot,svg")
+    assert code == 2
+    assert "Graphviz 'dot' was not found" in err
+    assert "Traceback" not in err
+    # DOT alone needs no Graphviz
+    code, out, err = run("render", str(SPEC), "--out", str(tmp_path / "d"), "--format", "dot")
+    assert code == 0, err
+    assert (tmp_path / "d" / "cytosorb_crs.dot").read_text(encoding="utf-8") == dot_text(
+        diagram(crs_model.load_spec(SPEC))
+    )
+
+
+def test_render_bad_format_and_bad_patient_exit_2(tmp_path: Path) -> None:
+    code, _, err = run("render", str(SPEC), "--out", str(tmp_path), "--format", "dot,gif")
+    assert code == 2
+    assert "choose from dot, svg, png, pdf" in err
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"weight_kg": -5}', encoding="utf-8")
+    code, _, err = run("render", str(SPEC), "--out", str(tmp_path), "--format", "dot", "--patient", str(bad))
+    assert code == 2
+    assert "weight_kg" in err
+    assert not list(tmp_path.glob("*.dot"))
+
+
+def test_render_patient_overlay_file(tmp_path: Path) -> None:
+    patient = tmp_path / "grade4.json"
+    patient.write_text(json.dumps(CYTOSORB_PATIENT), encoding="utf-8")
+    code, out, err = run("render", str(SPEC), "--out", str(tmp_path), "--format", "dot", "--patient", str(patient))
+    assert code == 0, err
+    dot = (tmp_path / "cytosorb_crs.patient-grade4.dot").read_text(encoding="utf-8")
+    assert "guard = TRUE" in dot
+    assert "consider_cytosorb via crs_grade -> tocilizumab_given" in out
+
+
+def test_render_check_detects_stale_diagrams(tmp_path: Path) -> None:
+    code, _, _ = run("render", str(SPEC), "--out", str(tmp_path), "--format", "dot")
+    assert code == 0
+    code, out, _ = run("render", str(SPEC), "--out", str(tmp_path), "--check")
+    assert code == 0
+    assert "match" in out
+    spec_copy = tmp_path / "cytosorb_crs.yaml"
+    spec_copy.write_bytes(SPEC.read_bytes().replace(b"version: 0.1.0", b"version: 0.1.1", 1))
+    code, _, err = run("render", str(spec_copy), "--out", str(tmp_path), "--check")
+    assert code == 1
+    assert "stale:" in err
+    assert f"crs-model render {spec_copy} --out {tmp_path}" in err
+
+
+def test_render_findings_needs_or_uses_the_verifier(tmp_path: Path) -> None:
+    try:
+        import crs_model.verify  # noqa: F401
+    except ImportError:
+        code, _, err = run("render", str(SPEC), "--out", str(tmp_path), "--format", "dot", "--findings")
+        assert code == 2
+        assert "needs the verifier" in err
+        return
+    code, _, err = run("render", str(SPEC), "--out", str(tmp_path), "--format", "dot", "--findings")
+    assert code == 0, err
+    dot = (tmp_path / "cytosorb_crs.findings.dot").read_text(encoding="utf-8")
+    assert "Verifier findings" in dot
