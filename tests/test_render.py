@@ -69,7 +69,7 @@ def nodes_of(g: pydot.Dot) -> dict[str, pydot.Node]:
 
 
 def edges_of(g: pydot.Dot) -> dict[tuple[str, str], pydot.Edge]:
-    return {(e.get_source().strip('"'), e.get_destination().strip('"')): e for e in g.get_edges()}
+    return {(str(e.get_source()).strip('"'), str(e.get_destination()).strip('"')): e for e in g.get_edges()}
 
 
 def plain(raw: str) -> str:
@@ -79,12 +79,16 @@ def plain(raw: str) -> str:
     return html.unescape(" ".join(re.sub(r"<[^>]+>", " ", raw).split()))
 
 
+def attr(obj: pydot.Node | pydot.Edge, name: str) -> str:
+    return str(obj.get(name) or "").strip('"')
+
+
 def label_text(obj: pydot.Node | pydot.Edge) -> str:
-    return plain(str(obj.get("label") or ""))
+    return plain(attr(obj, "label"))
 
 
 def title_text(g: pydot.Dot) -> str:
-    return plain(str(g.get_label()))
+    return plain(str(g.get("label") or ""))
 
 
 def test_dot_is_byte_identical_across_loads(shipped: Spec) -> None:
@@ -119,7 +123,7 @@ def test_outcomes_coloured_by_class_with_key_actions(shipped: Spec) -> None:
     assert {outcome_class(r) for r in Recommendation} == set(OutcomeClass)
     for oid, o in shipped.outcomes.items():
         cls = outcome_class(o.recommendation)
-        assert nodes[oid].get("fillcolor").strip('"') == cls.fill
+        assert attr(nodes[oid], "fillcolor") == cls.fill
         text = label_text(nodes[oid])
         assert cls.title.upper() in text
         assert o.title in text
@@ -162,14 +166,14 @@ def test_patient_overlay_highlights_path_and_guard_values(shipped: Spec) -> None
     nodes, edges = nodes_of(g), edges_of(g)
     for nid in shipped.nodes.keys() | shipped.outcomes.keys():
         on_path = nid in decision.path
-        assert (nodes[nid].get("penwidth") == "4") is on_path, nid
+        assert (attr(nodes[nid], "penwidth") == "4") is on_path, nid
     for step in decision.trace:
         for target, value in step.guards:
             text = label_text(edges[(step.node, target)])
             word = {True: "TRUE", False: "false", None: "UNKNOWN"}[value]
             assert f"guard = {word}" in text
             if step.taken == target:
-                assert edges[(step.node, target)].get("penwidth") == "4"
+                assert attr(edges[(step.node, target)], "penwidth") == "4"
     grade = label_text(edges[("crs_grade", "tocilizumab_given")])
     assert "ASTCT grade = 4" in grade
     assert "patient p.json: consider_cytosorb (consider_cytosorb)" in title_text(g)
@@ -235,9 +239,9 @@ def test_findings_overlay_marks_elements_and_lists_witnesses(shipped: Spec) -> N
     nodes, edges = nodes_of(g), edges_of(g)
     # ordered by severity, then check: F1 invariant, F2 overlap (errors), F3 uncited (warning), F4 info
     assert "⚠ F2 (error)" in label_text(nodes["tocilizumab_repeat"])
-    assert nodes["tocilizumab_repeat"].get("color").strip('"') == SEVERITY_COLOUR["error"]
+    assert attr(nodes["tocilizumab_repeat"], "color") == SEVERITY_COLOUR["error"]
     assert "⚠ F3 (warning)" in label_text(edges[("crs_grade", "no_crs")])
-    assert edges[("crs_grade", "no_crs")].get("color").strip('"') == SEVERITY_COLOUR["warning"]
+    assert attr(edges[("crs_grade", "no_crs")], "color") == SEVERITY_COLOUR["warning"]
     assert "⚠ F4 (info)" in label_text(nodes["no_crs"])
     table = label_text(nodes["findings"])
     assert "F1 · error · invariant · invariant:tocilizumab_dose_cap at specs/x.yaml:30:7" in table
@@ -286,7 +290,7 @@ def test_render_command_writes_dot_and_images(tmp_path: Path) -> None:
         assert (tmp_path / f"cytosorb_crs.overview.{suffix}").is_file()
     assert (tmp_path / "cytosorb_crs.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "cytosorb_crs.pdf").read_bytes()[:5] == b"%PDF-"
-    svg = ET.parse(tmp_path / "cytosorb_crs.svg").getroot()
+    svg = ET.parse(tmp_path / "cytosorb_crs.svg").getroot()  # noqa: S314 - our own Graphviz output
     texts = " ".join(t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text"))
     assert "Consider CytoSorb hemoadsorption" in texts
     assert f"wrote {tmp_path / 'cytosorb_crs.pdf'}" in out
@@ -294,12 +298,12 @@ def test_render_command_writes_dot_and_images(tmp_path: Path) -> None:
 
 def test_render_without_graphviz_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    code, out, err = run("render", str(SPEC), "--out", str(tmp_path / "d"), "--format", "dot,svg")
+    code, _, err = run("render", str(SPEC), "--out", str(tmp_path / "d"), "--format", "dot,svg")
     assert code == 2
     assert "Graphviz 'dot' was not found" in err
     assert "Traceback" not in err
     # DOT alone needs no Graphviz
-    code, out, err = run("render", str(SPEC), "--out", str(tmp_path / "d"), "--format", "dot")
+    code, _, err = run("render", str(SPEC), "--out", str(tmp_path / "d"), "--format", "dot")
     assert code == 0, err
     assert (tmp_path / "d" / "cytosorb_crs.dot").read_text(encoding="utf-8") == dot_text(
         diagram(crs_model.load_spec(SPEC))
@@ -343,9 +347,9 @@ def test_render_check_detects_stale_diagrams(tmp_path: Path) -> None:
 
 
 def test_render_findings_needs_or_uses_the_verifier(tmp_path: Path) -> None:
-    try:
-        import crs_model.verify  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("crs_model.verify") is None:
         code, _, err = run("render", str(SPEC), "--out", str(tmp_path), "--format", "dot", "--findings")
         assert code == 2
         assert "needs the verifier" in err
