@@ -656,10 +656,11 @@ th{background:#f1f3f6}
 table.kv td:first-child{width:180px;color:var(--muted)}
 table.kv thead{display:none}
 code{font:12.5px/1.3 "DejaVu Sans Mono",ui-monospace,Menlo,Consolas,monospace;background:#f3f4f6;padding:0 3px;
- border-radius:3px;word-break:break-all}
+ border-radius:3px;overflow-wrap:anywhere}
 pre{font:12.5px/1.35 "DejaVu Sans Mono",ui-monospace,Menlo,Consolas,monospace;background:#f6f7f9;
  border:1px solid var(--line);padding:8px;overflow:auto}
-.badge{display:inline-block;padding:0 6px;border-radius:9px;font-size:12px;font-weight:bold;border:1px solid}
+.badge{display:inline-block;padding:0 6px;border-radius:9px;font-size:12px;font-weight:bold;border:1px solid;
+ white-space:nowrap}
 .badge.ok{color:var(--ok);border-color:var(--ok);background:#e9f6ef}
 .badge.warn{color:var(--warn);border-color:var(--warn);background:#fdf5e4}
 .badge.bad{color:var(--bad);border-color:var(--bad);background:#fbeceb}

@@ -1,0 +1,309 @@
+"""The governance pack: complete, self-contained, deterministic; HTML and Markdown."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import re
+import shutil
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import crs_model
+from crs_model.cli import main
+from crs_model.errors import Location
+from crs_model.model import Severity, Spec
+from crs_model.report import PackInputs, gather, load_trace_map, to_html, to_markdown, trace_path
+from crs_model.signoff import append_record
+from crs_model.text import Renderer, fmt_number
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "specs" / "cytosorb_crs.yaml"
+HAS_VERIFIER = importlib.util.find_spec("crs_model.verify") is not None
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Spec:
+    return crs_model.load_spec(SPEC)
+
+
+@pytest.fixture
+def spec_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "cytosorb_crs.yaml"
+    shutil.copyfile(SPEC, target)
+    return target
+
+
+@dataclass(frozen=True)
+class FakeFinding:
+    check: str
+    severity: Severity
+    location: Location
+    message: str
+    witness: dict[str, Any] | None
+    element: str
+
+
+@dataclass(frozen=True)
+class FakeCheck:
+    name: str
+    status: str
+    findings: int
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class FakeReport:
+    """Shaped like crs_model.verify.Report: tests the pack's rendering of a verifier result."""
+
+    findings: tuple[FakeFinding, ...]
+    invariant_status: dict[str, str]
+    solver_version: str = "4.99.0"
+    checks: tuple[FakeCheck, ...] = field(default_factory=tuple)
+
+
+def fake_report(spec: Spec) -> FakeReport:
+    status = {inv.id: "proven" for inv in spec.invariants}
+    status["tocilizumab_dose_cap"] = "refuted"
+    return FakeReport(
+        findings=(
+            FakeFinding(
+                "invariant",
+                Severity.ERROR,
+                Location(spec.path, 900, 5),
+                "A tocilizumab dose is never above 800 mg: false for weight 120 kg",
+                {"weight_kg": 120.0, "etiology": "car_t"},
+                "invariant:tocilizumab_dose_cap",
+            ),
+            FakeFinding("redundant", Severity.INFO, Location(spec.path, 500, 9), "conjunct implied", None, "edge:a->b"),
+        ),
+        invariant_status=status,
+        checks=(FakeCheck("invariant", "failed", 1), FakeCheck("overlap", "passed", 0)),
+    )
+
+
+class Collector(HTMLParser):
+    """Tags, external references and text of an HTML document."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.refs: list[str] = []
+        self.ids: list[str] = []
+        self.hrefs: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for k, v in attrs:
+            if k in ("src", "srcset", "data", "poster", "xlink:href", "action") and v:
+                self.refs.append(v)
+            if k == "href" and v:
+                self.hrefs.append(v)
+            if k == "id" and v:
+                self.ids.append(v)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(doc: str) -> Collector:
+    c = Collector()
+    c.feed(doc)
+    c.close()
+    return c
+
+
+def plain_text(doc: str) -> str:
+    return " ".join(" ".join(parse(doc).text).split())
+
+
+def test_html_is_complete(shipped: Spec) -> None:
+    doc = to_html(shipped, PackInputs(verify_report=fake_report(shipped), svg="<svg><g/></svg>"))
+    text = plain_text(doc)
+    md = shipped.metadata
+    for piece in (md.title, md.id, md.version, "DRAFT", shipped.sha256, "NOT SIGNED OFF"):
+        assert piece in text
+    words = Renderer(shipped.symbols)
+    for node in shipped.nodes.values():
+        assert " ".join(node.question.split()) in text
+        for e in node.edges:
+            assert words.render(e.guard.ast) in text
+    for name, p in shipped.parameters.items():
+        assert name in text
+        assert " ".join(p.rationale.split())[:60] in text
+        if not isinstance(p.value, bool):
+            assert fmt_number(p.value, p.unit) in text
+    for o in shipped.outcomes.values():
+        assert o.title in text
+        for a in o.actions:
+            assert " ".join(a.text.split()) in text
+    for inv in shipped.invariants:
+        assert inv.id in text
+    for g in shipped.governance:
+        assert g.title in text
+        assert " ".join(g.conservative_choice.split()) in text
+    for eid in shipped.evidence:
+        assert eid in text
+    assert "expert opinion" in text
+    assert "GRADE very low" in text
+    assert "<svg><g/></svg>" in doc
+
+
+def test_html_proof_status_counterexample_and_findings(shipped: Spec) -> None:
+    doc = to_html(shipped, PackInputs(verify_report=fake_report(shipped)))
+    text = plain_text(doc)
+    assert text.count("proven") >= len(shipped.invariants) - 1
+    assert "REFUTED" in text
+    assert "Counterexample for tocilizumab_dose_cap" in text
+    assert '"weight_kg": 120.0' in text
+    # findings grouped by severity, errors first
+    assert text.index("Error (1)") < text.index("Info (1)")
+    assert "Warning (" not in text
+    assert "conjunct implied" in text
+    assert f"{shipped.path}:900:5" in text
+
+
+def test_html_without_verifier_says_so(shipped: Spec) -> None:
+    text = plain_text(to_html(shipped, PackInputs(verify_note="not available in this build")))
+    assert "Proof status unknown: not available in this build" in text
+    assert "The verifier was not run: not available in this build" in text
+    assert "not verified" in text
+
+
+def test_html_is_self_contained_and_well_formed(shipped: Spec) -> None:
+    doc = to_html(shipped, gather(shipped, verifier=False))
+    c = parse(doc)
+    assert c.refs == []  # no src=, no external objects
+    assert "script" not in c.tags
+    assert "link" not in c.tags
+    assert "style" in c.tags
+    for href in c.hrefs:
+        assert href.startswith("#"), href
+        assert href[1:] in c.ids, f"dangling anchor {href}"
+    assert len(c.ids) == len(set(c.ids)), "duplicate ids"
+    # the only URLs are XML namespace names inside the inline SVG
+    urls = set(re.findall(r"https?://[^\s\"'<>)]+", doc))
+    assert urls <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}, urls
+    if shutil.which("dot"):
+        assert "<svg" in doc
+        assert "<?xml" not in doc
+        assert "<!DOCTYPE svg" not in doc
+
+
+def test_pack_is_deterministic(shipped: Spec) -> None:
+    again = crs_model.load_spec(SPEC)
+    a = gather(shipped, verifier=False)
+    b = gather(again, verifier=False)
+    assert to_html(shipped, a) == to_html(again, b)
+    assert to_markdown(shipped, a) == to_markdown(again, b)
+
+
+def test_traceability_absent_then_present(spec_copy: Path) -> None:
+    spec = crs_model.load_spec(spec_copy)
+    assert load_trace_map(spec_copy) is None
+    text = plain_text(to_html(spec, gather(spec, verifier=False, svg=False)))
+    assert f"No traceability map: {trace_path(spec_copy)} is absent" in text
+
+    trace_path(spec_copy).write_text(
+        "- id: s1\n"
+        "  match: failed standard therapies including anti-IL-6 therapy\n"
+        "  section: Indications\n"
+        "  encoded_by: [node:cytosorb_indicated, invariant:cytosorb_after_tocilizumab_and_steroids]\n"
+        "- id: s2\n"
+        "  match: post-treatment IL-6 levels >620 pg/mL\n"
+        "  section: Monitoring\n"
+        "  encoded_by: [flag:no_such_flag]\n"
+        "- id: s3\n"
+        "  match: reductions are typically seen within 24-48 hours\n"
+        "  section: Monitoring\n"
+        "  not_encoded: descriptive, no decision depends on it\n",
+        encoding="utf-8",
+    )
+    tm = load_trace_map(spec_copy)
+    assert tm is not None
+    assert [e.id for e in tm.entries] == ["s1", "s2", "s3"]
+    text = plain_text(to_html(spec, gather(spec, verifier=False, svg=False)))
+    assert "3 seed statements from" in text
+    assert "2 encoded, 1 not encoded" in text
+    assert "“failed standard therapies including anti-IL-6 therapy”" in text
+    assert "node:cytosorb_indicated" in text
+    assert "flag:no_such_flag unknown element" in text
+    assert "not encoded descriptive, no decision depends on it" in text
+
+
+def test_trace_map_as_mapping_with_entries(spec_copy: Path) -> None:
+    trace_path(spec_copy).write_text(
+        "entries:\n  - {id: a, match: x, section: s, encoded_by: [outcome:no_crs]}\n", encoding="utf-8"
+    )
+    tm = load_trace_map(spec_copy)
+    assert tm is not None
+    assert tm.entries[0].encoded_by == ("outcome:no_crs",)
+
+
+def test_signoff_section_follows_the_record(spec_copy: Path) -> None:
+    spec = crs_model.load_spec(spec_copy)
+    append_record(spec, name="Dr Old", role="chair", date="2026-01-01")
+    raw = spec_copy.read_bytes()
+    spec_copy.write_bytes(raw.replace(b"version: 0.1.0", b"version: 0.1.1", 1))
+    newer = crs_model.load_spec(spec_copy)
+    text = plain_text(to_html(newer, gather(newer, verifier=False, svg=False)))
+    assert "has no sign-off" in text
+    assert "other version" in text
+    append_record(newer, name="Dr New", role="pharmacist", note="ok for pilot", date="2026-02-01")
+    text = plain_text(to_html(newer, gather(newer, verifier=False, svg=False)))
+    assert "is signed off by Dr New (pharmacist, 2026-02-01)" in text
+    assert "ok for pilot" in text
+    assert "this version" in text
+
+
+def test_markdown_tables_are_well_formed(shipped: Spec) -> None:
+    md = to_markdown(shipped, PackInputs(verify_report=fake_report(shipped)))
+    assert md.startswith(f"# {shipped.metadata.title} — governance pack")
+    lines = md.splitlines()
+    in_code = False
+    for i, line in enumerate(lines):
+        if line.startswith("```"):
+            in_code = not in_code
+        if in_code or not line.startswith("|"):
+            continue
+        cells = len(re.findall(r"(?<!\\)\|", line))
+        header = i
+        while header > 0 and lines[header - 1].startswith("|"):
+            header -= 1
+        assert cells == len(re.findall(r"(?<!\\)\|", lines[header])), line
+    assert "<svg" not in md
+    assert "**[REFUTED]**" in md
+    assert '"weight_kg": 120.0' in md
+    for g in shipped.governance:
+        assert f"### {g.title}" in md
+
+
+def test_report_command_writes_html_and_markdown(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    html_path = tmp_path / "pack.html"
+    assert main(["report", str(SPEC), "--out", str(html_path)], out, err) == 0, err.getvalue()
+    assert html_path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    md_path = tmp_path / "pack.md"
+    assert main(["report", str(SPEC), "--out", str(md_path), "--no-verify"], out, err) == 0
+    assert md_path.read_text(encoding="utf-8").startswith("# ")
+    out = io.StringIO()
+    assert main(["report", str(SPEC), "--format", "markdown", "--no-verify"], out, err) == 0
+    assert out.getvalue() == md_path.read_text(encoding="utf-8")
+    if not HAS_VERIFIER:
+        assert "verifier" in err.getvalue() or "crs_model.verify" in err.getvalue()
+
+
+@pytest.mark.skipif(not HAS_VERIFIER, reason="the verifier is not merged yet")
+def test_pack_with_the_real_verifier(shipped: Spec) -> None:
+    inputs = gather(shipped, svg=False)
+    assert inputs.verify_report is not None
+    text = plain_text(to_html(shipped, inputs))
+    status = inputs.verify_report.invariant_status
+    assert set(status) == {inv.id for inv in shipped.invariants}
+    assert "Proof status unknown" not in text
+    assert f"Z3 solver {inputs.verify_report.solver_version}" in text
