@@ -249,11 +249,11 @@ class _Builder:
         metadata = self.metadata(r.get(root, "metadata", "the spec"))
         evidence = self.evidence(r.get(root, "evidence", "the spec"))
         variables = self.variables(r.get(root, "variables", "the spec"))
-        parameters = self.parameters(r.get(root, "parameters", "the spec"))
+        parameters = self.parameters(r.get(root, "parameters", "the spec", required=False))
         symbols: dict[str, Symbol] = {}
         self._declare(symbols, variables, parameters)
         constraints = self.constraints(r.get(root, "constraints", "the spec", required=False), symbols)
-        definitions = self.definitions(r.get(root, "definitions", "the spec"), symbols)
+        definitions = self.definitions(r.get(root, "definitions", "the spec", required=False), symbols)
         graph_node = r.get(root, "graph", "the spec")
         entry, nodes, outcomes = self.graph(graph_node, symbols)
         actions = frozenset(a.id for o in outcomes.values() for a in o.actions)
