@@ -38,10 +38,10 @@ diagrams: $(STAMP) system-deps
 
 run: $(STAMP) system-deps
 	$(BIN)/crs-model check-spec
-	$(BIN)/crs-model evaluate specs/examples/patients/
 	$(BIN)/crs-model render --out diagrams
 	$(BIN)/crs-model report --out out/cytosorb_crs.report.html
 	$(BIN)/crs-model report --out out/cytosorb_crs.report.md
+	$(BIN)/crs-model evaluate specs/examples/patients/
 
 lint: $(STAMP)
 	$(BIN)/ruff check crs_model tests benchmarks
