@@ -8,7 +8,6 @@ import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,38 +29,17 @@ from crs_model.render import (
     views,
 )
 from crs_model.text import Renderer
+from tests.conftest import SPEC_PATH as SPEC
+from tests.test_engine import FULL
+from tests.verify_fakes import FakeFinding
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT / "specs" / "cytosorb_crs.yaml"
 DIAGRAMS = ROOT / "diagrams"
 HAS_DOT = shutil.which("dot") is not None
 needs_graphviz = pytest.mark.skipif(not HAS_DOT, reason="Graphviz 'dot' is not installed (make system-deps)")
 
 # A grade-4 CAR-T patient after tocilizumab and corticosteroids, refractory, no contraindication.
-CYTOSORB_PATIENT: dict[str, Any] = {
-    "etiology": "car_t",
-    "age_years": 40,
-    "weight_kg": 70,
-    "bmi_kg_m2": 24,
-    "pregnant": False,
-    "temperature_c": 39.2,
-    "hypotension": True,
-    "vasopressor_count": 2,
-    "vasopressin": False,
-    "oxygen_support": "high_flow",
-    "tocilizumab_doses": 2,
-    "hours_since_last_tocilizumab": 10,
-    "corticosteroids_given": True,
-    "hemodynamic_instability_persistent": True,
-    "platelets_10e9_l": 120,
-    "heparin_induced_thrombocytopenia": False,
-    "anticoagulation_contraindicated": False,
-}
-
-
-@pytest.fixture(scope="module")
-def shipped() -> Spec:
-    return crs_model.load_spec(SPEC)
+CYTOSORB_PATIENT: dict[str, Any] = FULL
 
 
 def nodes_of(g: pydot.Dot) -> dict[str, pydot.Node]:
@@ -91,18 +69,18 @@ def title_text(g: pydot.Dot) -> str:
     return plain(str(g.get("label") or ""))
 
 
-def test_dot_is_byte_identical_across_loads(shipped: Spec) -> None:
+def test_dot_is_byte_identical_across_loads(spec: Spec) -> None:
     again = crs_model.load_spec(SPEC)
-    for view in views(shipped, split=True):
-        assert dot_text(diagram(shipped, view=view)) == dot_text(diagram(again, view=view))
+    for view in views(spec, split=True):
+        assert dot_text(diagram(spec, view=view)) == dot_text(diagram(again, view=view))
 
 
-def test_full_diagram_shows_questions_policies_guards_and_title(shipped: Spec) -> None:
-    g = diagram(shipped)
+def test_full_diagram_shows_questions_policies_guards_and_title(spec: Spec) -> None:
+    g = diagram(spec)
     nodes = nodes_of(g)
     edges = edges_of(g)
-    words = Renderer(shipped.symbols, param_names=True)
-    for nid, node in shipped.nodes.items():
+    words = Renderer(spec.symbols, param_names=True)
+    for nid, node in spec.nodes.items():
         text = label_text(nodes[nid])
         assert " ".join(node.question.split()) in text
         assert f"{node.hit_policy.value}:" in text
@@ -111,17 +89,17 @@ def test_full_diagram_shows_questions_policies_guards_and_title(shipped: Spec) -
             assert words.render(e.guard.ast) in etext, (e.id, etext)
             assert e.label in etext
     title = title_text(g)
-    md = shipped.metadata
-    for piece in (md.id, md.version, md.status.value.upper(), shipped.sha256):
+    md = spec.metadata
+    for piece in (md.id, md.version, md.status.value.upper(), spec.sha256):
         assert piece in title
     # parameters appear by name and value on the guards that use them
     assert "cytosorb_min_astct_grade (3" in label_text(edges[("cytosorb_indicated", "device_contraindicated")])
 
 
-def test_outcomes_coloured_by_class_with_key_actions(shipped: Spec) -> None:
-    nodes = nodes_of(diagram(shipped))
+def test_outcomes_coloured_by_class_with_key_actions(spec: Spec) -> None:
+    nodes = nodes_of(diagram(spec))
     assert {outcome_class(r) for r in Recommendation} == set(OutcomeClass)
-    for oid, o in shipped.outcomes.items():
+    for oid, o in spec.outcomes.items():
         cls = outcome_class(o.recommendation)
         assert attr(nodes[oid], "fillcolor") == cls.fill
         text = label_text(nodes[oid])
@@ -134,37 +112,37 @@ def test_outcomes_coloured_by_class_with_key_actions(shipped: Spec) -> None:
     assert outcome_class("insufficient_data") is OutcomeClass.INSUFFICIENT
 
 
-def test_citation_markers_refer_to_the_legend(shipped: Spec) -> None:
-    g = diagram(shipped)
-    numbers = {eid: i for i, eid in enumerate(shipped.evidence, 1)}
+def test_citation_markers_refer_to_the_legend(spec: Spec) -> None:
+    g = diagram(spec)
+    numbers = {eid: i for i, eid in enumerate(spec.evidence, 1)}
     legend = label_text(nodes_of(g)["legend"])
     for eid, n in numbers.items():
         assert f"[{n}] {eid} -" in legend
-    edge = shipped.nodes["crs_grade"].edges[1]  # cites astct_2019 and seed
+    edge = spec.nodes["crs_grade"].edges[1]  # cites astct_2019 and seed
     marker = "[" + ",".join(str(n) for n in sorted(numbers[c] for c in edge.cites)) + "]"
     assert marker in label_text(edges_of(g)[("crs_grade", edge.target)])
 
 
-def test_committed_diagrams_are_fresh(shipped: Spec) -> None:
+def test_committed_diagrams_are_fresh(spec: Spec) -> None:
     """A spec change cannot land without its picture."""
     stale = []
-    for view in views(shipped):
+    for view in views(spec):
         suffix = "" if view == "full" else "." + view.replace("node:", "node-")
         path = DIAGRAMS / f"cytosorb_crs{suffix}.dot"
-        if not path.is_file() or path.read_text(encoding="utf-8") != dot_text(diagram(shipped, view=view)):
+        if not path.is_file() or path.read_text(encoding="utf-8") != dot_text(diagram(spec, view=view)):
             stale.append(str(path.relative_to(ROOT)))
     assert not stale, f"stale diagrams {stale}: regenerate with `make diagrams` (crs-model render --out diagrams)"
-    for view in views(shipped):
+    for view in views(spec):
         suffix = "" if view == "full" else "." + view
         assert (DIAGRAMS / f"cytosorb_crs{suffix}.svg").is_file()
 
 
-def test_patient_overlay_highlights_path_and_guard_values(shipped: Spec) -> None:
-    decision = Engine(shipped).evaluate(CYTOSORB_PATIENT)
+def test_patient_overlay_highlights_path_and_guard_values(spec: Spec) -> None:
+    decision = Engine(spec).evaluate(CYTOSORB_PATIENT)
     assert decision.recommendation == "consider_cytosorb"
-    g = diagram(shipped, Overlay(decision=decision, patient_label="p.json"))
+    g = diagram(spec, Overlay(decision=decision, patient_label="p.json"))
     nodes, edges = nodes_of(g), edges_of(g)
-    for nid in shipped.nodes.keys() | shipped.outcomes.keys():
+    for nid in spec.nodes.keys() | spec.outcomes.keys():
         on_path = nid in decision.path
         assert (attr(nodes[nid], "penwidth") == "4") is on_path, nid
     for step in decision.trace:
@@ -181,28 +159,16 @@ def test_patient_overlay_highlights_path_and_guard_values(shipped: Spec) -> None
     assert "guard =" not in label_text(edges[("tocilizumab_repeat", "give_repeat_tocilizumab")])
 
 
-def test_patient_overlay_insufficient_data_shows_missing(shipped: Spec) -> None:
-    decision = Engine(shipped).evaluate({"etiology": "car_t"})
+def test_patient_overlay_insufficient_data_shows_missing(spec: Spec) -> None:
+    decision = Engine(spec).evaluate({"etiology": "car_t"})
     assert decision.recommendation == "insufficient_data"
-    g = diagram(shipped, Overlay(decision=decision))
+    g = diagram(spec, Overlay(decision=decision))
     nodes, edges = nodes_of(g), edges_of(g)
     text = label_text(nodes["insufficient_data"])
     for name in decision.missing:
         assert name in text
     assert (decision.path[-1], "insufficient_data") in edges
     assert "guard = UNKNOWN" in label_text(edges[("crs_grade", "no_crs")])
-
-
-@dataclass(frozen=True)
-class FakeFinding:
-    """Shaped like crs_model.verify.Finding; tests the overlay without the solver."""
-
-    check: str
-    severity: Severity
-    location: Location
-    message: str
-    witness: dict[str, Any] | None
-    element: str
 
 
 FAKE_FINDINGS = (
@@ -234,8 +200,8 @@ FAKE_FINDINGS = (
 )
 
 
-def test_findings_overlay_marks_elements_and_lists_witnesses(shipped: Spec) -> None:
-    g = diagram(shipped, Overlay(findings=FAKE_FINDINGS))
+def test_findings_overlay_marks_elements_and_lists_witnesses(spec: Spec) -> None:
+    g = diagram(spec, Overlay(findings=FAKE_FINDINGS))
     nodes, edges = nodes_of(g), edges_of(g)
     # ordered by severity, then check: F1 invariant, F2 overlap (errors), F3 uncited (warning), F4 info
     assert "⚠ F2 (error)" in label_text(nodes["tocilizumab_repeat"])
@@ -250,26 +216,26 @@ def test_findings_overlay_marks_elements_and_lists_witnesses(shipped: Spec) -> N
     assert "verifier findings: 2 error, 1 warning, 1 info" in title_text(g)
 
 
-def test_findings_overlay_with_no_findings_says_so(shipped: Spec) -> None:
-    g = diagram(shipped, Overlay(findings=()))
+def test_findings_overlay_with_no_findings_says_so(spec: Spec) -> None:
+    g = diagram(spec, Overlay(findings=()))
     assert "none: every check passed" in label_text(nodes_of(g)["findings"])
 
 
-def test_split_gives_one_diagram_per_decision(shipped: Spec) -> None:
-    assert views(shipped) == ["full", "overview"]  # small enough to read whole
-    split = views(shipped, split=True)
-    assert [v for v in split if v.startswith("node:")] == [f"node:{n}" for n in shipped.nodes]
-    sub = nodes_of(diagram(shipped, view="node:cytosorb_indicated"))
+def test_split_gives_one_diagram_per_decision(spec: Spec) -> None:
+    assert views(spec) == ["full", "overview"]  # small enough to read whole
+    split = views(spec, split=True)
+    assert [v for v in split if v.startswith("node:")] == [f"node:{n}" for n in spec.nodes]
+    sub = nodes_of(diagram(spec, view="node:cytosorb_indicated"))
     assert "continues at tocilizumab_repeat" in label_text(sub["tocilizumab_repeat"])
     assert "crs_grade" not in sub
     with pytest.raises(ValueError, match="unknown view"):
-        diagram(shipped, view="node:nope")
+        diagram(spec, view="node:nope")
 
 
-def test_overview_is_compact(shipped: Spec) -> None:
-    full, overview = dot_text(diagram(shipped)), dot_text(diagram(shipped, view="overview"))
+def test_overview_is_compact(spec: Spec) -> None:
+    full, overview = dot_text(diagram(spec)), dot_text(diagram(spec, view="overview"))
     assert len(overview) < len(full) * 0.7
-    assert "Sources" not in label_text(nodes_of(diagram(shipped, view="overview"))["legend"])
+    assert "Sources" not in label_text(nodes_of(diagram(spec, view="overview"))["legend"])
 
 
 # ------------------------------------------------------------------ command

@@ -6,10 +6,8 @@ import importlib.util
 import io
 import re
 import shutil
-from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,15 +18,11 @@ from crs_model.model import Severity, Spec
 from crs_model.report import PackInputs, gather, load_trace_map, to_html, to_markdown, trace_path
 from crs_model.signoff import append_record
 from crs_model.text import Renderer, fmt_number
+from tests.conftest import SPEC_PATH as SPEC
+from tests.verify_fakes import FakeCheck, FakeFinding, FakeReport
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT / "specs" / "cytosorb_crs.yaml"
 HAS_VERIFIER = importlib.util.find_spec("crs_model.verify") is not None
-
-
-@pytest.fixture(scope="module")
-def shipped() -> Spec:
-    return crs_model.load_spec(SPEC)
 
 
 @pytest.fixture
@@ -36,34 +30,6 @@ def spec_copy(tmp_path: Path) -> Path:
     target = tmp_path / "cytosorb_crs.yaml"
     shutil.copyfile(SPEC, target)
     return target
-
-
-@dataclass(frozen=True)
-class FakeFinding:
-    check: str
-    severity: Severity
-    location: Location
-    message: str
-    witness: dict[str, Any] | None
-    element: str
-
-
-@dataclass(frozen=True)
-class FakeCheck:
-    name: str
-    status: str
-    findings: int
-    duration_s: float = 0.0
-
-
-@dataclass(frozen=True)
-class FakeReport:
-    """Shaped like crs_model.verify.Report: tests the pack's rendering of a verifier result."""
-
-    findings: tuple[FakeFinding, ...]
-    invariant_status: dict[str, str]
-    solver_version: str = "4.99.0"
-    checks: tuple[FakeCheck, ...] = field(default_factory=tuple)
 
 
 def fake_report(spec: Spec) -> FakeReport:
@@ -122,42 +88,42 @@ def plain_text(doc: str) -> str:
     return " ".join(" ".join(parse(doc).text).split())
 
 
-def test_html_is_complete(shipped: Spec) -> None:
-    doc = to_html(shipped, PackInputs(verify_report=fake_report(shipped), svg="<svg><g/></svg>"))
+def test_html_is_complete(spec: Spec) -> None:
+    doc = to_html(spec, PackInputs(verify_report=fake_report(spec), svg="<svg><g/></svg>"))
     text = plain_text(doc)
-    md = shipped.metadata
-    for piece in (md.title, md.id, md.version, "DRAFT", shipped.sha256, "NOT SIGNED OFF"):
+    md = spec.metadata
+    for piece in (md.title, md.id, md.version, "DRAFT", spec.sha256, "NOT SIGNED OFF"):
         assert piece in text
-    words = Renderer(shipped.symbols)
-    for node in shipped.nodes.values():
+    words = Renderer(spec.symbols)
+    for node in spec.nodes.values():
         assert " ".join(node.question.split()) in text
         for e in node.edges:
             assert words.render(e.guard.ast) in text
-    for name, p in shipped.parameters.items():
+    for name, p in spec.parameters.items():
         assert name in text
         assert " ".join(p.rationale.split())[:60] in text
         if not isinstance(p.value, bool):
             assert fmt_number(p.value, p.unit) in text
-    for o in shipped.outcomes.values():
+    for o in spec.outcomes.values():
         assert o.title in text
         for a in o.actions:
             assert " ".join(a.text.split()) in text
-    for inv in shipped.invariants:
+    for inv in spec.invariants:
         assert inv.id in text
-    for g in shipped.governance:
+    for g in spec.governance:
         assert g.title in text
         assert " ".join(g.conservative_choice.split()) in text
-    for eid in shipped.evidence:
+    for eid in spec.evidence:
         assert eid in text
     assert "expert opinion" in text
     assert "GRADE very low" in text
     assert "<svg><g/></svg>" in doc
 
 
-def test_html_proof_status_counterexample_and_findings(shipped: Spec) -> None:
-    doc = to_html(shipped, PackInputs(verify_report=fake_report(shipped)))
+def test_html_proof_status_counterexample_and_findings(spec: Spec) -> None:
+    doc = to_html(spec, PackInputs(verify_report=fake_report(spec)))
     text = plain_text(doc)
-    assert text.count("proven") >= len(shipped.invariants) - 1
+    assert text.count("proven") >= len(spec.invariants) - 1
     assert "REFUTED" in text
     assert "Counterexample for tocilizumab_dose_cap" in text
     assert '"weight_kg": 120.0' in text
@@ -165,18 +131,18 @@ def test_html_proof_status_counterexample_and_findings(shipped: Spec) -> None:
     assert text.index("Error (1)") < text.index("Info (1)")
     assert "Warning (" not in text
     assert "conjunct implied" in text
-    assert f"{shipped.path}:900:5" in text
+    assert f"{spec.path}:900:5" in text
 
 
-def test_html_without_verifier_says_so(shipped: Spec) -> None:
-    text = plain_text(to_html(shipped, PackInputs(verify_note="not available in this build")))
+def test_html_without_verifier_says_so(spec: Spec) -> None:
+    text = plain_text(to_html(spec, PackInputs(verify_note="not available in this build")))
     assert "Proof status unknown: not available in this build" in text
     assert "The verifier was not run: not available in this build" in text
     assert "not verified" in text
 
 
-def test_html_is_self_contained_and_well_formed(shipped: Spec) -> None:
-    doc = to_html(shipped, gather(shipped, verifier=False))
+def test_html_is_self_contained_and_well_formed(spec: Spec) -> None:
+    doc = to_html(spec, gather(spec, verifier=False))
     c = parse(doc)
     assert c.refs == []  # no src=, no external objects
     assert "script" not in c.tags
@@ -195,12 +161,12 @@ def test_html_is_self_contained_and_well_formed(shipped: Spec) -> None:
         assert "<!DOCTYPE svg" not in doc
 
 
-def test_pack_is_deterministic(shipped: Spec) -> None:
+def test_pack_is_deterministic(spec: Spec) -> None:
     again = crs_model.load_spec(SPEC)
-    a = gather(shipped, verifier=False)
+    a = gather(spec, verifier=False)
     b = gather(again, verifier=False)
-    assert to_html(shipped, a) == to_html(again, b)
-    assert to_markdown(shipped, a) == to_markdown(again, b)
+    assert to_html(spec, a) == to_html(again, b)
+    assert to_markdown(spec, a) == to_markdown(again, b)
 
 
 def test_traceability_absent_then_present(spec_copy: Path) -> None:
@@ -261,9 +227,9 @@ def test_signoff_section_follows_the_record(spec_copy: Path) -> None:
     assert "this version" in text
 
 
-def test_markdown_tables_are_well_formed(shipped: Spec) -> None:
-    md = to_markdown(shipped, PackInputs(verify_report=fake_report(shipped)))
-    assert md.startswith(f"# {shipped.metadata.title} — governance pack")
+def test_markdown_tables_are_well_formed(spec: Spec) -> None:
+    md = to_markdown(spec, PackInputs(verify_report=fake_report(spec)))
+    assert md.startswith(f"# {spec.metadata.title} — governance pack")
     lines = md.splitlines()
     in_code = False
     for i, line in enumerate(lines):
@@ -279,7 +245,7 @@ def test_markdown_tables_are_well_formed(shipped: Spec) -> None:
     assert "<svg" not in md
     assert "**[REFUTED]**" in md
     assert '"weight_kg": 120.0' in md
-    for g in shipped.governance:
+    for g in spec.governance:
         assert f"### {g.title}" in md
 
 
@@ -299,11 +265,11 @@ def test_report_command_writes_html_and_markdown(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not HAS_VERIFIER, reason="the verifier is not merged yet")
-def test_pack_with_the_real_verifier(shipped: Spec) -> None:
-    inputs = gather(shipped, svg=False)
+def test_pack_with_the_real_verifier(spec: Spec) -> None:
+    inputs = gather(spec, svg=False)
     assert inputs.verify_report is not None
-    text = plain_text(to_html(shipped, inputs))
+    text = plain_text(to_html(spec, inputs))
     status = inputs.verify_report.invariant_status
-    assert set(status) == {inv.id for inv in shipped.invariants}
+    assert set(status) == {inv.id for inv in spec.invariants}
     assert "Proof status unknown" not in text
     assert f"Z3 solver {inputs.verify_report.solver_version}" in text

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from crs_model.cli import main
+from tests.conftest import SPEC_PATH as SPEC
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT / "specs" / "cytosorb_crs.yaml"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
     "--headless",

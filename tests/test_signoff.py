@@ -17,9 +17,9 @@ from crs_model.engine import Engine
 from crs_model.errors import SignoffError
 from crs_model.model import Severity
 from crs_model.signoff import append_record, read_records, records_for, signoff_findings, signoff_path
+from tests.conftest import SPEC_PATH as SPEC
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT / "specs" / "cytosorb_crs.yaml"
 
 
 @pytest.fixture
