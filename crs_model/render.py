@@ -34,6 +34,7 @@ from crs_model.errors import Location, RenderError
 from crs_model.expr import names
 from crs_model.graph import build_graph
 from crs_model.model import EvidenceLevel, HitPolicy, Outcome, Recommendation, Spec
+from crs_model.signoff import spec_stem
 from crs_model.text import Renderer
 from crs_model.types import SymbolKind
 
@@ -619,7 +620,7 @@ def write_diagrams(
         run_graphviz("", images[0])  # raises the clear "not found" error
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    base = stem or Path(spec.path).name.removesuffix(".yaml").removesuffix(".yml")
+    base = stem or spec_stem(spec.path)
     written: list[Path] = []
     for view in views(spec, split=split):
         source = dot_text(diagram(spec, overlay, view=view))

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from crs_model import __version__
-from crs_model.model import EvidenceLevel, Spec
-from crs_model.render import FindingLike, outcome_class, severity_text, sort_findings
-from crs_model.signoff import SignoffRecord, signoff_path
+from crs_model.model import Spec
+from crs_model.render import FindingLike, level_text, outcome_class, severity_text, sort_findings
+from crs_model.signoff import SignoffRecord, beside, signoff_path
 from crs_model.text import Renderer, fmt_number
 
 # ---------------------------------------------------------------------------- document model
@@ -143,9 +143,7 @@ class TraceMap:
 
 def trace_path(spec_path: str | Path) -> Path:
     """``specs/cytosorb_crs.yaml`` -> ``specs/cytosorb_crs.trace.yaml``."""
-    p = Path(spec_path)
-    stem = p.name[: -len(p.suffix)] if p.suffix in (".yaml", ".yml") else p.name
-    return p.with_name(stem + ".trace.yaml")
+    return beside(spec_path, ".trace.yaml")
 
 
 def load_trace_map(spec_path: str | Path) -> TraceMap | None:
@@ -243,7 +241,7 @@ class _Pack:
             if ev is None:
                 out.append(Badge(f"{eid}: unknown source", "bad"))
             else:
-                out.append(Cite(eid, _level(ev.level), " ".join(ev.citation.split())))
+                out.append(Cite(eid, level_text(ev.level), " ".join(ev.citation.split())))
         return out
 
     def title(self, target: str) -> str:
@@ -419,7 +417,7 @@ class _Pack:
                     [Code(eid)],
                     [T(" ".join(ev.citation.split()))],
                     [T(ev.kind.value.replace("_", " "))],
-                    [B(_level(ev.level))],
+                    [B(level_text(ev.level))],
                     [Badge(ev.confidence.value, "warn" if ev.confidence.value == "unverified" else "info")],
                 ]
             )
@@ -623,11 +621,6 @@ def _join_codes(refs: Sequence[str]) -> Cell:
             out.append(T(", "))
         out.append(Code(r))
     return out
-
-
-def _level(level: EvidenceLevel) -> str:
-    v = level.value
-    return "GRADE " + v[6:].replace("_", " ") if v.startswith("grade_") else v.replace("_", " ")
 
 
 def _json(obj: Mapping[str, Any]) -> str:

@@ -62,11 +62,20 @@ class SignoffFinding:
     element: str
 
 
+def spec_stem(spec_path: str | Path) -> str:
+    """``specs/cytosorb_crs.yaml`` -> ``cytosorb_crs`` (names of files made from a spec)."""
+    p = Path(spec_path)
+    return p.name[: -len(p.suffix)] if p.suffix in (".yaml", ".yml") else p.name
+
+
+def beside(spec_path: str | Path, suffix: str) -> Path:
+    """A file next to the spec: ``beside("specs/a.yaml", ".trace.yaml")`` -> ``specs/a.trace.yaml``."""
+    return Path(spec_path).with_name(spec_stem(spec_path) + suffix)
+
+
 def signoff_path(spec_path: str | Path) -> Path:
     """``specs/cytosorb_crs.yaml`` -> ``specs/cytosorb_crs.signoff.yaml``."""
-    p = Path(spec_path)
-    stem = p.name[: -len(p.suffix)] if p.suffix in (".yaml", ".yml") else p.name
-    return p.with_name(stem + SUFFIX)
+    return beside(spec_path, SUFFIX)
 
 
 def read_records(spec_path: str | Path) -> tuple[SignoffRecord, ...]:
@@ -251,9 +260,11 @@ __all__ = [
     "SignoffFinding",
     "SignoffRecord",
     "append_record",
+    "beside",
     "read_records",
     "records_for",
     "require_signoff",
     "signoff_findings",
     "signoff_path",
+    "spec_stem",
 ]

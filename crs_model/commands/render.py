@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from crs_model.commands.common import add_spec_argument, load_or_report
 from crs_model.errors import PatientError, SpecDefectError
+from crs_model.signoff import spec_stem
 
 MAX_PATIENT_BYTES = 1024 * 1024
 
@@ -106,7 +107,7 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if spec is None:
         return 2
     formats = _formats(args.format)
-    stem = Path(spec.path).name.removesuffix(".yaml").removesuffix(".yml")
+    stem = spec_stem(spec.path)
     decision = None
     label = ""
     if args.patient:
@@ -162,7 +163,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if spec is None:
         return 2
     fmt = args.format or ("markdown" if args.out and args.out.endswith(".md") else "html")
-    stem = Path(spec.path).name.removesuffix(".yaml").removesuffix(".yml")
+    stem = spec_stem(spec.path)
     inputs = gather(
         spec,
         verifier=not args.no_verify,
