@@ -593,7 +593,7 @@ def run_graphviz(dot_source: str, fmt: str) -> bytes:
 
 
 def svg_inline(svg: bytes | str) -> str:
-    """Graphviz SVG without its XML prolog, DOCTYPE (an external DTD URL) and comments, for inlining in HTML."""
+    """Graphviz SVG from its ``<svg`` element on: no XML prolog, no DOCTYPE (an external DTD URL), for inline HTML."""
     text = svg.decode("utf-8") if isinstance(svg, bytes) else svg
     start = text.find("<svg")
     return text[start:] if start >= 0 else text

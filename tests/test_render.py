@@ -232,6 +232,29 @@ def test_split_gives_one_diagram_per_decision(spec: Spec) -> None:
         diagram(spec, view="node:nope")
 
 
+def test_large_graphs_split_by_default(spec: Spec, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crs_model import render
+
+    monkeypatch.setattr(render, "SPLIT_OVER", len(spec.nodes) - 1)
+    assert len(views(spec)) == 2 + len(spec.nodes)
+    assert views(spec, split=False) == ["full", "overview"]
+
+
+def test_first_hit_policy_numbers_edges(tmp_path: Path) -> None:
+    variant = tmp_path / "first.yaml"
+    raw = SPEC.read_bytes()
+    head, tail = raw.split(b"crs_grade:\n      question", 1)
+    variant.write_bytes(
+        head + b"crs_grade:\n      question" + tail.replace(b"hit_policy: unique", b"hit_policy: first", 1)
+    )
+    spec = crs_model.load_spec(variant)
+    g = diagram(spec)
+    assert "first: first true guard" in label_text(nodes_of(g)["crs_grade"])
+    labels = [label_text(edges_of(g)[("crs_grade", e.target)]) for e in spec.nodes["crs_grade"].edges]
+    assert [lab.split(" ", 1)[0] for lab in labels] == ["1.", "2.", "3."]
+    assert "unique:" in label_text(nodes_of(g)["tocilizumab_given"])
+
+
 def test_overview_is_compact(spec: Spec) -> None:
     full, overview = dot_text(diagram(spec)), dot_text(diagram(spec, view="overview"))
     assert len(overview) < len(full) * 0.7
