@@ -200,8 +200,14 @@ class _Builder:
         self.on_path = set(d.path) if d is not None else set()
         self.marks: dict[str, list[tuple[str, str]]] = {}  # element -> [(F-number, severity)]
         self.findings = sort_findings(overlay.findings) if overlay.findings is not None else []
+        # flags and actions are drawn inside their outcomes: mark those outcomes
+        owners: dict[str, list[str]] = {}
+        for oid, o in spec.outcomes.items():
+            for item in (*(f"flag:{x.id}" for x in o.flags), *(f"action:{x.id}" for x in o.actions)):
+                owners.setdefault(item, []).append(f"outcome:{oid}")
         for i, f in enumerate(self.findings, 1):
-            self.marks.setdefault(f.element, []).append((f"F{i}", severity_text(f)))
+            for element in (f.element, *owners.get(f.element, ())):
+                self.marks.setdefault(element, []).append((f"F{i}", severity_text(f)))
 
     # ------------------------------------------------------------------ pieces
     def cites(self, ids: Sequence[str]) -> str:
@@ -209,8 +215,12 @@ class _Builder:
         return "[" + ",".join(str(n) for n in nums) + "]" if nums else ""
 
     def mark_text(self, element: str) -> str:
-        marks = self.marks.get(element, [])
-        return " ".join(f"⚠ {m} ({sev})" for m, sev in marks)
+        """``⚠ F2 (error); ⚠ F7, F8 (info)`` as wrapped HTML-label text ('' when unmarked)."""
+        by_sev: dict[str, list[str]] = {}
+        for m, sev in self.marks.get(element, []):
+            by_sev.setdefault(sev, []).append(m)
+        text = "; ".join(f"⚠ {', '.join(ms)} ({sev})" for sev, ms in by_sev.items())
+        return _wrap(text, 44) if text else ""
 
     def mark_colour(self, element: str) -> str | None:
         marks = self.marks.get(element)
@@ -259,7 +269,7 @@ class _Builder:
         if not self.compact and node.cites:
             rows.append(_row(_e(self.cites(node.cites)), size=9, colour="#555555"))
         if m := self.mark_text(f"node:{nid}"):
-            rows.append(_row(f"<B>{_e(m)}</B>", size=10, colour=self.mark_colour(f"node:{nid}")))
+            rows.append(_row(f"<B>{m}</B>", size=10, colour=self.mark_colour(f"node:{nid}")))
         return _html(_table(rows))
 
     def outcome_label(self, o: Outcome) -> str:
@@ -283,7 +293,7 @@ class _Builder:
             if o.cites:
                 rows.append(_row(_e(self.cites(o.cites)), size=9, colour="#555555"))
         if m := self.mark_text(f"outcome:{o.id}"):
-            rows.append(_row(f"<B>{_e(m)}</B>", size=10, colour=self.mark_colour(f"outcome:{o.id}")))
+            rows.append(_row(f"<B>{m}</B>", size=10, colour=self.mark_colour(f"outcome:{o.id}")))
         return _html(_table(rows))
 
     def guard_inputs(self, ast: Any) -> str:
@@ -400,7 +410,7 @@ class _Builder:
             element = f"edge:{e.id}"
             if m := self.mark_text(element):
                 colour = self.mark_colour(element) or SEVERITY_COLOUR["info"]
-                label_rows.append(_row(f"<B>{_e(m)}</B>", size=10, colour=colour))
+                label_rows.append(_row(f"<B>{m}</B>", size=10, colour=colour))
                 attrs.update(color=colour, penwidth="3")
             if label_rows:
                 attrs["label"] = _html(_table(label_rows))
@@ -448,12 +458,13 @@ class _Builder:
                     colour=SEVERITY_COLOUR.get(sev),
                 )
             )
-            rows.append(_row(_wrap(f.message, 110), size=9))
+            rows.append(_row(_wrap(_cut(f.message, 300), 110), size=9))
             if f.witness:
                 w = json.dumps(
                     dict(f.witness), sort_keys=True, ensure_ascii=False, separators=(", ", ": "), default=str
                 )
-                rows.append(_row("witness: " + _wrap(w, 110), size=9, colour="#555555"))
+                # the diagram shows the start; the report and `crs-model verify` give the whole witness
+                rows.append(_row("witness: " + _wrap(_cut(w, 220), 110), size=9, colour="#555555"))
         g.add_node(
             pydot.Node(
                 "findings", shape="box", style="filled", fillcolor="#FFF8F0", color="#C0392B", label=_html(_table(rows))
@@ -492,6 +503,8 @@ class _Builder:
         g.add_node(pydot.Node("legend", shape="box", style="filled", fillcolor="#FAFAFA", color="#999999", label=label))
         sink = pydot.Subgraph("legend_rank", rank="sink")
         sink.add_node(pydot.Node("legend"))
+        if self.overlay.findings is not None and "findings" in {n.get_name() for n in g.get_nodes()}:
+            sink.add_node(pydot.Node("findings"))
         g.add_subgraph(sink)
 
     # ------------------------------------------------------------------ views

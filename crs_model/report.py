@@ -835,8 +835,11 @@ def gather(
     svg_text: str | None = None
     svg_note = ""
     if svg:
-        findings = tuple(getattr(report, "findings", ())) if report is not None else ()
-        overlay = Overlay(findings=findings) if findings else None
+        # errors and warnings are drawn on the diagram; info findings are listed in the pack only
+        serious = tuple(
+            f for f in (getattr(report, "findings", ()) if report is not None else ()) if severity_text(f) != "info"
+        )
+        overlay = Overlay(findings=serious) if serious else None
         try:
             svg_text = svg_inline(run_graphviz(dot_text(diagram(spec, overlay)), "svg"))
         except RenderError as exc:

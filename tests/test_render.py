@@ -216,6 +216,13 @@ def test_findings_overlay_marks_elements_and_lists_witnesses(spec: Spec) -> None
     assert "verifier findings: 2 error, 1 warning, 1 info" in title_text(g)
 
 
+def test_flag_findings_mark_their_outcome(spec: Spec) -> None:
+    flag = FakeFinding("missing-data", Severity.INFO, Location("s", 1, 1), "m", None, "flag:car_t_note")
+    nodes = nodes_of(diagram(spec, Overlay(findings=(flag,))))
+    assert "⚠ F1 (info)" in label_text(nodes["consider_cytosorb"])
+    assert "⚠" not in label_text(nodes["cytosorb_contraindicated"])
+
+
 def test_findings_overlay_with_no_findings_says_so(spec: Spec) -> None:
     g = diagram(spec, Overlay(findings=()))
     assert "none: every check passed" in label_text(nodes_of(g)["findings"])
