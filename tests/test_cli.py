@@ -82,7 +82,7 @@ def test_jsonl_batch_keeps_every_line(tmp_path: Path) -> None:
     assert len(rows) == 4
     assert rows[0]["recommendation"] == "consider_cytosorb"
     assert rows[1] == {"line": 2, "error": {"field": "vasopressor_count", "message": rows[1]["error"]["message"]}}
-    assert "True is not a whole number" in rows[1]["error"]["message"]
+    assert "true is not a whole number" in rows[1]["error"]["message"]
     assert rows[2]["line"] == 3
     assert "invalid JSON" in rows[2]["error"]["message"]
     assert rows[3]["recommendation"] == "insufficient_data"

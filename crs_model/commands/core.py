@@ -94,11 +94,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _loads(text: str) -> Any:
-    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON (numbers must be finite)")
+    # NaN/Infinity are read as floats so that the validator rejects them naming the
+    # field, the value and the allowed range (they are never accepted)
+    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=float)
 
 
 def _expand(inputs: list[str]) -> Iterator[str]:
