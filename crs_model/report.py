@@ -532,7 +532,9 @@ class _Pack:
             for ref in e.encoded_by:
                 if by:
                     by.append(T(", "))
-                by.append(Code(ref))
+                kind, _, ident = ref.partition(":")
+                anchor = {"node": "node-", "outcome": "outcome-", "governance": "question-"}.get(kind)
+                by.append(Link(anchor + ident, ref) if anchor and ref in ids else Code(ref))
                 if ref not in ids:
                     by.append(Badge("unknown element", "bad"))
             if not e.encoded_by:

@@ -202,6 +202,25 @@ def test_traceability_absent_then_present(spec_copy: Path) -> None:
     assert "not encoded descriptive, no decision depends on it" in text
 
 
+def test_shipped_traceability_map_is_rendered(spec: Spec) -> None:
+    import yaml
+
+    path = trace_path(spec.path)
+    if not path.is_file():
+        pytest.skip(f"{path} is not in this tree")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    entries = raw["statements"] if isinstance(raw, dict) else raw
+    tm = load_trace_map(spec.path)
+    assert tm is not None
+    assert tm.problems == ()
+    assert [e.id for e in tm.entries] == [e["id"] for e in entries]
+    doc = to_html(spec, gather(spec, verifier=False, svg=False))
+    text = plain_text(doc)
+    assert f"{len(entries)} seed statements from" in text
+    assert "unknown element" not in text
+    assert 'href="#node-cytosorb_indicated"' in doc  # encoded elements link to their rule
+
+
 def test_trace_map_as_mapping_with_entries(spec_copy: Path) -> None:
     trace_path(spec_copy).write_text(
         "entries:\n  - {id: a, match: x, section: s, encoded_by: [outcome:no_crs]}\n", encoding="utf-8"
