@@ -750,25 +750,29 @@ def to_html(spec: Spec, inputs: PackInputs) -> str:
 
 
 def _md_escape(text: str) -> str:
-    return re.sub(r"([\\`*_\[\]<>|])", r"\\\1", " ".join(text.split()))
+    """Markdown-literal text on one line; a leading or trailing space is kept (it separates inline pieces)."""
+    inner = re.sub(r"([\\`*_\[\]<>|])", r"\\\1", " ".join(text.split()))
+    lead = " " if text[:1].isspace() and inner else ""
+    trail = " " if text[-1:].isspace() and inner else ""
+    return lead + inner + trail
 
 
 def _inline_md(parts: Cell) -> str:
     out: list[str] = []
     for p in parts:
         if isinstance(p, T):
-            out.append(_md_escape(p.text) if p.text.strip() else p.text)
+            out.append(_md_escape(p.text) if p.text.strip() else " " if p.text else "")
         elif isinstance(p, B):
             out.append(f"**{_md_escape(p.text)}**" if p.text.strip() else "")
         elif isinstance(p, Code):
             out.append("`" + p.text.replace("`", "'") + "`")
         elif isinstance(p, Badge):
-            out.append(f"**[{_md_escape(p.text)}]**")
+            out.append(f"**\\[{_md_escape(p.text)}\\]**")
         elif isinstance(p, Cite):
-            out.append(f"[{_md_escape(p.eid)} · {_md_escape(p.level)}]")
+            out.append(f"\\[{_md_escape(p.eid)} · {_md_escape(p.level)}\\] ")
         else:
             out.append(f"[{_md_escape(p.text)}](#{p.anchor})")
-    return "".join(out).replace("\n", " ")
+    return "".join(out).replace("\n", " ").strip()
 
 
 def to_markdown(spec: Spec, inputs: PackInputs) -> str:

@@ -262,7 +262,9 @@ def test_markdown_tables_are_well_formed(spec: Spec) -> None:
             header -= 1
         assert cells == len(re.findall(r"(?<!\\)\|", lines[header])), line
     assert "<svg" not in md
-    assert "**[REFUTED]**" in md
+    assert "**\\[REFUTED\\]**" in md
+    assert "\\[actemra\\_label · GRADE low\\]" in md
+    assert "No records in `" in md  # inline pieces keep their separating space
     assert '"weight_kg": 120.0' in md
     for g in spec.governance:
         assert f"### {g.title}" in md
