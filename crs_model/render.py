@@ -323,7 +323,7 @@ class _Builder:
             fontname=FONT,
             nodesep="0.35",
             ranksep="0.55" if self.compact else "0.7",
-            size="16.5,11.7",  # fits A3 landscape when printed
+            size="15.5,10.6",  # with pad and margins the PDF page fits A3 landscape (16.5 x 11.7 in)
             bgcolor="white",
             pad="0.3",
         )

@@ -286,6 +286,10 @@ def test_render_command_writes_dot_and_images(tmp_path: Path) -> None:
         assert (tmp_path / f"cytosorb_crs.overview.{suffix}").is_file()
     assert (tmp_path / "cytosorb_crs.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "cytosorb_crs.pdf").read_bytes()[:5] == b"%PDF-"
+    box = re.search(rb"/MediaBox \[ ?0 0 ([\d.]+) ([\d.]+) ?\]", (tmp_path / "cytosorb_crs.pdf").read_bytes())
+    assert box is not None
+    assert float(box[1]) <= 1191  # A3 landscape, in points
+    assert float(box[2]) <= 842
     svg = ET.parse(tmp_path / "cytosorb_crs.svg").getroot()  # noqa: S314 - our own Graphviz output
     texts = " ".join(t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text"))
     assert "Consider CytoSorb hemoadsorption" in texts
