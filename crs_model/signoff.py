@@ -61,6 +61,9 @@ class SignoffFinding:
     witness: dict[str, Any] | None
     element: str
 
+    def __str__(self) -> str:
+        return f"{self.location}: {self.severity.value}: [{self.check}] {self.message}"
+
 
 def spec_stem(spec_path: str | Path) -> str:
     """``specs/cytosorb_crs.yaml`` -> ``cytosorb_crs`` (names of files made from a spec)."""

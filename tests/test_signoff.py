@@ -139,6 +139,7 @@ def test_verify_hook_warns_for_unsigned_and_active(spec_copy: Path) -> None:
     assert unsigned.severity is Severity.WARNING
     assert unsigned.check == "signoff"
     assert draft.sha256[:12] in unsigned.message
+    assert str(unsigned).startswith(f"{spec_copy}:1:1: warning: [signoff] this spec's sha256")
 
     spec_copy.write_bytes(spec_copy.read_bytes().replace(b"status: draft", b"status: active", 1))
     active = crs_model.load_spec(spec_copy)
