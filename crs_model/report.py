@@ -816,8 +816,8 @@ def run_verifier(spec: Spec) -> tuple[Any, str]:
 
     try:
         module = importlib.import_module("crs_model.verify")
-    except ImportError:
-        return None, "not available in this build (crs_model.verify is missing)"
+    except ImportError as exc:  # the verifier, or its solver, is not installed
+        return None, f"not available in this build ({exc})"
     return module.verify(spec), ""
 
 
