@@ -781,7 +781,7 @@ def to_markdown(spec: Spec, inputs: PackInputs) -> str:
     md = spec.metadata
     signed = any(r.sha256 == spec.sha256 for r in inputs.signoffs)
     lines = [
-        f"# {md.title} — governance pack",
+        f"# {_md_escape(md.title)} — governance pack",
         "",
         f"Spec `{md.id}` version `{md.version}` · status **{md.status.value.upper()}** · "
         f"{'signed off' if signed else '**not signed off**'} · sha256 `{spec.sha256}`",
@@ -790,7 +790,7 @@ def to_markdown(spec: Spec, inputs: PackInputs) -> str:
         lines.append("")
         if isinstance(b, H):
             lines.append(f'<a id="{b.anchor}"></a>')
-            lines.append("#" * b.level + " " + b.text)
+            lines.append("#" * b.level + " " + _md_escape(b.text))
         elif isinstance(b, P):
             lines.append(_inline_md(b.parts))
         elif isinstance(b, UL):

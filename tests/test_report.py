@@ -267,7 +267,7 @@ def test_markdown_tables_are_well_formed(spec: Spec) -> None:
     assert "No records in `" in md  # inline pieces keep their separating space
     assert '"weight_kg": 120.0' in md
     for g in spec.governance:
-        assert f"### {g.title}" in md
+        assert f"### {g.title}" in md.replace("\\", "")
 
 
 def test_report_command_writes_html_and_markdown(tmp_path: Path) -> None:
@@ -294,3 +294,28 @@ def test_pack_with_the_real_verifier(spec: Spec) -> None:
     assert set(status) == {inv.id for inv in spec.invariants}
     assert "Proof status unknown" not in text
     assert f"Z3 solver {inputs.verify_report.solver_version}" in text
+
+
+def test_markup_in_spec_text_is_escaped(spec_copy: Path) -> None:
+    raw = spec_copy.read_text(encoding="utf-8")
+    raw = raw.replace(
+        "title: CytoSorb hemoadsorption in cytokine release syndrome",
+        "title: 'CytoSorb <script>alert(1)</script> & <b>CRS</b>'",
+        1,
+    )
+    raw = raw.replace("question: What is the ASTCT CRS grade?", "question: 'Grade < 2 & \"x\" <i>?'", 1)
+    spec_copy.write_text(raw, encoding="utf-8")
+    spec = crs_model.load_spec(spec_copy)
+    doc = to_html(spec, gather(spec, verifier=False))
+    tags = parse(doc).tags
+    assert "script" not in tags
+    assert "i" not in tags
+    assert "b" not in tags
+    assert "CytoSorb <script>alert(1)</script> & <b>CRS</b>" in plain_text(doc)
+    md = to_markdown(spec, gather(spec, verifier=False, svg=False))
+    assert "<script>" not in md
+    if shutil.which("dot"):  # Graphviz accepts the escaped HTML labels
+        from crs_model.render import diagram, dot_text, run_graphviz
+
+        svg = run_graphviz(dot_text(diagram(spec)), "svg").decode()
+        assert "Grade &lt; 2 &amp; &quot;x&quot; &lt;i&gt;?" in svg
