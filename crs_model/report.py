@@ -105,6 +105,7 @@ class Table:
 @dataclass(frozen=True, slots=True)
 class Pre:
     text: str
+    summary: str = ""  # when set, HTML shows it collapsed under this summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,8 +494,11 @@ class _Pack:
                 out.append(P([Badge(sev, kind), T(" "), Code(f.check), T(" "), Code(f.element), T(f" {where}")]))
                 out.append(P([T(f.message)]))
                 if f.witness:
-                    out.append(P([B("Witness patient:")]))
-                    out.append(Pre(_json(f.witness)))
+                    if sev == "info":  # many, and informational: collapsed
+                        out.append(Pre(_json(f.witness), "Witness patient"))
+                    else:
+                        out.append(P([B("Witness patient:")]))
+                        out.append(Pre(_json(f.witness)))
         return out
 
     # ------------------------------------------------------------ traceability
@@ -718,7 +722,8 @@ def to_html(spec: Spec, inputs: PackInputs) -> str:
             rows = "".join("<tr>" + "".join(f"<td>{_inline_html(c)}</td>" for c in r) + "</tr>" for r in b.rows)
             body.append(f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
         elif isinstance(b, Pre):
-            body.append(f"<pre>{html.escape(b.text)}</pre>")
+            pre = f"<pre>{html.escape(b.text)}</pre>"
+            body.append(f"<details><summary>{html.escape(b.summary)}</summary>{pre}</details>" if b.summary else pre)
         elif isinstance(b, Figure):
             inner = b.svg if b.svg is not None else f"<p>{html.escape(b.fallback)}</p>"
             body.append(f'<figure class="diagram">{inner}<figcaption>{html.escape(b.caption)}</figcaption></figure>')
@@ -801,6 +806,8 @@ def to_markdown(spec: Spec, inputs: PackInputs) -> str:
             lines.append("|" + "---|" * len(head))
             lines.extend("| " + " | ".join(_inline_md(c) or " " for c in r) + " |" for r in b.rows)
         elif isinstance(b, Pre):
+            if b.summary:
+                lines.append(f"{_md_escape(b.summary)}:")
             lines.extend(["```json", b.text, "```"])
         elif isinstance(b, Figure):
             lines.append(f"*{_md_escape(b.caption)}* {_md_escape(b.fallback)}")

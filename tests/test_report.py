@@ -45,7 +45,14 @@ def fake_report(spec: Spec) -> FakeReport:
                 {"weight_kg": 120.0, "etiology": "car_t"},
                 "invariant:tocilizumab_dose_cap",
             ),
-            FakeFinding("redundant", Severity.INFO, Location(spec.path, 500, 9), "conjunct implied", None, "edge:a->b"),
+            FakeFinding(
+                "redundant",
+                Severity.INFO,
+                Location(spec.path, 500, 9),
+                "conjunct implied",
+                {"age_years": 3},
+                "edge:a->b",
+            ),
         ),
         invariant_status=status,
         checks=(FakeCheck("invariant", "failed", 1), FakeCheck("overlap", "passed", 0)),
@@ -131,6 +138,8 @@ def test_html_proof_status_counterexample_and_findings(spec: Spec) -> None:
     assert text.index("Error (1)") < text.index("Info (1)")
     assert "Warning (" not in text
     assert "conjunct implied" in text
+    # info witnesses are collapsed, error witnesses shown
+    assert "<details><summary>Witness patient</summary><pre>{\n  &quot;age_years&quot;: 3\n}</pre></details>" in doc
     assert f"{spec.path}:900:5" in text
 
 
