@@ -19,7 +19,7 @@ from crs_model.errors import CrsModelError
 
 Handler = Callable[[argparse.Namespace, TextIO, TextIO], int]
 
-COMMAND_MODULES = ("crs_model.commands.core", "crs_model.commands.render")
+COMMAND_MODULES = ("crs_model.commands.core", "crs_model.commands.verify", "crs_model.commands.render")
 
 
 class _Parser(argparse.ArgumentParser):

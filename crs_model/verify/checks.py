@@ -1,0 +1,860 @@
+"""The named verification checks over one :class:`Encoding`, each finding cross-checked.
+
+Every satisfiable finding carries a witness patient, minimised (as few known
+inputs as the solver allows; whole numbers preferred) and then re-run through
+:class:`crs_model.Engine`: if the engine does not reproduce the finding, an
+``internal`` error finding is added, because then the verifier or the engine is
+wrong.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import z3
+
+from crs_model.engine import Decision, Engine
+from crs_model.errors import Location, PatientError, SpecDefectError
+from crs_model.expr import Compare, Expr, Name, Num, children, conjuncts, names
+from crs_model.model import Edge, Formula, HitPolicy, Severity, Spec, Variable
+from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, compile_expr
+from crs_model.text import Renderer
+from crs_model.types import SymbolKind
+from crs_model.verify.encoding import Encoding, Inputs, Part, Undecided
+from crs_model.verify.report import CHECKS, INTERNAL, CheckResult, Finding, Report
+from crs_model.verify.z3expr import Tri, Val, _and
+
+SIM_SEED = 0
+SIM_MAX = 50_000  # random patients at most
+SIM_PATIENCE = 1000  # stop sampling after this many patients without a new fact
+MAX_EXPLAINED = 50  # unreachable elements explained with an unsat core, per spec
+Expect = Callable[[Engine, dict[str, Any]], str | None]  # None = reproduced, else why not
+
+
+def _input_deps(spec: Spec, ast: Expr) -> set[str]:
+    """Input variables ``ast`` depends on, through definitions."""
+    out: set[str] = set()
+    stack = list(names(ast))
+    seen: set[str] = set()
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        if n in spec.variables:
+            out.add(n)
+        elif n in spec.definitions:
+            stack.extend(names(spec.definitions[n].formula.ast))
+    return out
+
+
+def _boundary_points(spec: Spec) -> dict[str, list[float]]:
+    """Per numeric input: the thresholds its guards compare it with, their neighbours and midpoints.
+
+    Uniform sampling rarely lands between two close thresholds; these points do.
+    """
+    consts: dict[str, set[float]] = {}
+    forms = [e.guard.ast for n in spec.nodes.values() for e in n.edges]
+    forms += [d.formula.ast for d in spec.definitions.values()]
+    stack = list(forms)
+    while stack:
+        node = stack.pop()
+        stack.extend(children(node))
+        if not isinstance(node, Compare):
+            continue
+        for var, other in ((node.left, node.right), (node.right, node.left)):
+            if not isinstance(var, Name) or var.id not in spec.variables:
+                continue
+            if isinstance(other, Num):
+                consts.setdefault(var.id, set()).add(other.value)
+            elif isinstance(other, Name) and other.id in spec.parameters:
+                val = spec.parameters[other.id].value
+                if not isinstance(val, bool):
+                    consts.setdefault(var.id, set()).add(float(val))
+    out: dict[str, list[float]] = {}
+    for name, cs in consts.items():
+        v = spec.variables[name]
+        step = 1.0 if v.type.base == "int" else 0.1
+        pts = sorted(cs)
+        cand = set(pts) | {c - step for c in pts} | {c + step for c in pts}
+        cand |= {(a + b) / 2 for a, b in itertools.pairwise(pts)}
+        lo = v.minimum if v.minimum is not None else -math.inf
+        hi = v.maximum if v.maximum is not None else math.inf
+        keep = [c for c in cand if lo <= c <= hi]
+        if v.type.base == "int":
+            keep = [float(round(c)) for c in keep]
+        out[name] = sorted(set(keep))
+    return out
+
+
+def _sample(v: Variable, rng: random.Random, points: list[float] | None = None) -> Any:
+    """A random in-domain value for one input (all inputs known), often at a guard threshold."""
+    base = v.type.base
+    if base == "bool":
+        return rng.random() < 0.5
+    if base == "enum":
+        return rng.choice(v.type.values)
+    if points and rng.random() < 0.6:
+        x = rng.choice(points)
+        return int(x) if base == "int" else x
+    lo = v.minimum if v.minimum is not None else -1000.0
+    hi = v.maximum if v.maximum is not None else 1000.0
+    if base == "int":
+        return rng.randint(math.ceil(lo), math.floor(hi))
+    return round(rng.uniform(lo, hi), 1) if rng.random() < 0.8 else float(rng.randint(math.ceil(lo), int(hi)))
+
+
+def _start(node: Expr) -> int:
+    """Offset of the first character of ``node`` (an operator node's ``pos`` is its operator)."""
+    return min([node.pos, *(_start(c) for c in children(node))])
+
+
+def _show(x: Any) -> str:
+    if x is None:
+        return "absent"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, float):
+        return f"{x:g}"
+    return str(x)
+
+
+def _tv(x: Any) -> str:
+    return "unknown" if x is None else ("true" if x is True else "false" if x is False else _show(x))
+
+
+class Verifier:
+    """Runs the checks for one spec on one shared, incremental solver."""
+
+    def __init__(self, spec: Spec) -> None:
+        t0 = time.perf_counter()
+        self.spec = spec
+        self.enc = Encoding(spec)
+        self.engine = Engine(spec)
+        self.renderer = Renderer(spec.symbols)
+        self.inv_renderer = Renderer(spec.invariant_symbols)
+        self.findings: list[Finding] = []
+        self.invariant_status: dict[str, str] = {}
+        self.dead_edges: set[str] = set()
+        self._reasons_left = MAX_EXPLAINED
+        self._covers = 0
+        self._sim: tuple[set[str], set[tuple[str, int]]] | None = None
+        self.unreachable: set[str] = set()
+        self.enc.completion()
+        self.encode_s = time.perf_counter() - t0
+
+    # ------------------------------------------------------------ plumbing
+    def run(self, checks: Sequence[str] | None = None) -> Report:
+        wanted = list(CHECKS) if checks is None else [c for c in CHECKS if c in set(checks)]
+        results: list[CheckResult] = []
+        if not self._background_consistent():
+            wanted = [c for c in wanted if c in ("contradiction", "uncited")]
+        for name in CHECKS:
+            if name not in wanted:
+                results.append(CheckResult(name, "skipped", 0.0, 0))
+                continue
+            before = len(self.findings)
+            t0 = time.perf_counter()
+            try:
+                getattr(self, "check_" + name.replace("-", "_"))()
+            except Undecided as exc:
+                self.add(
+                    name,
+                    Severity.WARNING,
+                    self.spec.graph_loc,
+                    f"check {name} stopped: the solver reached its resource limit ({exc}); results are incomplete",
+                    "graph:*",
+                )
+            dt = time.perf_counter() - t0
+            new = self.findings[before:]
+            failed = any(f.severity is Severity.ERROR for f in new)
+            results.append(CheckResult(name, "failed" if failed else "passed", dt, len(new)))
+        internal = [f for f in self.findings if f.check == INTERNAL]
+        if internal:
+            results.append(CheckResult(INTERNAL, "failed", 0.0, len(internal)))
+        md = self.spec.metadata
+        order = {c: i for i, c in enumerate((*CHECKS, INTERNAL))}
+        findings = sorted(
+            self.findings,
+            key=lambda f: (order[f.check], f.location.line, f.location.column, f.element, f.message),
+        )
+        return Report(
+            spec_path=self.spec.path,
+            spec_id=md.id,
+            spec_version=md.version,
+            spec_sha256=self.spec.sha256,
+            solver_version=z3.get_version_string(),
+            findings=tuple(findings),
+            checks=tuple(results),
+            invariant_status=dict(self.invariant_status),
+            encode_s=self.encode_s,
+        )
+
+    def add(
+        self,
+        check: str,
+        severity: Severity,
+        loc: Location,
+        message: str,
+        element: str,
+        witness: dict[str, Any] | None = None,
+        expect: Expect | None = None,
+    ) -> None:
+        self.findings.append(Finding(check, severity, loc, message, witness, element))
+        if witness is not None and expect is not None:
+            why = expect(self.engine, witness)
+            if why is not None:
+                self.findings.append(
+                    Finding(
+                        INTERNAL,
+                        Severity.ERROR,
+                        loc,
+                        f"the engine does not reproduce this {check} finding on its witness: {why}",
+                        witness,
+                        element,
+                    )
+                )
+
+    def status(self, *goal: z3.BoolRef, local: bool = False) -> bool:
+        """True if some valid patient satisfies ``goal`` (``local``: on the solver without the graph)."""
+        r = self.enc.check(*goal, local=local)
+        if r == z3.unknown:
+            raise Undecided((self.enc.local if local else self.enc.solver).reason_unknown())
+        return bool(r == z3.sat)
+
+    def cover(self, goals: Mapping[Any, tuple[str, z3.BoolRef]]) -> set[Any]:
+        """Keys whose goal some valid patient satisfies, settled with few solver calls.
+
+        ``goals`` maps a key to (a node every patient satisfying the goal passes,
+        goal). Each round asks for a patient satisfying *any* unsettled goal
+        (selector literals, so a round adds no term); every unsettled goal at a
+        node on that patient's path that the patient satisfies is settled at once,
+        and one unsat answer settles all the rest. This costs about as many solver
+        calls as paths needed to cover the goals, not one per goal.
+        """
+        enc = self.enc
+        if not goals:
+            return set()
+        self._covers += 1
+        anylit = z3.Bool(f"@cover{self._covers}", enc.ctx)
+        sels = {k: z3.Bool(f"@cover{self._covers}:{i}", enc.ctx) for i, k in enumerate(goals)}
+        enc.solver.add(z3.Implies(anylit, z3.Or(*(z3.And(sels[k], g) for k, (_, g) in goals.items()))))
+        by_gate: dict[str, list[Any]] = {}
+        for k, (gate, _) in goals.items():
+            by_gate.setdefault(gate, []).append(k)
+        pending = set(goals)
+        settled: list[z3.BoolRef] = []
+        found: set[Any] = set()
+        while pending:
+            r = enc.check(anylit, *settled)
+            if r == z3.unknown:
+                raise Undecided(enc.solver.reason_unknown())
+            if r == z3.unsat:
+                break
+            m = enc.solver.model()
+            path = self._path(m)
+            hit = [
+                k
+                for gate in path
+                for k in by_gate.get(gate, ())
+                if k in pending and z3.is_true(m.eval(goals[k][1], model_completion=True))
+            ]
+            if not hit:  # pragma: no cover - the path walk and the encoding agree
+                hit = [k for k in pending if z3.is_true(m.eval(z3.And(sels[k], goals[k][1]), model_completion=True))]
+            assert hit, "a model of the disjunction satisfies one of its goals"
+            for k in hit:
+                found.add(k)
+                pending.discard(k)
+                settled.append(z3.Not(sels[k]))
+        return found
+
+    def local_candidates(self, conds: Mapping[Any, z3.BoolRef]) -> list[Any]:
+        """Keys whose condition can hold at all, path aside (on the solver without the graph).
+
+        A gap or overlap needs its node-local condition first; usually one unsat
+        query rules them all out, before any reachability is asked.
+        """
+        if not conds or not self.status(z3.Or(*conds.values()), local=True):
+            return []
+        return [k for k, c in conds.items() if self.status(c, local=True)]
+
+    def simulate(self) -> tuple[set[str], set[tuple[str, int]]]:
+        """Random valid patients through the engine: edges they take, guard conjuncts they need.
+
+        Cheap evidence that settles most "can some patient ..." goals before the
+        solver is asked (as random simulation does before SAT in hardware
+        equivalence checking). Only positive facts are taken from it: every
+        "no patient can" answer still comes from the solver. Seeded: same
+        samples on every run.
+        """
+        if self._sim is not None:
+            return self._sim
+        spec = self.spec
+        rng = random.Random(SIM_SEED)  # noqa: S311 - reproducible sampling, not cryptography
+        points = _boundary_points(spec)
+        n_edges = sum(len(n.edges) for n in spec.nodes.values())
+        multi = {
+            e.id: [compile_expr(c, spec.symbols) for c in conjuncts(e.guard.ast)]
+            for n in spec.nodes.values()
+            for e in n.edges
+            if len(conjuncts(e.guard.ast)) > 1
+        }
+        guards_at = {n.id: [e.id for e in n.edges if e.id in multi] for n in spec.nodes.values()}
+        taken: set[str] = set()
+        needed: set[tuple[str, int]] = set()
+        stale = 0
+        for _ in range(min(SIM_MAX, 4 * n_edges)):
+            patient = {name: _sample(v, rng, points.get(name)) for name, v in spec.variables.items()}
+            try:
+                env = self.engine.environment(patient)
+                d = self.engine.decide(env)
+            except (PatientError, SpecDefectError):
+                continue
+            before = len(taken) + len(needed)
+            for step in d.trace:
+                if step.taken is not None:
+                    taken.add(f"{step.node}->{step.taken}")
+                for eid in guards_at[step.node]:
+                    for i, fn in enumerate(multi[eid]):
+                        if fn(env) is not True:
+                            needed.add((eid, i))
+            stale = stale + 1 if len(taken) + len(needed) == before else 0
+            if stale >= SIM_PATIENCE:
+                break
+        self._sim = (taken, needed)
+        return self._sim
+
+    def _path(self, m: z3.ModelRef) -> list[str]:
+        """The decision nodes (and outcome) the model's patient passes, entry first."""
+        enc, spec = self.enc, self.spec
+        path: list[str] = []
+        nid = spec.entry
+        while nid in spec.nodes:
+            path.append(nid)
+            ns = enc.nodes[nid]
+            nxt = next(
+                (
+                    e.target
+                    for e in spec.nodes[nid].edges
+                    if z3.is_true(m.eval(ns.take[e.index], model_completion=True))
+                ),
+                None,
+            )
+            if nxt is None:
+                return path
+            nid = nxt
+        path.append(nid)
+        return path
+
+    def model(
+        self, goal: Sequence[z3.BoolRef], copies: Sequence[Inputs] = (), *, local: bool = False
+    ) -> z3.ModelRef | None:
+        """A model of ``goal`` with as few known inputs as the solver finds, or None."""
+        enc = self.enc
+        solver = enc.local if local else enc.solver
+        if not self.status(*goal, local=local):
+            return None
+        copies = copies or [enc.inputs]
+        lits = {z3.Not(k).get_id(): z3.Not(k) for inp in copies for k in inp.known.values()}
+        for _ in range(len(lits) + 1):
+            r = enc.check(*goal, *lits.values(), local=local)
+            if r == z3.sat:
+                break
+            core = {c.get_id() for c in solver.unsat_core()}
+            dropped = [k for k in lits if k in core]
+            if not dropped:
+                lits = {}
+                continue
+            for k in dropped:
+                del lits[k]
+        else:  # pragma: no cover - each round drops at least one literal
+            lits = {}
+        reals = [
+            z3.IsInt(inp.values[n]) for inp in copies for n, v in self.spec.variables.items() if v.type.base == "real"
+        ]
+        if reals and enc.check(*goal, *lits.values(), *reals, local=local) == z3.sat:
+            return solver.model()
+        r = enc.check(*goal, *lits.values(), local=local)
+        if r != z3.sat:  # pragma: no cover - it was sat a moment ago
+            enc.check(*goal, local=local)
+        return solver.model()
+
+    def _background_consistent(self) -> bool:
+        if self.status():
+            return True
+        parts = self.enc.core_parts()
+        loc = parts[0].loc if parts else self.spec.graph_loc
+        self.add(
+            "contradiction",
+            Severity.ERROR,
+            loc,
+            "no patient satisfies the input domains and consistency constraints together: " + self._parts_text(parts),
+            parts[0].element if parts else "constraint:*",
+        )
+        return False
+
+    # ------------------------------------------------------------ wording
+    @staticmethod
+    def _parts_text(parts: Iterable[Part]) -> str:
+        return "; ".join(f"{p.text} ({p.loc.file}:{p.loc.line})" for p in parts) or "(no core)"
+
+    def _locate_part(self, formula: Formula, element: str) -> Callable[[Expr], Part]:
+        def locate(node: Expr) -> Part:
+            return Part(self.renderer.render(node), self.spec.locate(formula, _start(node)), element)
+
+        return locate
+
+    def explain(self, formula: Formula, env: Mapping[str, Any], *, invariant: bool = False) -> str:
+        """``IL-6 ≥ 500 pg/mL was false: IL-6 was 320`` (icontract style)."""
+        symbols = self.spec.invariant_symbols if invariant else self.spec.symbols
+        renderer = self.inv_renderer if invariant else self.renderer
+        value = compile_expr(formula.ast, symbols)(env)
+        subs: list[str] = []
+        for n in sorted(names(formula.ast)):
+            sym = symbols.get(n)
+            if sym is None or sym.kind is SymbolKind.PARAMETER:
+                continue
+            subs.append(f"{sym.label or n} ({n}) was {_show(env.get(n))}")
+        head = f"'{renderer.render(formula.ast)}' was {_tv(value)}"
+        return head + (": " + ", ".join(subs) if subs else "")
+
+    # ------------------------------------------------------------ checks
+    def check_contradiction(self) -> None:
+        spec, enc = self.spec, self.enc
+        taken, _ = self.simulate()  # an edge some patient takes has a satisfiable guard
+        for node in spec.nodes.values():
+            for e in node.edges:
+                if e.id in taken:
+                    continue
+                ok, parts = enc.check_conjuncts(f"edge:{e.id}", e.guard.ast, self._locate_part(e.guard, f"edge:{e.id}"))
+                if ok:
+                    continue
+                self.dead_edges.add(e.id)
+                self.add(
+                    "contradiction",
+                    Severity.ERROR,
+                    e.guard.loc,
+                    f"the guard of edge {e.id} ('{self.renderer.render(e.guard.ast)}') can never hold within the "
+                    f"input domains; conflicting parts: {self._parts_text(parts)}",
+                    f"edge:{e.id}",
+                )
+        for name, d in spec.definitions.items():
+            term = enc.tr.name(name)
+            if isinstance(term, Tri):
+                ok, parts = enc.check_conjuncts(f"definition:{name}", d.formula.ast, self._locate_part(d.formula, name))
+            else:
+                ok = self.status(term.k, local=True)
+                parts = [] if ok else enc.core_parts(local=True)
+            if ok:
+                continue
+            what = "hold" if d.formula.type.base == "bool" else "be computed (it is never known)"
+            self.add(
+                "contradiction",
+                Severity.ERROR,
+                d.formula.loc,
+                f"definition {name} ('{self.renderer.render(d.formula.ast)}') can never {what} within the input "
+                f"domains; conflicting parts: {self._parts_text(parts)}",
+                f"definition:{name}",
+            )
+        for c in spec.constraints:
+            ok, parts = enc.check_conjuncts(f"constraint:{c.id}", c.formula.ast, self._locate_part(c.formula, c.id))
+            if ok:
+                continue
+            self.add(
+                "contradiction",
+                Severity.ERROR,
+                c.formula.loc,
+                f"constraint {c.id} ('{self.renderer.render(c.formula.ast)}') can never hold within the input "
+                f"domains, so every patient who reports its inputs is rejected; conflicting parts: "
+                f"{self._parts_text(parts)}",
+                f"constraint:{c.id}",
+            )
+
+    def check_unreachable(self) -> None:
+        spec, enc = self.spec, self.enc
+        order = [*spec.nodes, *spec.outcomes]
+        # one covering pass over the edges: a node is reachable iff some edge into it is taken
+        edge_goals = {
+            e.id: (node.id, enc.edge_of(e))
+            for node in spec.nodes.values()
+            for e in node.edges
+            if e.id not in self.dead_edges
+        }
+        sim_taken, _ = self.simulate()
+        taken = sim_taken & set(edge_goals)
+        taken |= self.cover({k: v for k, v in edge_goals.items() if k not in taken})
+        reachable = {spec.entry} | {e.target for n in spec.nodes.values() for e in n.edges if e.id in taken}
+        self.unreachable = {k for k in order if k not in reachable}
+        self._reasons_left = MAX_EXPLAINED
+        for node in spec.nodes.values():
+            if node.id in self.unreachable:
+                continue
+            for e in node.edges:
+                if e.id not in edge_goals or e.id in taken:
+                    continue
+                self.add(
+                    "unreachable",
+                    Severity.ERROR,
+                    e.guard.loc,
+                    f"edge {e.id} is never taken: {self._edge_reason(e)}",
+                    f"edge:{e.id}",
+                )
+        for k in order:
+            if k not in self.unreachable:
+                continue
+            el = spec.nodes[k] if k in spec.nodes else spec.outcomes[k]
+            kind = "node" if k in spec.nodes else "outcome"
+            reasons: list[str] = []
+            for node in spec.nodes.values():
+                for e in node.edges:
+                    if e.target != k:
+                        continue
+                    if node.id in self.unreachable:
+                        reasons.append(f"via {e.id}: '{node.id}' is itself unreachable")
+                    elif e.id in self.dead_edges:
+                        reasons.append(f"via {e.id}: its guard can never hold (see the contradiction finding)")
+                    else:
+                        reasons.append(f"via {e.id}: {self._edge_reason(e)}")
+            self.add(
+                "unreachable",
+                Severity.ERROR,
+                el.loc,
+                f"{kind} '{k}' can never be reached by a valid patient; " + "; ".join(reasons),
+                f"{kind}:{k}",
+            )
+
+    def _edge_reason(self, e: Edge) -> str:
+        enc = self.enc
+        if self._reasons_left <= 0:  # each reason costs solver calls; huge graphs get the short form
+            return "its guard never holds on any path into this node"
+        self._reasons_left -= 1
+        reach = enc.reach_lit(e.source)
+        node = self.spec.nodes[e.source]
+        locate = self._locate_part(e.guard, f"edge:{e.id}")
+        ok, parts = enc.check_conjuncts(f"edge:{e.id}", e.guard.ast, locate, reach, local=False)
+        if not ok:
+            return "its guard never holds when the patient is at this node; conflicting parts: " + self._parts_text(
+                parts
+            )
+        if node.hit_policy is HitPolicy.FIRST:
+            ns = enc.nodes[node.id]
+            masks = [
+                f"'{self.renderer.render(s.guard.ast)}' (to {s.target})"
+                for s in node.edges[: e.index]
+                if not self.status(reach, ns.guards[e.index].t, ns.guards[s.index].unknown)
+                and not self.status(reach, ns.guards[e.index].t, ns.guards[s.index].f)
+            ]
+            if not masks:
+                masks = [f"'{self.renderer.render(s.guard.ast)}'" for s in node.edges[: e.index]]
+            return (
+                "masked by earlier edges of this 'first' node: whenever its guard holds, an earlier guard holds "
+                "(or is unknown) first: " + ", ".join(masks)
+            )
+        return "whenever its guard holds another guard of this 'unique' node holds or is unknown (see overlap)"
+
+    def check_overlap(self) -> None:
+        spec, enc = self.spec, self.enc
+        goals: dict[Any, tuple[str, z3.BoolRef]] = {}
+        for node in spec.nodes.values():
+            if node.hit_policy is not HitPolicy.UNIQUE or node.id in self.unreachable:
+                continue
+            ns = enc.nodes[node.id]
+            for i, a in enumerate(node.edges):
+                for b in node.edges[i + 1 :]:
+                    goals[(node.id, a.index, b.index)] = (
+                        node.id,
+                        _and(ns.reach, ns.guards[a.index].t, ns.guards[b.index].t),
+                    )
+        local = {k: z3.And(*(enc.nodes[k[0]].guards[i].t for i in k[1:])) for k in goals}
+        goals = {k: goals[k] for k in self.local_candidates(local)}
+        for key in sorted(self.cover(goals)):
+            nid, ia, ib = key
+            node = spec.nodes[nid]
+            a, b = node.edges[ia], node.edges[ib]
+            m = self.model([goals[key][1]])
+            assert m is not None
+            w = enc.witness(m)
+            env = self._env(w)
+            detail = f"; {self.explain(a.guard, env)}; {self.explain(b.guard, env)}" if env is not None else ""
+            self.add(
+                "overlap",
+                Severity.ERROR,
+                b.guard.loc,
+                f"at '{node.id}' ({node.question.strip()}) the guards of {a.id} and {b.id} both hold for "
+                f"this patient{detail}",
+                f"node:{node.id}",
+                w,
+                _expect_defect(node.id, "overlap"),
+            )
+
+    def check_gap(self) -> None:
+        spec, enc = self.spec, self.enc
+        local = {nid: enc.nodes[nid].here.gap for nid in spec.nodes if nid not in self.unreachable}
+        goals = {nid: (nid, enc.nodes[nid].gap) for nid in self.local_candidates(local)}
+        found = self.cover(goals)
+        for node in spec.nodes.values():
+            if node.id not in found:
+                continue
+            m = self.model([enc.nodes[node.id].gap])
+            assert m is not None
+            w = enc.witness(m)
+            env = self._env(w)
+            detail = "; ".join(self.explain(e.guard, env) for e in node.edges) if env is not None else ""
+            self.add(
+                "gap",
+                Severity.ERROR,
+                node.loc,
+                f"at '{node.id}' ({node.question.strip()}) no guard holds for this patient: {detail}",
+                f"node:{node.id}",
+                w,
+                _expect_defect(node.id, "gap"),
+            )
+
+    def check_invariant(self) -> None:
+        enc = self.enc
+        tr = enc.invariant_translator()
+        for inv in self.spec.invariants:
+            term = tr.tri(inv.formula.ast)
+            if not self.status(enc.decided, z3.Not(term.t)):
+                self.invariant_status[inv.id] = "proven"
+                continue
+            # a definitely-false counterexample reads better than one where the invariant is merely unknown
+            m = self.model([enc.decided, term.f]) or self.model([enc.decided, z3.Not(term.t)])
+            assert m is not None
+            self.invariant_status[inv.id] = "refuted"
+            w = enc.witness(m)
+            detail = ""
+            try:
+                d = self.engine.evaluate(w)
+                env = dict(d.values)
+                env["recommendation"] = d.recommendation
+                env[ACTIONS_KEY] = frozenset(a.id for a in d.actions)
+                env[FLAGS_KEY] = frozenset(f.id for f in d.flags)
+                detail = f"; the decision is {d.recommendation} via {' -> '.join(d.path)}; " + self.explain(
+                    inv.formula, env, invariant=True
+                )
+            except (PatientError, SpecDefectError):
+                pass
+            self.add(
+                "invariant",
+                inv.severity,
+                inv.formula.loc,
+                f"invariant {inv.id} is refuted: {inv.description.strip().rstrip('.')}{detail}",
+                f"invariant:{inv.id}",
+                w,
+                _expect_invariant(inv.id),
+            )
+
+    def check_missing_data(self) -> None:
+        """Completing a patient's absent inputs never changes a known guard, output or flag.
+
+        Compositional proof: every guard on a path, every outcome output, and
+        every flag condition keeps its known value in every valid completion
+        (checked formula by formula on two copies of the inputs), so by induction
+        along the path a definitive outcome is the same for every completion.
+        Then, per outcome and flag: a flag left out only because its input is
+        absent, although a completion would show it, is reported (info).
+        """
+        spec, enc = self.spec, self.enc
+        q, q_tr, link = enc.completion()
+        p = enc.inputs
+        formulas: list[tuple[str, Formula, Location, str]] = []
+        for node in spec.nodes.values():
+            formulas += [(f"edge:{e.id}", e.guard, e.guard.loc, f"the guard of {e.id}") for e in node.edges]
+        for o in spec.outcomes.values():
+            for name in o.outputs:
+                d = spec.definitions[name]
+                formulas.append((f"outcome:{o.id}", d.formula, o.loc, f"output {name} of '{o.id}'"))
+            formulas += [
+                (f"flag:{fl.id}", fl.when, spec.locate(fl.when, 0), f"flag {fl.id}") for fl in o.flags if fl.when
+            ]
+        changes: list[z3.BoolRef] = []
+        for _, formula, _, _ in formulas:
+            tp, tq = enc.tr.term(formula.ast), q_tr.term(formula.ast)
+            if isinstance(tp, Tri) and isinstance(tq, Tri):
+                changes.append(z3.Or(z3.And(tp.t, z3.Not(tq.t)), z3.And(tp.f, z3.Not(tq.f))))
+            else:
+                assert isinstance(tp, Val)
+                assert isinstance(tq, Val)
+                changes.append(z3.And(tp.k, z3.Or(z3.Not(tq.k), tp.v != tq.v)))
+        # one query proves them all in the usual case; formula by formula only if it fails
+        if changes and not self.status(link, z3.Or(*changes), local=True):
+            changes = []
+        for (element, formula, loc, what), changed in zip(formulas, changes, strict=False):
+            m = self.model([link, changed], [p, q], local=True)
+            if m is None:
+                continue
+            w, c = enc.witness(m, p), enc.witness(m, q)
+            self.add(
+                "missing-data",
+                Severity.ERROR,
+                loc,
+                f"{what} ('{self.renderer.render(formula.ast)}') is known for this patient but changes when the "
+                f"absent inputs are completed with {self._added(w, c)}: a decision could rest on missing data",
+                element,
+                w,
+                _expect_changed(formula, spec, c),
+            )
+        for o in spec.outcomes.values():
+            if o.id in self.unreachable:
+                continue
+            po = enc.outcomes[o.id]
+            for fl in o.flags:
+                if fl.when is None:
+                    continue
+                # the completion may add only inputs the flag's condition depends on
+                deps = _input_deps(spec, fl.when.ast)
+                same = [q.known[v] == p.known[v] for v in spec.variables if v not in deps]
+                goal = [link, po.definitive, z3.Not(po.flags[fl.id]), q_tr.tri(fl.when.ast).t, *same]
+                m = self.model(goal, [p])
+                if m is None:
+                    continue
+                w, c = enc.witness(m, p), enc.witness(m, q)
+                self.add(  # the decision stands; only its explanatory text depends on the absent input
+                    "missing-data",
+                    Severity.INFO,
+                    spec.locate(fl.when, 0),
+                    f"outcome '{o.id}' is given without its flag '{fl.id}' ('{self.renderer.render(fl.when.ast)}') "
+                    f"because an input it needs is absent; completing the witness with {self._added(w, c)} "
+                    f"shows the flag: {fl.text.strip()}",
+                    f"flag:{fl.id}",
+                    w,
+                    _expect_completion(o.id, fl.id, c),
+                )
+
+    @staticmethod
+    def _added(w: Mapping[str, Any], c: Mapping[str, Any]) -> str:
+        extra = [f"{k}={_show(v)}" for k, v in c.items() if k not in w]
+        return ", ".join(extra) or "the same values"
+
+    def check_redundant(self) -> None:
+        spec, enc = self.spec, self.enc
+        goals: dict[Any, tuple[str, z3.BoolRef]] = {}
+        where: dict[Any, tuple[Edge, Expr]] = {}
+        for node in spec.nodes.values():
+            if node.id in self.unreachable:
+                continue
+            reach = enc.nodes[node.id].reach
+            for e in node.edges:
+                parts = conjuncts(e.guard.ast)
+                if len(parts) < 2 or e.id in self.dead_edges:
+                    continue
+                for i, c in enumerate(parts):
+                    goals[(e.id, i)] = (node.id, _and(reach, z3.Not(enc.tr.tri(c).t)))
+                    where[(e.id, i)] = (e, c)
+        _, needed = self.simulate()
+        needed = needed & set(goals)
+        needed |= self.cover({k: v for k, v in goals.items() if k not in needed})
+        for key in goals:
+            if key in needed:
+                continue
+            e, c = where[key]
+            self.add(
+                "redundant",
+                Severity.INFO,
+                spec.locate(e.guard, _start(c)),
+                f"in the guard of {e.id}, '{self.renderer.render(c)}' always holds when a patient reaches "
+                f"'{e.source}'; it can be dropped",
+                f"edge:{e.id}",
+            )
+
+    def check_uncited(self) -> None:
+        spec = self.spec
+        items: list[tuple[str, Location, tuple[str, ...]]] = []
+        for node in spec.nodes.values():
+            items += [(f"edge:{e.id}", e.loc, e.cites) for e in node.edges]
+        items += [(f"outcome:{o.id}", o.loc, o.cites) for o in spec.outcomes.values()]
+        items += [(f"parameter:{p.name}", p.loc, p.cites) for p in spec.parameters.values()]
+        items += [(f"invariant:{i.id}", i.loc, i.cites) for i in spec.invariants]
+        for element, loc, cites in items:
+            if not cites:
+                self.add("uncited", Severity.WARNING, loc, f"{element} cites no evidence", element)
+
+    # ------------------------------------------------------------ engine
+    def _env(self, witness: Mapping[str, Any]) -> dict[str, Any] | None:
+        try:
+            return self.engine.environment(witness)
+        except PatientError:
+            return None
+
+
+def _expect_defect(node: str, kind: str) -> Expect:
+    def expect(engine: Engine, w: dict[str, Any]) -> str | None:
+        try:
+            d = engine.evaluate(w)
+        except SpecDefectError as exc:
+            if exc.node == node and exc.kind == kind:
+                return None
+            return f"the engine reports {exc.kind} at '{exc.node}'"
+        except PatientError as exc:
+            return f"the engine rejects the patient: {exc}"
+        return f"the engine decides {d.recommendation} via {' -> '.join(d.path)}"
+
+    return expect
+
+
+def _expect_invariant(inv_id: str) -> Expect:
+    def expect(engine: Engine, w: dict[str, Any]) -> str | None:
+        try:
+            d = engine.evaluate(w)
+        except (SpecDefectError, PatientError) as exc:
+            return f"the engine gives no decision: {exc}"
+        if inv_id in engine.invariant_violations(d):
+            return None
+        return f"the engine's decision ({d.recommendation}) satisfies {inv_id}"
+
+    return expect
+
+
+def _expect_changed(formula: Formula, spec: Spec, completion: dict[str, Any]) -> Expect:
+    fn = compile_expr(formula.ast, spec.symbols)
+
+    def expect(engine: Engine, w: dict[str, Any]) -> str | None:
+        try:
+            a, b = fn(engine.environment(w)), fn(engine.environment(completion))
+        except PatientError as exc:
+            return f"the engine rejects a patient: {exc}"
+        if a is not None and a != b:
+            return None
+        return f"the engine evaluates it to {_tv(a)} and {_tv(b)}"
+
+    return expect
+
+
+def _decide(engine: Engine, w: Mapping[str, Any]) -> Decision | str:
+    try:
+        return engine.evaluate(w)
+    except (SpecDefectError, PatientError) as exc:
+        return str(exc)
+
+
+def _expect_completion(outcome: str, flag: str | None, completion: dict[str, Any]) -> Expect:
+    def expect(engine: Engine, w: dict[str, Any]) -> str | None:
+        d = _decide(engine, w)
+        if isinstance(d, str) or d.outcome != outcome or d.recommendation == "insufficient_data":
+            return f"the witness does not reach '{outcome}': {d if isinstance(d, str) else d.recommendation}"
+        dq = _decide(engine, completion)
+        if flag is None:
+            if isinstance(dq, str) or dq.outcome != outcome or dq.recommendation == "insufficient_data":
+                return None
+            return f"the completion {completion} also reaches '{outcome}'"
+        if flag in {f.id for f in d.flags}:
+            return f"the witness already shows flag '{flag}'"
+        if not isinstance(dq, str) and dq.outcome == outcome and flag in {f.id for f in dq.flags}:
+            return None
+        return f"the completion {completion} does not show flag '{flag}' at '{outcome}'"
+
+    return expect
+
+
+def run_checks(spec: Spec, checks: Sequence[str] | None = None) -> Report:
+    """Build the encoding and run ``checks`` (default: all) on ``spec``."""
+    return Verifier(spec).run(checks)
+
+
+__all__ = ["Undecided", "Verifier", "run_checks"]

@@ -1,0 +1,339 @@
+"""One Z3 encoding of a whole spec: inputs, background facts, reachability, decisions.
+
+Size is linear in the spec: a Bool per decision node and outcome says "the engine
+gets here", defined from the parents' Bools and the hit policy's "this edge is
+taken" condition; no path is ever enumerated.
+
+Background facts (domains, enum ranges, consistency constraints) are asserted
+behind *tracking literals* that every query passes as assumptions, so an unsat
+core names the domain bounds and constraints that made a query impossible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import z3
+
+from crs_model.errors import Location
+from crs_model.expr import Expr, conjuncts
+from crs_model.model import Edge, HitPolicy, Spec
+from crs_model.verify.z3expr import Translator, Tri, Val, _and, _or, check_fast, make_solver, mk_not, numeral
+
+
+class Undecided(Exception):
+    """The solver hit its resource limit on a query."""
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """What a tracking literal stands for, for unsat cores mapped to spec lines."""
+
+    text: str
+    loc: Location
+    element: str
+
+
+@dataclass(frozen=True, slots=True)
+class Here:
+    """What happens at a node whatever the path to it (used by the oracle)."""
+
+    stop: z3.BoolRef
+    overlap: z3.BoolRef
+    gap: z3.BoolRef
+
+
+@dataclass(slots=True)
+class NodeEnc:
+    reach: z3.BoolRef
+    stop: z3.BoolRef  # reaches the node and stops there with insufficient_data
+    overlap: z3.BoolRef
+    gap: z3.BoolRef
+    here: Here
+    take: dict[int, z3.BoolRef] = field(default_factory=dict)  # edge index -> taken
+    guards: dict[int, Tri] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class OutcomeEnc:
+    reach: z3.BoolRef
+    definitive: z3.BoolRef
+    insufficient: z3.BoolRef
+    flags: dict[str, z3.BoolRef] = field(default_factory=dict)  # flag id -> shown
+
+
+class Inputs:
+    """One copy of the patient: a value and a known flag per input variable."""
+
+    def __init__(self, spec: Spec, ctx: z3.Context, suffix: str = "") -> None:
+        self.values: dict[str, z3.ExprRef] = {}
+        self.known: dict[str, z3.BoolRef] = {}
+        for name, var in spec.variables.items():
+            base = var.type.base
+            if base == "bool":
+                v: z3.ExprRef = z3.Bool(f"{name}{suffix}", ctx)
+            elif base == "real":
+                v = z3.Real(f"{name}{suffix}", ctx)
+            else:  # int and enum (an Int code)
+                v = z3.Int(f"{name}{suffix}", ctx)
+            self.values[name] = v
+            self.known[name] = z3.Bool(f"known__{name}{suffix}", ctx)
+
+    def pairs(self) -> dict[str, tuple[z3.ExprRef, z3.BoolRef]]:
+        return {n: (self.values[n], self.known[n]) for n in self.values}
+
+
+class Encoding:
+    """The spec in Z3: build once, query many times through :meth:`check`."""
+
+    def __init__(self, spec: Spec, *, minimize_cores: bool = True) -> None:
+        self.spec = spec
+        self.ctx = z3.Context()
+        self.true = z3.BoolVal(True, self.ctx)
+        self.false = z3.BoolVal(False, self.ctx)
+        self.solver = make_solver(self.ctx, minimize_cores=minimize_cores)
+        # the same background without the graph: for questions about one formula
+        self.local = make_solver(self.ctx, minimize_cores=minimize_cores)
+        self.parts: dict[str, Part] = {}  # tracking literal name -> part
+        self.background: list[z3.BoolRef] = []
+        self.inputs = Inputs(spec, self.ctx)
+        self.tr = self.translator(self.inputs)
+        self._assert_background(self.inputs, "")
+        self.nodes: dict[str, NodeEnc] = {}
+        self.outcomes: dict[str, OutcomeEnc] = {}
+        self._encode_graph(self.tr)
+        self.decided = _or(
+            *(n.stop for n in self.nodes.values()),
+            *(o.reach for o in self.outcomes.values()),
+            ctx=self.ctx,
+        )
+        self.recommendation = self._recommendation()
+        self._inv_tr: Translator | None = None
+        self._completion: tuple[Inputs, Translator, z3.BoolRef] | None = None
+
+    # ------------------------------------------------------------ building
+    def translator(self, inputs: Inputs) -> Translator:
+        spec = self.spec
+        defs = {n: d.formula.ast for n, d in spec.definitions.items()}
+        return Translator(spec.symbols, inputs.pairs(), defs, ctx=self.ctx)
+
+    def track(self, key: str, fact: z3.BoolRef, part: Part) -> z3.BoolRef:
+        """Assert ``fact`` behind a named literal in both solvers (named in unsat cores)."""
+        lit = z3.Bool(f"@{key}", self.ctx)
+        self.parts[f"@{key}"] = part
+        self.solver.add(z3.Implies(lit, fact))
+        self.local.add(z3.Implies(lit, fact))
+        self.background.append(lit)
+        return lit
+
+    def domain_facts(self, inputs: Inputs) -> list[tuple[str, z3.BoolRef, Part]]:
+        out: list[tuple[str, z3.BoolRef, Part]] = []
+        for name, var in self.spec.variables.items():
+            v = inputs.values[name]
+            el = f"variable:{name}"
+            if var.type.base == "enum":
+                assert isinstance(v, z3.ArithRef)
+                fact = z3.And(v >= 0, v < len(var.type.values))
+                out.append((f"dom:{name}", fact, Part(f"{name} is one of {', '.join(var.type.values)}", var.loc, el)))
+            elif var.type.base in ("int", "real"):
+                assert isinstance(v, z3.ArithRef)
+                isint = var.type.base == "int"
+                if var.minimum is not None:
+                    fact = v >= numeral(var.minimum, isint and float(var.minimum).is_integer(), self.ctx)
+                    out.append((f"min:{name}", fact, Part(f"{name} ≥ {var.minimum:g}", var.loc, el)))
+                if var.maximum is not None:
+                    fact = v <= numeral(var.maximum, isint and float(var.maximum).is_integer(), self.ctx)
+                    out.append((f"max:{name}", fact, Part(f"{name} ≤ {var.maximum:g}", var.loc, el)))
+        return out
+
+    def constraint_facts(self, tr: Translator) -> list[tuple[str, z3.BoolRef, Part]]:
+        out: list[tuple[str, z3.BoolRef, Part]] = []
+        for c in self.spec.constraints:
+            # a constraint rejects a patient only when it is definitely false
+            fact = mk_not(tr.tri(c.formula.ast).f)
+            out.append((f"con:{c.id}", fact, Part(f"constraint {c.id}: {c.formula.text}", c.loc, f"constraint:{c.id}")))
+        return out
+
+    def _assert_background(self, inputs: Inputs, suffix: str) -> None:
+        tr = self.tr if suffix == "" else self.translator(inputs)
+        for key, fact, part in [*self.domain_facts(inputs), *self.constraint_facts(tr)]:
+            self.track(key + suffix, fact, part)
+
+    def _encode_graph(self, tr: Translator) -> None:
+        """A Bool per node and outcome: ``reach(k) -> Or(reach(p) and taken(p -> k))``.
+
+        One implication per node, so the encoding is linear in the graph. Only
+        this direction is asserted: every query asks whether *some* patient gets
+        somewhere, and a true ``reach(k)`` in a model is then always backed by a
+        real path of that model's patient (the converse would make the solver
+        evaluate every guard of the graph on every query).
+        """
+        spec = self.spec
+        reach = {k: z3.Bool(f"reach:{k}", self.ctx) for k in (*spec.nodes, *spec.outcomes)}
+        incoming: dict[str, list[z3.BoolRef]] = {k: [] for k in reach}
+        nodes: dict[str, NodeEnc] = {}
+        for nid, node in spec.nodes.items():
+            r = reach[nid]
+            gs = [tr.tri(e.guard.ast) for e in node.edges]
+            if node.hit_policy is HitPolicy.UNIQUE:
+                unknown = _or(*(g.unknown for g in gs), ctx=self.ctx)
+                pairs = [_and(gs[i].t, gs[j].t) for i in range(len(gs)) for j in range(i + 1, len(gs))]
+                two_true = _or(*pairs, ctx=self.ctx)
+                here = Here(_and(unknown, mk_not(two_true)), two_true, _and(*(g.f for g in gs)))
+                take = {i: _and(gs[i].t, *(g.f for j, g in enumerate(gs) if j != i)) for i in range(len(gs))}
+            else:
+                stops = [_and(gs[i].unknown, *(gs[j].f for j in range(i))) for i in range(len(gs))]
+                here = Here(_or(*stops, ctx=self.ctx), self.false, _and(*(g.f for g in gs)))
+                take = {i: _and(gs[i].t, *(gs[j].f for j in range(i))) for i in range(len(gs))}
+            enc = NodeEnc(r, _and(r, here.stop), _and(r, here.overlap), _and(r, here.gap), here)
+            enc.take = take
+            enc.guards = dict(enumerate(gs))
+            for i, e in enumerate(node.edges):
+                incoming[e.target].append(_and(r, take[i]))
+            nodes[nid] = enc
+        for k, lit in reach.items():
+            rhs = self.true if k == spec.entry else _or(*incoming[k], ctx=self.ctx)
+            self.solver.add(z3.Implies(lit, rhs))
+        outcomes: dict[str, OutcomeEnc] = {}
+        for oid, o in spec.outcomes.items():
+            known = _and(*(self._known(tr.name(n)) for n in o.outputs), ctx=self.ctx)
+            flags: dict[str, z3.BoolRef] = {}
+            definitive = _and(reach[oid], known)
+            for fl in o.flags:
+                flags[fl.id] = definitive if fl.when is None else _and(definitive, tr.tri(fl.when.ast).t)
+            outcomes[oid] = OutcomeEnc(reach[oid], definitive, _and(reach[oid], mk_not(known)), flags)
+        self.nodes, self.outcomes = nodes, outcomes
+        for nid, n in spec.nodes.items():
+            self.parts[f"reach:{nid}"] = Part(f"the path to '{nid}' ({n.question.strip()})", n.loc, f"node:{nid}")
+
+    def reach_lit(self, key: str) -> z3.BoolRef:
+        return self.nodes[key].reach if key in self.nodes else self.outcomes[key].reach
+
+    @staticmethod
+    def _known(t: Tri | Val) -> z3.BoolRef:
+        return t.k if isinstance(t, Val) else _or(t.t, t.f)
+
+    def completion(self) -> tuple[Inputs, Translator, z3.BoolRef]:
+        """A second patient that completes the first (same known values, maybe more known).
+
+        Only inputs and background are copied, not the graph: the missing-data
+        check compares formulas, not paths. ``link`` (an assumption literal) ties
+        the copies together.
+        """
+        if self._completion is None:
+            q = Inputs(self.spec, self.ctx, "__completion")
+            self._assert_background(q, "__completion")
+            p = self.inputs
+            link = z3.Bool("@completion_link", self.ctx)
+            ties = [z3.Implies(p.known[v], z3.And(q.known[v], q.values[v] == p.values[v])) for v in self.spec.variables]
+            self.solver.add(z3.Implies(link, z3.And(*ties)))
+            self.local.add(z3.Implies(link, z3.And(*ties)))
+            self._completion = (q, self.translator(q), link)
+        return self._completion
+
+    def _recommendation(self) -> z3.ArithRef:
+        codes = self.spec.invariant_symbols["recommendation"].type.values
+        insufficient = z3.IntVal(codes.index("insufficient_data"), self.ctx)
+        rec: z3.ArithRef = insufficient
+        for o in self.spec.outcomes.values():
+            enc = self.outcomes[o.id]
+            rec = z3.If(enc.definitive, z3.IntVal(codes.index(o.recommendation.value), self.ctx), rec)
+        return rec
+
+    def invariant_translator(self) -> Translator:
+        if self._inv_tr is None:
+            spec = self.spec
+            actions: dict[str, list[str]] = {}
+            for o in spec.outcomes.values():
+                for a in o.actions:
+                    actions.setdefault(a.id, []).append(o.id)
+
+            def calls(func: str, ident: str) -> Tri:
+                if func == "has_action":
+                    t = _or(*(self.outcomes[oid].definitive for oid in actions.get(ident, [])), ctx=self.ctx)
+                else:
+                    t = _or(*(enc.flags[ident] for enc in self.outcomes.values() if ident in enc.flags), ctx=self.ctx)
+                return Tri(t, mk_not(t))
+
+            defs = {n: d.formula.ast for n, d in spec.definitions.items()}
+            rec = Val(self.recommendation, self.true)
+            tr = Translator(
+                spec.invariant_symbols, self.inputs.pairs(), defs, extra={"recommendation": rec}, ctx=self.ctx
+            )
+            tr.calls = calls
+            tr._names.update(self.tr._names)  # share definition terms
+            self._inv_tr = tr
+        return self._inv_tr
+
+    # ------------------------------------------------------------ querying
+    def check(self, *extra: z3.BoolRef, local: bool = False) -> z3.CheckSatResult:
+        """Check the background plus ``extra`` (assumptions) on the graph or the local solver."""
+        return check_fast(self.local if local else self.solver, [*self.background, *extra])
+
+    def core_parts(self, *, local: bool = False) -> list[Part]:
+        """The named parts (domains, constraints, conjuncts, paths) in the last unsat core."""
+        out: list[Part] = []
+        for lit in (self.local if local else self.solver).unsat_core():
+            if not z3.is_const(lit):  # a goal formula, not a tracking literal (and costly to print)
+                continue
+            part = self.parts.get(lit.decl().name())
+            if part is not None:
+                out.append(part)
+        return sorted(out, key=lambda p: (p.loc.line, p.loc.column, p.text))
+
+    def check_conjuncts(
+        self, tag: str, ast: Expr, locate: Callable[[Expr], Part], *extra: z3.BoolRef, local: bool = True
+    ) -> tuple[bool, list[Part]]:
+        """Can every conjunct of ``ast`` hold (with ``extra``)? If not, the unsat core's parts.
+
+        The conjuncts get tracking literals inside a push/pop scope, so the
+        solver does not keep one clause per formula ever asked about.
+        """
+        s = self.local if local else self.solver
+        s.push()
+        try:
+            lits: list[z3.BoolRef] = []
+            for i, c in enumerate(conjuncts(ast)):
+                name = f"@{tag}#{i}"
+                lit = z3.Bool(name, self.ctx)
+                s.add(z3.Implies(lit, self.tr.tri(c).t))
+                self.parts[name] = locate(c)
+                lits.append(lit)
+            r = self.check(*lits, *extra, local=local)
+            if r == z3.unknown:
+                raise Undecided(s.reason_unknown())
+            return r == z3.sat, ([] if r == z3.sat else self.core_parts(local=local))
+        finally:
+            s.pop()
+
+    # ------------------------------------------------------------ witnesses
+    def witness(self, model: z3.ModelRef, inputs: Inputs | None = None) -> dict[str, Any]:
+        """The patient JSON of a model: known inputs only, in declaration order."""
+        inputs = inputs or self.inputs
+        out: dict[str, Any] = {}
+        for name, var in self.spec.variables.items():
+            if not z3.is_true(model.eval(inputs.known[name], model_completion=True)):
+                continue
+            raw = model.eval(inputs.values[name], model_completion=True)
+            base = var.type.base
+            if base == "bool":
+                out[name] = z3.is_true(raw)
+            elif base == "enum":
+                out[name] = var.type.values[raw.as_long()]
+            elif base == "int":
+                out[name] = raw.as_long()
+            else:
+                frac = raw.as_fraction() if z3.is_rational_value(raw) else _approx(raw)
+                out[name] = int(frac) if frac.denominator == 1 else float(frac)
+        return out
+
+    def edge_of(self, e: Edge) -> z3.BoolRef:
+        return _and(self.nodes[e.source].reach, self.nodes[e.source].take[e.index])
+
+
+def _approx(raw: z3.ExprRef) -> Fraction:
+    """Algebraic model values (from non-linear arithmetic) as a close decimal."""
+    return Fraction(raw.as_decimal(12).rstrip("?"))

@@ -1,0 +1,270 @@
+"""Verification results and their renderings: text, JSON, SARIF 2.1.0 and JUnit XML.
+
+Pure data and formatting: no z3 here, so a report can be rendered or compared
+without the solver.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from crs_model.errors import Location
+from crs_model.model import Severity
+
+CHECKS = (
+    "contradiction",
+    "unreachable",
+    "overlap",
+    "gap",
+    "invariant",
+    "missing-data",
+    "redundant",
+    "uncited",
+)
+INTERNAL = "internal"
+
+_RULES = {
+    "contradiction": "A guard, definition or constraint that can never hold within the input domains.",
+    "unreachable": "A decision node, edge or outcome that no valid patient can reach.",
+    "overlap": "Two guards of a 'unique' decision node hold together for some valid patient.",
+    "gap": "A reachable patient for whom no guard of a decision node holds.",
+    "invariant": "A declared safety invariant that some patient's decision violates.",
+    "missing-data": "A definitive decision that a completion of the patient's absent inputs would change.",
+    "redundant": "A guard conjunct already implied by every path to its node.",
+    "uncited": "An edge, outcome, parameter or invariant without evidence.",
+    INTERNAL: "The solver's finding did not reproduce through the engine (a verifier or engine bug).",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One verifier result, located in the spec, with a witness patient when satisfiable."""
+
+    check: str
+    severity: Severity
+    location: Location
+    message: str
+    witness: dict[str, Any] | None
+    element: str
+
+    def to_dict(self) -> dict[str, Any]:
+        loc = self.location
+        return {
+            "check": self.check,
+            "severity": self.severity.value,
+            "location": {"file": loc.file, "line": loc.line, "column": loc.column},
+            "element": self.element,
+            "message": self.message,
+            "witness": self.witness,
+        }
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.severity.value}: [{self.check}] {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """How one check kind went: ``status`` is 'passed', 'failed' or 'skipped'."""
+
+    name: str
+    status: str
+    duration_s: float
+    findings: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "duration_s": round(self.duration_s, 4),
+            "findings": self.findings,
+        }
+
+
+def _order(f: Finding) -> tuple[int, int, int, str, str]:
+    return (
+        CHECKS.index(f.check) if f.check in CHECKS else len(CHECKS),
+        f.location.line,
+        f.location.column,
+        f.element,
+        f.message,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything ``verify`` found for one spec (findings in a stable order)."""
+
+    spec_path: str
+    spec_id: str
+    spec_version: str
+    spec_sha256: str
+    solver_version: str
+    findings: tuple[Finding, ...]
+    checks: tuple[CheckResult, ...]
+    invariant_status: dict[str, str] = field(default_factory=dict)  # id -> 'proven' | 'refuted'
+    encode_s: float = 0.0
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity is Severity.ERROR)
+
+    @property
+    def ok(self) -> bool:
+        """True when no finding has error severity."""
+        return not self.errors
+
+    def counts(self) -> dict[str, int]:
+        out = {s.value: 0 for s in Severity}
+        for f in self.findings:
+            out[f.severity.value] += 1
+        return out
+
+    # ------------------------------------------------------------------ JSON
+    def to_json(self, *, timings: bool = True) -> dict[str, Any]:
+        """``{"spec": {...}, "checks": [...], "findings": [...]}`` (see docs/verify.md)."""
+        checks = [c.to_dict() for c in self.checks]
+        if not timings:
+            for c in checks:
+                del c["duration_s"]
+        return {
+            "spec": {
+                "path": self.spec_path,
+                "id": self.spec_id,
+                "version": self.spec_version,
+                "sha256": self.spec_sha256,
+            },
+            "solver": {"name": "z3", "version": self.solver_version},
+            "summary": {"ok": self.ok, **self.counts()},
+            "checks": checks,
+            "invariants": dict(sorted(self.invariant_status.items())),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+    # ------------------------------------------------------------------ text
+    def to_text(self, *, timings: bool = False, info: bool = False) -> str:
+        """One line per finding (info ones only with ``info``), each followed by its witness."""
+        lines: list[str] = []
+        for f in self.findings:
+            if f.severity is Severity.INFO and not info:
+                continue
+            lines.append(str(f))
+            if f.witness is not None:
+                lines.append(f"    witness: {json.dumps(f.witness, ensure_ascii=False)}")
+        if timings:
+            lines.append(f"  encode: {self.encode_s * 1000:.0f} ms")
+            for c in self.checks:
+                lines.append(f"  {c.name:<14} {c.status:<7} {c.findings:>3} finding(s) {c.duration_s * 1000:8.1f} ms")
+        n = self.counts()
+        proven = sum(1 for v in self.invariant_status.values() if v == "proven")
+        verdict = "ok" if self.ok else "FAILED"
+        lines.append(
+            f"{verdict}: {self.spec_path}: {n['error']} error(s), {n['warning']} warning(s), {n['info']} info; "
+            f"{proven}/{len(self.invariant_status)} invariants proven; z3 {self.solver_version}"
+        )
+        return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------- SARIF
+_SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def to_sarif(reports: list[Report], *, tool_version: str) -> dict[str, Any]:
+    """A SARIF 2.1.0 log: one run, results located in the spec files."""
+    rule_ids = [*CHECKS, INTERNAL]
+    rules = [
+        {
+            "id": r,
+            "name": r.replace("-", "_"),
+            "shortDescription": {"text": _RULES[r]},
+        }
+        for r in rule_ids
+    ]
+    results: list[dict[str, Any]] = []
+    artifacts: list[dict[str, Any]] = []
+    for rep in reports:
+        artifacts.append({"location": {"uri": rep.spec_path}, "hashes": {"sha-256": rep.spec_sha256}})
+        for f in rep.findings:
+            res: dict[str, Any] = {
+                "ruleId": f.check,
+                "ruleIndex": rule_ids.index(f.check),
+                "level": _SARIF_LEVEL[f.severity],
+                "message": {"text": f.message},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": f.location.file},
+                            "region": {"startLine": f.location.line, "startColumn": f.location.column},
+                        },
+                        "logicalLocations": [{"fullyQualifiedName": f.element}],
+                    }
+                ],
+            }
+            if f.witness is not None:
+                res["properties"] = {"witness": f.witness}
+            results.append(res)
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "crs-model verify",
+                        "version": tool_version,
+                        "informationUri": "https://github.com/Z3Prover/z3",
+                        "rules": rules,
+                    }
+                },
+                "artifacts": artifacts,
+                "results": results,
+            }
+        ],
+    }
+
+
+# ---------------------------------------------------------------------- JUnit
+def to_junit(reports: list[Report]) -> str:
+    """JUnit XML: a test suite per spec, a test case per check kind and per invariant."""
+    suites = ET.Element("testsuites", name="crs-model verify")
+    for rep in reports:
+        cases: list[ET.Element] = []
+        failures = 0
+        for c in rep.checks:
+            case = ET.Element("testcase", classname=f"verify.{rep.spec_id}", name=c.name, time=f"{c.duration_s:.4f}")
+            errs = [f for f in rep.findings if f.check == c.name and f.severity is Severity.ERROR]
+            if c.status == "skipped":
+                ET.SubElement(case, "skipped")
+            elif errs:
+                failures += 1
+                fail = ET.SubElement(case, "failure", message=f"{len(errs)} error finding(s)", type=c.name)
+                fail.text = "\n".join(str(f) for f in errs)
+            others = [f for f in rep.findings if f.check == c.name and f.severity is not Severity.ERROR]
+            if others:
+                out = ET.SubElement(case, "system-out")
+                out.text = "\n".join(str(f) for f in others)
+            cases.append(case)
+        for inv_id, status in sorted(rep.invariant_status.items()):
+            case = ET.Element("testcase", classname=f"verify.{rep.spec_id}.invariant", name=inv_id, time="0")
+            if status != "proven":
+                failures += 1
+                fs = [f for f in rep.findings if f.element == f"invariant:{inv_id}"]
+                fail = ET.SubElement(case, "failure", message=f"invariant {inv_id} {status}", type="invariant")
+                fail.text = "\n".join(str(f) for f in fs)
+            cases.append(case)
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=rep.spec_path,
+            tests=str(len(cases)),
+            failures=str(failures),
+            errors="0",
+            skipped=str(sum(1 for c in rep.checks if c.status == "skipped")),
+            time=f"{sum(c.duration_s for c in rep.checks):.4f}",
+        )
+        suite.extend(cases)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

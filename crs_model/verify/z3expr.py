@@ -1,0 +1,359 @@
+"""The Z3 backend: expression AST -> Z3 terms with the engine's three-valued semantics.
+
+This is the one module that knows how an expression becomes a Z3 term (the
+verifier's counterpart of :mod:`crs_model.pyeval`). Every value is a pair:
+
+* a boolean expression becomes ``Tri(t, f)``: ``t`` holds iff the engine would
+  evaluate it to *true*, ``f`` iff to *false*; neither means *unknown*;
+* a number or enum becomes ``Val(v, k)``: the value ``v`` (Int or Real; enums are
+  Int codes in declaration order) and ``k``, which holds iff the value is known.
+
+Inputs are a typed constant plus a ``known`` Bool each; parameters are numerals.
+Translation walks the AST once per node (memoized on node identity), so shared
+definitions are built once and Z3's hash-consing shares the rest.
+
+The solver factory lives here too: every solver the verifier uses comes from
+:func:`make_solver` (fixed seed, deterministic resource limit, no wall clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import z3
+
+from crs_model.expr import (
+    Arith,
+    BoolLit,
+    Call,
+    Compare,
+    Expr,
+    IfThenElse,
+    Logic,
+    Member,
+    Name,
+    Neg,
+    Not,
+    Num,
+    Str,
+)
+from crs_model.types import Symbol, SymbolKind, Type
+
+# Deterministic limits: an rlimit counts solver work, so a result does not
+# depend on machine speed (a wall-clock timeout would).
+DEFAULT_RLIMIT = 50_000_000
+SEED = 0
+
+
+def make_solver(ctx: z3.Context, *, rlimit: int = DEFAULT_RLIMIT, minimize_cores: bool = True) -> z3.Solver:
+    """The single factory for every solver the verifier builds (same results on every machine).
+
+    Each encoding owns a fresh ``z3.Context``: term ids, and so the solver's
+    choices and the witnesses it returns, do not depend on what else the process
+    built before (and encodings can live in different threads).
+    """
+    s = z3.Solver(ctx=ctx)
+    s.set("random_seed", SEED)
+    s.set("rlimit", rlimit)
+    s.set("core.minimize", minimize_cores)
+    return s
+
+
+def check_fast(solver: z3.Solver, lits: list[z3.BoolRef]) -> z3.CheckSatResult:
+    """``solver.check(*lits)`` without z3py's per-literal re-casting (hot in the oracle)."""
+    arr = (z3.Ast * len(lits))()
+    for i, lit in enumerate(lits):
+        arr[i] = lit.as_ast()
+    r = z3.Z3_solver_check_assumptions(solver.ctx.ref(), solver.solver, len(lits), arr)
+    return z3.CheckSatResult(r)
+
+
+@dataclass(frozen=True, slots=True)
+class Tri:
+    """A three-valued boolean: ``t`` = definitely true, ``f`` = definitely false."""
+
+    t: z3.BoolRef
+    f: z3.BoolRef
+
+    @property
+    def unknown(self) -> z3.BoolRef:
+        return _and(mk_not(self.t), mk_not(self.f))
+
+
+@dataclass(frozen=True, slots=True)
+class Val:
+    """A number or enum code ``v`` with its ``k`` (known) flag."""
+
+    v: z3.ArithRef
+    k: z3.BoolRef
+
+
+Term = Tri | Val
+
+
+def numeral(value: float | int, is_int: bool, ctx: z3.Context) -> z3.ArithRef:
+    """An exact numeral for a spec constant (decimal text, not the binary float)."""
+    if is_int:
+        return z3.IntVal(int(value), ctx)
+    frac = Fraction(repr(float(value)))
+    return z3.RealVal(f"{frac.numerator}/{frac.denominator}", ctx)
+
+
+# The few hot constructors, straight on the C API: z3py's And/Or/Not re-check and
+# coerce every argument, which dominates encoding time on large graphs.
+def _ast_array(xs: list[z3.BoolRef]) -> Any:
+    arr = (z3.Ast * len(xs))()
+    for i, x in enumerate(xs):
+        arr[i] = x.as_ast()
+    return arr
+
+
+def mk_not(x: z3.BoolRef) -> z3.BoolRef:
+    if z3.is_true(x):
+        return z3.BoolVal(False, x.ctx)
+    if z3.is_false(x):
+        return z3.BoolVal(True, x.ctx)
+    return z3.BoolRef(z3.Z3_mk_not(x.ctx.ref(), x.as_ast()), x.ctx)
+
+
+def _and(*xs: z3.BoolRef, ctx: z3.Context | None = None) -> z3.BoolRef:
+    """Conjunction, folding literal true/false (``ctx`` is needed only when ``xs`` may be empty)."""
+    c = xs[0].ctx if xs else ctx
+    assert c is not None, "an empty conjunction needs its context"
+    items = [x for x in xs if not z3.is_true(x)]
+    if any(z3.is_false(x) for x in items):
+        return z3.BoolVal(False, c)
+    if not items:
+        return z3.BoolVal(True, c)
+    if len(items) == 1:
+        return items[0]
+    return z3.BoolRef(z3.Z3_mk_and(c.ref(), len(items), _ast_array(items)), c)
+
+
+def _or(*xs: z3.BoolRef, ctx: z3.Context | None = None) -> z3.BoolRef:
+    """Disjunction, folding literal true/false (``ctx`` is needed only when ``xs`` may be empty)."""
+    c = xs[0].ctx if xs else ctx
+    assert c is not None, "an empty disjunction needs its context"
+    items = [x for x in xs if not z3.is_false(x)]
+    if any(z3.is_true(x) for x in items):
+        return z3.BoolVal(True, c)
+    if not items:
+        return z3.BoolVal(False, c)
+    if len(items) == 1:
+        return items[0]
+    return z3.BoolRef(z3.Z3_mk_or(c.ref(), len(items), _ast_array(items)), c)
+
+
+class Translator:
+    """Translate type-checked ASTs over one symbol table into :class:`Term` pairs.
+
+    ``inputs`` maps each input variable to its ``(value, known)`` constants;
+    ``extra`` resolves names the symbol table cannot (``recommendation``), and
+    ``calls`` resolves ``has_action``/``has_flag`` in invariants.
+    """
+
+    def __init__(
+        self,
+        symbols: Mapping[str, Symbol],
+        inputs: Mapping[str, tuple[z3.ExprRef, z3.BoolRef]],
+        definitions: Mapping[str, Expr],
+        *,
+        extra: Mapping[str, Term] | None = None,
+        calls: Callable[[str, str], Tri] | None = None,
+        ctx: z3.Context,
+    ) -> None:
+        self.ctx = ctx
+        self.true = z3.BoolVal(True, ctx)
+        self.false = z3.BoolVal(False, ctx)
+        self.symbols = symbols
+        self.inputs = inputs
+        self.definitions = definitions
+        self.extra = dict(extra or {})
+        self.calls = calls
+        self._memo: dict[int, tuple[Expr, Term]] = {}
+        self._names: dict[str, Term] = {}
+
+    # ----------------------------------------------------------- helpers
+    def enum_code(self, t: Type, value: str) -> z3.ArithRef:
+        return z3.IntVal(t.values.index(value), self.ctx)
+
+    def tri(self, node: Expr) -> Tri:
+        r = self.term(node)
+        assert isinstance(r, Tri), f"expected a boolean at offset {node.pos}"
+        return r
+
+    def val(self, node: Expr) -> Val:
+        r = self.term(node)
+        assert isinstance(r, Val), f"expected a value at offset {node.pos}"
+        return r
+
+    def name(self, ident: str) -> Term:
+        """The term of a named input, parameter or definition (memoized)."""
+        hit = self._names.get(ident)
+        if hit is not None:
+            return hit
+        if ident in self.extra:
+            return self.extra[ident]
+        sym = self.symbols[ident]
+        out: Term
+        if sym.kind is SymbolKind.PARAMETER:
+            if sym.type.base == "bool":
+                out = Tri(self.true, self.false) if sym.value else Tri(self.false, self.true)
+            else:
+                assert isinstance(sym.value, (int, float))
+                out = Val(numeral(sym.value, sym.type.base == "int", self.ctx), self.true)
+        elif sym.kind is SymbolKind.DEFINITION:
+            out = self.term(self.definitions[ident])
+        else:
+            v, k = self.inputs[ident]
+            if sym.type.base == "bool":
+                assert isinstance(v, z3.BoolRef)
+                out = Tri(z3.And(k, v), z3.And(k, mk_not(v)))
+            else:
+                assert isinstance(v, z3.ArithRef)
+                out = Val(v, k)
+        self._names[ident] = out
+        return out
+
+    def static_type(self, node: Expr) -> Type | None:
+        """Enum type of ``node`` when it is an enum-valued name or conditional."""
+        if isinstance(node, Name):
+            if node.id in self.symbols:
+                return self.symbols[node.id].type
+            return None
+        if isinstance(node, IfThenElse):
+            return self.static_type(node.then) or self.static_type(node.orelse)
+        return None
+
+    # ----------------------------------------------------------- dispatch
+    def term(self, node: Expr) -> Term:
+        hit = self._memo.get(id(node))
+        if hit is not None:
+            return hit[1]
+        out = self._build(node)
+        self._memo[id(node)] = (node, out)  # keep node alive: ids must stay unique
+        return out
+
+    def _build(self, node: Expr) -> Term:
+        if isinstance(node, BoolLit):
+            return Tri(self.true, self.false) if node.value else Tri(self.false, self.true)
+        if isinstance(node, Num):
+            return Val(numeral(node.value, node.is_int, self.ctx), self.true)
+        if isinstance(node, Name):
+            return self.name(node.id)
+        if isinstance(node, Not):
+            a = self.tri(node.operand)
+            return Tri(a.f, a.t)
+        if isinstance(node, Neg):
+            x = self.val(node.operand)
+            return Val(-x.v, x.k)
+        if isinstance(node, Logic):
+            a, b = self.tri(node.left), self.tri(node.right)
+            if node.op == "and":
+                return Tri(_and(a.t, b.t), _or(a.f, b.f))
+            if node.op == "or":
+                return Tri(_or(a.t, b.t), _and(a.f, b.f))
+            return Tri(_or(a.f, b.t), _and(a.t, b.f))  # implies
+        if isinstance(node, Arith):
+            x, y = self.val(node.left), self.val(node.right)
+            if node.op == "/":
+                xv, yv = z3.ToReal(x.v) if x.v.is_int() else x.v, z3.ToReal(y.v) if y.v.is_int() else y.v
+                return Val(xv / yv, _and(x.k, y.k, yv != 0))
+            if node.op == "+":
+                v = x.v + y.v
+            elif node.op == "-":
+                v = x.v - y.v
+            else:
+                v = x.v * y.v
+            return Val(v, _and(x.k, y.k))
+        if isinstance(node, Compare):
+            return self._compare(node)
+        if isinstance(node, Member):
+            return self._member(node)
+        if isinstance(node, IfThenElse):
+            return self._ite(node)
+        if isinstance(node, Call):
+            return self._call(node)
+        if isinstance(node, Str):  # pragma: no cover - only inside comparisons
+            raise TypeError("a bare string is only meaningful beside an enum")
+        raise TypeError(type(node).__name__)  # pragma: no cover
+
+    def _operand(self, node: Expr, other: Expr) -> Term:
+        if isinstance(node, Str):
+            t = self.static_type(other)
+            assert t is not None, "string literal compared with a non-enum"
+            assert t.base == "enum", "string literal compared with a non-enum"
+            return Val(self.enum_code(t, node.value), self.true)
+        return self.term(node)
+
+    def _compare(self, node: Compare) -> Tri:
+        a = self._operand(node.left, node.right)
+        b = self._operand(node.right, node.left)
+        if isinstance(a, Tri) and isinstance(b, Tri):
+            eq_t = _or(_and(a.t, b.t), _and(a.f, b.f))
+            eq_f = _or(_and(a.t, b.f), _and(a.f, b.t))
+            return Tri(eq_t, eq_f) if node.op == "==" else Tri(eq_f, eq_t)
+        assert isinstance(a, Val)
+        assert isinstance(b, Val)
+        ops: dict[str, Callable[[Any, Any], z3.BoolRef]] = {
+            "<": lambda p, q: p < q,
+            "<=": lambda p, q: p <= q,
+            ">": lambda p, q: p > q,
+            ">=": lambda p, q: p >= q,
+            "==": lambda p, q: p == q,
+            "!=": lambda p, q: p != q,
+        }
+        c = ops[node.op](a.v, b.v)
+        k = _and(a.k, b.k)
+        return Tri(_and(k, c), _and(k, mk_not(c)))
+
+    def _member(self, node: Member) -> Tri:
+        x = self.val(node.operand)
+        t = self.static_type(node.operand)
+        lits: list[z3.BoolRef] = []
+        for item in node.values:
+            if isinstance(item, Str):
+                assert t is not None
+                lits.append(x.v == self.enum_code(t, item.value))
+            else:
+                lits.append(x.v == numeral(item.value, item.is_int, self.ctx))
+        inside = _or(*lits, ctx=self.ctx)
+        if node.negated:
+            inside = mk_not(inside)
+        return Tri(_and(x.k, inside), _and(x.k, mk_not(inside)))
+
+    def _ite(self, node: IfThenElse) -> Term:
+        c = self.tri(node.cond)
+        a = self._operand(node.then, node.orelse)
+        b = self._operand(node.orelse, node.then)
+        unk = c.unknown
+        if isinstance(a, Tri) and isinstance(b, Tri):
+            t = _or(_and(c.t, a.t), _and(c.f, b.t), _and(unk, a.t, b.t))
+            f = _or(_and(c.t, a.f), _and(c.f, b.f), _and(unk, a.f, b.f))
+            return Tri(t, f)
+        assert isinstance(a, Val)
+        assert isinstance(b, Val)
+        av, bv = a.v, b.v
+        if av.is_int() != bv.is_int():
+            av = z3.ToReal(av) if av.is_int() else av
+            bv = z3.ToReal(bv) if bv.is_int() else bv
+        v = z3.If(c.f, bv, av)
+        k = z3.If(c.t, a.k, z3.If(c.f, b.k, _and(a.k, b.k, av == bv)))
+        return Val(v, k)
+
+    def _call(self, node: Call) -> Term:
+        if node.func in ("min", "max"):
+            vals = [self.val(a) for a in node.args]
+            real = any(not x.v.is_int() for x in vals)
+            acc = z3.ToReal(vals[0].v) if real and vals[0].v.is_int() else vals[0].v
+            for x in vals[1:]:
+                v = z3.ToReal(x.v) if real and x.v.is_int() else x.v
+                acc = z3.If(v < acc, v, acc) if node.func == "min" else z3.If(v > acc, v, acc)
+            return Val(acc, _and(*(x.k for x in vals)))
+        assert self.calls is not None, f"{node.func}() is only meaningful in invariants"
+        arg = node.args[0]
+        assert isinstance(arg, Str)
+        return self.calls(node.func, arg.value)

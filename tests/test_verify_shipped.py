@@ -1,0 +1,73 @@
+"""The shipped spec verifies with no error findings; the API and the encoding behave."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import crs_model
+from crs_model.model import Severity, Spec
+from crs_model.verify import CHECKS, Report, verify
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Spec:
+    return crs_model.load_spec(ROOT / "specs" / "cytosorb_crs.yaml")
+
+
+@pytest.fixture(scope="module")
+def report(shipped: Spec) -> Report:
+    return verify(shipped)
+
+
+def test_shipped_spec_has_no_error_findings(report: Report) -> None:
+    assert report.ok, [str(f) for f in report.errors]
+    assert not [f for f in report.findings if f.check == "internal"]
+
+
+def test_every_invariant_proven(shipped: Spec, report: Report) -> None:
+    assert report.invariant_status == {inv.id: "proven" for inv in shipped.invariants}
+
+
+def test_every_check_ran_and_is_timed(report: Report) -> None:
+    assert [c.name for c in report.checks] == list(CHECKS)
+    assert all(c.status == "passed" and c.duration_s >= 0 for c in report.checks)
+    assert report.spec_sha256 == crs_model.load_spec(ROOT / "specs" / "cytosorb_crs.yaml").sha256
+
+
+def test_missing_data_findings_are_info_and_reproduce(shipped: Spec, report: Report) -> None:
+    md = [f for f in report.findings if f.check == "missing-data"]
+    assert all(f.severity is Severity.INFO and f.element.startswith("flag:") for f in md)
+    engine = crs_model.Engine(shipped)
+    for f in md:
+        assert f.witness is not None
+        d = engine.evaluate(f.witness)
+        assert d.recommendation != "insufficient_data"
+        assert f.element.removeprefix("flag:") not in {n.id for n in d.flags}
+
+
+def test_checks_subset_and_unknown_name(shipped: Spec) -> None:
+    rep = verify(shipped, checks=["uncited"])
+    assert {c.name: c.status for c in rep.checks}["gap"] == "skipped"
+    with pytest.raises(ValueError, match="unknown check"):
+        verify(shipped, checks=["nonsense"])
+
+
+def test_finding_is_frozen(report: Report) -> None:
+    import dataclasses
+
+    f = report.findings[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        f.check = "x"  # type: ignore[misc]
+
+
+def test_import_crs_model_does_not_import_z3() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, crs_model; crs_model.evaluate({}); print('z3' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"
