@@ -178,3 +178,14 @@ def test_require_signoff_does_not_import_renderer_or_solver() -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert res.stdout.strip() == ""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("crs_model.verify") is None, reason="the verifier is not merged yet")
+def test_verify_command_warns_until_signed(spec_copy: Path) -> None:
+    code, out, err = run("verify", str(spec_copy), "--check", "gap")
+    assert code == 0, out + err
+    assert f"{spec_copy}:1:1: warning: [signoff] this spec's sha256" in err
+    run("signoff", str(spec_copy), "--name", "Dr A", "--role", "chair")
+    code, _, err = run("verify", str(spec_copy), "--check", "gap", "--format", "json")
+    assert code == 0
+    assert "[signoff]" not in err
