@@ -26,7 +26,7 @@ system-deps:
 run: $(STAMP) system-deps
 	$(BIN)/crs-model check-spec
 	$(BIN)/crs-model verify
-	$(BIN)/crs-model evaluate-examples
+	$(BIN)/crs-model evaluate specs/examples/patients/
 
 lint: $(STAMP)
 	$(BIN)/ruff check crs_model tests benchmarks

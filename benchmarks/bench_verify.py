@@ -93,7 +93,7 @@ def _split(var: Variable, rng: random.Random) -> list[str]:
 
 def synthetic_spec(n_nodes: int, seed: int = 1) -> Spec:
     """A layered DAG of ``n_nodes`` unique-policy decision nodes (guards partition one input each)."""
-    rng = random.Random(seed)  # noqa: S311 - reproducible benchmark data
+    rng = random.Random(seed)
     variables = _vars(rng)
     symbols = {n: Symbol(n, SymbolKind.VARIABLE, v.type, v.unit, v.label) for n, v in variables.items()}
     width = max(4, int(n_nodes**0.5))
@@ -263,7 +263,7 @@ def oracle_throughput(n: int = 2000) -> dict[str, float]:
     spec = crs_model.load_spec(ROOT / "specs" / "cytosorb_crs.yaml")
     engine = crs_model.Engine(spec)
     oracle = Z3Oracle(spec)
-    rng = random.Random(5)  # noqa: S311 - reproducible benchmark data
+    rng = random.Random(5)
     patients = []
     for _ in range(n):
         p: dict[str, Any] = {}
@@ -310,7 +310,7 @@ def main() -> None:
     rows = []
     for n in args.sizes:
         cmd = [sys.executable, __file__, "--one", str(n), "--naive"]
-        res = subprocess.run(cmd, capture_output=True, text=True, check=True)  # noqa: S603 - our own script
+        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
         rows.append(json.loads(res.stdout))
         r = rows[-1]
         print(f"  {n} nodes: verify {r['verify_s']:.2f} s, {r['peak_rss_mb']:.0f} MB", file=sys.stderr)

@@ -8,17 +8,23 @@ would decide the unknown guards; it never follows an edge on a guess.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from crs_model.errors import SpecDefectError
-from crs_model.expr import names
+from crs_model.expr import Expr, Name
 from crs_model.model import HitPolicy, Outcome, Recommendation, Spec
 from crs_model.patient import PatientValidator
-from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, Fn, compile_expr
+from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, Fn, UnknownExplainer, compile_expr
 
-REPORTED = ("astct_grade", "tocilizumab_dose_mg")
+
+def _none(env: Mapping[str, Any]) -> None:
+    return None
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 INSUFFICIENT = Recommendation.INSUFFICIENT_DATA.value
 
 
@@ -34,8 +40,7 @@ class Note:
         return {"id": self.id, "text": self.text, "citations": list(self.citations)}
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(NamedTuple):
     """One decision node on the path: each evaluated guard's value, and the edge taken."""
 
     node: str
@@ -59,8 +64,31 @@ class Decision:
     spec_id: str
     spec_version: str
     spec_sha256: str
-    trace: tuple[Step, ...] = field(default=(), compare=False)
-    values: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    _env: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    _engine: Engine | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def values(self) -> Mapping[str, Any]:
+        """The validated inputs plus every definition's value (``None`` = unknown)."""
+        if self._engine is not None:
+            self._engine.complete(self._env)
+        return self._env
+
+    def to_json(self) -> str:
+        """Compact JSON of :meth:`to_dict` (same text as ``json.dumps(d, separators=(",", ":"),
+        ensure_ascii=False)``), built from cached fragments: the fast path for batches."""
+        if self._engine is None:
+            return _dumps(self.to_dict())
+        return self._engine.decision_json(self)
+
+    @property
+    def trace(self) -> tuple[Step, ...]:
+        """Each decision node on the path with every evaluated guard's value.
+
+        Recomputed on demand from the path and the inputs (evaluation is
+        deterministic), so the hot path does not pay for it.
+        """
+        return self._engine.trace(self) if self._engine is not None else ()
 
     def to_dict(self, *, trace: bool = False) -> dict[str, Any]:
         """The JSON decision (see README, "Output contract")."""
@@ -88,7 +116,7 @@ class Decision:
 class _CEdge:
     target: str
     guard: Fn
-    deps: frozenset[str]
+    ast: Expr
     cites: tuple[str, ...]
 
 
@@ -103,7 +131,8 @@ class _CNode:
 @dataclass(frozen=True, slots=True)
 class _COutcome:
     outcome: Outcome
-    outputs: tuple[tuple[str, Fn, frozenset[str]], ...]
+    recommendation: str
+    outputs: tuple[tuple[str, Fn, Expr], ...]
     flags: tuple[tuple[Note, Fn | None], ...]
     actions: tuple[Note, ...]
     cites: tuple[str, ...]
@@ -116,46 +145,39 @@ class Engine:
         self.spec = spec
         self.validator = PatientValidator(spec)
         sym = spec.symbols
-        self._defs: tuple[tuple[str, Fn], ...] = tuple(
-            (name, compile_expr(d.formula.ast, sym)) for name, d in spec.definitions.items()
-        )
-        # inputs each definition depends on, transitively (definitions are in order)
-        self._inputs: dict[str, frozenset[str]] = {v: frozenset({v}) for v in spec.variables}
+        # definitions are computed lazily, on first use, and kept in the environment
+        defs: dict[str, Fn] = {}
         for name, d in spec.definitions.items():
-            acc: set[str] = set()
-            for n in names(d.formula.ast):
-                acc |= self._inputs.get(n, frozenset())
-            self._inputs[name] = frozenset(acc)
+            defs[name] = compile_expr(d.formula.ast, sym, defs)
+        self._defs: tuple[tuple[str, Fn], ...] = tuple(defs.items())
+        self._grade: Fn = compile_expr(Name("astct_grade", 0), sym, defs) if "astct_grade" in defs else _none
+        self._explain = UnknownExplainer(sym, {n: d.formula.ast for n, d in spec.definitions.items()})
         self._order = {v: i for i, v in enumerate(spec.variables)}
         self._nodes: dict[str, _CNode] = {}
         for nid, node in spec.nodes.items():
             edges = tuple(
-                _CEdge(e.target, compile_expr(e.guard.ast, sym), self._deps(e.guard.ast), e.cites) for e in node.edges
+                _CEdge(e.target, compile_expr(e.guard.ast, sym, defs), e.guard.ast, e.cites) for e in node.edges
             )
             self._nodes[nid] = _CNode(nid, node.hit_policy is HitPolicy.FIRST, edges, node.cites)
         self._outcomes: dict[str, _COutcome] = {}
         for oid, o in spec.outcomes.items():
-            outputs = tuple((n, self._def_fn(n), self._inputs.get(n, frozenset())) for n in o.outputs)
+            outputs = tuple(
+                (n, compile_expr(Name(n, 0), sym, defs), spec.definitions[n].formula.ast) for n in o.outputs
+            )
             flags = tuple(
-                (Note(f.id, f.text, f.cites), compile_expr(f.when.ast, sym) if f.when else None) for f in o.flags
+                (Note(f.id, f.text, f.cites), compile_expr(f.when.ast, sym, defs) if f.when else None) for f in o.flags
             )
             actions = tuple(Note(a.id, a.text, a.cites) for a in o.actions)
-            self._outcomes[oid] = _COutcome(o, outputs, flags, actions, o.cites)
+            self._outcomes[oid] = _COutcome(o, o.recommendation.value, outputs, flags, actions, o.cites)
         self._invariants = tuple(
             (inv, compile_expr(inv.formula.ast, spec.invariant_symbols)) for inv in spec.invariants
         )
-        self._reported = tuple(r for r in REPORTED if r in spec.definitions)
+        self._json_cache: dict[int, str] = {}  # keyed by id() of notes the engine owns
+        self._tail_cache: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
+        self._cite_cache: dict[tuple[tuple[str, ...], tuple[str, ...] | None], tuple[str, ...]] = {}
         md = spec.metadata
         self._spec_ref = (md.id, md.version, spec.sha256)
-
-    def _deps(self, ast: Any) -> frozenset[str]:
-        acc: set[str] = set()
-        for n in names(ast):
-            acc |= self._inputs.get(n, frozenset())
-        return frozenset(acc)
-
-    def _def_fn(self, name: str) -> Fn:
-        return lambda env: env.get(name)
+        self._spec_json = _dumps({"id": md.id, "version": md.version, "sha256": spec.sha256})
 
     def _missing(self, deps: set[str], env: Mapping[str, Any]) -> tuple[str, ...]:
         return tuple(sorted((d for d in deps if env.get(d) is None), key=self._order.__getitem__))
@@ -163,43 +185,42 @@ class Engine:
     # ------------------------------------------------------------------ API
     def environment(self, patient: Mapping[str, Any]) -> dict[str, Any]:
         """Validated inputs plus every definition's value (``None`` = unknown)."""
-        env = self.validator.validate(patient)
+        return self.complete(self.validator.validate(patient))
+
+    def complete(self, env: dict[str, Any]) -> dict[str, Any]:
+        """Add every definition not yet computed to ``env`` (in place) and return it."""
         for name, fn in self._defs:
-            env[name] = fn(env)
+            if name not in env:
+                env[name] = fn(env)
         return env
 
     def evaluate(self, patient: Mapping[str, Any]) -> Decision:
         """Validate ``patient`` and decide; raises :class:`PatientError` on bad input."""
-        return self.decide(self.environment(patient))
+        return self.decide(self.validator.validate(patient))
 
-    def decide(self, env: Mapping[str, Any]) -> Decision:
-        """Decide from an already validated environment (see :meth:`environment`)."""
+    def decide(self, env: dict[str, Any]) -> Decision:
+        """Decide from validated inputs (:meth:`PatientValidator.validate`), computing
+        definitions as the path needs them; ``env`` is extended in place."""
         path: list[str] = []
-        steps: list[Step] = []
-        cites: dict[str, None] = {}
         nid = self.spec.entry
         nodes = self._nodes
-        while nid in nodes:
-            node = nodes[nid]
+        node = nodes.get(nid)
+        while node is not None:
             path.append(nid)
-            cites.update(dict.fromkeys(node.cites))
             taken: _CEdge | None = None
-            unknown: list[_CEdge] = []
-            seen: list[tuple[str, bool | None]] = []
+            unknown: list[_CEdge] | None = None
             if node.first:
                 for e in node.edges:
                     v = e.guard(env)
-                    seen.append((e.target, v))
                     if v is True:
                         taken = e
                         break
                     if v is None:
-                        unknown.append(e)
+                        unknown = [e]
                         break
             else:
                 for e in node.edges:
                     v = e.guard(env)
-                    seen.append((e.target, v))
                     if v is True:
                         if taken is not None:
                             raise SpecDefectError(
@@ -207,84 +228,137 @@ class Engine:
                             )
                         taken = e
                     elif v is None:
-                        unknown.append(e)
-                if unknown:
-                    taken = None
-            if unknown:
-                steps.append(Step(nid, tuple(seen), None))
+                        if unknown is None:
+                            unknown = [e]
+                        else:
+                            unknown.append(e)
+            if unknown is not None:
+                self.complete(env)
                 deps: set[str] = set()
                 for e in unknown:
-                    deps |= e.deps
-                return self._insufficient(env, path, steps, cites, self._missing(deps, env))
+                    deps |= self._explain.missing(e.ast, env)
+                return self._insufficient(env, path, self._missing(deps, env))
             if taken is None:
                 raise SpecDefectError(nid, "gap", "no outgoing guard holds for this patient")
-            steps.append(Step(nid, tuple(seen), taken.target))
-            cites.update(dict.fromkeys(taken.cites))
             nid = taken.target
-        return self._outcome(self._outcomes[nid], env, path, steps, cites)
+            node = nodes.get(nid)
+        return self._outcome(self._outcomes[nid], env, path)
 
-    def _outcome(
-        self, co: _COutcome, env: Mapping[str, Any], path: list[str], steps: list[Step], cites: dict[str, None]
-    ) -> Decision:
-        outputs: dict[str, Any] = {}
-        unknown: set[str] = set()
-        for name, fn, deps in co.outputs:
-            v = fn(env)
-            if v is None:
-                unknown |= deps
-            outputs[name] = v
-        if unknown:
-            path.append(co.outcome.id)
-            return self._insufficient(env, path, steps, cites, self._missing(unknown, env))
-        cites.update(dict.fromkeys(co.cites))
-        for a in co.actions:
-            cites.update(dict.fromkeys(a.citations))
-        flags: list[Note] = []
-        for note, when in co.flags:
-            if when is None or when(env) is True:
-                flags.append(note)
-                cites.update(dict.fromkeys(note.citations))
-        path.append(co.outcome.id)
-        grade = env.get("astct_grade")
-        dose = outputs.get("tocilizumab_dose_mg")
-        if dose is not None:
-            dose = float(dose)
-        return Decision(
-            co.outcome.recommendation.value,
-            co.outcome.id,
-            grade,
-            dose,
-            co.actions,
-            tuple(flags),
-            (),
-            tuple(path),
-            tuple(cites),
-            *self._spec_ref,
-            tuple(steps),
-            env,
+    def trace(self, decision: Decision) -> tuple[Step, ...]:
+        """Guard values at each decision node of ``decision.path`` (see :attr:`Decision.trace`)."""
+        env = decision.values
+        steps: list[Step] = []
+        for i, nid in enumerate(decision.path):
+            node = self._nodes.get(nid)
+            if node is None:
+                break
+            seen: list[tuple[str, bool | None]] = []
+            for e in node.edges:
+                v = e.guard(env)
+                seen.append((e.target, v))
+                if node.first and v is not False:
+                    break
+            nxt = decision.path[i + 1] if i + 1 < len(decision.path) else None
+            taken = nxt if any(t == nxt and v is True for t, v in seen) else None
+            steps.append(Step(nid, tuple(seen), taken))
+        return tuple(steps)
+
+    def decision_json(self, d: Decision) -> str:
+        """Compact JSON text of ``d.to_dict()`` from memoized fragments."""
+        frag = self._json_cache
+        actions = frag.get(id(d.actions))
+        if actions is None:
+            actions = frag[id(d.actions)] = _dumps([a.to_dict() for a in d.actions])
+        flags = ",".join([frag.get(id(f)) or frag.setdefault(id(f), _dumps(f.to_dict())) for f in d.flags])
+        key = (d.path, d.cites)
+        tail = self._tail_cache.get(key)
+        if tail is None:
+            tail = f',"path":{_dumps(list(d.path))},"cites":{_dumps(list(d.cites))},"spec":{self._spec_json}}}'
+            if len(self._tail_cache) < 4096:
+                self._tail_cache[key] = tail
+        grade = "null" if d.astct_grade is None else _dumps(d.astct_grade)
+        dose = "null" if d.tocilizumab_dose_mg is None else _dumps(d.tocilizumab_dose_mg)
+        outcome = "null" if d.outcome is None else f'"{d.outcome}"'
+        missing = _dumps(list(d.missing)) if d.missing else "[]"
+        return (
+            f'{{"recommendation":"{d.recommendation}","outcome":{outcome},"astct_grade":{grade},'
+            f'"tocilizumab_dose_mg":{dose},"actions":{actions},"flags":[{flags}],"missing":{missing}{tail}'
         )
 
-    def _insufficient(
-        self,
-        env: Mapping[str, Any],
-        path: list[str],
-        steps: list[Step],
-        cites: dict[str, None],
-        missing: tuple[str, ...],
-    ) -> Decision:
+    def _cites(self, path: tuple[str, ...], flags: tuple[Note, ...] | None) -> tuple[str, ...]:
+        """Evidence along the path, in first-seen order (memoized: paths repeat)."""
+        key = (path, tuple(f.id for f in flags) if flags is not None else None)
+        hit = self._cite_cache.get(key)
+        if hit is not None:
+            return hit
+        acc: dict[str, None] = {}
+        for i, nid in enumerate(path):
+            node = self._nodes.get(nid)
+            if node is None:
+                continue
+            acc.update(dict.fromkeys(node.cites))
+            if i + 1 < len(path):
+                for e in node.edges:
+                    if e.target == path[i + 1]:
+                        acc.update(dict.fromkeys(e.cites))
+        if flags is not None:
+            co = self._outcomes[path[-1]]
+            acc.update(dict.fromkeys(co.cites))
+            for a in co.actions:
+                acc.update(dict.fromkeys(a.citations))
+            for f in flags:
+                acc.update(dict.fromkeys(f.citations))
+        out = tuple(acc)
+        if len(self._cite_cache) < 4096:
+            self._cite_cache[key] = out
+        return out
+
+    def _outcome(self, co: _COutcome, env: dict[str, Any], path: list[str]) -> Decision:
+        dose = None
+        if co.outputs:
+            unknown: set[str] = set()
+            for name, fn, ast in co.outputs:
+                v = fn(env)
+                if v is None:
+                    unknown |= self._explain.missing(ast, self.complete(env))
+                elif name == "tocilizumab_dose_mg":
+                    dose = float(v)
+            if unknown:
+                path.append(co.outcome.id)
+                return self._insufficient(env, path, self._missing(unknown, env))
+        flags = tuple([note for note, when in co.flags if when is None or when(env) is True])
+        path.append(co.outcome.id)
+        tpath = tuple(path)
+        return Decision(
+            co.recommendation,
+            co.outcome.id,
+            self._grade(env),
+            dose,
+            co.actions,
+            flags,
+            (),
+            tpath,
+            self._cites(tpath, flags),
+            *self._spec_ref,
+            env,
+            self,
+        )
+
+    def _insufficient(self, env: dict[str, Any], path: list[str], missing: tuple[str, ...]) -> Decision:
+        tpath = tuple(path)
         return Decision(
             INSUFFICIENT,
             None,
-            env.get("astct_grade"),
+            self._grade(env),
             None,
             (),
             (),
             missing,
-            tuple(path),
-            tuple(cites),
+            tpath,
+            self._cites(tpath, None),
             *self._spec_ref,
-            tuple(steps),
             env,
+            self,
         )
 
     def invariant_violations(self, decision: Decision) -> list[str]:

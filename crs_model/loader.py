@@ -177,9 +177,11 @@ class _Builder:
     def _cites(self, m: YMap, what: str) -> tuple[str, ...]:
         cs = self.r.cites(m, what)
         node = m.items.get("cites")
-        loc = node[1].loc if node else m.loc
-        for c in cs:
-            self.cite_refs.append((c, loc, what))
+        seq = node[1] if node else None
+        if isinstance(seq, YSeq):  # locate each id, so an unknown one is pointed at
+            for item in seq.items:
+                if isinstance(item, YScalar) and isinstance(item.value, str):
+                    self.cite_refs.append((item.value.strip(), item.loc, what))
         return cs
 
     def _formula(self, scalar: YScalar, scope: Scope, want: Type | None, what: str) -> Formula | None:
@@ -249,11 +251,11 @@ class _Builder:
         metadata = self.metadata(r.get(root, "metadata", "the spec"))
         evidence = self.evidence(r.get(root, "evidence", "the spec"))
         variables = self.variables(r.get(root, "variables", "the spec"))
-        parameters = self.parameters(r.get(root, "parameters", "the spec"))
+        parameters = self.parameters(r.get(root, "parameters", "the spec", required=False))
         symbols: dict[str, Symbol] = {}
         self._declare(symbols, variables, parameters)
         constraints = self.constraints(r.get(root, "constraints", "the spec", required=False), symbols)
-        definitions = self.definitions(r.get(root, "definitions", "the spec"), symbols)
+        definitions = self.definitions(r.get(root, "definitions", "the spec", required=False), symbols)
         graph_node = r.get(root, "graph", "the spec")
         entry, nodes, outcomes = self.graph(graph_node, symbols)
         actions = frozenset(a.id for o in outcomes.values() for a in o.actions)
@@ -453,6 +455,7 @@ class _Builder:
     def definitions(self, node: YNode | None, symbols: dict[str, Symbol]) -> dict[str, Definition]:
         r = self.r
         raw: dict[str, tuple[YScalar, YMap, set[str]]] = {}
+        self._unchecked: set[str] = set()  # already reported: syntax error or on a cycle
         for kn, m in self._entries(node, "definitions"):
             name = str(kn.value)
             what = f"definition '{name}'"
@@ -467,7 +470,8 @@ class _Builder:
                 deps = names(parse(str(sc.value)))
             except ExprSyntaxError as exc:
                 r.err(self.src.locate(sc, exc.offset), f"{what}: syntax error: {exc.message}")
-                continue
+                self._unchecked.add(name)
+                deps = set()
             raw[name] = (kn, m, deps)
         order = self._topo(raw)
         out: dict[str, Definition] = {}
@@ -478,17 +482,21 @@ class _Builder:
             want = {"bool": BOOL, "int": INT, "real": REAL}.get(declared) if declared else None
             if declared and want is None:
                 r.err(m.loc, f"{what}: type={declared!r} is not one of bool, int, real")
+            unit = r.text(m, "unit", what, False)
+            label = r.text(m, "label", what, False) or name
             sc = r.scalar(m, "expr", what)
             assert sc is not None
-            f = self._formula(sc, Scope(dict(symbols)), want, what)
+            # a definition already reported (syntax error, or on a cycle whose members
+            # would only report each other as unknown) is not checked again
+            f = None if name in self._unchecked else self._formula(sc, Scope(dict(symbols)), want, what)
             cites = self._cites(m, what)
             if f is None:
+                if want is not None:  # declared, so later uses are checked, not reported as unknown names
+                    symbols[name] = Symbol(name, SymbolKind.DEFINITION, want, unit, label)
                 continue
             ty = want if want is not None else f.type
             if want == INT and f.type == REAL:
                 r.err(f.loc, f"{what} is declared int but the expression is real")
-            unit = r.text(m, "unit", what, False)
-            label = r.text(m, "label", what, False) or name
             symbols[name] = Symbol(name, SymbolKind.DEFINITION, ty, unit, label)
             out[name] = Definition(name, f, unit, label, r.text(m, "description", what, False), cites, kn.loc)
         return out
@@ -502,6 +510,7 @@ class _Builder:
                 return
             if state.get(n) == 1:
                 cyc = [*chain[chain.index(n) :], n]
+                self._unchecked.update(cyc)
                 self.r.err(raw[n][0].loc, f"definitions form a cycle: {' -> '.join(cyc)}")
                 return
             state[n] = 1

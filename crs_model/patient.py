@@ -8,6 +8,7 @@ NaN/infinity, out-of-domain values and violated consistency constraints raise
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -24,6 +25,14 @@ MAX_PATIENT_KEYS = 256
 Check = Callable[[Any], Any]
 
 
+def _js(x: Any) -> str:
+    """A value as the JSON the user wrote (``true``, ``"70"``, ``NaN``)."""
+    try:
+        return json.dumps(x, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(x)
+
+
 def _range_text(v: Variable) -> str:
     lo = fmt_number(v.minimum) if v.minimum is not None else "-inf"
     hi = fmt_number(v.maximum) if v.maximum is not None else "inf"
@@ -38,7 +47,7 @@ def _checker(v: Variable) -> Check:
         def check_bool(x: Any) -> Any:
             if x is True or x is False:
                 return x
-            raise PatientError(name, f"{name}={x!r} is not a boolean (expected true or false)", x)
+            raise PatientError(name, f"{name}={_js(x)} is not a boolean (expected true or false)", x)
 
         return check_bool
     if base == "enum":
@@ -49,7 +58,7 @@ def _checker(v: Variable) -> Check:
             if type(x) is str and x in values:
                 return x
             hint = suggest(x, list(v.type.values)) if isinstance(x, str) else ""
-            raise PatientError(name, f"{name}={x!r} is not one of {shown}{hint}", x)
+            raise PatientError(name, f"{name}={_js(x)} is not one of {shown}{hint}", x)
 
         return check_enum
     lo = v.minimum if v.minimum is not None else -math.inf
@@ -59,7 +68,7 @@ def _checker(v: Variable) -> Check:
 
         def check_int(x: Any) -> Any:
             if type(x) is not int:
-                raise PatientError(name, f"{name}={x!r} is not a whole number (expected an integer in {rng})", x)
+                raise PatientError(name, f"{name}={_js(x)} is not a whole number (expected an integer in {rng})", x)
             if not lo <= x <= hi:
                 raise PatientError(name, f"{name}={x} is outside {rng}", x)
             return x
@@ -69,11 +78,14 @@ def _checker(v: Variable) -> Check:
     def check_real(x: Any) -> Any:
         t = type(x)
         if t is not float and t is not int:
-            raise PatientError(name, f"{name}={x!r} is not a number (expected a value in {rng})", x)
+            raise PatientError(name, f"{name}={_js(x)} is not a number (expected a value in {rng})", x)
         if not lo <= x <= hi:  # NaN fails both comparisons
             if t is float and not math.isfinite(x):
-                raise PatientError(name, f"{name}={x!r} is not a finite number (expected {rng})", x)
-            raise PatientError(name, f"{name}={x!r} is outside {rng}", x)
+                shown = "NaN" if x != x else ("Infinity" if x > 0 else "-Infinity")  # as JSON input spells them
+                raise PatientError(
+                    name, f"{name}={shown} is not a finite number ({shown} is not valid JSON; expected {rng})", x
+                )
+            raise PatientError(name, f"{name}={_js(x)} is outside {rng}", x)
         return x
 
     return check_real

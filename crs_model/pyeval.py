@@ -71,16 +71,35 @@ def _const(node: Expr, symbols: Mapping[str, Symbol]) -> tuple[bool, Any]:
     return False, None
 
 
-def compile_expr(node: Expr, symbols: Mapping[str, Symbol]) -> Fn:
-    """Return ``f(env) -> value | None`` for a type-checked expression."""
+_NOT_YET = object()
+
+
+def compile_expr(node: Expr, symbols: Mapping[str, Symbol], defs: Mapping[str, Fn] | None = None) -> Fn:
+    """Return ``f(env) -> value | None`` for a type-checked expression.
+
+    With ``defs`` (compiled definitions), a definition is computed on first use
+    and stored in ``env`` (which must then be a dict); without, it is read from
+    ``env``.
+    """
     is_const, value = _const(node, symbols)
     if is_const:
         return lambda env: value
     if isinstance(node, Name):
         key = node.id
+        dfn = defs.get(key) if defs is not None else None
+        if dfn is not None:
+            lazy = dfn
+
+            def definition(env: Env) -> Any:
+                v = env.get(key, _NOT_YET)
+                if v is _NOT_YET:
+                    v = env[key] = lazy(env)  # type: ignore[index]
+                return v
+
+            return definition
         return lambda env: env.get(key)
     if isinstance(node, Not):
-        f = compile_expr(node.operand, symbols)
+        f = compile_expr(node.operand, symbols, defs)
 
         def not_(env: Env) -> Any:
             a = f(env)
@@ -88,13 +107,13 @@ def compile_expr(node: Expr, symbols: Mapping[str, Symbol]) -> Fn:
 
         return not_
     if isinstance(node, Neg):
-        f = compile_expr(node.operand, symbols)
+        f = compile_expr(node.operand, symbols, defs)
         return lambda env: None if (a := f(env)) is None else -a
     if isinstance(node, Compare):
-        return _compile_compare(node, symbols)
+        return _compile_compare(node, symbols, defs)
     if isinstance(node, Arith):
-        lf = compile_expr(node.left, symbols)
-        rf = compile_expr(node.right, symbols)
+        lf = compile_expr(node.left, symbols, defs)
+        rf = compile_expr(node.right, symbols, defs)
         if node.op == "/":
 
             def div(env: Env) -> Any:
@@ -115,11 +134,11 @@ def compile_expr(node: Expr, symbols: Mapping[str, Symbol]) -> Fn:
 
         return arith
     if isinstance(node, Logic):
-        return _compile_logic(node, symbols)
+        return _compile_logic(node, symbols, defs)
     if isinstance(node, IfThenElse):
-        cf = compile_expr(node.cond, symbols)
-        tf = compile_expr(node.then, symbols)
-        ef = compile_expr(node.orelse, symbols)
+        cf = compile_expr(node.cond, symbols, defs)
+        tf = compile_expr(node.then, symbols, defs)
+        ef = compile_expr(node.orelse, symbols, defs)
 
         def ite(env: Env) -> Any:
             c = cf(env)
@@ -132,7 +151,7 @@ def compile_expr(node: Expr, symbols: Mapping[str, Symbol]) -> Fn:
 
         return ite
     if isinstance(node, Member):
-        f = compile_expr(node.operand, symbols)
+        f = compile_expr(node.operand, symbols, defs)
         members = frozenset(v.value for v in node.values)
         negated = node.negated
 
@@ -142,14 +161,14 @@ def compile_expr(node: Expr, symbols: Mapping[str, Symbol]) -> Fn:
 
         return member
     if isinstance(node, Call):
-        return _compile_call(node, symbols)
+        return _compile_call(node, symbols, defs)
     raise TypeError(f"cannot compile {type(node).__name__}")  # pragma: no cover
 
 
-def _compile_compare(node: Compare, symbols: Mapping[str, Symbol]) -> Fn:
+def _compile_compare(node: Compare, symbols: Mapping[str, Symbol], defs: Mapping[str, Fn] | None) -> Fn:
     op = _CMP[node.op]
     rc, rv = _const(node.right, symbols)
-    if isinstance(node.left, Name) and rc:
+    if isinstance(node.left, Name) and rc and (defs is None or node.left.id not in defs):
         key = node.left.id
 
         def cmp_name_const(env: Env) -> Any:
@@ -157,8 +176,8 @@ def _compile_compare(node: Compare, symbols: Mapping[str, Symbol]) -> Fn:
             return None if a is None else op(a, rv)
 
         return cmp_name_const
-    lf = compile_expr(node.left, symbols)
-    rf = compile_expr(node.right, symbols)
+    lf = compile_expr(node.left, symbols, defs)
+    rf = compile_expr(node.right, symbols, defs)
 
     def cmp(env: Env) -> Any:
         a = lf(env)
@@ -170,9 +189,9 @@ def _compile_compare(node: Compare, symbols: Mapping[str, Symbol]) -> Fn:
     return cmp
 
 
-def _compile_logic(node: Logic, symbols: Mapping[str, Symbol]) -> Fn:
-    lf = compile_expr(node.left, symbols)
-    rf = compile_expr(node.right, symbols)
+def _compile_logic(node: Logic, symbols: Mapping[str, Symbol], defs: Mapping[str, Fn] | None) -> Fn:
+    lf = compile_expr(node.left, symbols, defs)
+    rf = compile_expr(node.right, symbols, defs)
     if node.op == "and":
 
         def and_(env: Env) -> Any:
@@ -210,18 +229,74 @@ def _compile_logic(node: Logic, symbols: Mapping[str, Symbol]) -> Fn:
     return implies
 
 
-def _compile_call(node: Call, symbols: Mapping[str, Symbol]) -> Fn:
+def _compile_call(node: Call, symbols: Mapping[str, Symbol], defs: Mapping[str, Fn] | None) -> Fn:
     if node.func in ("has_action", "has_flag"):
         key = ACTIONS_KEY if node.func == "has_action" else FLAGS_KEY
         arg = node.args[0]
         assert isinstance(arg, Str)
         ident = arg.value
         return lambda env: ident in env.get(key, ())
-    fs = [compile_expr(a, symbols) for a in node.args]
+    fs = [compile_expr(a, symbols, defs) for a in node.args]
     pick = min if node.func == "min" else max
+    if len(fs) == 2:
+        f1, f2 = fs
+
+        def minmax2(env: Env) -> Any:
+            a = f1(env)
+            if a is None:
+                return None
+            b = f2(env)
+            return None if b is None else pick(a, b)
+
+        return minmax2
 
     def minmax(env: Env) -> Any:
         vals = [f(env) for f in fs]
         return None if any(v is None for v in vals) else pick(vals)
 
     return minmax
+
+
+class UnknownExplainer:
+    """Which absent inputs keep an expression unknown, given the known ones.
+
+    Used only when the engine stops with ``insufficient_data`` (not on the hot
+    path): ``if fever then A else B`` with fever known only blames A's inputs;
+    ``a and b`` with ``b`` false is not unknown at all.
+    """
+
+    def __init__(self, symbols: Mapping[str, Symbol], definitions: Mapping[str, Expr]) -> None:
+        self._symbols = symbols
+        self._definitions = definitions
+        self._fns: dict[Expr, Fn] = {}
+
+    def _value(self, node: Expr, env: Env) -> Any:
+        fn = self._fns.get(node)
+        if fn is None:
+            fn = self._fns[node] = compile_expr(node, self._symbols)
+        return fn(env)
+
+    def missing(self, node: Expr, env: Env) -> set[str]:
+        if self._value(node, env) is not None:
+            return set()
+        if isinstance(node, Name):
+            definition = self._definitions.get(node.id)
+            if definition is not None:
+                return self.missing(definition, env)
+            return {node.id} if env.get(node.id) is None else set()
+        if isinstance(node, IfThenElse):
+            cond = self._value(node.cond, env)
+            if cond is True:
+                return self.missing(node.then, env)
+            if cond is False:
+                return self.missing(node.orelse, env)
+        out: set[str] = set()
+        for child in _children(node):
+            out |= self.missing(child, env)
+        return out
+
+
+def _children(node: Expr) -> tuple[Expr, ...]:
+    from crs_model.expr import children
+
+    return children(node)

@@ -17,6 +17,7 @@ from crs_model.errors import Location, Problem, SpecError
 
 MAX_SPEC_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
+MAX_YAML_DEPTH = 64
 
 # libyaml's CSafeLoader is faster when present; both are safe (data-only) loaders.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -89,7 +90,27 @@ def load_yaml(raw: bytes, name: str) -> Source:
     if node is None:
         raise SpecError(Problem(Location(name, 1, 1), "file is empty"))
     conv = _Converter(name)
-    return Source(name, text, raw, conv.convert(node, 0))
+    try:
+        root = conv.convert(node, 0)
+    except _AliasSeen as exc:
+        raise SpecError(_alias_problem(text, name, exc.loc)) from None
+    return Source(name, text, raw, root)
+
+
+class _AliasSeen(Exception):
+    def __init__(self, loc: Location) -> None:
+        self.loc = loc
+
+
+def _alias_problem(text: str, name: str, fallback: Location) -> Problem:
+    # the composed tree has no trace of the alias itself (it is the anchored node
+    # again); re-scan the events, on this error path only, to point at the '*name'
+    for event in yaml.parse(text, Loader=_Loader):
+        mark = event.start_mark
+        if isinstance(event, yaml.AliasEvent) and mark is not None:
+            where = Location(name, mark.line + 1, mark.column + 1)
+            return Problem(where, f"YAML alias '*{event.anchor}' is not allowed in a spec")
+    return Problem(fallback, "YAML aliases (*name) are not allowed in a spec")  # pragma: no cover
 
 
 class _Converter:
@@ -102,11 +123,13 @@ class _Converter:
     def convert(self, node: yaml.Node, depth: int) -> YNode:
         loc = _loc(self.name, node.start_mark)
         if id(node) in self.seen:
-            raise SpecError(Problem(loc, "YAML aliases (*name) are not allowed in a spec"))
+            raise _AliasSeen(loc)
         self.seen.add(id(node))
         self.count += 1
-        if self.count > MAX_NODES or depth > 64:
-            raise SpecError(Problem(loc, "document too large or too deeply nested"))
+        if self.count > MAX_NODES:
+            raise SpecError(Problem(loc, f"document has more than {MAX_NODES} YAML nodes"))
+        if depth > MAX_YAML_DEPTH:
+            raise SpecError(Problem(loc, f"YAML nested deeper than {MAX_YAML_DEPTH} levels"))
         if isinstance(node, yaml.ScalarNode):
             try:
                 value = self.constructor.construct_object(node)

@@ -73,11 +73,17 @@ class TypeCheckError(Exception):
         super().__init__(message)
 
 
+def _squash(text: str) -> str:
+    return text.lower().replace("_", "").replace("-", "")
+
+
 def suggest(name: str, candidates: list[str]) -> str:
     close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     if not close:
-        # substring hints catch abbreviations like 'il6' -> 'il6_pg_ml'
-        close = sorted(c for c in candidates if name.lower() in c.lower())[:1]
+        # substring hints catch abbreviations like 'il6' or 'il_6' -> 'il6_pg_ml'
+        key = _squash(name)
+        subs = [c for c in candidates if key and key in _squash(c)]
+        close = sorted(subs, key=lambda c: (-difflib.SequenceMatcher(None, name, c).ratio(), c))[:1]
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -127,7 +133,9 @@ class _Checker:
     def v_Name(self, node: Name) -> Type:
         sym = self.scope.symbols.get(node.id)
         if sym is None:
-            hint = suggest(node.id, sorted(self.scope.symbols))
+            # a misspelt input is the commonest slip: suggest among inputs first
+            inputs = sorted(n for n, s in self.scope.symbols.items() if s.kind is SymbolKind.VARIABLE)
+            hint = suggest(node.id, inputs) or suggest(node.id, sorted(self.scope.symbols))
             raise TypeCheckError(node.pos, f"unknown name '{node.id}'{hint}")
         return sym.type
 

@@ -24,7 +24,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument("inputs", nargs="*", default=["-"], metavar="FILE", help="patient file(s), a folder, or '-'")
     add_spec_argument(p)
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default=None,
+        help="output format (default: text for single objects, json lines for JSONL input)",
+    )
     p.add_argument("--jsonl", action="store_true", help="treat standard input as JSONL")
     p.add_argument("--trace", action="store_true", help="include every guard's value on the path")
     p.set_defaults(handler=cmd_evaluate)
@@ -89,11 +94,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _loads(text: str) -> Any:
-    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON (numbers must be finite)")
+    # NaN/Infinity are read as floats so that the validator rejects them naming the
+    # field, the value and the allowed range (they are never accepted)
+    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=float)
 
 
 def _expand(inputs: list[str]) -> Iterator[str]:
@@ -221,8 +224,10 @@ def _evaluate_jsonl(engine: Any, item: str, args: argparse.Namespace, out: TextI
                 extra = f" missing={','.join(d.missing)}" if d.missing else ""
                 dose = f" dose={d.tocilizumab_dose_mg:g}mg" if d.tocilizumab_dose_mg is not None else ""
                 write(f"{n}: {d.recommendation} grade={d.astct_grade}{dose}{extra}\n")
+            elif trace:
+                write(dumps(decision.to_dict(trace=True)) + "\n")
             else:
-                write(dumps(decision.to_dict(trace=trace)) + "\n")
+                write(decision.to_json() + "\n")
     except UnicodeDecodeError:
         err.write(f"crs-model: error: {where}: not UTF-8 text\n")
         return 2

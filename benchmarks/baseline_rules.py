@@ -1,0 +1,111 @@
+"""Hand-written baseline: the shipped spec's logic as plain Python ``if``/``else``.
+
+Kept only as the speed reference for ``bench_engine.py``: what an engineer would
+write by hand (type and range checks, then nested conditions). It is not used
+by crs_model and has no three-valued missing-data handling beyond "absent ->
+insufficient_data".
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+_BOUNDS: dict[str, tuple[str, float, float]] = {
+    "age_years": ("real", 0, 120), "weight_kg": ("real", 0.5, 350), "bmi_kg_m2": ("real", 5, 100),
+    "temperature_c": ("real", 25, 45), "vasopressor_count": ("int", 0, 6), "tocilizumab_doses": ("int", 0, 10),
+    "hours_since_last_tocilizumab": ("real", 0, 2000), "il6_pg_ml": ("real", 0, 1e6), "crp_mg_l": ("real", 0, 1000),
+    "ferritin_ng_ml": ("real", 0, 1e6), "d_dimer_mg_l_feu": ("real", 0, 500), "platelets_10e9_l": ("real", 0, 2000),
+    "cytosorb_cartridges_used": ("int", 0, 100), "post_cytosorb_il6_pg_ml": ("real", 0, 1e6),
+}  # fmt: skip
+_BOOLS = frozenset({
+    "pregnant", "hypotension", "vasopressin", "corticosteroids_given", "hemodynamic_instability_persistent",
+    "multi_organ_dysfunction", "organ_dysfunction_progressive", "severe_capillary_leak",
+    "respiratory_failure_refractory_to_prone", "aki", "on_crrt", "on_ecmo", "anticoagulation_contraindicated",
+    "heparin_induced_thrombocytopenia",
+})  # fmt: skip
+_ENUMS = {"etiology": {"car_t", "covid19", "sepsis", "other"},
+          "oxygen_support": {"none", "low_flow", "high_flow", "positive_pressure"}}  # fmt: skip
+_O2 = {"none": 0, "low_flow": 2, "high_flow": 3, "positive_pressure": 4}
+
+
+def decide(p: dict[str, Any]) -> dict[str, Any]:
+    for k, v in p.items():
+        if v is None:
+            continue
+        if k in _BOOLS:
+            if not isinstance(v, bool):
+                raise ValueError(k)
+        elif k in _ENUMS:
+            if v not in _ENUMS[k]:
+                raise ValueError(k)
+        elif k in _BOUNDS:
+            kind, lo, hi = _BOUNDS[k]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind == "int" and not isinstance(v, int)):
+                raise ValueError(k)
+            if not (lo <= v <= hi) or (isinstance(v, float) and not math.isfinite(v)):
+                raise ValueError(k)
+        else:
+            raise ValueError(k)
+    if (p.get("vasopressor_count") or 0) > 0 and not p.get("hypotension"):
+        raise ValueError("vasopressor_count")
+    g: Any = p.get  # typed Any: a hand-written rule set trusts its checked input
+    try:
+        if not g("hypotension"):
+            hypo = 0
+        elif g("vasopressor_count") >= 2:
+            hypo = 4
+        elif g("vasopressor_count") >= 1 or g("vasopressin"):
+            hypo = 3
+        else:
+            hypo = 2
+        organ = max(hypo, _O2[g("oxygen_support")])
+        given = g("tocilizumab_doses") >= 1 or g("corticosteroids_given")
+        if g("temperature_c") >= 38.0:  # noqa: SIM108 - written as a clinician reads it
+            grade = max(1, organ)
+        else:
+            grade = organ if given else 0
+    except (TypeError, KeyError):
+        return {"recommendation": "insufficient_data", "path": ["crs_grade"]}
+    path = ["crs_grade"]
+    if grade == 0:
+        return {"recommendation": "no_crs", "astct_grade": 0, "path": [*path, "no_crs"]}
+    if grade == 1:
+        return {"recommendation": "supportive_care", "astct_grade": 1, "path": [*path, "supportive_care"]}
+    path.append("tocilizumab_given")
+    w = g("weight_kg")
+    if g("tocilizumab_doses") == 0:
+        if w is None:
+            return {"recommendation": "insufficient_data", "missing": ["weight_kg"], "path": path}
+        dose = min(800, 12 * w if w < 30 else 8 * w)
+        return {"recommendation": "give_tocilizumab", "astct_grade": grade, "tocilizumab_dose_mg": dose,
+                "path": [*path, "give_first_tocilizumab"]}  # fmt: skip
+    path.append("corticosteroids_started")
+    if not g("corticosteroids_given"):
+        return {"recommendation": "add_corticosteroids", "astct_grade": grade, "path": [*path, "add_corticosteroids"]}
+    path.append("cytosorb_indicated")
+    markers = g("il6_pg_ml") >= 500 or g("crp_mg_l") > 100 or g("ferritin_ng_ml") > 10000
+    indication = (
+        g("hemodynamic_instability_persistent")
+        or g("vasopressor_count") >= 2
+        or (markers and g("multi_organ_dysfunction"))
+        or g("severe_capillary_leak")
+        or g("organ_dysfunction_progressive")
+        or (g("respiratory_failure_refractory_to_prone") and markers)
+    )
+    if grade >= 3 and indication:
+        path.append("device_contraindicated")
+        contra = (
+            g("platelets_10e9_l") < 20 or g("pregnant") or g("bmi_kg_m2") >= 40
+            or g("heparin_induced_thrombocytopenia") or g("anticoagulation_contraindicated")
+        )  # fmt: skip
+        rec = "cytosorb_contraindicated" if contra else "consider_cytosorb"
+        return {"recommendation": rec, "astct_grade": grade, "path": [*path, rec]}
+    path.append("tocilizumab_repeat")
+    doses = g("tocilizumab_doses")
+    if doses < 4 and g("hours_since_last_tocilizumab") >= 8:
+        dose = min(800, 12 * w if w < 30 else 8 * w)
+        return {"recommendation": "give_tocilizumab", "astct_grade": grade, "tocilizumab_dose_mg": dose,
+                "path": [*path, "give_repeat_tocilizumab"]}  # fmt: skip
+    return {"recommendation": "continue_standard_therapy", "astct_grade": grade,
+            "path": [*path, "continue_standard_therapy"]}  # fmt: skip

@@ -1,0 +1,230 @@
+"""Engine behaviour on the shipped spec: decisions, missing data, invariants, defects."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import crs_model
+from crs_model.engine import Engine
+from crs_model.errors import PatientError, SpecDefectError
+from crs_model.model import Spec
+from tests.conftest import SPEC_PATH
+from tests.patients import patients, repair
+
+FULL: dict[str, Any] = {
+    "etiology": "car_t",
+    "age_years": 45.0,
+    "weight_kg": 80.0,
+    "bmi_kg_m2": 25.0,
+    "pregnant": False,
+    "temperature_c": 39.2,
+    "hypotension": True,
+    "vasopressor_count": 2,
+    "vasopressin": False,
+    "oxygen_support": "high_flow",
+    "tocilizumab_doses": 2,
+    "hours_since_last_tocilizumab": 10.0,
+    "corticosteroids_given": True,
+    "hemodynamic_instability_persistent": True,
+    "il6_pg_ml": 2000.0,
+    "crp_mg_l": 200.0,
+    "ferritin_ng_ml": 5000.0,
+    "d_dimer_mg_l_feu": 5.0,
+    "multi_organ_dysfunction": True,
+    "organ_dysfunction_progressive": True,
+    "severe_capillary_leak": False,
+    "respiratory_failure_refractory_to_prone": False,
+    "aki": True,
+    "on_crrt": True,
+    "on_ecmo": False,
+    "anticoagulation_contraindicated": False,
+    "heparin_induced_thrombocytopenia": False,
+    "platelets_10e9_l": 80.0,
+    "cytosorb_cartridges_used": 0,
+    "post_cytosorb_il6_pg_ml": None,
+}
+
+
+def test_refractory_car_t_patient_gets_cytosorb(engine: Engine) -> None:
+    d = engine.evaluate(FULL)
+    assert d.recommendation == "consider_cytosorb"
+    assert d.astct_grade == 4
+    assert d.path[0] == "crs_grade"
+    assert d.path[-1] == "consider_cytosorb"
+    assert "continue_standard_therapy" in {a.id for a in d.actions}
+    assert {"car_t_note", "crrt_integration"} <= {f.id for f in d.flags}
+    assert "ecmo_side_branch" not in {f.id for f in d.flags}
+    assert "seed" in d.cites
+    assert "cytosorb_ifu" in d.cites
+    assert engine.invariant_violations(d) == []
+
+
+def test_decision_json_contract(engine: Engine, spec: Spec) -> None:
+    d = engine.evaluate(FULL).to_dict()
+    assert list(d) == [
+        "recommendation", "outcome", "astct_grade", "tocilizumab_dose_mg", "actions",
+        "flags", "missing", "path", "cites", "spec",
+    ]  # fmt: skip
+    assert d["spec"] == {"id": "cytosorb-crs", "version": spec.metadata.version, "sha256": spec.sha256}
+    assert json.loads(json.dumps(d)) == d
+    for note in d["actions"] + d["flags"]:
+        assert set(note) == {"id", "text", "citations"}
+        assert note["citations"]
+
+
+def test_default_spec_is_bundled() -> None:
+    assert crs_model.evaluate(FULL).recommendation == "consider_cytosorb"
+
+
+def test_first_tocilizumab_dose_needs_weight(engine: Engine) -> None:
+    p = {"temperature_c": 39.0, "hypotension": True, "vasopressor_count": 0, "vasopressin": False,
+         "oxygen_support": "none", "tocilizumab_doses": 0, "corticosteroids_given": False}  # fmt: skip
+    d = engine.evaluate(p)
+    assert (d.recommendation, d.missing) == ("insufficient_data", ("weight_kg",))
+    assert d.tocilizumab_dose_mg is None
+    d = engine.evaluate({**p, "weight_kg": 25.0})
+    assert d.recommendation == "give_tocilizumab"
+    assert d.tocilizumab_dose_mg == pytest.approx(300.0)
+    assert d.astct_grade == 2
+
+
+@pytest.mark.parametrize(("weight", "dose"), [(29.9, 358.8), (30.0, 240.0), (100.0, 800.0), (120.0, 800.0)])
+def test_tocilizumab_dose_by_weight(engine: Engine, weight: float, dose: float) -> None:
+    p = {"temperature_c": 39.0, "hypotension": False, "oxygen_support": "low_flow",
+         "tocilizumab_doses": 0, "weight_kg": weight}  # fmt: skip
+    assert engine.evaluate(p).tocilizumab_dose_mg == pytest.approx(dose)
+
+
+def test_unknown_guard_stops_and_lists_inputs(engine: Engine) -> None:
+    d = engine.evaluate({"temperature_c": 39.0})
+    assert d.recommendation == "insufficient_data"
+    assert d.path == ("crs_grade",)
+    # fever is known, so prior therapy does not matter; the grading inputs do
+    assert set(d.missing) == {"hypotension", "vasopressor_count", "vasopressin", "oxygen_support"}
+    assert d.trace[0].taken is None
+
+
+def test_fever_not_required_after_tocilizumab(engine: Engine) -> None:
+    # temperature absent, but tocilizumab given: grading follows hypotension/hypoxia
+    p = {"hypotension": True, "vasopressor_count": 1, "vasopressin": False, "oxygen_support": "none",
+         "tocilizumab_doses": 1, "hours_since_last_tocilizumab": 2.0, "corticosteroids_given": False}  # fmt: skip
+    d = engine.evaluate(p)
+    assert d.astct_grade == 3
+    assert d.recommendation == "add_corticosteroids"
+
+
+def test_invalid_patient_raises_with_field(engine: Engine) -> None:
+    with pytest.raises(PatientError) as exc:
+        engine.evaluate({**FULL, "vasopressor_count": 1.5})
+    assert exc.value.field == "vasopressor_count"
+    with pytest.raises(PatientError) as exc:
+        engine.evaluate({**FULL, "hypotension": False})
+    assert exc.value.field in {"vasopressor_count", "hemodynamic_instability_persistent"}
+    assert "inconsistent input" in exc.value.message
+
+
+# ---------------------------------------------------------------- generated patients
+SETTINGS = settings(
+    max_examples=300, deadline=None, database=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+SPEC = crs_model.load_spec(SPEC_PATH)
+ENGINE = Engine(SPEC)
+
+
+@SETTINGS
+@given(p=st.sampled_from([0.0, 0.1, 0.4]).flatmap(lambda a: patients(SPEC, absent=a)))
+def test_invariants_hold_on_generated_patients(p: dict[str, Any]) -> None:
+    d = ENGINE.evaluate(p)
+    assert ENGINE.invariant_violations(d) == [], (p, d.recommendation)
+
+
+@SETTINGS
+@given(p=st.sampled_from([0.0, 0.2]).flatmap(lambda a: patients(SPEC, absent=a)))
+def test_fast_json_equals_json_of_to_dict(p: dict[str, Any]) -> None:
+    d = ENGINE.evaluate(p)
+    assert d.to_json() == json.dumps(d.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+
+@SETTINGS
+@given(p=patients(SPEC))
+def test_complete_patients_always_get_a_definitive_outcome(p: dict[str, Any]) -> None:
+    p = {k: v for k, v in p.items() if k != "post_cytosorb_il6_pg_ml"}  # optional refinement
+    d = ENGINE.evaluate(p)
+    assert d.recommendation != "insufficient_data", (p, d.missing)
+    assert d.missing == ()
+
+
+@SETTINGS
+@given(partial=patients(SPEC, absent=0.3), full=patients(SPEC))
+def test_missing_data_never_decides_on_a_guess(partial: dict[str, Any], full: dict[str, Any]) -> None:
+    """A definitive outcome reached with inputs absent is the outcome of every completion."""
+    d = ENGINE.evaluate(partial)
+    if d.recommendation == "insufficient_data":
+        assert d.missing, partial
+        return
+    completed = repair({**full, **partial})
+    if not completed.items() >= partial.items():
+        return  # repair had to change a known value: not a completion of this patient
+    try:
+        d2 = ENGINE.evaluate(completed)
+    except PatientError:
+        return  # this completion violates a consistency constraint
+    assert d2.outcome == d.outcome, (partial, completed)
+
+
+# ---------------------------------------------------------------- spec defects
+def _tiny(tmp_path: Path, guards: tuple[str, str], policy: str = "unique") -> Engine:
+    text = textwrap.dedent(f"""\
+        spec_format: 1
+        metadata: {{id: t, title: t, version: 1.0.0, status: draft, date: 2026-01-01, authors: [x], jurisdiction: x}}
+        evidence: [{{id: s, citation: c, kind: study, level: grade_low, confidence: primary}}]
+        variables: {{v: {{type: int, min: 0, max: 10}}}}
+        definitions: {{}}
+        graph:
+          entry: n
+          nodes:
+            n:
+              question: q
+              hit_policy: {policy}
+              edges:
+                - {{to: o1, when: "{guards[0]}", cites: [s]}}
+                - {{to: o2, when: "{guards[1]}", cites: [s]}}
+          outcomes:
+            o1: {{recommendation: no_crs, title: a, cites: [s]}}
+            o2: {{recommendation: supportive_care, title: b, cites: [s]}}
+        invariants: []
+        """)
+    path = tmp_path / "tiny.yaml"
+    path.write_text(text)
+    return Engine(crs_model.load_spec(path))
+
+
+def test_overlap_and_gap_raise_instead_of_guessing(tmp_path: Path) -> None:
+    e = _tiny(tmp_path, ("v >= 5", "v <= 5"))
+    assert e.evaluate({"v": 1}).outcome == "o2"
+    with pytest.raises(SpecDefectError, match="overlap"):
+        e.evaluate({"v": 5})
+    e = _tiny(tmp_path, ("v > 5", "v < 5"))
+    with pytest.raises(SpecDefectError, match="gap"):
+        e.evaluate({"v": 5})
+
+
+def test_first_hit_policy_takes_first_true_and_stops_on_unknown(tmp_path: Path) -> None:
+    e = _tiny(tmp_path, ("v >= 5", "v >= 0"), policy="first")
+    assert e.evaluate({"v": 7}).outcome == "o1"
+    assert e.evaluate({"v": 2}).outcome == "o2"
+    d = e.evaluate({})
+    assert (d.recommendation, d.missing) == ("insufficient_data", ("v",))
+
+
+def test_spec_path_constant() -> None:
+    assert SPEC_PATH.is_file()

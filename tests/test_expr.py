@@ -1,0 +1,141 @@
+"""The expression language: parsing, type checking, three-valued evaluation, clinical text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from crs_model.expr import MAX_DEPTH, ExprSyntaxError, Logic, Name, parse
+from crs_model.pyeval import compile_expr
+from crs_model.text import Renderer
+from crs_model.types import BOOL, INT, REAL, Scope, Symbol, SymbolKind, Type, TypeCheckError, check
+
+SYMS = {
+    "a": Symbol("a", SymbolKind.VARIABLE, BOOL, label="a"),
+    "b": Symbol("b", SymbolKind.VARIABLE, BOOL, label="b"),
+    "x": Symbol("x", SymbolKind.VARIABLE, REAL, unit="pg/mL", label="IL-6"),
+    "n": Symbol("n", SymbolKind.VARIABLE, INT, label="n"),
+    "e": Symbol("e", SymbolKind.VARIABLE, Type("enum", ("car_t", "sepsis")), label="etiology"),
+    "thr": Symbol("thr", SymbolKind.PARAMETER, REAL, unit="pg/mL", label="thr", value=500.0),
+}
+
+
+def ev(text: str, **env: Any) -> Any:
+    ast = parse(text)
+    check(ast, Scope(SYMS))
+    return compile_expr(ast, SYMS)(env)
+
+
+def test_precedence_and_associativity() -> None:
+    ast = parse("a or b and not a implies b implies a")
+    assert isinstance(ast, Logic)
+    assert ast.op == "implies"
+    assert isinstance(ast.right, Logic)
+    assert ast.right.op == "implies"
+    assert ev("1 + 2 * 3 == 7")
+    assert ev("-2 * -3 == 6")
+    assert ev("(1 + 2) * 3 == 9")
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "want"),
+    [
+        ("a and b", {"a": False}, False),
+        ("a and b", {"a": True}, None),
+        ("a or b", {"b": True}, True),
+        ("a or b", {"a": False}, None),
+        ("not a", {}, None),
+        ("a implies b", {"a": False}, True),
+        ("a implies b", {"b": True}, True),
+        ("a implies b", {"a": True}, None),
+        ("x >= thr", {}, None),
+        ("x >= thr", {"x": 500.0}, True),
+        ("x >= thr", {"x": 499.9}, False),
+        ("min(x, 3) == 3", {}, None),
+        ("(if a then 1 else 1) == 1", {}, True),  # unknown condition, equal branches
+        ("(if a then 1 else 2) == 1", {}, None),
+        ("e in {'car_t'}", {"e": "sepsis"}, False),
+        ("e not in {'car_t'}", {"e": "sepsis"}, True),
+        ("e in {'car_t'}", {}, None),
+        ("x / n > 1", {"x": 5.0, "n": 0}, None),
+    ],
+)
+def test_kleene_semantics(text: str, env: dict[str, Any], want: bool | None) -> None:
+    assert ev(text, **env) is want
+
+
+@pytest.mark.parametrize(
+    ("text", "offset", "fragment"),
+    [
+        ("__import__('os')", 0, "unknown function '__import__'"),
+        ("a = b", 2, "did you mean '=='"),
+        ("1 < x < 3", 6, "do not chain"),
+        ("a and", 5, "expected a value"),
+        ("'unterminated", 0, "unterminated"),
+        ("x @ 2", 2, "unexpected character"),
+        ("a.b", 1, "unexpected character '.'"),
+    ],
+)
+def test_syntax_errors_are_located(text: str, offset: int, fragment: str) -> None:
+    with pytest.raises(ExprSyntaxError) as exc:
+        parse(text)
+    assert exc.value.offset == offset
+    assert fragment in exc.value.message
+
+
+def test_depth_and_length_are_bounded() -> None:
+    with pytest.raises(ExprSyntaxError, match="nested deeper"):
+        parse("(" * (MAX_DEPTH + 1) + "1" + ")" * (MAX_DEPTH + 1))
+    with pytest.raises(ExprSyntaxError, match="nested deeper"):
+        parse("not " * (MAX_DEPTH + 1) + "a")
+    parse("(" * (MAX_DEPTH - 2) + "1" + ")" * (MAX_DEPTH - 2))  # within bounds
+    with pytest.raises(ExprSyntaxError, match="longer than"):
+        parse("a or " * 1000 + "a")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("x and a", "expected a bool value here, found real"),
+        ("il6 > 3", "unknown name 'il6'"),
+        ("e == 'cart'", "'cart' is not one of car_t, sepsis (did you mean 'car_t'?)"),
+        ("a < 3", "'<' needs numbers"),
+        ("(if a then 1 else b) == 1", "'then' branch is int but 'else' branch is bool"),
+        ("x / 0 > 1", "division by zero"),
+        ("has_action('x')", "only allowed in invariants"),
+        ("min(x) > 1", "at least 2 arguments"),
+    ],
+)
+def test_type_errors(text: str, fragment: str) -> None:
+    with pytest.raises(TypeCheckError) as exc:
+        check(parse(text), Scope(SYMS))
+    assert fragment in exc.value.message
+
+
+def test_unknown_name_suggests_close_match() -> None:
+    with pytest.raises(TypeCheckError, match=r"did you mean 'thr'"):
+        check(parse("x > thrr"), Scope(SYMS))
+
+
+def test_types_of_arithmetic() -> None:
+    assert check(parse("n + 1"), Scope(SYMS)) == INT
+    assert check(parse("n / 2"), Scope(SYMS)) == REAL
+    assert check(parse("max(n, x)"), Scope(SYMS)) == REAL
+
+
+def test_clinical_text() -> None:
+    r = Renderer(SYMS)
+    assert r.render(parse("x >= thr")) == "IL-6 ≥ 500 pg/mL"
+    assert r.render(parse("x > 10000")) == "IL-6 > 10,000 pg/mL"
+    assert r.render(parse("not (a or b)")) == "not (a or b)"
+    assert r.render(parse("(a or b) and a")) == "(a or b) and a"
+    named = Renderer(SYMS, param_names=True)
+    assert named.render(parse("x >= thr")) == "IL-6 ≥ thr (500 pg/mL)"
+
+
+def test_names_collected() -> None:
+    from crs_model.expr import names
+
+    assert names(parse("if a then x else min(thr, n)")) == {"a", "x", "thr", "n"}
+    assert isinstance(parse("a"), Name)

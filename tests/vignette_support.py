@@ -1,0 +1,65 @@
+"""Shared paths and loaders for the vignette, traceability and example tests."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC_PATH = ROOT / "specs" / "cytosorb_crs.yaml"
+VIGNETTE_DIR = ROOT / "tests" / "vignettes"
+EXAMPLES_DIR = ROOT / "specs" / "examples" / "patients"
+TRACE_PATH = ROOT / "specs" / "cytosorb_crs.trace.yaml"
+# CI checks the project out with the shared reference folder beside the clone.
+SEED_PATH = ROOT.parent / "shared" / "reference" / "000_131ea735c4698000.txt"
+
+SEED_START = "CytoSorb hemoadsorption is indicated as a rescue therapy"
+SEED_END = "Professional Medical Disclaimer"
+
+
+def normalize(text: str) -> str:
+    """Collapse white space so a quoted phrase matches across the seed's line layout."""
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def seed_text() -> str | None:
+    """The seed summary, or None when the shared reference folder is not beside the clone."""
+    return SEED_PATH.read_text(encoding="utf-8") if SEED_PATH.is_file() else None
+
+
+def seed_statements(text: str) -> list[str]:
+    """Every statement of the seed's clinical sections, whitespace-normalized.
+
+    The clinical sections run from the opening indication sentence to the etiology
+    notes (the disclaimer and page chrome are excluded). A statement is a bullet line
+    (``•``), a numbered indication line (``1. ...``), or a prose line that ends like a
+    sentence or a lead-in (``.``, ``:`` or a reference number); section headings end in
+    none of these and are skipped.
+    """
+    start = text.index(SEED_START)
+    end = text.index(SEED_END, start)
+    out: list[str] = []
+    for raw in text[start:end].splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("•"):
+            out.append(normalize(line[1:]))
+        elif re.match(r"^\d+\.\s", line) or re.search(r"[.:]$|\d$", line):
+            out.append(normalize(line))
+    return out
+
+
+def load_vignettes() -> list[dict[str, Any]]:
+    """Every vignette of every ``tests/vignettes/*.yaml`` file, with its file name in ``_file``."""
+    out: list[dict[str, Any]] = []
+    for path in sorted(VIGNETTE_DIR.glob("*.yaml")):
+        items = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert isinstance(items, list), f"{path.name}: a vignette file holds a list"
+        for item in items:
+            assert isinstance(item, dict), f"{path.name}: each vignette is a mapping"
+            out.append({**item, "_file": path.name})
+    return out
