@@ -6,12 +6,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean system-deps
+.PHONY: run test lint typecheck pytest bench clean system-deps browser-deps diagrams
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,browser]'
 	touch $(STAMP)
 
 # Graphviz's `dot` turns DOT into SVG/PNG/PDF; installed from Debian when missing.
@@ -23,9 +23,25 @@ system-deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
 	  else echo "note: Graphviz 'dot' not found; image formats will be unavailable"; fi; }
 
+# Headless Chromium for the governance-pack browser test (tests/test_report_browser.py).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium from Debian"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: chromium not found; the browser test will be skipped"; fi; }
+
+# Committed DOT/SVG of the shipped spec (tests fail when the DOT is stale) and the governance pack.
+diagrams: $(STAMP) system-deps
+	$(BIN)/crs-model render --out diagrams
+
 run: $(STAMP) system-deps
 	$(BIN)/crs-model check-spec
 	$(BIN)/crs-model verify
+	$(BIN)/crs-model render --out diagrams
+	$(BIN)/crs-model report --out out/cytosorb_crs.report.html
+	$(BIN)/crs-model report --out out/cytosorb_crs.report.md
 	$(BIN)/crs-model evaluate specs/examples/patients/
 
 lint: $(STAMP)
@@ -35,7 +51,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) system-deps
+pytest: $(STAMP) system-deps browser-deps
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from crs_model.engine import Decision, Engine
-from crs_model.errors import CrsModelError, PatientError, SpecDefectError, SpecError
+from crs_model.errors import CrsModelError, PatientError, SignoffError, SpecDefectError, SpecError
 from crs_model.model import Spec
 
 __version__ = "0.1.0"
@@ -28,6 +28,7 @@ __all__ = [
     "Decision",
     "Engine",
     "PatientError",
+    "SignoffError",
     "Spec",
     "SpecDefectError",
     "SpecError",
@@ -54,14 +55,21 @@ def bundled_spec_path() -> Path:
     raise SpecError(Problem(None, f"bundled spec {_SPEC_NAME} not found beside {here}"))  # pragma: no cover
 
 
-def load_spec(path: str | Path | None = None) -> Spec:
+def load_spec(path: str | Path | None = None, *, require_signoff: bool = False) -> Spec:
     """Load and type-check a spec file (the bundled one when ``path`` is None).
 
-    Raises :class:`SpecError` listing every problem as ``file:line:col``.
+    Raises :class:`SpecError` listing every problem as ``file:line:col``. With
+    ``require_signoff=True`` raises :class:`SignoffError` unless the file's exact
+    bytes (sha256) match a record of the sign-off file beside it.
     """
     from crs_model.loader import load_spec_file
 
-    return load_spec_file(bundled_spec_path() if path is None else path)
+    spec = load_spec_file(bundled_spec_path() if path is None else path)
+    if require_signoff:
+        from crs_model.signoff import require_signoff as _require
+
+        _require(spec)
+    return spec
 
 
 @functools.lru_cache(maxsize=8)

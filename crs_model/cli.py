@@ -22,6 +22,7 @@ Handler = Callable[[argparse.Namespace, TextIO, TextIO], int]
 COMMAND_MODULES = (
     "crs_model.commands.core",
     "crs_model.commands.verify",
+    "crs_model.commands.render",
     "crs_model.commands.fuzz",
     "crs_model.commands.mutate",
 )

@@ -84,3 +84,10 @@ class SignoffError(CrsModelError):
 
     Have the governance committee review and sign this exact version off.
     """
+
+
+class RenderError(CrsModelError):
+    """A diagram could not be produced: Graphviz's ``dot`` is missing or failed.
+
+    Install Graphviz (Debian: ``apt-get install graphviz``) or ask for ``--format dot`` only.
+    """

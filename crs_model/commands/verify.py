@@ -36,6 +36,7 @@ def register(sub: Any) -> None:
 
 def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from crs_model import __version__
+    from crs_model.signoff import signoff_findings
     from crs_model.verify import CHECKS, Report, to_junit, to_sarif, verify
 
     if args.check:
@@ -57,6 +58,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         t0 = time.perf_counter()
         report = verify(spec, checks=args.check)
         reports.append(report)
+        err.writelines(f"{f}\n" for f in signoff_findings(spec))  # governance sign-off warnings
         if not report.ok and status == 0:
             status = 1
         if args.format == "text":

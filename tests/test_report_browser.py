@@ -1,0 +1,92 @@
+"""The governance pack in a real headless browser (Debian's chromium driven by Playwright).
+
+`make test` installs both (apt-get chromium when root; the `browser` pip extra).
+The page must load from file:// without console errors or page errors, fetch
+nothing else, show the diagram's SVG, and give a screenshot.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+
+from crs_model.cli import main
+from tests.conftest import SPEC_PATH as SPEC
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.skipif(
+        importlib.util.find_spec("playwright") is None,
+        reason="Playwright is not installed (pip install -e '.[browser]'; `make test` does it)",
+    ),
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="no chromium binary (apt-get install chromium; `make test` does it as root)"
+    ),
+    pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is needed to embed the diagram"),
+]
+
+
+def test_report_renders_in_chromium(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    page_path = tmp_path / "pack.html"
+    err = io.StringIO()
+    assert main(["report", str(SPEC), "--out", str(page_path)], io.StringIO(), err) == 0, err.getvalue()
+    url = page_path.resolve().as_uri()
+    console_errors: list[str] = []
+    page_errors: list[str] = []
+    requests: list[str] = []
+    shot = tmp_path / "pack.png"
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),  # a fresh user-data-dir
+            executable_path=CHROMIUM,
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 1400, "height": 1000},
+        )
+        try:
+            page = context.new_page()
+            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: page_errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            response = page.goto(url, wait_until="load")
+            assert response is None or response.ok
+            svg = page.locator("figure.diagram svg")
+            assert svg.count() == 1
+            assert svg.is_visible()
+            box = svg.bounding_box()
+            assert box is not None
+            assert box["width"] > 400
+            assert box["height"] > 300
+            # the diagram is the spec's: one Graphviz node group per decision, outcome and legend
+            assert page.locator("figure.diagram svg g.node").count() >= 6 + 8
+            assert page.locator("h2#signoff").is_visible()
+            assert page.title().startswith("CytoSorb hemoadsorption")
+            page.screenshot(path=str(shot), full_page=False)
+        finally:
+            context.close()
+    assert console_errors == []
+    assert page_errors == []
+    assert requests == [url], f"the page fetched something besides itself: {requests}"
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 20_000
+    keep = ROOT / "out"
+    if keep.is_dir():  # `make run` creates out/ (git-ignored): leave the screenshot there for people to look at
+        shutil.copyfile(shot, keep / "report_screenshot.png")
