@@ -18,10 +18,10 @@ import datetime as _dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from crs_model.errors import Location, SignoffError, SpecError
 from crs_model.model import Severity, Spec, Status
+from crs_model.verify.report import Finding  # z3-free: pure data
 
 SUFFIX = ".signoff.yaml"
 FIELDS = ("sha256", "spec_id", "version", "status", "name", "role", "date", "note")
@@ -48,21 +48,6 @@ class SignoffRecord:
 
     def to_dict(self) -> dict[str, str]:
         return {k: getattr(self, k) for k in FIELDS}
-
-
-@dataclass(frozen=True, slots=True)
-class SignoffFinding:
-    """A sign-off problem, shaped like the verifier's ``Finding`` (same field names)."""
-
-    check: str
-    severity: Severity
-    location: Location
-    message: str
-    witness: dict[str, Any] | None
-    element: str
-
-    def __str__(self) -> str:
-        return f"{self.location}: {self.severity.value}: [{self.check}] {self.message}"
 
 
 def spec_stem(spec_path: str | Path) -> str:
@@ -214,7 +199,7 @@ def _status_location(spec: Spec) -> Location:
     return Location(spec.path, 1, 1)
 
 
-def signoff_findings(spec: Spec) -> list[SignoffFinding]:
+def signoff_findings(spec: Spec) -> list[Finding]:
     """Warnings for ``crs-model verify``: the current hash is unsigned; an ``active`` spec is unsigned.
 
     A malformed sign-off file is an error finding (it cannot vouch for anything).
@@ -224,7 +209,7 @@ def signoff_findings(spec: Spec) -> list[SignoffFinding]:
         records = read_records(spec.path)
     except SignoffError as exc:
         return [
-            SignoffFinding(
+            Finding(
                 "signoff", Severity.ERROR, Location(str(signoff_path(spec.path)), 1, 1), str(exc), None, "signoff:file"
             )
         ]
@@ -234,7 +219,7 @@ def signoff_findings(spec: Spec) -> list[SignoffFinding]:
     where = signoff_path(spec.path)
     others = f" ({len(records)} record{'s' if len(records) != 1 else ''} for other bytes)" if records else ""
     out = [
-        SignoffFinding(
+        Finding(
             "signoff",
             Severity.WARNING,
             Location(spec.path, 1, 1),
@@ -246,7 +231,7 @@ def signoff_findings(spec: Spec) -> list[SignoffFinding]:
     ]
     if md.status is Status.ACTIVE:
         out.append(
-            SignoffFinding(
+            Finding(
                 "signoff",
                 Severity.WARNING,
                 loc,
@@ -260,7 +245,6 @@ def signoff_findings(spec: Spec) -> list[SignoffFinding]:
 
 
 __all__ = [
-    "SignoffFinding",
     "SignoffRecord",
     "append_record",
     "beside",
