@@ -268,13 +268,15 @@ class UnknownExplainer:
     def __init__(self, symbols: Mapping[str, Symbol], definitions: Mapping[str, Expr]) -> None:
         self._symbols = symbols
         self._definitions = definitions
-        self._fns: dict[Expr, Fn] = {}
+        # keyed by id(): hashing a frozen AST node hashes its whole subtree; the
+        # node is kept in the value so its id stays unique while cached
+        self._fns: dict[int, tuple[Expr, Fn]] = {}
 
     def _value(self, node: Expr, env: Env) -> Any:
-        fn = self._fns.get(node)
-        if fn is None:
-            fn = self._fns[node] = compile_expr(node, self._symbols)
-        return fn(env)
+        hit = self._fns.get(id(node))
+        if hit is None:
+            hit = self._fns[id(node)] = (node, compile_expr(node, self._symbols))
+        return hit[1](env)
 
     def missing(self, node: Expr, env: Env) -> set[str]:
         if self._value(node, env) is not None:
