@@ -9,6 +9,7 @@ wrong.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 import random
@@ -32,6 +33,7 @@ from crs_model.verify.z3expr import Tri, Val, _and
 SIM_SEED = 0
 SIM_MAX = 50_000  # random patients at most
 SIM_PATIENCE = 1000  # stop sampling after this many patients without a new fact
+PATHS_PER_NODE = 3  # known paths into a node tried by path-local queries
 MAX_EXPLAINED = 50  # unreachable elements explained with an unsat core, per spec
 Expect = Callable[[Engine, dict[str, Any]], str | None]  # None = reproduced, else why not
 
@@ -145,6 +147,12 @@ class Verifier:
         self._covers = 0
         self._sim: tuple[set[str], set[tuple[str, int]]] | None = None
         self.unreachable: set[str] = set()
+        # paths of engine-confirmed patients (node ids, entry first) and, per node, up to
+        # PATHS_PER_NODE distinct ones into it: (path index, position of the node)
+        self._paths: list[list[str]] = []
+        self._into: dict[str, list[tuple[int, int]]] = {}
+        self._fill_rng = random.Random(SIM_SEED + 1)  # noqa: S311 - reproducible, not cryptography
+        self._points: dict[str, list[float]] | None = None
         self.enc.completion()
         self.encode_s = time.perf_counter() - t0
 
@@ -296,7 +304,7 @@ class Verifier:
             return self._sim
         spec = self.spec
         rng = random.Random(SIM_SEED)  # noqa: S311 - reproducible sampling, not cryptography
-        points = _boundary_points(spec)
+        points = self._boundary()
         n_edges = sum(len(n.edges) for n in spec.nodes.values())
         multi = {
             e.id: [compile_expr(c, spec.symbols) for c in conjuncts(e.guard.ast)]
@@ -316,18 +324,128 @@ class Verifier:
             except (PatientError, SpecDefectError):
                 continue
             before = len(taken) + len(needed)
-            for step in d.trace:
-                if step.taken is not None:
-                    taken.add(f"{step.node}->{step.taken}")
-                for eid in guards_at[step.node]:
+            path = d.path
+            taken.update(f"{a}->{b}" for a, b in itertools.pairwise(path))
+            for nid in path:
+                for eid in guards_at.get(nid, ()):
                     for i, fn in enumerate(multi[eid]):
                         if fn(env) is not True:
                             needed.add((eid, i))
+            self._record(path)
             stale = stale + 1 if len(taken) + len(needed) == before else 0
             if stale >= SIM_PATIENCE:
                 break
         self._sim = (taken, needed)
         return self._sim
+
+    def _boundary(self) -> dict[str, list[float]]:
+        if self._points is None:
+            self._points = _boundary_points(self.spec)
+        return self._points
+
+    def _record(self, path: Sequence[str]) -> None:
+        """Remember ``path`` (of a patient the engine ran) as a way into each node on it."""
+        into, paths = self._into, self._paths
+        pid = -1
+        for i, nid in enumerate(path):
+            known = into.setdefault(nid, [])
+            if len(known) >= PATHS_PER_NODE or nid not in self.spec.nodes:
+                continue
+            prefix = path[:i]
+            if any(j == i and paths[q][:j] == prefix for q, j in known):
+                continue
+            if pid < 0:
+                pid = len(paths)
+                paths.append(list(path))
+            known.append((pid, i))
+
+    def _topo(self) -> list[str]:
+        """Decision nodes in a stable topological order (entry first)."""
+        spec = self.spec
+        indeg = dict.fromkeys(spec.nodes, 0)
+        for node in spec.nodes.values():
+            for e in node.edges:
+                if e.target in indeg:
+                    indeg[e.target] += 1
+        ready = collections.deque(n for n in spec.nodes if indeg[n] == 0)
+        out: list[str] = []
+        while ready:
+            nid = ready.popleft()
+            out.append(nid)
+            for e in spec.nodes[nid].edges:
+                if e.target in indeg:
+                    indeg[e.target] -= 1
+                    if indeg[e.target] == 0:
+                        ready.append(e.target)
+        return out
+
+    def _run(self, patient: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]] | None:
+        """The engine's path and environment for ``patient`` (None if it rejects it or hits a defect)."""
+        try:
+            env = self.engine.environment(patient)
+            d = self.engine.decide(env)
+        except (PatientError, SpecDefectError):
+            return None
+        self.engine.complete(env)
+        self._record(d.path)
+        return list(d.path), env
+
+    def settle_locally(
+        self,
+        goals: Mapping[Any, tuple[str, z3.BoolRef]],
+        hit: Callable[[Any, list[str], int, dict[str, Any]], bool],
+    ) -> set[Any]:
+        """Keys of ``goals`` settled positively by *path-local* queries, before any graph query.
+
+        ``goals`` maps a key to (node, condition at that node, reachability aside).
+        For a goal at node s and a path P into s that an engine-confirmed patient
+        followed, the solver without the graph is asked for a patient taking every
+        edge of P whose condition holds at s: a small query, whatever the graph's
+        size. A model's patient (its absent inputs filled with random in-domain
+        values, so that it usually goes on to an outcome) is run through the engine,
+        and ``hit(key, path, position, env)`` says which goals at the nodes of the
+        engine's path it settles. Only positive answers come from here: a goal left
+        over goes to :meth:`cover` on the whole graph, which alone may say "no patient".
+        """
+        enc = self.enc
+        by_node: dict[str, list[Any]] = {}
+        for k, (nid, _) in goals.items():
+            by_node.setdefault(nid, []).append(k)
+        found: set[Any] = set()
+
+        def settle(run: tuple[list[str], dict[str, Any]] | None) -> None:
+            if run is None:
+                return
+            path, env = run
+            for i, nid in enumerate(path):
+                for k in by_node.get(nid, ()):
+                    if k not in found and hit(k, path, i, env):
+                        found.add(k)
+
+        points = self._boundary()
+        variables = self.spec.variables
+        edges = {e.id: e for n in self.spec.nodes.values() for e in n.edges}
+        for nid in self._topo():
+            for k in by_node.get(nid, ()):
+                tried = 0
+                while k not in found and tried < len(self._into.get(nid, ())):
+                    pid, pos = self._into[nid][tried]
+                    tried += 1
+                    path = self._paths[pid]
+                    conds = [
+                        enc.nodes[a].take[edges[f"{a}->{b}"].index] for a, b in itertools.pairwise(path[: pos + 1])
+                    ]
+                    if enc.check(*conds, goals[k][1], local=True) != z3.sat:
+                        continue
+                    w = enc.witness(enc.local.model())
+                    filled = dict(w)
+                    for name, v in variables.items():
+                        if name not in filled:
+                            filled[name] = _sample(v, self._fill_rng, points.get(name))
+                    settle(self._run(filled))
+                    if k not in found:
+                        settle(self._run(w))
+        return found
 
     def _path(self, m: z3.ModelRef) -> list[str]:
         """The decision nodes (and outcome) the model's patient passes, entry first."""
@@ -487,6 +605,13 @@ class Verifier:
         }
         sim_taken, _ = self.simulate()
         taken = sim_taken & set(edge_goals)
+        local = {
+            e.id: (node.id, enc.nodes[node.id].take[e.index])
+            for node in spec.nodes.values()
+            for e in node.edges
+            if e.id in edge_goals and e.id not in taken
+        }
+        taken |= self.settle_locally(local, _takes_edge)
         taken |= self.cover({k: v for k, v in edge_goals.items() if k not in taken})
         reachable = {spec.entry} | {e.target for n in spec.nodes.values() for e in n.edges if e.id in taken}
         self.unreachable = {k for k in order if k not in reachable}
@@ -673,19 +798,34 @@ class Verifier:
             formulas += [
                 (f"flag:{fl.id}", fl.when, spec.locate(fl.when, 0), f"flag {fl.id}") for fl in o.flags if fl.when
             ]
+        memo: dict[Expr, z3.BoolRef] = {}  # the same formula at many places is asked about once
+        groups: dict[frozenset[str], dict[int, z3.BoolRef]] = {}
         changes: list[z3.BoolRef] = []
         for _, formula, _, _ in formulas:
-            tp, tq = enc.tr.term(formula.ast), q_tr.term(formula.ast)
-            if isinstance(tp, Tri) and isinstance(tq, Tri):
-                changes.append(z3.Or(z3.And(tp.t, z3.Not(tq.t)), z3.And(tp.f, z3.Not(tq.f))))
-            else:
-                assert isinstance(tp, Val)
-                assert isinstance(tq, Val)
-                changes.append(z3.And(tp.k, z3.Or(z3.Not(tq.k), tp.v != tq.v)))
-        # one query proves them all in the usual case; formula by formula only if it fails
-        if changes and not self.status(link, z3.Or(*changes), local=True):
-            changes = []
-        for (element, formula, loc, what), changed in zip(formulas, changes, strict=False):
+            changed = memo.get(formula.ast)
+            if changed is None:
+                tp, tq = enc.tr.term(formula.ast), q_tr.term(formula.ast)
+                if isinstance(tp, Tri) and isinstance(tq, Tri):
+                    changed = z3.Or(z3.And(tp.t, z3.Not(tq.t)), z3.And(tp.f, z3.Not(tq.f)))
+                else:
+                    assert isinstance(tp, Val)
+                    assert isinstance(tq, Val)
+                    changed = z3.And(tp.k, z3.Or(z3.Not(tq.k), tp.v != tq.v))
+                memo[formula.ast] = changed
+                deps = frozenset(_input_deps(spec, formula.ast))
+                groups.setdefault(deps, {})[changed.get_id()] = changed
+            changes.append(changed)
+        # one query per set of inputs proves a whole group in the usual case (many small
+        # queries are much cheaper than one disjunction over the whole spec); formula by
+        # formula only in a group where it fails
+        open_ids: set[int] = set()
+        for deps in sorted(groups, key=sorted):
+            group = groups[deps]
+            if self.status(link, z3.Or(*group.values()), local=True):
+                open_ids |= set(group)
+        for (element, formula, loc, what), changed in zip(formulas, changes, strict=True):
+            if changed.get_id() not in open_ids:
+                continue
             m = self.model([link, changed], [p, q], local=True)
             if m is None:
                 continue
@@ -708,8 +848,8 @@ class Verifier:
                 if fl.when is None:
                     continue
                 # the completion may add only inputs the flag's condition depends on
-                deps = _input_deps(spec, fl.when.ast)
-                same = [q.known[v] == p.known[v] for v in spec.variables if v not in deps]
+                needs = _input_deps(spec, fl.when.ast)
+                same = [q.known[v] == p.known[v] for v in spec.variables if v not in needs]
                 goal = [link, po.definitive, z3.Not(po.flags[fl.id]), q_tr.tri(fl.when.ast).t, *same]
                 m = self.model(goal, [p])
                 if m is None:
@@ -749,6 +889,9 @@ class Verifier:
                     where[(e.id, i)] = (e, c)
         _, needed = self.simulate()
         needed = needed & set(goals)
+        local = {k: (where[k][0].source, z3.Not(enc.tr.tri(where[k][1]).t)) for k in goals if k not in needed}
+        fns = {k: compile_expr(where[k][1], spec.symbols) for k in local}
+        needed |= self.settle_locally(local, lambda k, path, i, env: fns[k](env) is not True)
         needed |= self.cover({k: v for k, v in goals.items() if k not in needed})
         for key in goals:
             if key in needed:
@@ -781,6 +924,11 @@ class Verifier:
             return self.engine.environment(witness)
         except PatientError:
             return None
+
+
+def _takes_edge(key: Any, path: list[str], i: int, env: dict[str, Any]) -> bool:
+    """``settle_locally`` hit test: the path takes edge ``key`` at its ``i``-th node."""
+    return i + 1 < len(path) and bool(key == f"{path[i]}->{path[i + 1]}")
 
 
 def _expect_defect(node: str, kind: str) -> Expect:
