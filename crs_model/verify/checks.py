@@ -33,7 +33,9 @@ from crs_model.verify.z3expr import Tri, Val, _and
 SIM_SEED = 0
 SIM_MAX = 50_000  # random patients at most
 SIM_PATIENCE = 1000  # stop sampling after this many patients without a new fact
-PATHS_PER_NODE = 3  # known paths into a node tried by path-local queries
+PATHS_PER_NODE = 8  # known paths into a node tried by path-local queries
+BAND_SPANS = (3, 6)  # edges before the goal's node left free when every known path conflicts
+BAND_MAX = 400  # nodes at most in such a band
 MAX_EXPLAINED = 50  # unreachable elements explained with an unsat core, per spec
 Expect = Callable[[Engine, dict[str, Any]], str | None]  # None = reproduced, else why not
 
@@ -153,6 +155,7 @@ class Verifier:
         self._into: dict[str, list[tuple[int, int]]] = {}
         self._fill_rng = random.Random(SIM_SEED + 1)  # noqa: S311 - reproducible, not cryptography
         self._points: dict[str, list[float]] | None = None
+        self._parent_map: dict[str, list[tuple[str, int]]] | None = None
         self.enc.completion()
         self.encode_s = time.perf_counter() - t0
 
@@ -425,27 +428,108 @@ class Verifier:
         points = self._boundary()
         variables = self.spec.variables
         edges = {e.id: e for n in self.spec.nodes.values() for e in n.edges}
-        for nid in self._topo():
+        order = self._topo()
+        rank = {n: i for i, n in enumerate(order)}
+
+        def prefix(path: list[str], upto: int) -> list[z3.BoolRef]:
+            return [enc.nodes[a].take[edges[f"{a}->{b}"].index] for a, b in itertools.pairwise(path[: upto + 1])]
+
+        def confirm(k: Any, m: z3.ModelRef) -> None:
+            w = enc.witness(m)
+            filled = dict(w)
+            for name, v in variables.items():
+                if name not in filled:
+                    filled[name] = _sample(v, self._fill_rng, points.get(name))
+            settle(self._run(filled))
+            if k not in found:
+                settle(self._run(w))
+
+        for nid in order:
             for k in by_node.get(nid, ()):
-                tried = 0
-                while k not in found and tried < len(self._into.get(nid, ())):
-                    pid, pos = self._into[nid][tried]
-                    tried += 1
-                    path = self._paths[pid]
-                    conds = [
-                        enc.nodes[a].take[edges[f"{a}->{b}"].index] for a, b in itertools.pairwise(path[: pos + 1])
-                    ]
-                    if enc.check(*conds, goals[k][1], local=True) != z3.sat:
-                        continue
-                    w = enc.witness(enc.local.model())
-                    filled = dict(w)
-                    for name, v in variables.items():
-                        if name not in filled:
-                            filled[name] = _sample(v, self._fill_rng, points.get(name))
-                    settle(self._run(filled))
-                    if k not in found:
-                        settle(self._run(w))
+                known = self._into.get(nid, [])
+                for pid, pos in known:
+                    if k in found:
+                        break
+                    if enc.check(*prefix(self._paths[pid], pos), goals[k][1], local=True) == z3.sat:
+                        confirm(k, enc.local.model())
+                if k in found or not known:
+                    continue
+                # every known path conflicts with the goal: let the last few edges vary
+                pid, pos = known[0]
+                path = self._paths[pid]
+                for span in BAND_SPANS:
+                    if k in found or pos - span < 0:
+                        break
+                    u = path[pos - span]
+                    band = self._band(u, nid, rank)
+                    if band is None:
+                        break
+                    m = self._band_check(band, u, nid, prefix(path, pos - span), goals[k][1])
+                    if m is not None:
+                        confirm(k, m)
         return found
+
+    def _band(self, u: str, s: str, rank: Mapping[str, int]) -> list[str] | None:
+        """Nodes on some path from ``u`` to ``s`` (topological order), or None if too many."""
+        spec = self.spec
+        down = {u}
+        frontier = [u]
+        limit = rank[s]
+        while frontier:
+            nxt: list[str] = []
+            for a in frontier:
+                for e in spec.nodes[a].edges:
+                    b = e.target
+                    if b in spec.nodes and b not in down and rank[b] <= limit:
+                        down.add(b)
+                        nxt.append(b)
+            frontier = nxt
+            if len(down) > BAND_MAX:
+                return None
+        if s not in down:
+            return None
+        parents = self._parents()
+        band = {s}
+        stack = [s]
+        while stack:
+            b = stack.pop()
+            for a, _ in parents.get(b, ()):
+                if a in down and a not in band:
+                    band.add(a)
+                    stack.append(a)
+        return sorted(band, key=rank.__getitem__)
+
+    def _parents(self) -> dict[str, list[tuple[str, int]]]:
+        if self._parent_map is None:
+            pm: dict[str, list[tuple[str, int]]] = {}
+            for node in self.spec.nodes.values():
+                for e in node.edges:
+                    pm.setdefault(e.target, []).append((node.id, e.index))
+            self._parent_map = pm
+        return self._parent_map
+
+    def _band_check(
+        self, band: list[str], u: str, s: str, prefix: list[z3.BoolRef], goal: z3.BoolRef
+    ) -> z3.ModelRef | None:
+        """A model of: follow ``prefix`` to ``u``, then any path inside ``band`` to ``s``, with ``goal``.
+
+        The band's reachability (one-way, as in the graph encoding) is asserted in a
+        scope of the solver without the graph, so the query stays small.
+        """
+        enc = self.enc
+        inside = set(band)
+        lit = {b: z3.Bool(f"@band:{b}", enc.ctx) for b in band}
+        enc.local.push()
+        try:
+            for b in band:
+                if b == u:
+                    continue
+                ways = [_and(lit[a], enc.nodes[a].take[i]) for a, i in self._parents().get(b, ()) if a in inside]
+                enc.local.add(z3.Implies(lit[b], z3.Or(*ways) if ways else enc.false))
+            r = enc.check(*prefix, lit[s], goal, local=True)
+            return enc.local.model() if r == z3.sat else None
+        finally:
+            enc.local.pop()
 
     def _path(self, m: z3.ModelRef) -> list[str]:
         """The decision nodes (and outcome) the model's patient passes, entry first."""
