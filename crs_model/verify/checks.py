@@ -32,10 +32,11 @@ from crs_model.verify.z3expr import Tri, Val, _and
 
 SIM_SEED = 0
 SIM_MAX = 50_000  # random patients at most
-SIM_PATIENCE = 1000  # stop sampling after this many patients without a new fact
+SIM_PATIENCE = 300  # stop sampling after this many patients without a new fact
 PATHS_PER_NODE = 8  # known paths into a node tried by path-local queries
 BAND_SPANS = (3, 6)  # edges before the goal's node left free when every known path conflicts
 BAND_MAX = 400  # nodes at most in such a band
+LOCAL_CHUNK = 64  # node-local conditions per disjunctive query
 MAX_EXPLAINED = 50  # unreachable elements explained with an unsat core, per spec
 Expect = Callable[[Engine, dict[str, Any]], str | None]  # None = reproduced, else why not
 
@@ -156,6 +157,9 @@ class Verifier:
         self._fill_rng = random.Random(SIM_SEED + 1)  # noqa: S311 - reproducible, not cryptography
         self._points: dict[str, list[float]] | None = None
         self._parent_map: dict[str, list[tuple[str, int]]] | None = None
+        self._order: list[str] = []
+        self._rank: dict[str, int] = {}
+        self._edge_map = {e.id: e for n in spec.nodes.values() for e in n.edges}
         self.enc.completion()
         self.encode_s = time.perf_counter() - t0
 
@@ -238,7 +242,11 @@ class Verifier:
             raise Undecided((self.enc.local if local else self.enc.solver).reason_unknown())
         return bool(r == z3.sat)
 
-    def cover(self, goals: Mapping[Any, tuple[str, z3.BoolRef]]) -> set[Any]:
+    def cover(
+        self,
+        goals: Mapping[Any, tuple[str, z3.BoolRef]],
+        then: Callable[[z3.ModelRef, set[Any]], set[Any]] | None = None,
+    ) -> set[Any]:
         """Keys whose goal some valid patient satisfies, settled with few solver calls.
 
         ``goals`` maps a key to (a node every patient satisfying the goal passes,
@@ -246,7 +254,8 @@ class Verifier:
         (selector literals, so a round adds no term); every unsettled goal at a
         node on that patient's path that the patient satisfies is settled at once,
         and one unsat answer settles all the rest. This costs about as many solver
-        calls as paths needed to cover the goals, not one per goal.
+        calls as paths needed to cover the goals, not one per goal. ``then(model,
+        pending)`` may settle more of the pending keys after each model.
         """
         enc = self.enc
         if not goals:
@@ -278,6 +287,9 @@ class Verifier:
             if not hit:  # pragma: no cover - the path walk and the encoding agree
                 hit = [k for k in pending if z3.is_true(m.eval(z3.And(sels[k], goals[k][1]), model_completion=True))]
             assert hit, "a model of the disjunction satisfies one of its goals"
+            if then is not None:  # cheap follow-up on the new path (path-local queries)
+                rest = pending - set(hit)
+                hit += sorted(then(m, rest) & rest, key=list(goals).index)
             for k in hit:
                 found.add(k)
                 pending.discard(k)
@@ -290,9 +302,13 @@ class Verifier:
         A gap or overlap needs its node-local condition first; usually one unsat
         query rules them all out, before any reachability is asked.
         """
-        if not conds or not self.status(z3.Or(*conds.values()), local=True):
-            return []
-        return [k for k, c in conds.items() if self.status(c, local=True)]
+        distinct = list({c.get_id(): c for c in conds.values()}.values())  # many nodes share their guards
+        live: set[int] = set()
+        for i in range(0, len(distinct), LOCAL_CHUNK):  # small disjunctions are far cheaper than one big one
+            chunk = distinct[i : i + LOCAL_CHUNK]
+            if self.status(z3.Or(*chunk), local=True):
+                live |= {c.get_id() for c in chunk if self.status(c, local=True)}
+        return [k for k, c in conds.items() if c.get_id() in live]
 
     def simulate(self) -> tuple[set[str], set[tuple[str, int]]]:
         """Random valid patients through the engine: edges they take, guard conjuncts they need.
@@ -364,6 +380,8 @@ class Verifier:
 
     def _topo(self) -> list[str]:
         """Decision nodes in a stable topological order (entry first)."""
+        if self._order:
+            return self._order
         spec = self.spec
         indeg = dict.fromkeys(spec.nodes, 0)
         for node in spec.nodes.values():
@@ -380,6 +398,8 @@ class Verifier:
                     indeg[e.target] -= 1
                     if indeg[e.target] == 0:
                         ready.append(e.target)
+        self._order = out
+        self._rank = {n: i for i, n in enumerate(out)}
         return out
 
     def _run(self, patient: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]] | None:
@@ -397,6 +417,7 @@ class Verifier:
         self,
         goals: Mapping[Any, tuple[str, z3.BoolRef]],
         hit: Callable[[Any, list[str], int, dict[str, Any]], bool],
+        along: list[str] | None = None,
     ) -> set[Any]:
         """Keys of ``goals`` settled positively by *path-local* queries, before any graph query.
 
@@ -409,6 +430,7 @@ class Verifier:
         and ``hit(key, path, position, env)`` says which goals at the nodes of the
         engine's path it settles. Only positive answers come from here: a goal left
         over goes to :meth:`cover` on the whole graph, which alone may say "no patient".
+        With ``along``, only the prefixes of that one path are tried (after a cover round).
         """
         enc = self.enc
         by_node: dict[str, list[Any]] = {}
@@ -425,25 +447,25 @@ class Verifier:
                     if k not in found and hit(k, path, i, env):
                         found.add(k)
 
-        points = self._boundary()
-        variables = self.spec.variables
-        edges = {e.id: e for n in self.spec.nodes.values() for e in n.edges}
+        edges = self._edge_map
         order = self._topo()
-        rank = {n: i for i, n in enumerate(order)}
+        rank = self._rank
 
         def prefix(path: list[str], upto: int) -> list[z3.BoolRef]:
             return [enc.nodes[a].take[edges[f"{a}->{b}"].index] for a, b in itertools.pairwise(path[: upto + 1])]
 
         def confirm(k: Any, m: z3.ModelRef) -> None:
             w = enc.witness(m)
-            filled = dict(w)
-            for name, v in variables.items():
-                if name not in filled:
-                    filled[name] = _sample(v, self._fill_rng, points.get(name))
-            settle(self._run(filled))
+            settle(self._run(self._filled(w)))
             if k not in found:
                 settle(self._run(w))
 
+        if along is not None:  # only the prefixes of one new path, no bands
+            for i, nid in enumerate(along):
+                for k in by_node.get(nid, ()):
+                    if k not in found and enc.check(*prefix(along, i), goals[k][1], local=True) == z3.sat:
+                        confirm(k, enc.local.model())
+            return found
         for nid in order:
             for k in by_node.get(nid, ()):
                 known = self._into.get(nid, [])
@@ -468,6 +490,15 @@ class Verifier:
                     if m is not None:
                         confirm(k, m)
         return found
+
+    def _filled(self, w: Mapping[str, Any]) -> dict[str, Any]:
+        """``w`` with its absent inputs set to random in-domain values (known values stay)."""
+        points = self._boundary()
+        filled = dict(w)
+        for name, v in self.spec.variables.items():
+            if name not in filled:
+                filled[name] = _sample(v, self._fill_rng, points.get(name))
+        return filled
 
     def _band(self, u: str, s: str, rank: Mapping[str, int]) -> list[str] | None:
         """Nodes on some path from ``u`` to ``s`` (topological order), or None if too many."""
@@ -696,7 +727,14 @@ class Verifier:
             if e.id in edge_goals and e.id not in taken
         }
         taken |= self.settle_locally(local, _takes_edge)
-        taken |= self.cover({k: v for k, v in edge_goals.items() if k not in taken})
+
+        def then(m: z3.ModelRef, pending: set[Any]) -> set[Any]:
+            run = self._run(self._filled(enc.witness(m)))
+            if run is None:
+                return set()
+            return self.settle_locally({k: local[k] for k in pending if k in local}, _takes_edge, along=run[0])
+
+        taken |= self.cover({k: v for k, v in edge_goals.items() if k not in taken}, then)
         reachable = {spec.entry} | {e.target for n in spec.nodes.values() for e in n.edges if e.id in taken}
         self.unreachable = {k for k in order if k not in reachable}
         self._reasons_left = MAX_EXPLAINED
