@@ -48,7 +48,9 @@ DEFAULT_RLIMIT = 50_000_000
 SEED = 0
 
 
-def make_solver(ctx: z3.Context, *, rlimit: int = DEFAULT_RLIMIT, minimize_cores: bool = True) -> z3.Solver:
+def make_solver(
+    ctx: z3.Context, *, rlimit: int = DEFAULT_RLIMIT, minimize_cores: bool = True, relevancy: int | None = None
+) -> z3.Solver:
     """The single factory for every solver the verifier builds (same results on every machine).
 
     Each encoding owns a fresh ``z3.Context``: term ids, and so the solver's
@@ -59,6 +61,8 @@ def make_solver(ctx: z3.Context, *, rlimit: int = DEFAULT_RLIMIT, minimize_cores
     s.set("random_seed", SEED)
     s.set("rlimit", rlimit)
     s.set("core.minimize", minimize_cores)
+    if relevancy is not None:
+        s.set("relevancy", relevancy)
     return s
 
 
