@@ -9,6 +9,7 @@ wrong.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 import random
@@ -31,7 +32,11 @@ from crs_model.verify.z3expr import Tri, Val, _and
 
 SIM_SEED = 0
 SIM_MAX = 50_000  # random patients at most
-SIM_PATIENCE = 1000  # stop sampling after this many patients without a new fact
+SIM_PATIENCE = 300  # stop sampling after this many patients without a new fact
+PATHS_PER_NODE = 8  # known paths into a node tried by path-local queries
+BAND_SPANS = (3, 6)  # edges before the goal's node left free when every known path conflicts
+BAND_MAX = 400  # nodes at most in such a band
+LOCAL_CHUNK = 64  # node-local conditions per disjunctive query
 MAX_EXPLAINED = 50  # unreachable elements explained with an unsat core, per spec
 Expect = Callable[[Engine, dict[str, Any]], str | None]  # None = reproduced, else why not
 
@@ -145,6 +150,16 @@ class Verifier:
         self._covers = 0
         self._sim: tuple[set[str], set[tuple[str, int]]] | None = None
         self.unreachable: set[str] = set()
+        # paths of engine-confirmed patients (node ids, entry first) and, per node, up to
+        # PATHS_PER_NODE distinct ones into it: (path index, position of the node)
+        self._paths: list[list[str]] = []
+        self._into: dict[str, list[tuple[int, int]]] = {}
+        self._fill_rng = random.Random(SIM_SEED + 1)  # noqa: S311 - reproducible, not cryptography
+        self._points: dict[str, list[float]] | None = None
+        self._parent_map: dict[str, list[tuple[str, int]]] | None = None
+        self._order: list[str] = []
+        self._rank: dict[str, int] = {}
+        self._edge_map = {e.id: e for n in spec.nodes.values() for e in n.edges}
         self.enc.completion()
         self.encode_s = time.perf_counter() - t0
 
@@ -227,7 +242,11 @@ class Verifier:
             raise Undecided((self.enc.local if local else self.enc.solver).reason_unknown())
         return bool(r == z3.sat)
 
-    def cover(self, goals: Mapping[Any, tuple[str, z3.BoolRef]]) -> set[Any]:
+    def cover(
+        self,
+        goals: Mapping[Any, tuple[str, z3.BoolRef]],
+        then: Callable[[z3.ModelRef, set[Any]], set[Any]] | None = None,
+    ) -> set[Any]:
         """Keys whose goal some valid patient satisfies, settled with few solver calls.
 
         ``goals`` maps a key to (a node every patient satisfying the goal passes,
@@ -235,7 +254,8 @@ class Verifier:
         (selector literals, so a round adds no term); every unsettled goal at a
         node on that patient's path that the patient satisfies is settled at once,
         and one unsat answer settles all the rest. This costs about as many solver
-        calls as paths needed to cover the goals, not one per goal.
+        calls as paths needed to cover the goals, not one per goal. ``then(model,
+        pending)`` may settle more of the pending keys after each model.
         """
         enc = self.enc
         if not goals:
@@ -267,6 +287,9 @@ class Verifier:
             if not hit:  # pragma: no cover - the path walk and the encoding agree
                 hit = [k for k in pending if z3.is_true(m.eval(z3.And(sels[k], goals[k][1]), model_completion=True))]
             assert hit, "a model of the disjunction satisfies one of its goals"
+            if then is not None:  # cheap follow-up on the new path (path-local queries)
+                rest = pending - set(hit)
+                hit += sorted(then(m, rest) & rest, key=list(goals).index)
             for k in hit:
                 found.add(k)
                 pending.discard(k)
@@ -279,9 +302,13 @@ class Verifier:
         A gap or overlap needs its node-local condition first; usually one unsat
         query rules them all out, before any reachability is asked.
         """
-        if not conds or not self.status(z3.Or(*conds.values()), local=True):
-            return []
-        return [k for k, c in conds.items() if self.status(c, local=True)]
+        distinct = list({c.get_id(): c for c in conds.values()}.values())  # many nodes share their guards
+        live: set[int] = set()
+        for i in range(0, len(distinct), LOCAL_CHUNK):  # small disjunctions are far cheaper than one big one
+            chunk = distinct[i : i + LOCAL_CHUNK]
+            if self.status(z3.Or(*chunk), local=True):
+                live |= {c.get_id() for c in chunk if self.status(c, local=True)}
+        return [k for k, c in conds.items() if c.get_id() in live]
 
     def simulate(self) -> tuple[set[str], set[tuple[str, int]]]:
         """Random valid patients through the engine: edges they take, guard conjuncts they need.
@@ -296,7 +323,7 @@ class Verifier:
             return self._sim
         spec = self.spec
         rng = random.Random(SIM_SEED)  # noqa: S311 - reproducible sampling, not cryptography
-        points = _boundary_points(spec)
+        points = self._boundary()
         n_edges = sum(len(n.edges) for n in spec.nodes.values())
         multi = {
             e.id: [compile_expr(c, spec.symbols) for c in conjuncts(e.guard.ast)]
@@ -316,18 +343,224 @@ class Verifier:
             except (PatientError, SpecDefectError):
                 continue
             before = len(taken) + len(needed)
-            for step in d.trace:
-                if step.taken is not None:
-                    taken.add(f"{step.node}->{step.taken}")
-                for eid in guards_at[step.node]:
+            path = d.path
+            taken.update(f"{a}->{b}" for a, b in itertools.pairwise(path))
+            for nid in path:
+                for eid in guards_at.get(nid, ()):
                     for i, fn in enumerate(multi[eid]):
                         if fn(env) is not True:
                             needed.add((eid, i))
+            self._record(path)
             stale = stale + 1 if len(taken) + len(needed) == before else 0
             if stale >= SIM_PATIENCE:
                 break
         self._sim = (taken, needed)
         return self._sim
+
+    def _boundary(self) -> dict[str, list[float]]:
+        if self._points is None:
+            self._points = _boundary_points(self.spec)
+        return self._points
+
+    def _record(self, path: Sequence[str]) -> None:
+        """Remember ``path`` (of a patient the engine ran) as a way into each node on it."""
+        into, paths = self._into, self._paths
+        pid = -1
+        for i, nid in enumerate(path):
+            known = into.setdefault(nid, [])
+            if len(known) >= PATHS_PER_NODE or nid not in self.spec.nodes:
+                continue
+            prefix = path[:i]
+            if any(j == i and paths[q][:j] == prefix for q, j in known):
+                continue
+            if pid < 0:
+                pid = len(paths)
+                paths.append(list(path))
+            known.append((pid, i))
+
+    def _topo(self) -> list[str]:
+        """Decision nodes in a stable topological order (entry first)."""
+        if self._order:
+            return self._order
+        spec = self.spec
+        indeg = dict.fromkeys(spec.nodes, 0)
+        for node in spec.nodes.values():
+            for e in node.edges:
+                if e.target in indeg:
+                    indeg[e.target] += 1
+        ready = collections.deque(n for n in spec.nodes if indeg[n] == 0)
+        out: list[str] = []
+        while ready:
+            nid = ready.popleft()
+            out.append(nid)
+            for e in spec.nodes[nid].edges:
+                if e.target in indeg:
+                    indeg[e.target] -= 1
+                    if indeg[e.target] == 0:
+                        ready.append(e.target)
+        self._order = out
+        self._rank = {n: i for i, n in enumerate(out)}
+        return out
+
+    def _run(self, patient: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]] | None:
+        """The engine's path and environment for ``patient`` (None if it rejects it or hits a defect)."""
+        try:
+            env = self.engine.environment(patient)
+            d = self.engine.decide(env)
+        except (PatientError, SpecDefectError):
+            return None
+        self.engine.complete(env)
+        self._record(d.path)
+        return list(d.path), env
+
+    def settle_locally(
+        self,
+        goals: Mapping[Any, tuple[str, z3.BoolRef]],
+        hit: Callable[[Any, list[str], int, dict[str, Any]], bool],
+        along: list[str] | None = None,
+    ) -> set[Any]:
+        """Keys of ``goals`` settled positively by *path-local* queries, before any graph query.
+
+        ``goals`` maps a key to (node, condition at that node, reachability aside).
+        For a goal at node s and a path P into s that an engine-confirmed patient
+        followed, the solver without the graph is asked for a patient taking every
+        edge of P whose condition holds at s: a small query, whatever the graph's
+        size. A model's patient (its absent inputs filled with random in-domain
+        values, so that it usually goes on to an outcome) is run through the engine,
+        and ``hit(key, path, position, env)`` says which goals at the nodes of the
+        engine's path it settles. Only positive answers come from here: a goal left
+        over goes to :meth:`cover` on the whole graph, which alone may say "no patient".
+        With ``along``, only the prefixes of that one path are tried (after a cover round).
+        """
+        enc = self.enc
+        by_node: dict[str, list[Any]] = {}
+        for k, (nid, _) in goals.items():
+            by_node.setdefault(nid, []).append(k)
+        found: set[Any] = set()
+
+        def settle(run: tuple[list[str], dict[str, Any]] | None) -> None:
+            if run is None:
+                return
+            path, env = run
+            for i, nid in enumerate(path):
+                for k in by_node.get(nid, ()):
+                    if k not in found and hit(k, path, i, env):
+                        found.add(k)
+
+        edges = self._edge_map
+        order = self._topo()
+        rank = self._rank
+
+        def prefix(path: list[str], upto: int) -> list[z3.BoolRef]:
+            return [enc.nodes[a].take[edges[f"{a}->{b}"].index] for a, b in itertools.pairwise(path[: upto + 1])]
+
+        def confirm(k: Any, m: z3.ModelRef) -> None:
+            w = enc.witness(m)
+            settle(self._run(self._filled(w)))
+            if k not in found:
+                settle(self._run(w))
+
+        if along is not None:  # only the prefixes of one new path, no bands
+            for i, nid in enumerate(along):
+                for k in by_node.get(nid, ()):
+                    if k not in found and enc.check(*prefix(along, i), goals[k][1], local=True) == z3.sat:
+                        confirm(k, enc.local.model())
+            return found
+        for nid in order:
+            for k in by_node.get(nid, ()):
+                known = self._into.get(nid, [])
+                for pid, pos in known:
+                    if k in found:
+                        break
+                    if enc.check(*prefix(self._paths[pid], pos), goals[k][1], local=True) == z3.sat:
+                        confirm(k, enc.local.model())
+                if k in found or not known:
+                    continue
+                # every known path conflicts with the goal: let the last few edges vary
+                pid, pos = known[0]
+                path = self._paths[pid]
+                for span in BAND_SPANS:
+                    if k in found or pos - span < 0:
+                        break
+                    u = path[pos - span]
+                    band = self._band(u, nid, rank)
+                    if band is None:
+                        break
+                    m = self._band_check(band, u, nid, prefix(path, pos - span), goals[k][1])
+                    if m is not None:
+                        confirm(k, m)
+        return found
+
+    def _filled(self, w: Mapping[str, Any]) -> dict[str, Any]:
+        """``w`` with its absent inputs set to random in-domain values (known values stay)."""
+        points = self._boundary()
+        filled = dict(w)
+        for name, v in self.spec.variables.items():
+            if name not in filled:
+                filled[name] = _sample(v, self._fill_rng, points.get(name))
+        return filled
+
+    def _band(self, u: str, s: str, rank: Mapping[str, int]) -> list[str] | None:
+        """Nodes on some path from ``u`` to ``s`` (topological order), or None if too many."""
+        spec = self.spec
+        down = {u}
+        frontier = [u]
+        limit = rank[s]
+        while frontier:
+            nxt: list[str] = []
+            for a in frontier:
+                for e in spec.nodes[a].edges:
+                    b = e.target
+                    if b in spec.nodes and b not in down and rank[b] <= limit:
+                        down.add(b)
+                        nxt.append(b)
+            frontier = nxt
+            if len(down) > BAND_MAX:
+                return None
+        if s not in down:
+            return None
+        parents = self._parents()
+        band = {s}
+        stack = [s]
+        while stack:
+            b = stack.pop()
+            for a, _ in parents.get(b, ()):
+                if a in down and a not in band:
+                    band.add(a)
+                    stack.append(a)
+        return sorted(band, key=rank.__getitem__)
+
+    def _parents(self) -> dict[str, list[tuple[str, int]]]:
+        if self._parent_map is None:
+            pm: dict[str, list[tuple[str, int]]] = {}
+            for node in self.spec.nodes.values():
+                for e in node.edges:
+                    pm.setdefault(e.target, []).append((node.id, e.index))
+            self._parent_map = pm
+        return self._parent_map
+
+    def _band_check(
+        self, band: list[str], u: str, s: str, prefix: list[z3.BoolRef], goal: z3.BoolRef
+    ) -> z3.ModelRef | None:
+        """A model of: follow ``prefix`` to ``u``, then any path inside ``band`` to ``s``, with ``goal``.
+
+        The band's reachability (one-way, as in the graph encoding) is asserted in a
+        scope of the solver without the graph, so the query stays small.
+        """
+        enc = self.enc
+        inside = set(band)
+        lit = {b: z3.Bool(f"@band:{b}", enc.ctx) for b in band}
+        enc.local.push()
+        try:
+            for b in band:
+                if b == u:
+                    continue
+                ways = [_and(lit[a], enc.nodes[a].take[i]) for a, i in self._parents().get(b, ()) if a in inside]
+                enc.local.add(z3.Implies(lit[b], z3.Or(*ways) if ways else enc.false))
+            r = enc.check(*prefix, lit[s], goal, local=True)
+            return enc.local.model() if r == z3.sat else None
+        finally:
+            enc.local.pop()
 
     def _path(self, m: z3.ModelRef) -> list[str]:
         """The decision nodes (and outcome) the model's patient passes, entry first."""
@@ -487,7 +720,21 @@ class Verifier:
         }
         sim_taken, _ = self.simulate()
         taken = sim_taken & set(edge_goals)
-        taken |= self.cover({k: v for k, v in edge_goals.items() if k not in taken})
+        local = {
+            e.id: (node.id, enc.nodes[node.id].take[e.index])
+            for node in spec.nodes.values()
+            for e in node.edges
+            if e.id in edge_goals and e.id not in taken
+        }
+        taken |= self.settle_locally(local, _takes_edge)
+
+        def then(m: z3.ModelRef, pending: set[Any]) -> set[Any]:
+            run = self._run(self._filled(enc.witness(m)))
+            if run is None:
+                return set()
+            return self.settle_locally({k: local[k] for k in pending if k in local}, _takes_edge, along=run[0])
+
+        taken |= self.cover({k: v for k, v in edge_goals.items() if k not in taken}, then)
         reachable = {spec.entry} | {e.target for n in spec.nodes.values() for e in n.edges if e.id in taken}
         self.unreachable = {k for k in order if k not in reachable}
         self._reasons_left = MAX_EXPLAINED
@@ -673,19 +920,34 @@ class Verifier:
             formulas += [
                 (f"flag:{fl.id}", fl.when, spec.locate(fl.when, 0), f"flag {fl.id}") for fl in o.flags if fl.when
             ]
+        memo: dict[Expr, z3.BoolRef] = {}  # the same formula at many places is asked about once
+        groups: dict[frozenset[str], dict[int, z3.BoolRef]] = {}
         changes: list[z3.BoolRef] = []
         for _, formula, _, _ in formulas:
-            tp, tq = enc.tr.term(formula.ast), q_tr.term(formula.ast)
-            if isinstance(tp, Tri) and isinstance(tq, Tri):
-                changes.append(z3.Or(z3.And(tp.t, z3.Not(tq.t)), z3.And(tp.f, z3.Not(tq.f))))
-            else:
-                assert isinstance(tp, Val)
-                assert isinstance(tq, Val)
-                changes.append(z3.And(tp.k, z3.Or(z3.Not(tq.k), tp.v != tq.v)))
-        # one query proves them all in the usual case; formula by formula only if it fails
-        if changes and not self.status(link, z3.Or(*changes), local=True):
-            changes = []
-        for (element, formula, loc, what), changed in zip(formulas, changes, strict=False):
+            changed = memo.get(formula.ast)
+            if changed is None:
+                tp, tq = enc.tr.term(formula.ast), q_tr.term(formula.ast)
+                if isinstance(tp, Tri) and isinstance(tq, Tri):
+                    changed = z3.Or(z3.And(tp.t, z3.Not(tq.t)), z3.And(tp.f, z3.Not(tq.f)))
+                else:
+                    assert isinstance(tp, Val)
+                    assert isinstance(tq, Val)
+                    changed = z3.And(tp.k, z3.Or(z3.Not(tq.k), tp.v != tq.v))
+                memo[formula.ast] = changed
+                deps = frozenset(_input_deps(spec, formula.ast))
+                groups.setdefault(deps, {})[changed.get_id()] = changed
+            changes.append(changed)
+        # one query per set of inputs proves a whole group in the usual case (many small
+        # queries are much cheaper than one disjunction over the whole spec); formula by
+        # formula only in a group where it fails
+        open_ids: set[int] = set()
+        for deps in sorted(groups, key=sorted):
+            group = groups[deps]
+            if self.status(link, z3.Or(*group.values()), local=True):
+                open_ids |= set(group)
+        for (element, formula, loc, what), changed in zip(formulas, changes, strict=True):
+            if changed.get_id() not in open_ids:
+                continue
             m = self.model([link, changed], [p, q], local=True)
             if m is None:
                 continue
@@ -708,8 +970,8 @@ class Verifier:
                 if fl.when is None:
                     continue
                 # the completion may add only inputs the flag's condition depends on
-                deps = _input_deps(spec, fl.when.ast)
-                same = [q.known[v] == p.known[v] for v in spec.variables if v not in deps]
+                needs = _input_deps(spec, fl.when.ast)
+                same = [q.known[v] == p.known[v] for v in spec.variables if v not in needs]
                 goal = [link, po.definitive, z3.Not(po.flags[fl.id]), q_tr.tri(fl.when.ast).t, *same]
                 m = self.model(goal, [p])
                 if m is None:
@@ -749,6 +1011,9 @@ class Verifier:
                     where[(e.id, i)] = (e, c)
         _, needed = self.simulate()
         needed = needed & set(goals)
+        local = {k: (where[k][0].source, z3.Not(enc.tr.tri(where[k][1]).t)) for k in goals if k not in needed}
+        fns = {k: compile_expr(where[k][1], spec.symbols) for k in local}
+        needed |= self.settle_locally(local, lambda k, path, i, env: fns[k](env) is not True)
         needed |= self.cover({k: v for k, v in goals.items() if k not in needed})
         for key in goals:
             if key in needed:
@@ -781,6 +1046,11 @@ class Verifier:
             return self.engine.environment(witness)
         except PatientError:
             return None
+
+
+def _takes_edge(key: Any, path: list[str], i: int, env: dict[str, Any]) -> bool:
+    """``settle_locally`` hit test: the path takes edge ``key`` at its ``i``-th node."""
+    return i + 1 < len(path) and bool(key == f"{path[i]}->{path[i + 1]}")
 
 
 def _expect_defect(node: str, kind: str) -> Expect:

@@ -34,7 +34,7 @@ class Z3Oracle:
 
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
-        self.enc = Encoding(spec, minimize_cores=False)
+        self.enc = Encoding(spec, minimize_cores=False, relevancy=None)  # the default is faster here
         self._absent: dict[str, z3.BoolRef] = {n: z3.Not(k) for n, k in self.enc.inputs.known.items()}
         self._bools: dict[tuple[str, bool], z3.BoolRef] = {}
         self._enums: dict[tuple[str, str], z3.BoolRef] = {}

@@ -48,7 +48,9 @@ DEFAULT_RLIMIT = 50_000_000
 SEED = 0
 
 
-def make_solver(ctx: z3.Context, *, rlimit: int = DEFAULT_RLIMIT, minimize_cores: bool = True) -> z3.Solver:
+def make_solver(
+    ctx: z3.Context, *, rlimit: int = DEFAULT_RLIMIT, minimize_cores: bool = True, relevancy: int | None = None
+) -> z3.Solver:
     """The single factory for every solver the verifier builds (same results on every machine).
 
     Each encoding owns a fresh ``z3.Context``: term ids, and so the solver's
@@ -59,6 +61,8 @@ def make_solver(ctx: z3.Context, *, rlimit: int = DEFAULT_RLIMIT, minimize_cores
     s.set("random_seed", SEED)
     s.set("rlimit", rlimit)
     s.set("core.minimize", minimize_cores)
+    if relevancy is not None:
+        s.set("relevancy", relevancy)
     return s
 
 
@@ -111,11 +115,15 @@ def _ast_array(xs: list[z3.BoolRef]) -> Any:
     return arr
 
 
+def _bv(x: z3.BoolRef) -> int:
+    """1 for the literal true, -1 for false, 0 otherwise (one C call; ``z3.is_true`` makes five)."""
+    return int(z3.Z3_get_bool_value(x.ctx.ref(), x.as_ast()))
+
+
 def mk_not(x: z3.BoolRef) -> z3.BoolRef:
-    if z3.is_true(x):
-        return z3.BoolVal(False, x.ctx)
-    if z3.is_false(x):
-        return z3.BoolVal(True, x.ctx)
+    b = _bv(x)
+    if b:
+        return z3.BoolVal(b < 0, x.ctx)
     return z3.BoolRef(z3.Z3_mk_not(x.ctx.ref(), x.as_ast()), x.ctx)
 
 
@@ -123,9 +131,13 @@ def _and(*xs: z3.BoolRef, ctx: z3.Context | None = None) -> z3.BoolRef:
     """Conjunction, folding literal true/false (``ctx`` is needed only when ``xs`` may be empty)."""
     c = xs[0].ctx if xs else ctx
     assert c is not None, "an empty conjunction needs its context"
-    items = [x for x in xs if not z3.is_true(x)]
-    if any(z3.is_false(x) for x in items):
-        return z3.BoolVal(False, c)
+    items: list[z3.BoolRef] = []
+    for x in xs:
+        b = _bv(x)
+        if b < 0:
+            return z3.BoolVal(False, c)
+        if b == 0:
+            items.append(x)
     if not items:
         return z3.BoolVal(True, c)
     if len(items) == 1:
@@ -137,9 +149,13 @@ def _or(*xs: z3.BoolRef, ctx: z3.Context | None = None) -> z3.BoolRef:
     """Disjunction, folding literal true/false (``ctx`` is needed only when ``xs`` may be empty)."""
     c = xs[0].ctx if xs else ctx
     assert c is not None, "an empty disjunction needs its context"
-    items = [x for x in xs if not z3.is_false(x)]
-    if any(z3.is_true(x) for x in items):
-        return z3.BoolVal(True, c)
+    items: list[z3.BoolRef] = []
+    for x in xs:
+        b = _bv(x)
+        if b > 0:
+            return z3.BoolVal(True, c)
+        if b == 0:
+            items.append(x)
     if not items:
         return z3.BoolVal(False, c)
     if len(items) == 1:
