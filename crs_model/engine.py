@@ -60,12 +60,26 @@ class Decision:
     flags: tuple[Note, ...]
     missing: tuple[str, ...]
     path: tuple[str, ...]
-    cites: tuple[str, ...]
     spec_id: str
     spec_version: str
     spec_sha256: str
     _env: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _engine: Engine | None = field(default=None, compare=False, repr=False)
+    _cites: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def cites(self) -> tuple[str, ...]:
+        """Evidence ids behind the path, outcome, actions and shown flags, in first-seen order.
+
+        Computed on first access (it follows from the path and the flags), so
+        callers that never read it do not pay for it.
+        """
+        c = self._cites
+        if c is None:
+            engine = self._engine
+            c = engine.path_cites(self.path, self.flags if self.outcome is not None else None) if engine else ()
+            object.__setattr__(self, "_cites", c)  # memo on a frozen value: same result every time
+        return c
 
     @property
     def values(self) -> Mapping[str, Any]:
@@ -289,7 +303,7 @@ class Engine:
             f'"tocilizumab_dose_mg":{dose},"actions":{actions},"flags":[{flags}],"missing":{missing}{tail}'
         )
 
-    def _cites(self, path: tuple[str, ...], flags: tuple[Note, ...] | None) -> tuple[str, ...]:
+    def path_cites(self, path: tuple[str, ...], flags: tuple[Note, ...] | None) -> tuple[str, ...]:
         """Evidence along the path, in first-seen order (memoized: paths repeat)."""
         key = (path, tuple(f.id for f in flags) if flags is not None else None)
         hit = self._cite_cache.get(key)
@@ -342,7 +356,6 @@ class Engine:
             flags,
             (),
             tpath,
-            self._cites(tpath, flags),
             *self._spec_ref,
             env,
             self,
@@ -359,7 +372,6 @@ class Engine:
             (),
             missing,
             tpath,
-            self._cites(tpath, None),
             *self._spec_ref,
             env,
             self,
