@@ -9,6 +9,7 @@ import networkx as nx
 
 from crs_model.errors import Problem
 from crs_model.model import Spec
+from crs_model.types import suggest
 
 
 def build_graph(spec: Spec) -> nx.DiGraph:
@@ -35,8 +36,6 @@ def structural_problems(spec: Spec) -> list[Problem]:
     for node in spec.nodes.values():
         for e in node.edges:
             if e.target not in known:
-                from crs_model.types import suggest
-
                 problems.append(
                     Problem(
                         e.loc,
@@ -45,12 +44,7 @@ def structural_problems(spec: Spec) -> list[Problem]:
                     )
                 )
     g = build_graph(spec)
-    try:
-        cycle = nx.find_cycle(g, source=spec.entry if spec.entry in g else None)
-    except nx.NetworkXNoCycle:
-        cycle = None
-    if cycle is None and not nx.is_directed_acyclic_graph(g):
-        cycle = nx.find_cycle(g)
+    cycle = _first_cycle(g, spec.entry)
     if cycle:
         first = g.edges[cycle[0][0], cycle[0][1]]["edge"]
         path = " -> ".join([cycle[0][0], *(v for _, v in cycle)])
@@ -61,3 +55,13 @@ def structural_problems(spec: Spec) -> list[Problem]:
             el = spec.nodes.get(nid) or spec.outcomes[nid]
             problems.append(Problem(el.loc, f"'{nid}' cannot be reached from the entry '{spec.entry}' by any edge"))
     return problems
+
+
+def _first_cycle(g: nx.DiGraph, entry: str) -> list[tuple[str, str]]:
+    """A cycle reachable from the entry if there is one (the one a reader meets first), else any."""
+    for source in ((entry,) if entry in g else ()) + (None,):
+        try:
+            return list(nx.find_cycle(g, source=source))
+        except nx.NetworkXNoCycle:
+            continue
+    return []

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from crs_model.errors import Location, Problem, SpecError
-from crs_model.expr import ExprSyntaxError, names, parse
+from crs_model.expr import Expr, ExprSyntaxError, names, parse
 from crs_model.model import (
     Action,
     Confidence,
@@ -186,13 +186,17 @@ class _Builder:
                     self.cite_refs.append((item.value.strip(), item.loc, what))
         return cs
 
-    def _formula(self, scalar: YScalar, scope: Scope, want: Type | None, what: str) -> Formula | None:
+    def _formula(
+        self, scalar: YScalar, scope: Scope, want: Type | None, what: str, ast: Expr | None = None
+    ) -> Formula | None:
+        """Parse (unless ``ast`` is given, already parsed), type-check and locate an expression."""
         text = str(scalar.value)
-        try:
-            ast = parse(text)
-        except ExprSyntaxError as exc:
-            self.r.err(self.src.locate(scalar, exc.offset), f"{what}: syntax error: {exc.message}")
-            return None
+        if ast is None:
+            try:
+                ast = parse(text)
+            except ExprSyntaxError as exc:
+                self.r.err(self.src.locate(scalar, exc.offset), f"{what}: syntax error: {exc.message}")
+                return None
         try:
             ty = check(ast, scope)
         except TypeCheckError as exc:
@@ -463,7 +467,8 @@ class _Builder:
 
     def definitions(self, node: YNode | None, symbols: dict[str, Symbol]) -> dict[str, Definition]:
         r = self.r
-        raw: dict[str, tuple[YScalar, YMap, set[str]]] = {}
+        # name -> (key node, mapping, dependencies, expr scalar, parsed AST or None)
+        raw: dict[str, tuple[YScalar, YMap, set[str], YScalar, Expr | None]] = {}
         self._unchecked: set[str] = set()  # already reported: syntax error or on a cycle
         for kn, m in self._entries(node, "definitions"):
             name = str(kn.value)
@@ -475,17 +480,19 @@ class _Builder:
             sc = r.scalar(m, "expr", what)
             if sc is None:
                 continue
+            ast: Expr | None = None
             try:
-                deps = names(parse(str(sc.value)))
+                ast = parse(str(sc.value))
+                deps = names(ast)
             except ExprSyntaxError as exc:
                 r.err(self.src.locate(sc, exc.offset), f"{what}: syntax error: {exc.message}")
                 self._unchecked.add(name)
                 deps = set()
-            raw[name] = (kn, m, deps)
+            raw[name] = (kn, m, deps, sc, ast)
         order = self._topo(raw)
         out: dict[str, Definition] = {}
         for name in order:
-            kn, m, _ = raw[name]
+            kn, m, _, sc, ast = raw[name]
             what = f"definition '{name}'"
             declared = r.text(m, "type", what, required=False)
             want = {"bool": BOOL, "int": INT, "real": REAL}.get(declared) if declared else None
@@ -493,11 +500,9 @@ class _Builder:
                 r.err(m.loc, f"{what}: type={declared!r} is not one of bool, int, real")
             unit = r.text(m, "unit", what, False)
             label = r.text(m, "label", what, False) or name
-            sc = r.scalar(m, "expr", what)
-            assert sc is not None
             # a definition already reported (syntax error, or on a cycle whose members
             # would only report each other as unknown) is not checked again
-            f = None if name in self._unchecked else self._formula(sc, Scope(dict(symbols)), want, what)
+            f = None if name in self._unchecked else self._formula(sc, Scope(dict(symbols)), want, what, ast)
             cites = self._cites(m, what)
             if f is None:
                 if want is not None:  # declared, so later uses are checked, not reported as unknown names
@@ -510,7 +515,7 @@ class _Builder:
             out[name] = Definition(name, f, unit, label, r.text(m, "description", what, False), cites, kn.loc)
         return out
 
-    def _topo(self, raw: dict[str, tuple[YScalar, YMap, set[str]]]) -> list[str]:
+    def _topo(self, raw: dict[str, tuple[YScalar, YMap, set[str], YScalar, Expr | None]]) -> list[str]:
         order: list[str] = []
         state: dict[str, int] = {}
 

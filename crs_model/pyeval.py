@@ -33,6 +33,7 @@ from crs_model.expr import (
     Not,
     Num,
     Str,
+    children,
 )
 from crs_model.types import Symbol, SymbolKind
 
@@ -293,12 +294,6 @@ class UnknownExplainer:
             if cond is False:
                 return self.missing(node.orelse, env)
         out: set[str] = set()
-        for child in _children(node):
+        for child in children(node):
             out |= self.missing(child, env)
         return out
-
-
-def _children(node: Expr) -> tuple[Expr, ...]:
-    from crs_model.expr import children
-
-    return children(node)
