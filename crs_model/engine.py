@@ -264,7 +264,7 @@ class Engine:
 
     def trace(self, decision: Decision) -> tuple[Step, ...]:
         """Guard values at each decision node of ``decision.path`` (see :attr:`Decision.trace`)."""
-        env = decision.values
+        env = decision._env  # guards compute the definitions they need on first use (no need to complete)
         steps: list[Step] = []
         for i, nid in enumerate(decision.path):
             node = self._nodes.get(nid)

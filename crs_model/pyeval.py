@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from crs_model.expr import (
@@ -258,6 +259,9 @@ def _compile_call(node: Call, symbols: Mapping[str, Symbol], defs: Mapping[str, 
     return minmax
 
 
+_NONE: frozenset[str] = frozenset()
+
+
 class UnknownExplainer:
     """Which absent inputs keep an expression unknown, given the known ones.
 
@@ -280,20 +284,31 @@ class UnknownExplainer:
         return hit[1](env)
 
     def missing(self, node: Expr, env: Env) -> set[str]:
-        if self._value(node, env) is not None:
-            return set()
-        if isinstance(node, Name):
-            definition = self._definitions.get(node.id)
-            if definition is not None:
-                return self.missing(definition, env)
-            return {node.id} if env.get(node.id) is None else set()
-        if isinstance(node, IfThenElse):
-            cond = self._value(node.cond, env)
-            if cond is True:
-                return self.missing(node.then, env)
-            if cond is False:
-                return self.missing(node.orelse, env)
-        out: set[str] = set()
-        for child in children(node):
-            out |= self.missing(child, env)
+        """The absent inputs that keep ``node`` unknown in ``env`` (empty when it is known)."""
+        return set(self._missing(node, env, {}))
+
+    def _missing(self, node: Expr, env: Env, memo: dict[int, AbstractSet[str]]) -> AbstractSet[str]:
+        if isinstance(node, Name) and node.id not in self._definitions:  # an input or a parameter
+            sym = self._symbols.get(node.id)
+            known = (sym is not None and sym.kind is SymbolKind.PARAMETER) or env.get(node.id) is not None
+            return _NONE if known else {node.id}
+        if isinstance(node, (Num, Str, BoolLit)):
+            return _NONE
+        # memo: a definition named by several guards (or twice in one) is explained once per call
+        key = id(node)
+        hit = memo.get(key)
+        if hit is not None:
+            return hit
+        out: AbstractSet[str] = _NONE
+        if self._value(node, env) is None:
+            if isinstance(node, Name):  # a definition
+                out = self._missing(self._definitions[node.id], env, memo)
+            elif isinstance(node, IfThenElse) and (cond := self._value(node.cond, env)) is not None:
+                out = self._missing(node.then if cond is True else node.orelse, env, memo)
+            else:
+                acc: set[str] = set()
+                for child in children(node):
+                    acc |= self._missing(child, env, memo)
+                out = acc
+        memo[key] = out
         return out

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 import crs_model
 from crs_model.engine import Engine
 from crs_model.errors import PatientError, SpecDefectError
+from crs_model.expr import Expr, IfThenElse, Name, children
 from crs_model.model import Spec
+from crs_model.pyeval import UnknownExplainer
 from crs_model.testing import patients
 from tests.conftest import SPEC_PATH
 
@@ -177,6 +179,43 @@ def test_missing_data_never_decides_on_a_guess(partial: dict[str, Any], full: di
     except PatientError:
         return  # this completion violates a consistency constraint
     assert d2.outcome == d.outcome, (partial, completed)
+
+
+def _reference_missing(explainer: UnknownExplainer, node: Expr, env: dict[str, Any]) -> set[str]:
+    """The explainer's rule written the plain way (no memo, no shortcuts): the reference."""
+    if explainer._value(node, env) is not None:
+        return set()
+    if isinstance(node, Name):
+        definition = explainer._definitions.get(node.id)
+        if definition is not None:
+            return _reference_missing(explainer, definition, env)
+        return {node.id} if env.get(node.id) is None else set()
+    if isinstance(node, IfThenElse):
+        cond = explainer._value(node.cond, env)
+        if cond is True:
+            return _reference_missing(explainer, node.then, env)
+        if cond is False:
+            return _reference_missing(explainer, node.orelse, env)
+    out: set[str] = set()
+    for child in children(node):
+        out |= _reference_missing(explainer, child, env)
+    return out
+
+
+@SETTINGS
+@given(p=st.sampled_from([0.2, 0.5, 0.8]).flatmap(lambda a: patients(SPEC, absent_probability=a)))
+def test_missing_inputs_equal_the_plain_reference(p: dict[str, Any]) -> None:
+    """The explainer (memoized, with shortcuts for inputs and literals) blames exactly the
+    inputs the plain recursive rule blames, for every guard of every node."""
+    env = ENGINE.complete(ENGINE.validator.validate(p))
+    explainer = ENGINE._explain
+    for node in SPEC.nodes.values():
+        for e in node.edges:
+            assert explainer.missing(e.guard.ast, env) == _reference_missing(explainer, e.guard.ast, env), (
+                node.id,
+                e.target,
+                p,
+            )
 
 
 # ---------------------------------------------------------------- spec defects

@@ -26,6 +26,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from crs_model.engine import Decision, Engine
 from crs_model.errors import SpecDefectError
 from crs_model.model import Spec
+from crs_model.testing._properties import lean_gc
 
 REQUIRED = frozenset(
     {
@@ -333,7 +334,8 @@ def run_care_course(spec: Spec, base: Any, max_examples: int | None = None, step
     machine.__init__ = counting_init  # type: ignore[method-assign]
     t0 = time.perf_counter()
     try:
-        run_state_machine_as_test(machine, settings=settings(base, max_examples=n, stateful_step_count=steps))
+        with lean_gc():
+            run_state_machine_as_test(machine, settings=settings(base, max_examples=n, stateful_step_count=steps))
     except Exception as exc:
         result.failure = f"{type(exc).__name__}: {exc}"
     result.seconds = time.perf_counter() - t0

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from crs_model.expr import Name, children
 from crs_model.model import Spec
-from crs_model.testing._strategies import _Source, input_model, patients
+from crs_model.testing._strategies import _Source, input_model, patient_decoder
 
 _JUNK: tuple[Any, ...] = ("", "yes", "12", [], {}, [1], {"value": 1}, object.__name__, -0.0)
 
@@ -91,13 +91,29 @@ def invalid_patients(spec: Spec) -> st.SearchStrategy[tuple[Any, frozenset[str]]
         p["__not_an_input__"] = 1
         return p, frozenset({"__not_an_input__"})
 
-    return st.tuples(
-        patients(spec),
-        st.integers(0, 5),
-        st.integers(0, 10_000),
-        st.text(min_size=0, max_size=12),
-        st.integers(0, 255),
-    ).map(corrupt)
+    n, patient = patient_decoder(spec)
+
+    def decode(buf: bytes) -> tuple[Any, frozenset[str]]:
+        # one draw: the patient's bytes, then the corruption (kind, which input, junk) and a key text
+        base = patient(buf[:n])
+        tail = _Source(buf[n:])
+        kind, which, junk = tail.byte() % 6, tail.bits(2) % 10_001, tail.byte()
+        return corrupt((base, kind, which, _text(tail), junk))
+
+    return st.binary(min_size=n + _TAIL, max_size=n + _TAIL).map(decode)
+
+
+_TEXT_MAX = 12
+_TAIL = 4 + 1 + 2 * _TEXT_MAX  # kind, which (2), junk; text length and two bytes per character
+
+
+def _text(src: _Source) -> str:
+    """Up to 12 characters: ASCII (control characters included) or a code point up to U+2FFF."""
+    chars = []
+    for _ in range(src.byte() % (_TEXT_MAX + 1)):
+        hi, lo = src.byte(), src.byte()
+        chars.append(chr(hi) if hi < 128 else chr(0x80 + ((hi << 8) | lo) % 0x2F80))
+    return "".join(chars)
 
 
 def malformed_spec_texts(spec: Spec) -> st.SearchStrategy[bytes]:

@@ -70,6 +70,10 @@ class InputModel:
         for n, d in spec.definitions.items():
             self._lazy[n] = compile_expr(d.formula.ast, self.symbols, self._lazy)
         self._compiled: dict[int, Fn] = {}
+        self._consts: dict[int, float | None] = {}  # constant_value of a node, by id (the spec's ASTs live on)
+        self._names: dict[int, list[str]] = {}
+        self._fast: dict[tuple[int, bool], tuple[str, Pred, tuple[Any, ...]] | None] = {}
+        self._branches: dict[int, list[tuple[list[tuple[Expr, bool]], Expr, Any]]] = {}
         self._last: tuple[dict[str, Any], dict[str, Any]] = ({"": None}, {})
         self._protected: frozenset[str] = frozenset()  # inputs a repair must not change
         self.constraints: tuple[tuple[Expr, Fn], ...] = tuple(
@@ -103,7 +107,19 @@ class InputModel:
         fn = self._compiled.get(id(node))
         if fn is None:
             fn = self._compiled[id(node)] = compile_expr(node, self.symbols, self._lazy)
-        return fn(self.full_env(inputs))
+        snap, env = self._last
+        if snap != inputs:
+            env = self.full_env(inputs)
+        return fn(env)
+
+    def const(self, node: Expr) -> float | None:
+        """``constant_value`` of ``node``, memoized."""
+        key = id(node)
+        try:
+            return self._consts[key]
+        except KeyError:
+            c = self._consts[key] = constant_value(node, self.symbols)
+            return c
 
     def consistent(self, inputs: Mapping[str, Any]) -> bool:
         return all(fn(inputs) is not False for _, fn in self.constraints)
@@ -156,9 +172,16 @@ class InputModel:
                 self.make_bool(other, want, inputs, pick, d)
 
     def _make_compare(self, node: Compare, want: bool, inputs: dict[str, Any], pick: Pick, d: int) -> None:
+        fast = self._input_vs_constant(node, want)
+        if fast is not None:  # the common case, ``input <op> constant``: what make_value does, precomputed
+            name, pred, ok = fast
+            cur = inputs.get(name)
+            if d <= MAX_DEPTH and not (cur is not None and pred(cur)) and ok and name not in self._protected:
+                inputs[name] = ok[pick(len(ok))]
+            return
         op = _CMP[node.op]
-        rc = constant_value(node.right, self.symbols)
-        lc = constant_value(node.left, self.symbols)
+        rc = self.const(node.right)
+        lc = self.const(node.left)
         if isinstance(node.right, Str):
             s = node.right.value
             self.make_value(node.left, _safe(lambda x: op(x, s) == want), inputs, pick, d)
@@ -170,6 +193,22 @@ class InputModel:
             rv = self.value(node.right, inputs)
             if rv is not None:
                 self.make_value(node.left, _safe(lambda x: op(x, rv) == want), inputs, pick, d)
+
+    def _input_vs_constant(self, node: Compare, want: bool) -> tuple[str, Pred, tuple[Any, ...]] | None:
+        """For ``input <op> constant``: the input, the test of a value, and the candidates that pass."""
+        key = (id(node), want)
+        if key in self._fast:
+            return self._fast[key]
+        out: tuple[str, Pred, tuple[Any, ...]] | None = None
+        left = node.left
+        if isinstance(left, Name) and left.id in self.candidates and left.id not in self.definitions:
+            op = _CMP[node.op]
+            c: Any = node.right.value if isinstance(node.right, Str) else self.const(node.right)
+            if c is not None:
+                pred = _safe(lambda x: op(x, c) == want)
+                out = (left.id, pred, tuple(v for v in self.candidates[left.id] if pred(v)))
+        self._fast[key] = out
+        return out
 
     def make_value(self, node: Expr, pred: Pred, inputs: dict[str, Any], pick: Pick, depth: int = 0) -> None:
         """Set inputs so that ``node``'s value satisfies ``pred`` (best effort)."""
@@ -188,15 +227,7 @@ class InputModel:
                 if ok:
                     inputs[node.id] = ok[pick(len(ok))]
         elif isinstance(node, IfThenElse):
-            branches: list[tuple[list[tuple[Expr, bool]], Expr]] = []
-            conds: list[tuple[Expr, bool]] = []
-            cur_node: Expr = node
-            while isinstance(cur_node, IfThenElse):
-                branches.append(([*conds, (cur_node.cond, True)], cur_node.then))
-                conds = [*conds, (cur_node.cond, False)]
-                cur_node = cur_node.orelse
-            branches.append((conds, cur_node))
-            viable = [b for b in branches if not _const_fails(b[1], pred, self)]
+            viable = [(path, value) for path, value, c in self._ite_branches(node) if not _const_fails(c, pred)]
             start = pick(len(viable)) if viable else 0
             for k in range(len(viable)):  # the drawn branch first, then the others until one works
                 path, value = viable[(start + k) % len(viable)]
@@ -221,8 +252,8 @@ class InputModel:
                 if _holds(pred, self.value(node, inputs)):
                     return
         elif isinstance(node, Arith) and node.op in "+-*":
-            lc = constant_value(node.left, self.symbols)
-            rc = constant_value(node.right, self.symbols)
+            lc = self.const(node.left)
+            rc = self.const(node.right)
             fn = _ARITH[node.op]
             if rc is not None:
                 self.make_value(node.left, _safe(lambda x: pred(fn(x, rc))), inputs, pick, d)
@@ -235,6 +266,29 @@ class InputModel:
                 if pred(want):
                     self.make_bool(node, want, inputs, pick, d)
                     return
+
+    def var_names(self, node: Expr) -> list[str]:
+        """The inputs ``node`` names directly (memoized)."""
+        hit = self._names.get(id(node))
+        if hit is None:
+            hit = self._names[id(node)] = _var_names(node, self.candidates)
+        return hit
+
+    def _ite_branches(self, node: IfThenElse) -> list[tuple[list[tuple[Expr, bool]], Expr, Any]]:
+        """The branches of an if/elif/else chain: (conditions to meet, value, the value if constant)."""
+        hit = self._branches.get(id(node))
+        if hit is not None:
+            return hit
+        branches: list[tuple[list[tuple[Expr, bool]], Expr, Any]] = []
+        conds: list[tuple[Expr, bool]] = []
+        cur: Expr = node
+        while isinstance(cur, IfThenElse):
+            branches.append(([*conds, (cur.cond, True)], cur.then, _constant(cur.then, self)))
+            conds = [*conds, (cur.cond, False)]
+            cur = cur.orelse
+        branches.append((conds, cur, _constant(cur, self)))
+        self._branches[id(node)] = branches
+        return branches
 
     def steer(self, path: tuple[Edge, ...], inputs: dict[str, Any], pick: Pick) -> frozenset[str]:
         """Make every guard on ``path`` true (two passes: a later fix may undo an earlier one).
@@ -250,7 +304,7 @@ class InputModel:
         """Give every absent input that the named definitions depend on a candidate value."""
         for n in names:
             ast = self.definitions.get(n)
-            for var in _var_names(ast, self.candidates) if ast is not None else []:
+            for var in self.var_names(ast) if ast is not None else []:
                 if var not in inputs:
                     cands = self.candidates[var]
                     inputs[var] = cands[pick(len(cands))]
@@ -266,14 +320,14 @@ class InputModel:
                     return
                 self.make_bool(bad[0], True, inputs, pick)
                 if self.constraints and any(fn(inputs) is False for a, fn in self.constraints if a is bad[0]):
-                    for n in _var_names(bad[0], self.candidates):
+                    for n in self.var_names(bad[0]):
                         if n not in keep:
                             inputs.pop(n, None)
         finally:
             self._protected = frozenset()
         for ast, fn in self.constraints:
             if fn(inputs) is False:
-                for n in _var_names(ast, self.candidates):
+                for n in self.var_names(ast):
                     inputs.pop(n, None)
                     if fn(inputs) is not False:
                         break
@@ -287,13 +341,19 @@ def _holds(pred: Pred, value: Any) -> bool:
     return value is not None and pred(value)
 
 
-def _const_fails(value: Expr, pred: Pred, model: InputModel) -> bool:
-    if isinstance(value, BoolLit):
-        return not pred(value.value)
-    if isinstance(value, Str):
-        return not pred(value.value)
-    c = constant_value(value, model.symbols) if isinstance(value, (Num, Name, Neg, Arith)) else None
-    return c is not None and not pred(c)
+_NOT_CONSTANT = object()
+
+
+def _constant(value: Expr, model: InputModel) -> Any:
+    """The value of a constant branch (a literal or a parameter), else ``_NOT_CONSTANT``."""
+    if isinstance(value, (BoolLit, Str)):
+        return value.value
+    c = model.const(value) if isinstance(value, (Num, Name, Neg, Arith)) else None
+    return _NOT_CONSTANT if c is None else c
+
+
+def _const_fails(constant: Any, pred: Pred) -> bool:
+    return constant is not _NOT_CONSTANT and not pred(constant)
 
 
 def _var_names(node: Expr, variables: Mapping[str, Any]) -> list[str]:

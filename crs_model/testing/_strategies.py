@@ -10,6 +10,7 @@ value or to "no steering" - a shrunk patient names only the inputs that matter.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import strategies as st
@@ -60,38 +61,72 @@ class _Source:
         return 0 if n <= 1 else self.bits(2) % n
 
 
-def _value(src: _Source, v: Variable, candidates: tuple[Any, ...], near: tuple[Any, ...]) -> Any:
-    sel = src.byte()
-    if v.type.base in ("bool", "enum") or (sel < 128 and candidates):
-        # three in eight: right at / beside one of the input's own thresholds (29.9 / 30 / 30.1 kg)
-        pool = near if near and sel < 96 else candidates
-        return pool[src.pick(len(pool))]
+_SLOT = 4  # bytes per input: absent?, selector, two value bytes
+
+Decoder = Callable[[int, int], Any]  # (selector byte, 16 value bits) -> value
+
+
+def _decoder(v: Variable, candidates: tuple[Any, ...], near: tuple[Any, ...]) -> Decoder:
+    """A value from one slot's selector and value bits (see the module docstring)."""
+    if v.type.base in ("bool", "enum") or candidates:
+        pool_near = near or candidates
+        n_near, n_cand = len(pool_near), len(candidates)
+        if v.type.base in ("bool", "enum"):
+
+            def pooled(sel: int, bits: int) -> Any:
+                # three in eight: right at / beside one of the input's own thresholds (29.9 / 30 / 30.1 kg)
+                return pool_near[bits % n_near] if sel < 96 else candidates[bits % n_cand]
+
+            return pooled
+        fallback = _numeric(v)
+
+        def mixed(sel: int, bits: int) -> Any:
+            if sel < 96:
+                return pool_near[bits % n_near]
+            if sel < 128:
+                return candidates[bits % n_cand]
+            return fallback(sel, bits)
+
+        return mixed
+    return _numeric(v)
+
+
+def _numeric(v: Variable) -> Decoder:
     lo = v.minimum if v.minimum is not None else -1e6
     hi = v.maximum if v.maximum is not None else 1e6
     if v.type.base == "int":
         a, b = math.ceil(lo), math.floor(hi)
-        return a + src.bits(2) % (b - a + 1)
-    # log-spread magnitude: lab values span five decades, most patients sit in the low ones
-    u = src.bits(2) / float(1 << 16)
+        width = b - a + 1
+        return lambda sel, bits: a + bits % width
     span = hi - lo
-    x = lo + span * u ** (1 + (sel % 8))
-    return round(x, 1) if sel < 240 else x
+
+    def real(sel: int, bits: int) -> float:
+        # log-spread magnitude: lab values span five decades, most patients sit in the low ones
+        x = lo + span * (bits / 65536.0) ** (1 + (sel % 8))
+        return round(x, 1) if sel < 240 else x
+
+    return real
 
 
-_SLOT = 4  # bytes per input: absent?, selector, two value bytes
-
-
-def _decode_inputs(src: _Source, model: InputModel, absent_per_256: int, names: list[str]) -> dict[str, Any]:
-    """Decode ``names`` from fixed-width slots, so shrinking one input never reshuffles the others."""
+def _decoders(model: InputModel, names: list[str]) -> list[tuple[str, Decoder]]:
     variables = model.spec.variables
-    out: dict[str, Any] = {}
+    return [(n, _decoder(variables[n], model.candidates[n], model.near.get(n, ()))) for n in names]
+
+
+def _decode_inputs(src: _Source, absent_per_256: int, decoders: list[tuple[str, Decoder]]) -> dict[str, Any]:
+    """Decode inputs from fixed-width slots, so shrinking one input never reshuffles the others."""
     start = src.i
-    for k, name in enumerate(names):
-        slot = _Source(src.buf[start + k * _SLOT : start + (k + 1) * _SLOT])
-        if slot.byte() < absent_per_256:
-            continue
-        out[name] = _value(slot, variables[name], model.candidates[name], model.near.get(name, ()))
-    src.i = start + len(names) * _SLOT
+    end = start + len(decoders) * _SLOT
+    buf = src.buf[start:end]
+    if len(buf) < end - start:  # past the end every byte is 0
+        buf += bytes(end - start - len(buf))
+    out: dict[str, Any] = {}
+    k = 0
+    for name, dec in decoders:
+        if buf[k] >= absent_per_256:
+            out[name] = dec(buf[k + 1], (buf[k + 2] << 8) | buf[k + 3])
+        k += _SLOT
+    src.i = end
     return out
 
 
@@ -134,18 +169,42 @@ def patients(spec: Spec, *, absent_probability: float = 0.1, target: str | None 
     ``target``, an outcome id; best effort) and made consistent with every
     declared constraint by construction - no examples are filtered away.
     """
-    per256 = _absent_per_256(absent_probability)
     if target is not None and target not in spec.outcomes:
         raise ValueError(f"target={target!r} is not an outcome of spec {spec.metadata.id!r}")
+    n, decode = patient_decoder(spec, absent_probability, target)
+    return st.binary(min_size=n, max_size=n).map(decode)
+
+
+def patient_decoder(
+    spec: Spec, absent_probability: float = 0.1, target: str | None = None
+) -> tuple[int, Callable[[bytes], Patient]]:
+    """``(n, decode)``: a valid patient from the first ``n`` bytes of a buffer (see :func:`patients`)."""
+    per256 = _absent_per_256(absent_probability)
     model = input_model(spec)
-    names = list(spec.variables)
-    n = _size(model)
+    decoders = _decoders(model, list(spec.variables))
 
     def decode(buf: bytes) -> Patient:
         src = _Source(buf)
-        return _finish(src, model, _decode_inputs(src, model, per256, names), target)
+        return _finish(src, model, _decode_inputs(src, per256, decoders), target)
 
-    return st.binary(min_size=n, max_size=n).map(decode)
+    return _size(model), decode
+
+
+def patients_toward(spec: Spec, targets: list[str], *, absent_probability: float = 0.1) -> st.SearchStrategy[Patient]:
+    """Valid patients steered toward one of ``targets`` (outcome ids) or, one time in
+    ``len(targets) + 1``, toward any outcome: :func:`patients` with the target drawn
+    in the same single draw as the patient."""
+    for t in targets:
+        if t not in spec.outcomes:
+            raise ValueError(f"target={t!r} is not an outcome of spec {spec.metadata.id!r}")
+    choices: list[str | None] = [*targets, None]
+    decoders = [patient_decoder(spec, absent_probability, t)[1] for t in choices]
+    n = _size(input_model(spec))
+
+    def decode(buf: bytes) -> Patient:
+        return decoders[buf[0] % len(decoders)](buf[1:])
+
+    return st.binary(min_size=n + 1, max_size=n + 1).map(decode)
 
 
 def trajectories(
@@ -161,12 +220,14 @@ def trajectories(
     model = input_model(spec)
     clock = [n for n, v in spec.variables.items() if v.unit in _CLOCK_UNITS and v.type.numeric]
     names = list(spec.variables)
+    decoders = _decoders(model, names)
+    one = {name: [pair] for name, pair in zip(names, decoders, strict=True)}
     n = _size(model)
     steps_bytes = 4 + (2 + _SLOT) * 3 + _STEER_BYTES
 
     def decode(first: bytes, rest: list[bytes]) -> list[tuple[float, Patient]]:
         src = _Source(first)
-        state = _finish(src, model, _decode_inputs(src, model, per256, names), None)
+        state = _finish(src, model, _decode_inputs(src, per256, decoders), None)
         hour = 0.0
         course = [(hour, state)]
         for chunk in rest:
@@ -182,7 +243,7 @@ def trajectories(
             for _ in range(s.byte() % 4):
                 name = names[s.pick(len(names))]
                 nxt.pop(name, None)
-                nxt.update(_decode_inputs(s, model, per256, [name]))
+                nxt.update(_decode_inputs(s, per256, one[name]))
             state = _finish(s, model, nxt, None)
             course.append((hour, state))
         return course

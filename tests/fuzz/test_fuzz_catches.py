@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from dataclasses import replace
+
 import pytest
 from hypothesis import settings
 
@@ -70,3 +73,20 @@ def test_care_course_catches_a_short_tocilizumab_interval_with_a_story() -> None
 @pytest.mark.parametrize("name", ["invariants", "totality", "invalid_inputs"])
 def test_shipped_spec_passes(spec: object, name: str) -> None:
     assert _run("shipped", spec, name)[0]
+
+
+def test_a_property_run_restores_the_collector_settings_even_when_it_fails() -> None:
+    spec = planted(*NO_ANTICOAGULATION_CONTRA)
+    before = gc.get_threshold()
+    inside: list[tuple[int, int, int]] = []
+    prop = next(p for p in suite(spec) if p.name == "invariants")
+
+    def spy(ctx: Context, example: object) -> bool:
+        inside.append(gc.get_threshold())
+        return prop.check(ctx, example)
+
+    r = run_property(replace(prop, check=spy), Context.for_spec(spec, with_oracle=False), settings(), 300)
+    assert not r.ok  # the planted fault fails the run (an exception passes through lean_gc)
+    assert inside
+    assert inside[0][0] >= 20_000  # fewer young-generation collections while it ran
+    assert gc.get_threshold() == before

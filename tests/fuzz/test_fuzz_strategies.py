@@ -8,9 +8,12 @@ import pytest
 from hypothesis import given, settings
 
 from crs_model.engine import Engine
+from crs_model.errors import PatientError
 from crs_model.model import Spec
 from crs_model.testing import boundary_values, patients, trajectories
 from crs_model.testing._boundaries import thresholds
+from crs_model.testing._invalid import invalid_patients
+from crs_model.testing._strategies import patient_decoder, patients_toward
 
 
 def test_boundaries_sit_at_and_beside_every_threshold(spec: Spec) -> None:
@@ -97,3 +100,59 @@ def test_trajectories_move_forward_and_stay_valid(spec: Spec, engine: Engine) ->
 
     check()
     assert max(lengths) > 1
+
+
+def test_patients_toward_reach_each_target_and_also_others(spec: Spec, engine: Engine) -> None:
+    targets = ["consider_cytosorb", "cytosorb_contraindicated"]
+    outcomes: list[str | None] = []
+
+    @settings(max_examples=300)
+    @given(patients_toward(spec, targets))
+    def check(p: dict[str, Any]) -> None:
+        outcomes.append(engine.evaluate(p).outcome)
+
+    check()
+    for t in targets:  # each target gets about a third of the draws, most of which reach it
+        assert outcomes.count(t) >= len(outcomes) // 6, f"{outcomes.count(t)} of {len(outcomes)} reached {t}"
+    assert set(outcomes) - set(targets), "the unsteered share reaches other outcomes too"
+    with pytest.raises(ValueError, match="not an outcome"):
+        patients_toward(spec, ["consider_cytosorb", "nope"])
+
+
+def test_a_zero_buffer_decodes_to_the_simplest_patient(spec: Spec, engine: Engine) -> None:
+    # shrinking drives the bytes to zero: a zero byte reads as "absent", so the simplest
+    # patient knows nothing (and is not given a definitive answer)
+    n, decode = patient_decoder(spec, 0.1)
+    assert decode(bytes(n)) == {}
+    assert engine.evaluate({}).recommendation == "insufficient_data"
+    # with nothing absent, zero bytes pick each input's first candidate value, the same every time
+    n, decode = patient_decoder(spec, 0.0)
+    first = decode(bytes(n))
+    assert first == decode(bytes(n))
+    assert list(first) == [v for v in spec.variables if v in first]
+    assert len(first) >= len(spec.variables) - len(spec.constraints) * 2
+    engine.validator.validate(first)
+    assert decode(bytes(n // 2)) == first, "a short buffer reads as zeros past its end"
+
+
+def test_invalid_patients_cover_every_kind_of_bad_input(spec: Spec, engine: Engine) -> None:
+    reasons: set[str] = set()
+
+    @settings(max_examples=400)
+    @given(invalid_patients(spec))
+    def check(case: tuple[Any, frozenset[str]]) -> None:
+        patient, fields = case
+        with pytest.raises(PatientError) as info:
+            engine.evaluate(patient)
+        assert info.value.field in fields
+        msg = str(info.value)
+        for reason in ("unknown input", "not a boolean", "not a number", "outside", "inconsistent", "JSON object"):
+            if reason in msg:
+                reasons.add(reason)
+        if not isinstance(patient, dict):
+            reasons.add("JSON object")
+        elif any(isinstance(k, str) and any(ord(c) > 127 for c in k) for k in patient):
+            reasons.add("non-ASCII key")
+
+    check()
+    assert reasons >= {"unknown input", "not a boolean", "outside", "inconsistent", "JSON object", "non-ASCII key"}
