@@ -252,9 +252,7 @@ class Engine:
                             unknown.append(e)
             if unknown is not None:
                 self.complete(env)
-                deps: set[str] = set()
-                for e in unknown:
-                    deps |= self._explain.missing(e.ast, env)
+                deps = self._explain.missing_any([e.ast for e in unknown], env)
                 return self._insufficient(env, path, self._missing(deps, env))
             if taken is None:
                 raise SpecDefectError(nid, "gap", "no outgoing guard holds for this patient")

@@ -16,7 +16,7 @@ This module is on the evaluation hot path: it imports nothing heavy.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -276,6 +276,7 @@ class UnknownExplainer:
         # keyed by id(): hashing a frozen AST node hashes its whole subtree; the
         # node is kept in the value so its id stays unique while cached
         self._fns: dict[int, tuple[Expr, Fn]] = {}
+        self._flat: dict[int, tuple[Expr, tuple[Expr, ...]]] = {}
 
     def _value(self, node: Expr, env: Env) -> Any:
         hit = self._fns.get(id(node))
@@ -286,6 +287,41 @@ class UnknownExplainer:
     def missing(self, node: Expr, env: Env) -> set[str]:
         """The absent inputs that keep ``node`` unknown in ``env`` (empty when it is known)."""
         return set(self._missing(node, env, {}))
+
+    def missing_any(self, nodes: Iterable[Expr], env: Env) -> set[str]:
+        """The union of :meth:`missing` over ``nodes`` (sub-expressions they share are explained once)."""
+        memo: dict[int, AbstractSet[str]] = {}
+        out: set[str] = set()
+        for node in nodes:
+            out |= self._missing(node, env, memo)
+        return out
+
+    def _operands(self, node: Expr) -> tuple[Expr, ...]:
+        """The children to explain; a chain ``a or b or c`` (or of ``and``) is flattened into its operands.
+
+        Exact, not a shortcut: when a whole ``or`` chain is unknown no operand is true,
+        so any part of the chain that is known is all false and blames nothing - the same
+        inputs are blamed as when every nested ``or`` is visited, without re-evaluating
+        each nested sub-chain (quadratic in the chain's length).
+        """
+        hit = self._flat.get(id(node))
+        if hit is not None:
+            return hit[1]
+        if isinstance(node, Logic) and node.op in ("and", "or"):
+            out: list[Expr] = []
+            stack: list[Expr] = [node]
+            while stack:
+                n = stack.pop()
+                if isinstance(n, Logic) and n.op == node.op:
+                    stack.append(n.right)
+                    stack.append(n.left)
+                else:
+                    out.append(n)
+            ops = tuple(out)
+        else:
+            ops = tuple(children(node))
+        self._flat[id(node)] = (node, ops)
+        return ops
 
     def _missing(self, node: Expr, env: Env, memo: dict[int, AbstractSet[str]]) -> AbstractSet[str]:
         if isinstance(node, Name) and node.id not in self._definitions:  # an input or a parameter
@@ -307,7 +343,7 @@ class UnknownExplainer:
                 out = self._missing(node.then if cond is True else node.orelse, env, memo)
             else:
                 acc: set[str] = set()
-                for child in children(node):
+                for child in self._operands(node):
                     acc |= self._missing(child, env, memo)
                 out = acc
         memo[key] = out
