@@ -75,6 +75,11 @@ class InputModel:
         self._fast: dict[tuple[int, bool], tuple[str, Pred, tuple[Any, ...]] | None] = {}
         self._branches: dict[int, list[tuple[list[tuple[Expr, bool]], Expr, Any]]] = {}
         self._last: tuple[dict[str, Any], dict[str, Any]] = ({"": None}, {})
+        # edits made by this class are counted, so an unchanged dict is recognised without comparing it
+        self._edits = 0
+        self._env_of: object = None
+        self._env_edits = -1
+        self._env: dict[str, Any] = {}
         self._protected: frozenset[str] = frozenset()  # inputs a repair must not change
         self.constraints: tuple[tuple[Expr, Fn], ...] = tuple(
             (c.formula.ast, compile_expr(c.formula.ast, self.symbols)) for c in spec.constraints
@@ -95,22 +100,23 @@ class InputModel:
     # ------------------------------------------------------------ evaluation
     def full_env(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """The inputs, with definitions computed lazily on first use (cached until the inputs change)."""
+        if self._env_of is inputs and self._env_edits == self._edits:
+            return self._env
         snap, env = self._last
-        if snap == inputs:  # steering re-reads the same inputs many times between edits
-            return env
-        snap = dict(inputs)
-        env = dict(snap)
-        self._last = (snap, env)
+        if snap != inputs:  # a dict not seen before, or changed outside this class
+            snap = dict(inputs)
+            env = dict(snap)
+            self._last = (snap, env)
+        self._env_of, self._env_edits, self._env = inputs, self._edits, env
         return env
 
     def value(self, node: Expr, inputs: Mapping[str, Any]) -> Any:
         fn = self._compiled.get(id(node))
         if fn is None:
             fn = self._compiled[id(node)] = compile_expr(node, self.symbols, self._lazy)
-        snap, env = self._last
-        if snap != inputs:
-            env = self.full_env(inputs)
-        return fn(env)
+        if self._env_of is inputs and self._env_edits == self._edits:  # no edit since the last call
+            return fn(self._env)
+        return fn(self.full_env(inputs))
 
     def const(self, node: Expr) -> float | None:
         """``constant_value`` of ``node``, memoized."""
@@ -135,6 +141,7 @@ class InputModel:
                 self.make_bool(self.definitions[node.id], want, inputs, pick, d)
             elif node.id in self.candidates and node.id not in self._protected:
                 inputs[node.id] = want
+                self._edits += 1
         elif isinstance(node, Not):
             self.make_bool(node.operand, not want, inputs, pick, d)
         elif isinstance(node, Logic):
@@ -178,6 +185,7 @@ class InputModel:
             cur = inputs.get(name)
             if d <= MAX_DEPTH and not (cur is not None and pred(cur)) and ok and name not in self._protected:
                 inputs[name] = ok[pick(len(ok))]
+                self._edits += 1
             return
         op = _CMP[node.op]
         rc = self.const(node.right)
@@ -226,6 +234,7 @@ class InputModel:
                 ok = [c for c in self.candidates[node.id] if pred(c)]
                 if ok:
                     inputs[node.id] = ok[pick(len(ok))]
+                    self._edits += 1
         elif isinstance(node, IfThenElse):
             viable = [(path, value) for path, value, c in self._ite_branches(node) if not _const_fails(c, pred)]
             start = pick(len(viable)) if viable else 0
@@ -308,6 +317,7 @@ class InputModel:
                 if var not in inputs:
                     cands = self.candidates[var]
                     inputs[var] = cands[pick(len(cands))]
+                    self._edits += 1
 
     def repair(self, inputs: dict[str, Any], pick: Pick, keep: frozenset[str] = frozenset()) -> None:
         """Make every declared constraint non-false without changing the inputs in ``keep``
@@ -323,12 +333,14 @@ class InputModel:
                     for n in self.var_names(bad[0]):
                         if n not in keep:
                             inputs.pop(n, None)
+                            self._edits += 1
         finally:
             self._protected = frozenset()
         for ast, fn in self.constraints:
             if fn(inputs) is False:
                 for n in self.var_names(ast):
                     inputs.pop(n, None)
+                    self._edits += 1
                     if fn(inputs) is not False:
                         break
 
