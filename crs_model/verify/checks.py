@@ -28,7 +28,7 @@ from crs_model.text import Renderer
 from crs_model.types import SymbolKind
 from crs_model.verify.encoding import Cone, Encoding, Inputs, Part, Undecided
 from crs_model.verify.report import CHECKS, INTERNAL, CheckResult, Finding, Report
-from crs_model.verify.z3expr import Tri, Val, _and
+from crs_model.verify.z3expr import Tri, Val, _and, raw_and, raw_not, raw_or
 
 SIM_SEED = 0
 SIM_MAX = 50_000  # random patients at most
@@ -273,7 +273,7 @@ class Verifier:
         self._covers += 1
         anylit = z3.Bool(f"@cover{self._covers}", enc.ctx)
         sels = {k: z3.Bool(f"@cover{self._covers}:{i}", enc.ctx) for i, k in enumerate(goals)}
-        s.add(z3.Implies(anylit, z3.Or(*(z3.And(sels[k], g) for k, (_, g) in goals.items()))))
+        s.add(z3.Implies(anylit, raw_or(*(raw_and(sels[k], g) for k, (_, g) in goals.items()))))
         by_gate: dict[str, list[Any]] = {}
         for k, (gate, _) in goals.items():
             by_gate.setdefault(gate, []).append(k)
@@ -303,7 +303,7 @@ class Verifier:
             for k in hit:
                 found.add(k)
                 pending.discard(k)
-                settled.append(z3.Not(sels[k]))
+                settled.append(raw_not(sels[k]))
         return found
 
     def cone(self) -> Cone | None:
@@ -806,22 +806,23 @@ class Verifier:
                     f"edge {e.id} is never taken: {self._edge_reason(e, cone)}",
                     f"edge:{e.id}",
                 )
+        into: dict[str, list[Edge]] = {}  # edges into each element, in spec order
+        for node in spec.nodes.values():
+            for e in node.edges:
+                into.setdefault(e.target, []).append(e)
         for k in order:
             if k not in self.unreachable:
                 continue
             el = spec.nodes[k] if k in spec.nodes else spec.outcomes[k]
             kind = "node" if k in spec.nodes else "outcome"
             reasons: list[str] = []
-            for node in spec.nodes.values():
-                for e in node.edges:
-                    if e.target != k:
-                        continue
-                    if node.id in self.unreachable:
-                        reasons.append(f"via {e.id}: '{node.id}' is itself unreachable")
-                    elif e.id in self.dead_edges:
-                        reasons.append(f"via {e.id}: its guard can never hold (see the contradiction finding)")
-                    else:
-                        reasons.append(f"via {e.id}: {self._edge_reason(e, cone)}")
+            for e in into.get(k, ()):
+                if e.source in self.unreachable:
+                    reasons.append(f"via {e.id}: '{e.source}' is itself unreachable")
+                elif e.id in self.dead_edges:
+                    reasons.append(f"via {e.id}: its guard can never hold (see the contradiction finding)")
+                else:
+                    reasons.append(f"via {e.id}: {self._edge_reason(e, cone)}")
             self.add(
                 "unreachable",
                 Severity.ERROR,
@@ -875,7 +876,7 @@ class Verifier:
                         node.id,
                         _and(ns.reach, ns.guards[a.index].t, ns.guards[b.index].t),
                     )
-        local = {k: z3.And(*(enc.nodes[k[0]].guards[i].t for i in k[1:])) for k in goals}
+        local = {k: raw_and(*(enc.nodes[k[0]].guards[i].t for i in k[1:])) for k in goals}
         goals = {k: goals[k] for k in self.local_candidates(local)}
         for key in sorted(self.cover(goals)):
             nid, ia, ib = key
@@ -986,7 +987,7 @@ class Verifier:
             if changed is None:
                 tp, tq = enc.tr.term(formula.ast), q_tr.term(formula.ast)
                 if isinstance(tp, Tri) and isinstance(tq, Tri):
-                    changed = z3.Or(z3.And(tp.t, z3.Not(tq.t)), z3.And(tp.f, z3.Not(tq.f)))
+                    changed = raw_or(raw_and(tp.t, raw_not(tq.t)), raw_and(tp.f, raw_not(tq.f)))
                 else:
                     assert isinstance(tp, Val)
                     assert isinstance(tq, Val)
@@ -1065,11 +1066,11 @@ class Verifier:
                 if len(parts) < 2 or e.id in self.dead_edges:
                     continue
                 for i, c in enumerate(parts):
-                    goals[(e.id, i)] = (node.id, _and(reach, z3.Not(enc.tr.tri(c).t)))
+                    goals[(e.id, i)] = (node.id, _and(reach, raw_not(enc.tr.tri(c).t)))
                     where[(e.id, i)] = (e, c)
         _, needed = self.simulate()
         needed = needed & set(goals)
-        local = {k: (where[k][0].source, z3.Not(enc.tr.tri(where[k][1]).t)) for k in goals if k not in needed}
+        local = {k: (where[k][0].source, raw_not(enc.tr.tri(where[k][1]).t)) for k in goals if k not in needed}
         fns = {k: compile_expr(where[k][1], spec.symbols) for k in local}
         needed |= self.settle_locally(local, lambda k, path, i, env: fns[k](env) is not True)
         needed |= self.cover_in_cones({k: v for k, v in goals.items() if k not in needed}, cone=self.cone())
