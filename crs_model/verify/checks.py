@@ -996,14 +996,17 @@ class Verifier:
                 deps = frozenset(_input_deps(spec, formula.ast))
                 groups.setdefault(deps, {})[changed.get_id()] = changed
             changes.append(changed)
-        # one query per set of inputs proves a whole group in the usual case (many small
-        # queries are much cheaper than one disjunction over the whole spec); formula by
-        # formula only in a group where it fails
+        # one query per set of inputs (in disjunctions of at most LOCAL_CHUNK formulas)
+        # proves a whole group in the usual case: many small queries are much cheaper
+        # than one disjunction over the whole spec; formula by formula only in a
+        # chunk where it fails
         open_ids: set[int] = set()
         for deps in sorted(groups, key=sorted):
-            group = groups[deps]
-            if self.status(link, z3.Or(*group.values()), local=True):
-                open_ids |= set(group)
+            group = list(groups[deps].values())
+            for i in range(0, len(group), LOCAL_CHUNK):
+                chunk = group[i : i + LOCAL_CHUNK]
+                if self.status(link, z3.Or(*chunk), local=True):
+                    open_ids |= {c.get_id() for c in chunk}
         for (element, formula, loc, what), changed in zip(formulas, changes, strict=True):
             if changed.get_id() not in open_ids:
                 continue
