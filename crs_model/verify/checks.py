@@ -385,30 +385,32 @@ class Verifier:
             for e in n.edges
             if len(conjuncts(e.guard.ast)) > 1
         }
-        guards_at = {n.id: [e.id for e in n.edges if e.id in multi] for n in spec.nodes.values()}
-        taken: set[str] = set()
+        guards_at = {n.id: ids for n in spec.nodes.values() if (ids := [e.id for e in n.edges if e.id in multi])}
+        variables = [(name, v, points.get(name)) for name, v in spec.variables.items()]
+        steps: set[tuple[str, str]] = set()  # (source, target) of every edge taken
         needed: set[tuple[str, int]] = set()
         stale = 0
         for _ in range(min(SIM_MAX, 4 * n_edges)):
-            patient = {name: _sample(v, rng, points.get(name)) for name, v in spec.variables.items()}
+            patient = {name: _sample(v, rng, pts) for name, v, pts in variables}
             try:
                 env = self.engine.environment(patient)
                 d = self.engine.decide(env)
             except (PatientError, SpecDefectError):
                 continue
-            before = len(taken) + len(needed)
+            before = len(steps) + len(needed)
             path = d.path
-            taken.update(f"{a}->{b}" for a, b in itertools.pairwise(path))
+            steps.update(itertools.pairwise(path))  # pairs, not edge-id strings: paths are 100 deep
             for nid in path:
-                for eid in guards_at.get(nid, ()):
-                    for i, fn in enumerate(multi[eid]):
-                        if fn(env) is not True:
-                            needed.add((eid, i))
+                if nid in guards_at:
+                    for eid in guards_at[nid]:
+                        for i, fn in enumerate(multi[eid]):
+                            if fn(env) is not True:
+                                needed.add((eid, i))
             self._record(path)
-            stale = stale + 1 if len(taken) + len(needed) == before else 0
+            stale = stale + 1 if len(steps) + len(needed) == before else 0
             if stale >= SIM_PATIENCE:
                 break
-        self._sim = (taken, needed)
+        self._sim = ({f"{a}->{b}" for a, b in steps}, needed)
         return self._sim
 
     def _boundary(self) -> dict[str, list[float]]:
@@ -418,11 +420,11 @@ class Verifier:
 
     def _record(self, path: Sequence[str]) -> None:
         """Remember ``path`` (of a patient the engine ran) as a way into each node on it."""
-        into, paths = self._into, self._paths
+        into, paths, nodes = self._into, self._paths, self.spec.nodes
         pid = -1
         for i, nid in enumerate(path):
             known = into.setdefault(nid, [])
-            if len(known) >= PATHS_PER_NODE or nid not in self.spec.nodes:
+            if len(known) >= PATHS_PER_NODE or nid not in nodes:
                 continue
             prefix = path[:i]
             if any(j == i and paths[q][:j] == prefix for q, j in known):
