@@ -26,9 +26,9 @@ from crs_model.model import Edge, Formula, HitPolicy, Severity, Spec, Variable
 from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, compile_expr
 from crs_model.text import Renderer
 from crs_model.types import SymbolKind
-from crs_model.verify.encoding import Encoding, Inputs, Part, Undecided
+from crs_model.verify.encoding import Cone, Encoding, Inputs, Part, Undecided
 from crs_model.verify.report import CHECKS, INTERNAL, CheckResult, Finding, Report
-from crs_model.verify.z3expr import Tri, Val, _and
+from crs_model.verify.z3expr import Tri, Val, _and, raw_and, raw_not, raw_or
 
 SIM_SEED = 0
 SIM_MAX = 50_000  # random patients at most
@@ -36,6 +36,7 @@ SIM_PATIENCE = 300  # stop sampling after this many patients without a new fact
 PATHS_PER_NODE = 8  # known paths into a node tried by path-local queries
 BAND_SPANS = (3, 6)  # edges before the goal's node left free when every known path conflicts
 BAND_MAX = 400  # nodes at most in such a band
+CONE_STEP = 400  # nodes added to a cone solver per step (graphs up to this size use the main solver)
 LOCAL_CHUNK = 64  # node-local conditions per disjunctive query
 MAX_EXPLAINED = 50  # unreachable elements explained with an unsat core, per spec
 Expect = Callable[[Engine, dict[str, Any]], str | None]  # None = reproduced, else why not
@@ -134,11 +135,16 @@ def _tv(x: Any) -> str:
 
 
 class Verifier:
-    """Runs the checks for one spec on one shared, incremental solver."""
+    """Runs the checks for one spec on one shared, incremental solver.
 
-    def __init__(self, spec: Spec) -> None:
+    ``cone_step``: nodes per step of :meth:`cover_in_cones` (graphs up to this size
+    are searched whole).
+    """
+
+    def __init__(self, spec: Spec, *, cone_step: int = CONE_STEP) -> None:
         t0 = time.perf_counter()
         self.spec = spec
+        self.cone_step = cone_step
         self.enc = Encoding(spec)
         self.engine = Engine(spec)
         self.renderer = Renderer(spec.symbols)
@@ -235,17 +241,19 @@ class Verifier:
                     )
                 )
 
-    def status(self, *goal: z3.BoolRef, local: bool = False) -> bool:
+    def status(self, *goal: z3.BoolRef, local: bool = False, on: z3.Solver | None = None) -> bool:
         """True if some valid patient satisfies ``goal`` (``local``: on the solver without the graph)."""
-        r = self.enc.check(*goal, local=local)
+        r = self.enc.check(*goal, local=local, on=on)
         if r == z3.unknown:
-            raise Undecided((self.enc.local if local else self.enc.solver).reason_unknown())
+            raise Undecided(self.enc.pick(local=local, on=on).reason_unknown())
         return bool(r == z3.sat)
 
     def cover(
         self,
         goals: Mapping[Any, tuple[str, z3.BoolRef]],
         then: Callable[[z3.ModelRef, set[Any]], set[Any]] | None = None,
+        *,
+        solver: z3.Solver | None = None,
     ) -> set[Any]:
         """Keys whose goal some valid patient satisfies, settled with few solver calls.
 
@@ -255,15 +263,17 @@ class Verifier:
         node on that patient's path that the patient satisfies is settled at once,
         and one unsat answer settles all the rest. This costs about as many solver
         calls as paths needed to cover the goals, not one per goal. ``then(model,
-        pending)`` may settle more of the pending keys after each model.
+        pending)`` may settle more of the pending keys after each model. ``solver``:
+        a :class:`Cone`'s solver holding every goal's node (default: the whole graph).
         """
         enc = self.enc
+        s = solver or enc.solver
         if not goals:
             return set()
         self._covers += 1
         anylit = z3.Bool(f"@cover{self._covers}", enc.ctx)
         sels = {k: z3.Bool(f"@cover{self._covers}:{i}", enc.ctx) for i, k in enumerate(goals)}
-        enc.solver.add(z3.Implies(anylit, z3.Or(*(z3.And(sels[k], g) for k, (_, g) in goals.items()))))
+        s.add(z3.Implies(anylit, raw_or(*(raw_and(sels[k], g) for k, (_, g) in goals.items()))))
         by_gate: dict[str, list[Any]] = {}
         for k, (gate, _) in goals.items():
             by_gate.setdefault(gate, []).append(k)
@@ -271,12 +281,12 @@ class Verifier:
         settled: list[z3.BoolRef] = []
         found: set[Any] = set()
         while pending:
-            r = enc.check(anylit, *settled)
+            r = enc.check(anylit, *settled, on=s)
             if r == z3.unknown:
-                raise Undecided(enc.solver.reason_unknown())
+                raise Undecided(s.reason_unknown())
             if r == z3.unsat:
                 break
-            m = enc.solver.model()
+            m = s.model()
             path = self._path(m)
             hit = [
                 k
@@ -293,7 +303,51 @@ class Verifier:
             for k in hit:
                 found.add(k)
                 pending.discard(k)
-                settled.append(z3.Not(sels[k]))
+                settled.append(raw_not(sels[k]))
+        return found
+
+    def cone(self) -> Cone | None:
+        """A :class:`Cone` over the decision nodes for :meth:`cover_in_cones`; None for a graph small enough."""
+        order = self._topo()
+        return Cone(self.enc, order) if len(order) > self.cone_step else None
+
+    def cover_in_cones(
+        self,
+        goals: Mapping[Any, tuple[str, z3.BoolRef]],
+        then: Callable[[z3.ModelRef, set[Any]], set[Any]] | None = None,
+        cone: Cone | None = None,
+    ) -> set[Any]:
+        """:meth:`cover` on a large graph, in steps down a topological order, each on a small solver.
+
+        Step i asks the goals at the first ``i * cone_step`` nodes of the order on a
+        :class:`Cone` holding just those nodes (the ancestors of every goal asked), so
+        early steps search a fraction of the graph; the cone grows step by step on one
+        incremental solver. Answers are those of the whole graph, an unsat one
+        included. ``then(model, open)`` sees every goal still open, in any step.
+        Without a ``cone`` (see :meth:`cone`) this is :meth:`cover` on the whole graph.
+        """
+        if cone is None:
+            return self.cover(goals, then)
+        rank = self._rank
+        found: set[Any] = set()
+        by_step: dict[int, list[Any]] = {}
+        for k, (gate, _) in goals.items():
+            by_step.setdefault(rank[gate] // self.cone_step, []).append(k)
+
+        batch: dict[Any, tuple[str, z3.BoolRef]] = {}
+
+        def follow(m: z3.ModelRef, pending: set[Any]) -> set[Any]:
+            assert then is not None
+            more = then(m, {k for k in goals if k in pending or (k not in found and k not in batch)})
+            found.update(more)
+            return more & pending
+
+        for step in sorted(by_step):
+            batch = {k: goals[k] for k in by_step[step] if k not in found}
+            if not batch:
+                continue
+            cone.grow((step + 1) * self.cone_step)
+            found |= self.cover(batch, follow if then is not None else None, solver=cone.solver)
         return found
 
     def local_candidates(self, conds: Mapping[Any, z3.BoolRef]) -> list[Any]:
@@ -331,30 +385,32 @@ class Verifier:
             for e in n.edges
             if len(conjuncts(e.guard.ast)) > 1
         }
-        guards_at = {n.id: [e.id for e in n.edges if e.id in multi] for n in spec.nodes.values()}
-        taken: set[str] = set()
+        guards_at = {n.id: ids for n in spec.nodes.values() if (ids := [e.id for e in n.edges if e.id in multi])}
+        variables = [(name, v, points.get(name)) for name, v in spec.variables.items()]
+        steps: set[tuple[str, str]] = set()  # (source, target) of every edge taken
         needed: set[tuple[str, int]] = set()
         stale = 0
         for _ in range(min(SIM_MAX, 4 * n_edges)):
-            patient = {name: _sample(v, rng, points.get(name)) for name, v in spec.variables.items()}
+            patient = {name: _sample(v, rng, pts) for name, v, pts in variables}
             try:
                 env = self.engine.environment(patient)
                 d = self.engine.decide(env)
             except (PatientError, SpecDefectError):
                 continue
-            before = len(taken) + len(needed)
+            before = len(steps) + len(needed)
             path = d.path
-            taken.update(f"{a}->{b}" for a, b in itertools.pairwise(path))
+            steps.update(itertools.pairwise(path))  # pairs, not edge-id strings: paths are 100 deep
             for nid in path:
-                for eid in guards_at.get(nid, ()):
-                    for i, fn in enumerate(multi[eid]):
-                        if fn(env) is not True:
-                            needed.add((eid, i))
+                if nid in guards_at:
+                    for eid in guards_at[nid]:
+                        for i, fn in enumerate(multi[eid]):
+                            if fn(env) is not True:
+                                needed.add((eid, i))
             self._record(path)
-            stale = stale + 1 if len(taken) + len(needed) == before else 0
+            stale = stale + 1 if len(steps) + len(needed) == before else 0
             if stale >= SIM_PATIENCE:
                 break
-        self._sim = (taken, needed)
+        self._sim = ({f"{a}->{b}" for a, b in steps}, needed)
         return self._sim
 
     def _boundary(self) -> dict[str, list[float]]:
@@ -364,11 +420,11 @@ class Verifier:
 
     def _record(self, path: Sequence[str]) -> None:
         """Remember ``path`` (of a patient the engine ran) as a way into each node on it."""
-        into, paths = self._into, self._paths
+        into, paths, nodes = self._into, self._paths, self.spec.nodes
         pid = -1
         for i, nid in enumerate(path):
             known = into.setdefault(nid, [])
-            if len(known) >= PATHS_PER_NODE or nid not in self.spec.nodes:
+            if len(known) >= PATHS_PER_NODE or nid not in nodes:
                 continue
             prefix = path[:i]
             if any(j == i and paths[q][:j] == prefix for q, j in known):
@@ -732,9 +788,10 @@ class Verifier:
             run = self._run(self._filled(enc.witness(m)))
             if run is None:
                 return set()
-            return self.settle_locally({k: local[k] for k in pending if k in local}, _takes_edge, along=run[0])
+            return self.settle_locally({k: g for k, g in local.items() if k in pending}, _takes_edge, along=run[0])
 
-        taken |= self.cover({k: v for k, v in edge_goals.items() if k not in taken}, then)
+        cone = self.cone()
+        taken |= self.cover_in_cones({k: v for k, v in edge_goals.items() if k not in taken}, then, cone)
         reachable = {spec.entry} | {e.target for n in spec.nodes.values() for e in n.edges if e.id in taken}
         self.unreachable = {k for k in order if k not in reachable}
         self._reasons_left = MAX_EXPLAINED
@@ -748,25 +805,26 @@ class Verifier:
                     "unreachable",
                     Severity.ERROR,
                     e.guard.loc,
-                    f"edge {e.id} is never taken: {self._edge_reason(e)}",
+                    f"edge {e.id} is never taken: {self._edge_reason(e, cone)}",
                     f"edge:{e.id}",
                 )
+        into: dict[str, list[Edge]] = {}  # edges into each element, in spec order
+        for node in spec.nodes.values():
+            for e in node.edges:
+                into.setdefault(e.target, []).append(e)
         for k in order:
             if k not in self.unreachable:
                 continue
             el = spec.nodes[k] if k in spec.nodes else spec.outcomes[k]
             kind = "node" if k in spec.nodes else "outcome"
             reasons: list[str] = []
-            for node in spec.nodes.values():
-                for e in node.edges:
-                    if e.target != k:
-                        continue
-                    if node.id in self.unreachable:
-                        reasons.append(f"via {e.id}: '{node.id}' is itself unreachable")
-                    elif e.id in self.dead_edges:
-                        reasons.append(f"via {e.id}: its guard can never hold (see the contradiction finding)")
-                    else:
-                        reasons.append(f"via {e.id}: {self._edge_reason(e)}")
+            for e in into.get(k, ()):
+                if e.source in self.unreachable:
+                    reasons.append(f"via {e.id}: '{e.source}' is itself unreachable")
+                elif e.id in self.dead_edges:
+                    reasons.append(f"via {e.id}: its guard can never hold (see the contradiction finding)")
+                else:
+                    reasons.append(f"via {e.id}: {self._edge_reason(e, cone)}")
             self.add(
                 "unreachable",
                 Severity.ERROR,
@@ -775,7 +833,7 @@ class Verifier:
                 f"{kind}:{k}",
             )
 
-    def _edge_reason(self, e: Edge) -> str:
+    def _edge_reason(self, e: Edge, cone: Cone | None) -> str:
         enc = self.enc
         if self._reasons_left <= 0:  # each reason costs solver calls; huge graphs get the short form
             return "its guard never holds on any path into this node"
@@ -783,7 +841,10 @@ class Verifier:
         reach = enc.reach_lit(e.source)
         node = self.spec.nodes[e.source]
         locate = self._locate_part(e.guard, f"edge:{e.id}")
-        ok, parts = enc.check_conjuncts(f"edge:{e.id}", e.guard.ast, locate, reach, local=False)
+        # the cone the unreachable check just searched holds the node's ancestors and what
+        # the search learned about them; the whole graph would start cold
+        on = cone.solver if cone is not None and self._rank[e.source] < cone.size else None
+        ok, parts = enc.check_conjuncts(f"edge:{e.id}", e.guard.ast, locate, reach, local=False, on=on)
         if not ok:
             return "its guard never holds when the patient is at this node; conflicting parts: " + self._parts_text(
                 parts
@@ -793,8 +854,8 @@ class Verifier:
             masks = [
                 f"'{self.renderer.render(s.guard.ast)}' (to {s.target})"
                 for s in node.edges[: e.index]
-                if not self.status(reach, ns.guards[e.index].t, ns.guards[s.index].unknown)
-                and not self.status(reach, ns.guards[e.index].t, ns.guards[s.index].f)
+                if not self.status(reach, ns.guards[e.index].t, ns.guards[s.index].unknown, on=on)
+                and not self.status(reach, ns.guards[e.index].t, ns.guards[s.index].f, on=on)
             ]
             if not masks:
                 masks = [f"'{self.renderer.render(s.guard.ast)}'" for s in node.edges[: e.index]]
@@ -817,7 +878,7 @@ class Verifier:
                         node.id,
                         _and(ns.reach, ns.guards[a.index].t, ns.guards[b.index].t),
                     )
-        local = {k: z3.And(*(enc.nodes[k[0]].guards[i].t for i in k[1:])) for k in goals}
+        local = {k: raw_and(*(enc.nodes[k[0]].guards[i].t for i in k[1:])) for k in goals}
         goals = {k: goals[k] for k in self.local_candidates(local)}
         for key in sorted(self.cover(goals)):
             nid, ia, ib = key
@@ -928,7 +989,7 @@ class Verifier:
             if changed is None:
                 tp, tq = enc.tr.term(formula.ast), q_tr.term(formula.ast)
                 if isinstance(tp, Tri) and isinstance(tq, Tri):
-                    changed = z3.Or(z3.And(tp.t, z3.Not(tq.t)), z3.And(tp.f, z3.Not(tq.f)))
+                    changed = raw_or(raw_and(tp.t, raw_not(tq.t)), raw_and(tp.f, raw_not(tq.f)))
                 else:
                     assert isinstance(tp, Val)
                     assert isinstance(tq, Val)
@@ -937,14 +998,17 @@ class Verifier:
                 deps = frozenset(_input_deps(spec, formula.ast))
                 groups.setdefault(deps, {})[changed.get_id()] = changed
             changes.append(changed)
-        # one query per set of inputs proves a whole group in the usual case (many small
-        # queries are much cheaper than one disjunction over the whole spec); formula by
-        # formula only in a group where it fails
+        # one query per set of inputs (in disjunctions of at most LOCAL_CHUNK formulas)
+        # proves a whole group in the usual case: many small queries are much cheaper
+        # than one disjunction over the whole spec; formula by formula only in a
+        # chunk where it fails
         open_ids: set[int] = set()
         for deps in sorted(groups, key=sorted):
-            group = groups[deps]
-            if self.status(link, z3.Or(*group.values()), local=True):
-                open_ids |= set(group)
+            group = list(groups[deps].values())
+            for i in range(0, len(group), LOCAL_CHUNK):
+                chunk = group[i : i + LOCAL_CHUNK]
+                if self.status(link, z3.Or(*chunk), local=True):
+                    open_ids |= {c.get_id() for c in chunk}
         for (element, formula, loc, what), changed in zip(formulas, changes, strict=True):
             if changed.get_id() not in open_ids:
                 continue
@@ -1007,14 +1071,14 @@ class Verifier:
                 if len(parts) < 2 or e.id in self.dead_edges:
                     continue
                 for i, c in enumerate(parts):
-                    goals[(e.id, i)] = (node.id, _and(reach, z3.Not(enc.tr.tri(c).t)))
+                    goals[(e.id, i)] = (node.id, _and(reach, raw_not(enc.tr.tri(c).t)))
                     where[(e.id, i)] = (e, c)
         _, needed = self.simulate()
         needed = needed & set(goals)
-        local = {k: (where[k][0].source, z3.Not(enc.tr.tri(where[k][1]).t)) for k in goals if k not in needed}
+        local = {k: (where[k][0].source, raw_not(enc.tr.tri(where[k][1]).t)) for k in goals if k not in needed}
         fns = {k: compile_expr(where[k][1], spec.symbols) for k in local}
         needed |= self.settle_locally(local, lambda k, path, i, env: fns[k](env) is not True)
-        needed |= self.cover({k: v for k, v in goals.items() if k not in needed})
+        needed |= self.cover_in_cones({k: v for k, v in goals.items() if k not in needed}, cone=self.cone())
         for key in goals:
             if key in needed:
                 continue

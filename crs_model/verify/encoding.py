@@ -11,7 +11,7 @@ core names the domain bounds and constraints that made a query impossible.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -98,11 +98,14 @@ class Encoding:
         # covering round finds its path about 2x faster than with Z3's default, and
         # the many small queries on the local solver gain a little (measured at
         # 10,000 nodes, docs/verify.md); None keeps the default
+        self.minimize_cores, self.relevancy = minimize_cores, relevancy
         self.solver = make_solver(self.ctx, minimize_cores=minimize_cores, relevancy=relevancy)
         # the same background without the graph: for questions about one formula
         self.local = make_solver(self.ctx, minimize_cores=minimize_cores, relevancy=relevancy)
         self.parts: dict[str, Part] = {}  # tracking literal name -> part
         self.background: list[z3.BoolRef] = []
+        self.facts: list[z3.BoolRef] = []  # everything asserted in both solvers (for a Cone)
+        self.reach_defs: dict[str, z3.BoolRef] = {}  # node or outcome -> its reach implication
         self.inputs = Inputs(spec, self.ctx)
         self.tr = self.translator(self.inputs)
         self._assert_background(self.inputs, "")
@@ -128,10 +131,14 @@ class Encoding:
         """Assert ``fact`` behind a named literal in both solvers (named in unsat cores)."""
         lit = z3.Bool(f"@{key}", self.ctx)
         self.parts[f"@{key}"] = part
-        self.solver.add(z3.Implies(lit, fact))
-        self.local.add(z3.Implies(lit, fact))
+        self._assert_both(z3.Implies(lit, fact))
         self.background.append(lit)
         return lit
+
+    def _assert_both(self, fact: z3.BoolRef) -> None:
+        self.solver.add(fact)
+        self.local.add(fact)
+        self.facts.append(fact)
 
     def domain_facts(self, inputs: Inputs) -> list[tuple[str, z3.BoolRef, Part]]:
         out: list[tuple[str, z3.BoolRef, Part]] = []
@@ -200,7 +207,8 @@ class Encoding:
             nodes[nid] = enc
         for k, lit in reach.items():
             rhs = self.true if k == spec.entry else _or(*incoming[k], ctx=self.ctx)
-            self.solver.add(z3.Implies(lit, rhs))
+            self.reach_defs[k] = z3.Implies(lit, rhs)
+            self.solver.add(self.reach_defs[k])
         outcomes: dict[str, OutcomeEnc] = {}
         for oid, o in spec.outcomes.items():
             known = _and(*(self._known(tr.name(n)) for n in o.outputs), ctx=self.ctx)
@@ -233,8 +241,7 @@ class Encoding:
             p = self.inputs
             link = z3.Bool("@completion_link", self.ctx)
             ties = [z3.Implies(p.known[v], z3.And(q.known[v], q.values[v] == p.values[v])) for v in self.spec.variables]
-            self.solver.add(z3.Implies(link, z3.And(*ties)))
-            self.local.add(z3.Implies(link, z3.And(*ties)))
+            self._assert_both(z3.Implies(link, z3.And(*ties)))
             self._completion = (q, self.translator(q), link)
         return self._completion
 
@@ -273,14 +280,18 @@ class Encoding:
         return self._inv_tr
 
     # ------------------------------------------------------------ querying
-    def check(self, *extra: z3.BoolRef, local: bool = False) -> z3.CheckSatResult:
-        """Check the background plus ``extra`` (assumptions) on the graph or the local solver."""
-        return check_fast(self.local if local else self.solver, [*self.background, *extra])
+    def pick(self, *, local: bool = False, on: z3.Solver | None = None) -> z3.Solver:
+        """``on`` if given (a :class:`Cone`'s solver), else the local solver or the whole graph's."""
+        return on or (self.local if local else self.solver)
 
-    def core_parts(self, *, local: bool = False) -> list[Part]:
+    def check(self, *extra: z3.BoolRef, local: bool = False, on: z3.Solver | None = None) -> z3.CheckSatResult:
+        """Check the background plus ``extra`` (assumptions) on the solver :meth:`pick` names."""
+        return check_fast(self.pick(local=local, on=on), [*self.background, *extra])
+
+    def core_parts(self, *, local: bool = False, on: z3.Solver | None = None) -> list[Part]:
         """The named parts (domains, constraints, conjuncts, paths) in the last unsat core."""
         out: list[Part] = []
-        for lit in (self.local if local else self.solver).unsat_core():
+        for lit in self.pick(local=local, on=on).unsat_core():
             if not z3.is_const(lit):  # a goal formula, not a tracking literal (and costly to print)
                 continue
             part = self.parts.get(lit.decl().name())
@@ -289,14 +300,20 @@ class Encoding:
         return sorted(out, key=lambda p: (p.loc.line, p.loc.column, p.text))
 
     def check_conjuncts(
-        self, tag: str, ast: Expr, locate: Callable[[Expr], Part], *extra: z3.BoolRef, local: bool = True
+        self,
+        tag: str,
+        ast: Expr,
+        locate: Callable[[Expr], Part],
+        *extra: z3.BoolRef,
+        local: bool = True,
+        on: z3.Solver | None = None,
     ) -> tuple[bool, list[Part]]:
         """Can every conjunct of ``ast`` hold (with ``extra``)? If not, the unsat core's parts.
 
         The conjuncts get tracking literals inside a push/pop scope, so the
         solver does not keep one clause per formula ever asked about.
         """
-        s = self.local if local else self.solver
+        s = self.pick(local=local, on=on)
         s.push()
         try:
             lits: list[z3.BoolRef] = []
@@ -306,10 +323,10 @@ class Encoding:
                 s.add(z3.Implies(lit, self.tr.tri(c).t))
                 self.parts[name] = locate(c)
                 lits.append(lit)
-            r = self.check(*lits, *extra, local=local)
+            r = self.check(*lits, *extra, on=s)
             if r == z3.unknown:
                 raise Undecided(s.reason_unknown())
-            return r == z3.sat, ([] if r == z3.sat else self.core_parts(local=local))
+            return r == z3.sat, ([] if r == z3.sat else self.core_parts(on=s))
         finally:
             s.pop()
 
@@ -336,6 +353,30 @@ class Encoding:
 
     def edge_of(self, e: Edge) -> z3.BoolRef:
         return _and(self.nodes[e.source].reach, self.nodes[e.source].take[e.index])
+
+
+class Cone:
+    """A solver with the background and the graph restricted to a growing prefix of a topological order.
+
+    A node's reach definition mentions only its parents, so a prefix of a
+    topological order holds every ancestor of its nodes: a question about
+    reaching nodes of the prefix has the same answer here as on the whole graph,
+    on a solver a fraction of its size (each search step of a whole-graph query
+    assigns every literal of the graph, wanted or not).
+    """
+
+    def __init__(self, enc: Encoding, order: Sequence[str]) -> None:
+        self.solver = make_solver(enc.ctx, minimize_cores=enc.minimize_cores, relevancy=enc.relevancy)
+        for fact in enc.facts:
+            self.solver.add(fact)
+        self._defs = [enc.reach_defs[n] for n in order]
+        self.size = 0  # nodes of the order asserted so far
+
+    def grow(self, size: int) -> None:
+        """Assert the reach definitions of the first ``size`` nodes of the order."""
+        for d in self._defs[self.size : size]:
+            self.solver.add(d)
+        self.size = max(self.size, min(size, len(self._defs)))
 
 
 def _approx(raw: z3.ExprRef) -> Fraction:

@@ -9,8 +9,8 @@ verifier's counterpart of :mod:`crs_model.pyeval`). Every value is a pair:
   Int codes in declaration order) and ``k``, which holds iff the value is known.
 
 Inputs are a typed constant plus a ``known`` Bool each; parameters are numerals.
-Translation walks the AST once per node (memoized on node identity), so shared
-definitions are built once and Z3's hash-consing shares the rest.
+Translation walks the AST once per distinct subtree (memoized by value), so shared
+definitions and repeated guards are built once and Z3's hash-consing shares the rest.
 
 The solver factory lives here too: every solver the verifier uses comes from
 :func:`make_solver` (fixed seed, deterministic resource limit, no wall clock).
@@ -163,6 +163,23 @@ def _or(*xs: z3.BoolRef, ctx: z3.Context | None = None) -> z3.BoolRef:
     return z3.BoolRef(z3.Z3_mk_or(c.ref(), len(items), _ast_array(items)), c)
 
 
+def raw_and(*xs: z3.BoolRef) -> z3.BoolRef:
+    """Exactly ``z3.And(*xs)`` (same term, no folding), without z3py's per-argument coercion."""
+    c = xs[0].ctx
+    return z3.BoolRef(z3.Z3_mk_and(c.ref(), len(xs), _ast_array(list(xs))), c)
+
+
+def raw_or(*xs: z3.BoolRef) -> z3.BoolRef:
+    """Exactly ``z3.Or(*xs)`` (same term, no folding), without z3py's per-argument coercion."""
+    c = xs[0].ctx
+    return z3.BoolRef(z3.Z3_mk_or(c.ref(), len(xs), _ast_array(list(xs))), c)
+
+
+def raw_not(x: z3.BoolRef) -> z3.BoolRef:
+    """Exactly ``z3.Not(x)`` (same term, no folding), without z3py's coercion."""
+    return z3.BoolRef(z3.Z3_mk_not(x.ctx.ref(), x.as_ast()), x.ctx)
+
+
 class Translator:
     """Translate type-checked ASTs over one symbol table into :class:`Term` pairs.
 
@@ -189,7 +206,10 @@ class Translator:
         self.definitions = definitions
         self.extra = dict(extra or {})
         self.calls = calls
-        self._memo: dict[int, tuple[Expr, Term]] = {}
+        # keyed by value, not identity: the same guard written at many places (large
+        # graphs repeat their tests) is translated once; positions are part of the key
+        # but a formula's positions are offsets in its own text, so repeats still match
+        self._memo: dict[Expr, Term] = {}
         self._names: dict[str, Term] = {}
 
     # ----------------------------------------------------------- helpers
@@ -246,11 +266,11 @@ class Translator:
 
     # ----------------------------------------------------------- dispatch
     def term(self, node: Expr) -> Term:
-        hit = self._memo.get(id(node))
+        hit = self._memo.get(node)
         if hit is not None:
-            return hit[1]
+            return hit
         out = self._build(node)
-        self._memo[id(node)] = (node, out)  # keep node alive: ids must stay unique
+        self._memo[node] = out
         return out
 
     def _build(self, node: Expr) -> Term:
