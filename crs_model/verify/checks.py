@@ -1060,6 +1060,9 @@ class Verifier:
 
     def check_redundant(self) -> None:
         spec, enc = self.spec, self.enc
+        # its path-local queries are many small satisfiable ones: cheap on a solver that
+        # has not internalised the earlier checks' formulas (the answers are the same)
+        enc.renew_local()
         goals: dict[Any, tuple[str, z3.BoolRef]] = {}
         where: dict[Any, tuple[Edge, Expr]] = {}
         for node in spec.nodes.values():
