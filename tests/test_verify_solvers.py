@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import gc
+from pathlib import Path
 
 import pytest
 
+from crs_model import load_spec
 from crs_model.model import Spec
 from crs_model.verify.checks import Verifier
 from crs_model.verify.report import Finding
 from tests.test_verify_cones import random_spec
+
+FAULTY = Path(__file__).resolve().parent.parent / "specs" / "examples" / "faulty"
 
 
 def _key(f: Finding) -> tuple[str, str, int, str]:
@@ -68,3 +72,15 @@ def test_collector_is_paused_while_checking_and_restored_after(enabled: bool) ->
     finally:
         if was:
             gc.enable()
+
+
+@pytest.mark.parametrize(
+    "name", ["02_contradiction_dead_guard", "03_contradiction_definition", "12_redundant_conjunct"]
+)
+def test_large_graph_contradiction_memo_reports_what_tracked_queries_report(name: str) -> None:
+    """``cone_step=1`` takes the large-graph path (one plain query per distinct guard)."""
+    spec = load_spec(FAULTY / f"{name}.yaml")
+    large = Verifier(spec, cone_step=1).run(["contradiction"])
+    small = Verifier(spec).run(["contradiction"])
+    assert [_key(f) for f in large.findings] == [_key(f) for f in small.findings]
+    assert large.findings or name == "12_redundant_conjunct"
