@@ -221,6 +221,18 @@ class Encoding:
         for nid, n in spec.nodes.items():
             self.parts[f"reach:{nid}"] = Part(f"the path to '{nid}' ({n.question.strip()})", n.loc, f"node:{nid}")
 
+    def renew_local(self) -> None:
+        """Replace the solver without the graph by a fresh one holding the same facts.
+
+        With relevancy 0 a solver assigns every atom it has ever internalised on each
+        satisfiable check, and atoms of assumptions stay internalised: after the
+        missing-data check's disjunctions over every guard (two patient copies) a
+        small path query costs about 10x more (measured at 10,000 nodes).
+        """
+        self.local = make_solver(self.ctx, minimize_cores=self.minimize_cores, relevancy=self.relevancy)
+        for fact in self.facts:
+            self.local.add(fact)
+
     def reach_lit(self, key: str) -> z3.BoolRef:
         return self.nodes[key].reach if key in self.nodes else self.outcomes[key].reach
 
