@@ -41,7 +41,7 @@ from crs_model.types import Symbol, SymbolKind
 Env = Mapping[str, Any]
 Fn = Callable[[Env], Any]
 
-_CMP: dict[str, Callable[[Any, Any], bool]] = {
+COMPARE_OPS: dict[str, Callable[[Any, Any], bool]] = {  # also used by the test-data steering
     "<": operator.lt,
     "<=": operator.le,
     ">": operator.gt,
@@ -49,7 +49,7 @@ _CMP: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-_ARITH: dict[str, Callable[[Any, Any], Any]] = {
+ARITH_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add,
     "-": operator.sub,
     "*": operator.mul,
@@ -125,7 +125,7 @@ def compile_expr(node: Expr, symbols: Mapping[str, Symbol], defs: Mapping[str, F
                 return a / b
 
             return div
-        op = _ARITH[node.op]
+        op = ARITH_OPS[node.op]
 
         def arith(env: Env) -> Any:
             a = lf(env)
@@ -168,7 +168,7 @@ def compile_expr(node: Expr, symbols: Mapping[str, Symbol], defs: Mapping[str, F
 
 
 def _compile_compare(node: Compare, symbols: Mapping[str, Symbol], defs: Mapping[str, Fn] | None) -> Fn:
-    op = _CMP[node.op]
+    op = COMPARE_OPS[node.op]
     rc, rv = _const(node.right, symbols)
     if isinstance(node.left, Name) and rc and (defs is None or node.left.id not in defs):
         key = node.left.id

@@ -29,9 +29,9 @@ from crs_model.render import (
     views,
 )
 from crs_model.text import Renderer
+from crs_model.verify.report import Finding
 from tests.conftest import SPEC_PATH as SPEC
 from tests.test_engine import FULL
-from tests.verify_fakes import FakeFinding
 
 ROOT = Path(__file__).resolve().parent.parent
 DIAGRAMS = ROOT / "diagrams"
@@ -172,7 +172,7 @@ def test_patient_overlay_insufficient_data_shows_missing(spec: Spec) -> None:
 
 
 FAKE_FINDINGS = (
-    FakeFinding(
+    Finding(
         "overlap",
         Severity.ERROR,
         Location("specs/x.yaml", 10, 3),
@@ -180,7 +180,7 @@ FAKE_FINDINGS = (
         {"etiology": "sepsis", "tocilizumab_doses": 0},
         "node:tocilizumab_repeat",
     ),
-    FakeFinding(
+    Finding(
         "uncited",
         Severity.WARNING,
         Location("specs/x.yaml", 20, 5),
@@ -188,7 +188,7 @@ FAKE_FINDINGS = (
         None,
         "edge:crs_grade->no_crs",
     ),
-    FakeFinding(
+    Finding(
         "invariant",
         Severity.ERROR,
         Location("specs/x.yaml", 30, 7),
@@ -196,7 +196,7 @@ FAKE_FINDINGS = (
         {"weight_kg": 120},
         "invariant:tocilizumab_dose_cap",
     ),
-    FakeFinding("unreachable", Severity.INFO, Location("specs/x.yaml", 40, 1), "never reached", None, "outcome:no_crs"),
+    Finding("unreachable", Severity.INFO, Location("specs/x.yaml", 40, 1), "never reached", None, "outcome:no_crs"),
 )
 
 
@@ -217,7 +217,7 @@ def test_findings_overlay_marks_elements_and_lists_witnesses(spec: Spec) -> None
 
 
 def test_flag_findings_mark_their_outcome(spec: Spec) -> None:
-    flag = FakeFinding("missing-data", Severity.INFO, Location("s", 1, 1), "m", None, "flag:car_t_note")
+    flag = Finding("missing-data", Severity.INFO, Location("s", 1, 1), "m", None, "flag:car_t_note")
     nodes = nodes_of(diagram(spec, Overlay(findings=(flag,))))
     assert "⚠ F1 (info)" in label_text(nodes["consider_cytosorb"])
     assert "⚠" not in label_text(nodes["cytosorb_contraindicated"])

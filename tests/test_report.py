@@ -18,8 +18,8 @@ from crs_model.model import Severity, Spec
 from crs_model.report import PackInputs, gather, load_trace_map, to_html, to_markdown, trace_path
 from crs_model.signoff import append_record
 from crs_model.text import Renderer, fmt_number
+from crs_model.verify.report import CheckResult, Finding, Report
 from tests.conftest import SPEC_PATH as SPEC
-from tests.verify_fakes import FakeCheck, FakeFinding, FakeReport
 
 ROOT = Path(__file__).resolve().parent.parent
 HAS_VERIFIER = importlib.util.find_spec("crs_model.verify") is not None
@@ -32,12 +32,18 @@ def spec_copy(tmp_path: Path) -> Path:
     return target
 
 
-def fake_report(spec: Spec) -> FakeReport:
+def fake_report(spec: Spec) -> Report:
     status = {inv.id: "proven" for inv in spec.invariants}
     status["tocilizumab_dose_cap"] = "refuted"
-    return FakeReport(
+    md = spec.metadata
+    return Report(
+        spec_path=spec.path,
+        spec_id=md.id,
+        spec_version=md.version,
+        spec_sha256=spec.sha256,
+        solver_version="4.99.0",
         findings=(
-            FakeFinding(
+            Finding(
                 "invariant",
                 Severity.ERROR,
                 Location(spec.path, 900, 5),
@@ -45,7 +51,7 @@ def fake_report(spec: Spec) -> FakeReport:
                 {"weight_kg": 120.0, "etiology": "car_t"},
                 "invariant:tocilizumab_dose_cap",
             ),
-            FakeFinding(
+            Finding(
                 "redundant",
                 Severity.INFO,
                 Location(spec.path, 500, 9),
@@ -55,7 +61,7 @@ def fake_report(spec: Spec) -> FakeReport:
             ),
         ),
         invariant_status=status,
-        checks=(FakeCheck("invariant", "failed", 1), FakeCheck("overlap", "passed", 0)),
+        checks=(CheckResult("invariant", "failed", 0.0, 1), CheckResult("overlap", "passed", 0.0, 0)),
     )
 
 

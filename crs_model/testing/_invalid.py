@@ -33,8 +33,7 @@ def invalid_patients(spec: Spec) -> st.SearchStrategy[tuple[Any, frozenset[str]]
     names = sorted(variables)
     model = input_model(spec)
 
-    def corrupt(args: tuple[dict[str, Any], int, int, str, int]) -> tuple[Any, frozenset[str]]:
-        base, kind, which, text, junk = args
+    def corrupt(base: dict[str, Any], kind: int, which: int, text: str, junk: int) -> tuple[Any, frozenset[str]]:
         p = dict(base)
         name = names[which % len(names)]
         v = variables[name]
@@ -98,7 +97,7 @@ def invalid_patients(spec: Spec) -> st.SearchStrategy[tuple[Any, frozenset[str]]
         base = patient(buf[:n])
         tail = _Source(buf[n:])
         kind, which, junk = tail.byte() % 6, tail.bits(2) % 10_001, tail.byte()
-        return corrupt((base, kind, which, _text(tail), junk))
+        return corrupt(base, kind, which, _text(tail), junk)
 
     return st.binary(min_size=n + _TAIL, max_size=n + _TAIL).map(decode)
 

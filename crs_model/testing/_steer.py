@@ -12,28 +12,18 @@ Hypothesis draws, so steering shrinks like any other data.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from crs_model.expr import Arith, BoolLit, Call, Compare, Expr, IfThenElse, Logic, Member, Name, Neg, Not, Num, Str
 from crs_model.model import Edge, Spec
-from crs_model.pyeval import Fn, compile_expr
+from crs_model.pyeval import ARITH_OPS, COMPARE_OPS, Fn, compile_expr
 from crs_model.testing._boundaries import constant_value, harvest
 from crs_model.types import SymbolKind
 
 Pick = Callable[[int], int]
 Pred = Callable[[Any], bool]
 
-_CMP: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
-_ARITH: dict[str, Callable[[Any, Any], Any]] = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 MAX_DEPTH = 16
 _MISSING = object()
 
@@ -74,8 +64,8 @@ class InputModel:
         self._names: dict[int, list[str]] = {}
         self._fast: dict[tuple[int, bool], tuple[str, Pred, tuple[Any, ...]] | None] = {}
         self._branches: dict[int, list[tuple[list[tuple[Expr, bool]], Expr, Any]]] = {}
-        self._last: tuple[dict[str, Any], dict[str, Any]] = ({"": None}, {})
-        # edits made by this class are counted, so an unchanged dict is recognised without comparing it
+        # the environment of the inputs last evaluated; edits made by this class are counted,
+        # so an unchanged dict is recognised without comparing it
         self._edits = 0
         self._env_of: object = None
         self._env_edits = -1
@@ -99,16 +89,10 @@ class InputModel:
 
     # ------------------------------------------------------------ evaluation
     def full_env(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        """The inputs, with definitions computed lazily on first use (cached until the inputs change)."""
-        if self._env_of is inputs and self._env_edits == self._edits:
-            return self._env
-        snap, env = self._last
-        if snap != inputs:  # a dict not seen before, or changed outside this class
-            snap = dict(inputs)
-            env = dict(snap)
-            self._last = (snap, env)
-        self._env_of, self._env_edits, self._env = inputs, self._edits, env
-        return env
+        """The inputs, with definitions computed lazily on first use (kept until the inputs change)."""
+        if self._env_of is not inputs or self._env_edits != self._edits:
+            self._env_of, self._env_edits, self._env = inputs, self._edits, dict(inputs)
+        return self._env
 
     def value(self, node: Expr, inputs: Mapping[str, Any]) -> Any:
         fn = self._compiled.get(id(node))
@@ -187,7 +171,7 @@ class InputModel:
                 inputs[name] = ok[pick(len(ok))]
                 self._edits += 1
             return
-        op = _CMP[node.op]
+        op = COMPARE_OPS[node.op]
         rc = self.const(node.right)
         lc = self.const(node.left)
         if isinstance(node.right, Str):
@@ -210,7 +194,7 @@ class InputModel:
         out: tuple[str, Pred, tuple[Any, ...]] | None = None
         left = node.left
         if isinstance(left, Name) and left.id in self.candidates and left.id not in self.definitions:
-            op = _CMP[node.op]
+            op = COMPARE_OPS[node.op]
             c: Any = node.right.value if isinstance(node.right, Str) else self.const(node.right)
             if c is not None:
                 pred = _safe(lambda x: op(x, c) == want)
@@ -263,7 +247,7 @@ class InputModel:
         elif isinstance(node, Arith) and node.op in "+-*":
             lc = self.const(node.left)
             rc = self.const(node.right)
-            fn = _ARITH[node.op]
+            fn = ARITH_OPS[node.op]
             if rc is not None:
                 self.make_value(node.left, _safe(lambda x: pred(fn(x, rc))), inputs, pick, d)
             elif lc is not None:

@@ -179,15 +179,19 @@ def patient_decoder(
     spec: Spec, absent_probability: float = 0.1, target: str | None = None
 ) -> tuple[int, Callable[[bytes], Patient]]:
     """``(n, decode)``: a valid patient from the first ``n`` bytes of a buffer (see :func:`patients`)."""
-    per256 = _absent_per_256(absent_probability)
     model = input_model(spec)
     decoders = _decoders(model, list(spec.variables))
+    return _size(model), _patient_fn(model, _absent_per_256(absent_probability), decoders, target)
 
+
+def _patient_fn(
+    model: InputModel, per256: int, decoders: list[tuple[str, Decoder]], target: str | None
+) -> Callable[[bytes], Patient]:
     def decode(buf: bytes) -> Patient:
         src = _Source(buf)
         return _finish(src, model, _decode_inputs(src, per256, decoders), target)
 
-    return _size(model), decode
+    return decode
 
 
 def patients_toward(spec: Spec, targets: list[str], *, absent_probability: float = 0.1) -> st.SearchStrategy[Patient]:
@@ -197,12 +201,14 @@ def patients_toward(spec: Spec, targets: list[str], *, absent_probability: float
     for t in targets:
         if t not in spec.outcomes:
             raise ValueError(f"target={t!r} is not an outcome of spec {spec.metadata.id!r}")
-    choices: list[str | None] = [*targets, None]
-    decoders = [patient_decoder(spec, absent_probability, t)[1] for t in choices]
-    n = _size(input_model(spec))
+    model = input_model(spec)
+    per256 = _absent_per_256(absent_probability)
+    decoders = _decoders(model, list(spec.variables))
+    fns = [_patient_fn(model, per256, decoders, t) for t in [*targets, None]]
+    n = _size(model)
 
     def decode(buf: bytes) -> Patient:
-        return decoders[buf[0] % len(decoders)](buf[1:])
+        return fns[buf[0] % len(fns)](buf[1:])
 
     return st.binary(min_size=n + 1, max_size=n + 1).map(decode)
 

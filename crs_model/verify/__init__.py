@@ -7,7 +7,7 @@ Public API (the contract other tools code against)::
     report = verify(spec)                 # all checks
     report.ok, report.findings, report.to_json()
 
-Importing this package imports z3; ``import crs_model`` never does.
+z3 is imported when ``verify`` runs, not by importing this package or ``crs_model``.
 """
 
 from __future__ import annotations
