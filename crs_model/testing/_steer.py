@@ -26,6 +26,7 @@ Pred = Callable[[Any], bool]
 
 MAX_DEPTH = 16
 _MISSING = object()
+_MEMO_MAX = 20_000  # predicates (and the answers memoized per predicate) kept before the memo starts afresh
 
 
 def _safe(pred: Pred) -> Pred:
@@ -64,12 +65,17 @@ class InputModel:
         self._names: dict[int, list[str]] = {}
         self._fast: dict[tuple[int, bool], tuple[str, Pred, tuple[Any, ...]] | None] = {}
         self._branches: dict[int, list[tuple[list[tuple[Expr, bool]], Expr, Any]]] = {}
-        # the environment of the inputs last evaluated; edits made by this class are counted,
-        # so an unchanged dict is recognised without comparing it
-        self._edits = 0
+        # one predicate object per distinct test (see _pred), so the candidates an input may take
+        # and the viable branches of an if/else chain are worked out once per test, not per call
+        self._preds: dict[tuple[Any, ...], Pred] = {}
+        self._oks: dict[tuple[str, Pred], tuple[Any, ...]] = {}
+        self._viable: dict[tuple[int, Pred], list[tuple[list[tuple[Expr, bool]], Expr]]] = {}
+        # the environment (inputs + definitions computed so far) of the inputs dict last evaluated;
+        # every edit this class makes goes through _set/_forget, which update it in place and drop
+        # only the definitions that depend on the edited input
         self._env_of: object = None
-        self._env_edits = -1
         self._env: dict[str, Any] = {}
+        self._dependents = _dependents(spec, self.definitions)
         self._protected: frozenset[str] = frozenset()  # inputs a repair must not change
         self.constraints: tuple[tuple[Expr, Fn], ...] = tuple(
             (c.formula.ast, compile_expr(c.formula.ast, self.symbols)) for c in spec.constraints
@@ -89,16 +95,33 @@ class InputModel:
 
     # ------------------------------------------------------------ evaluation
     def full_env(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        """The inputs, with definitions computed lazily on first use (kept until the inputs change)."""
-        if self._env_of is not inputs or self._env_edits != self._edits:
-            self._env_of, self._env_edits, self._env = inputs, self._edits, dict(inputs)
+        """The inputs, with definitions computed lazily on first use (kept while the inputs are
+        edited only through :meth:`_set` / :meth:`_forget`)."""
+        if self._env_of is not inputs:
+            self._env_of, self._env = inputs, dict(inputs)
         return self._env
+
+    def _set(self, inputs: dict[str, Any], name: str, value: Any) -> None:
+        inputs[name] = value
+        if self._env_of is inputs:
+            env = self._env
+            env[name] = value
+            for d in self._dependents.get(name, ()):
+                env.pop(d, None)
+
+    def _forget(self, inputs: dict[str, Any], name: str) -> None:
+        inputs.pop(name, None)
+        if self._env_of is inputs:
+            env = self._env
+            env.pop(name, None)
+            for d in self._dependents.get(name, ()):
+                env.pop(d, None)
 
     def value(self, node: Expr, inputs: Mapping[str, Any]) -> Any:
         fn = self._compiled.get(id(node))
         if fn is None:
             fn = self._compiled[id(node)] = compile_expr(node, self.symbols, self._lazy)
-        if self._env_of is inputs and self._env_edits == self._edits:  # no edit since the last call
+        if self._env_of is inputs:
             return fn(self._env)
         return fn(self.full_env(inputs))
 
@@ -110,6 +133,26 @@ class InputModel:
         except KeyError:
             c = self._consts[key] = constant_value(node, self.symbols)
             return c
+
+    def _pred(self, key: tuple[Any, ...]) -> Pred:
+        """The test a steered value must pass, described by ``key`` (see ``_build_pred``); the
+        same key gives the same function object, which keys the memos below."""
+        pred = self._preds.get(key)
+        if pred is None:
+            if len(self._preds) >= _MEMO_MAX:  # runtime values appear in keys: keep the memo bounded
+                self._preds.clear()
+                self._oks.clear()
+                self._viable.clear()
+            pred = self._preds[key] = _safe(_build_pred(key))
+        return pred
+
+    def _passing(self, name: str, pred: Pred) -> tuple[Any, ...]:
+        """The candidate values of input ``name`` that pass ``pred`` (memoized)."""
+        key = (name, pred)
+        ok = self._oks.get(key)
+        if ok is None:
+            ok = self._oks[key] = tuple(c for c in self.candidates[name] if pred(c))
+        return ok
 
     def consistent(self, inputs: Mapping[str, Any]) -> bool:
         return all(fn(inputs) is not False for _, fn in self.constraints)
@@ -124,8 +167,7 @@ class InputModel:
             if node.id in self.definitions:
                 self.make_bool(self.definitions[node.id], want, inputs, pick, d)
             elif node.id in self.candidates and node.id not in self._protected:
-                inputs[node.id] = want
-                self._edits += 1
+                self._set(inputs, node.id, want)
         elif isinstance(node, Not):
             self.make_bool(node.operand, not want, inputs, pick, d)
         elif isinstance(node, Logic):
@@ -133,10 +175,10 @@ class InputModel:
         elif isinstance(node, Compare):
             self._make_compare(node, want, inputs, pick, d)
         elif isinstance(node, Member):
-            members = {v.value for v in node.values}
-            self.make_value(node.operand, _safe(lambda x: ((x in members) != node.negated) == want), inputs, pick, d)
+            members = frozenset(v.value for v in node.values)
+            self.make_value(node.operand, self._pred(("member", members, node.negated, want)), inputs, pick, d)
         elif isinstance(node, IfThenElse):
-            self.make_value(node, _safe(lambda x: x is want), inputs, pick, d)
+            self.make_value(node, self._pred(("is", want)), inputs, pick, d)
 
     def _make_logic(self, node: Logic, want: bool, inputs: dict[str, Any], pick: Pick, d: int) -> None:
         left, right = node.left, node.right
@@ -168,23 +210,21 @@ class InputModel:
             name, pred, ok = fast
             cur = inputs.get(name)
             if d <= MAX_DEPTH and not (cur is not None and pred(cur)) and ok and name not in self._protected:
-                inputs[name] = ok[pick(len(ok))]
-                self._edits += 1
+                self._set(inputs, name, ok[pick(len(ok))])
             return
-        op = COMPARE_OPS[node.op]
+        op = node.op
         rc = self.const(node.right)
         lc = self.const(node.left)
         if isinstance(node.right, Str):
-            s = node.right.value
-            self.make_value(node.left, _safe(lambda x: op(x, s) == want), inputs, pick, d)
+            self.make_value(node.left, self._pred(("cmp", op, node.right.value, want)), inputs, pick, d)
         elif rc is not None:
-            self.make_value(node.left, _safe(lambda x: op(x, rc) == want), inputs, pick, d)
+            self.make_value(node.left, self._pred(("cmp", op, rc, want)), inputs, pick, d)
         elif lc is not None:
-            self.make_value(node.right, _safe(lambda x: op(lc, x) == want), inputs, pick, d)
+            self.make_value(node.right, self._pred(("rcmp", op, lc, want)), inputs, pick, d)
         else:
             rv = self.value(node.right, inputs)
             if rv is not None:
-                self.make_value(node.left, _safe(lambda x: op(x, rv) == want), inputs, pick, d)
+                self.make_value(node.left, self._pred(("cmp", op, _typed(rv), want)), inputs, pick, d)
 
     def _input_vs_constant(self, node: Compare, want: bool) -> tuple[str, Pred, tuple[Any, ...]] | None:
         """For ``input <op> constant``: the input, the test of a value, and the candidates that pass."""
@@ -215,12 +255,16 @@ class InputModel:
             if node.id in self.definitions:
                 self.make_value(self.definitions[node.id], pred, inputs, pick, d)
             elif sym is not None and sym.kind is SymbolKind.VARIABLE and node.id not in self._protected:
-                ok = [c for c in self.candidates[node.id] if pred(c)]
+                ok = self._passing(node.id, pred)
                 if ok:
-                    inputs[node.id] = ok[pick(len(ok))]
-                    self._edits += 1
+                    self._set(inputs, node.id, ok[pick(len(ok))])
         elif isinstance(node, IfThenElse):
-            viable = [(path, value) for path, value, c in self._ite_branches(node) if not _const_fails(c, pred)]
+            vkey = (id(node), pred)
+            viable = self._viable.get(vkey)
+            if viable is None:
+                viable = self._viable[vkey] = [
+                    (path, value) for path, value, c in self._ite_branches(node) if not _const_fails(c, pred)
+                ]
             start = pick(len(viable)) if viable else 0
             for k in range(len(viable)):  # the drawn branch first, then the others until one works
                 path, value = viable[(start + k) % len(viable)]
@@ -230,7 +274,7 @@ class InputModel:
                 if _holds(pred, self.value(node, inputs)):
                     return
         elif isinstance(node, Call) and node.func in ("min", "max"):
-            pick_fn: Callable[[Any, Any], Any] = min if node.func == "min" else max
+            func = node.func
             args = list(node.args)
             start = pick(len(args))
             for k in range(len(args)):  # the drawn argument decides first, then the others
@@ -239,7 +283,8 @@ class InputModel:
                 chosen = self.value(args[i], inputs)
                 for j, a in enumerate(args):
                     if j != i and chosen is not None:  # the others must keep min/max(chosen, x) satisfying pred
-                        self.make_value(a, _safe(_keeps(pred, pick_fn, chosen)), inputs, pick, d)
+                        keeps = self._pred(("keeps", pred, func, _typed(chosen)))
+                        self.make_value(a, keeps, inputs, pick, d)
                     elif j != i:
                         self.make_value(a, pred, inputs, pick, d)
                 if _holds(pred, self.value(node, inputs)):
@@ -247,13 +292,12 @@ class InputModel:
         elif isinstance(node, Arith) and node.op in "+-*":
             lc = self.const(node.left)
             rc = self.const(node.right)
-            fn = ARITH_OPS[node.op]
             if rc is not None:
-                self.make_value(node.left, _safe(lambda x: pred(fn(x, rc))), inputs, pick, d)
+                self.make_value(node.left, self._pred(("arith", pred, node.op, rc)), inputs, pick, d)
             elif lc is not None:
-                self.make_value(node.right, _safe(lambda x: pred(fn(lc, x))), inputs, pick, d)
+                self.make_value(node.right, self._pred(("rarith", pred, node.op, lc)), inputs, pick, d)
         elif isinstance(node, Neg):
-            self.make_value(node.operand, _safe(lambda x: pred(-x)), inputs, pick, d)
+            self.make_value(node.operand, self._pred(("neg", pred)), inputs, pick, d)
         elif isinstance(node, (Logic, Compare, Not, Member)):
             for want in (True, False):
                 if pred(want):
@@ -300,8 +344,7 @@ class InputModel:
             for var in self.var_names(ast) if ast is not None else []:
                 if var not in inputs:
                     cands = self.candidates[var]
-                    inputs[var] = cands[pick(len(cands))]
-                    self._edits += 1
+                    self._set(inputs, var, cands[pick(len(cands))])
 
     def repair(self, inputs: dict[str, Any], pick: Pick, keep: frozenset[str] = frozenset()) -> None:
         """Make every declared constraint non-false without changing the inputs in ``keep``
@@ -316,21 +359,60 @@ class InputModel:
                 if self.constraints and any(fn(inputs) is False for a, fn in self.constraints if a is bad[0]):
                     for n in self.var_names(bad[0]):
                         if n not in keep:
-                            inputs.pop(n, None)
-                            self._edits += 1
+                            self._forget(inputs, n)
         finally:
             self._protected = frozenset()
         for ast, fn in self.constraints:
             if fn(inputs) is False:
                 for n in self.var_names(ast):
-                    inputs.pop(n, None)
-                    self._edits += 1
+                    self._forget(inputs, n)
                     if fn(inputs) is not False:
                         break
 
 
-def _keeps(pred: Pred, fn: Callable[[Any, Any], Any], chosen: Any) -> Pred:
-    return lambda x: pred(fn(chosen, x))
+def _typed(value: Any) -> tuple[type, Any]:
+    """A runtime value inside a predicate key: with its type, as 1, 1.0 and True are equal keys."""
+    return (type(value), value)
+
+
+def _build_pred(key: tuple[Any, ...]) -> Pred:
+    """The function a predicate key describes (an input's value ``x`` -> passes?).
+
+    ``("cmp", op, c, want)``: ``(x op c) == want``; ``("rcmp", ...)``: ``(c op x) == want``;
+    ``("member", values, negated, want)``; ``("is", want)``; ``("keeps", pred, "min"|"max",
+    (type, chosen))``: ``pred(min(chosen, x))``; ``("arith", pred, op, c)``: ``pred(x op c)``;
+    ``("rarith", ...)``: ``pred(c op x)``; ``("neg", pred)``: ``pred(-x)``. Runtime values are
+    keyed with their type (:func:`_typed`).
+    """
+    kind = key[0]
+    if kind in ("cmp", "rcmp"):
+        _, op_name, c, want = key
+        op = COMPARE_OPS[op_name]
+        if isinstance(c, tuple):
+            c = c[1]
+        if kind == "cmp":
+            return lambda x: op(x, c) == want
+        return lambda x: op(c, x) == want
+    if kind == "member":
+        _, members, negated, want = key
+        return lambda x: ((x in members) != negated) == want
+    if kind == "is":
+        want = key[1]
+        return lambda x: x is want
+    if kind == "keeps":
+        _, inner, func, (_t, chosen) = key
+        fn: Callable[[Any, Any], Any] = min if func == "min" else max
+        return lambda x: inner(fn(chosen, x))
+    if kind in ("arith", "rarith"):
+        _, inner, op_name, c = key
+        aop = ARITH_OPS[op_name]
+        if kind == "arith":
+            return lambda x: inner(aop(x, c))
+        return lambda x: inner(aop(c, x))
+    if kind == "neg":
+        inner = key[1]
+        return lambda x: inner(-x)
+    raise ValueError(f"unknown predicate kind {kind!r}")  # pragma: no cover
 
 
 def _holds(pred: Pred, value: Any) -> bool:
@@ -350,6 +432,22 @@ def _constant(value: Expr, model: InputModel) -> Any:
 
 def _const_fails(constant: Any, pred: Pred) -> bool:
     return constant is not _NOT_CONSTANT and not pred(constant)
+
+
+def _dependents(spec: Spec, definitions: Mapping[str, Expr]) -> dict[str, tuple[str, ...]]:
+    """For each input, the definitions whose value can change with it (directly or through
+    another definition)."""
+    uses = {n: set(_var_names(ast, {**spec.variables, **definitions})) for n, ast in definitions.items()}
+    out: dict[str, tuple[str, ...]] = {}
+    for name in spec.variables:
+        hit: set[str] = set()
+        frontier = {name}
+        while frontier:
+            new = {d for d, deps in uses.items() if deps & frontier} - hit
+            hit |= new
+            frontier = new
+        out[name] = tuple(sorted(hit))
+    return out
 
 
 def _var_names(node: Expr, variables: Mapping[str, Any]) -> list[str]:

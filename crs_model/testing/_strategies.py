@@ -58,7 +58,15 @@ class _Source:
         return v
 
     def pick(self, n: int) -> int:
-        return 0 if n <= 1 else self.bits(2) % n
+        """A choice in ``0 .. n-1`` from the next two bytes (``bits(2) % n``, inlined: the hot path)."""
+        if n <= 1:
+            return 0
+        i = self.i
+        self.i = i + 2
+        buf = self.buf
+        if i + 1 < len(buf):
+            return ((buf[i] << 8) | buf[i + 1]) % n
+        return ((buf[i] << 8) % n) if i < len(buf) else 0
 
 
 _SLOT = 4  # bytes per input: absent?, selector, two value bytes

@@ -156,3 +156,56 @@ def test_invalid_patients_cover_every_kind_of_bad_input(spec: Spec, engine: Engi
 
     check()
     assert reasons >= {"unknown input", "not a boolean", "outside", "inconsistent", "JSON object", "non-ASCII key"}
+
+
+def _buffers(n: int, count: int) -> list[bytes]:
+    import random
+
+    rng = random.Random(20261124)  # noqa: S311 - reproducible test data, not cryptography
+    return [rng.randbytes(n) for _ in range(count)]
+
+
+def test_steering_keeps_its_cached_environment_in_step_with_the_inputs(spec: Spec) -> None:
+    """Steering edits inputs in place and drops only the definitions that depend on the edited
+    input; every value left in its cache must equal a fresh evaluation of the edited inputs."""
+    from crs_model.pyeval import compile_expr
+    from crs_model.testing._strategies import _decode_inputs, _decoders, _Source, input_model
+
+    model = input_model(spec)
+    decoders = _decoders(model, list(spec.variables))
+    fresh = {n: compile_expr(d.formula.ast, spec.symbols, None) for n, d in spec.definitions.items()}
+    order = list(spec.definitions)  # definitions come after the ones they use
+    checked = 0
+    for buf in _buffers(4 * len(spec.variables) + 32, 400):
+        src = _Source(buf)
+        inputs = _decode_inputs(src, 40, decoders)
+        target = sorted(model.paths)[buf[-1] % len(model.paths)]
+        keep = model.steer(model.paths[target][0], inputs, src.pick)
+        model.make_known(spec.outcomes[target].outputs, inputs, src.pick)
+        model.repair(inputs, src.pick, keep)
+        env: dict[str, Any] = dict(inputs)
+        for name in order:
+            env[name] = fresh[name](env)
+        cached = model.full_env(inputs)
+        assert {k: v for k, v in cached.items() if k in spec.variables} == inputs
+        for name in order:
+            if name in cached:
+                assert cached[name] == env[name], (name, inputs)
+                checked += 1
+    assert checked > 1000
+
+
+def test_a_bounded_predicate_memo_generates_the_same_patients(spec: Spec, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crs_model.testing import _steer
+    from crs_model.testing._steer import InputModel
+    from crs_model.testing._strategies import _decoders, _patient_fn
+
+    def decode_all(model: InputModel) -> list[dict[str, Any]]:
+        fn = _patient_fn(model, 26, _decoders(model, list(spec.variables)), None)
+        return [fn(b) for b in _buffers(4 * len(spec.variables) + 32, 300)]
+
+    unbounded = decode_all(InputModel(spec))
+    monkeypatch.setattr(_steer, "_MEMO_MAX", 3)
+    small = InputModel(spec)
+    assert decode_all(small) == unbounded
+    assert len(small._preds) <= 3
