@@ -316,25 +316,38 @@ def suite(spec: Spec) -> list[Property]:
     return props
 
 
+_lean_depth = 0  # lean_gc may nest: only the outermost freezes and unfreezes
+
+
 @contextmanager
 def lean_gc() -> Iterator[None]:
-    """Fewer garbage collections while Hypothesis runs a property, restored afterwards.
+    """Garbage collection during a property run looks only at the run's own objects.
 
     Every example allocates thousands of short-lived objects (the drawn choices,
-    the patient, the decision, Hypothesis's own records); with the default
-    threshold the collector runs every 700 allocations, several times per
-    example. Collecting the young generation every 20,000 allocations instead
-    measured about 10 % more examples per second (``benchmarks/bench_fuzz.py``).
-    Cyclic garbage is still collected, in larger batches, and once more (in
-    full) when the run ends, inside the timed run.
+    the patient, the decision, Hypothesis's own records), so the collector runs
+    several times per example, and each older-generation pass would also walk
+    everything that existed before the run (the spec, the engine, the Z3 model,
+    imported modules). ``gc.freeze()`` moves those to the permanent generation
+    for the duration of the run. The run's own cyclic garbage is still collected
+    as it goes, and once more (only the run's objects) when it ends, inside the
+    timed run; then the older objects are unfrozen. Measured with
+    ``benchmarks/bench_fuzz.py``: about 5 % more examples per second than the
+    previous approach (a raised young-generation threshold followed by a full
+    collection of the whole heap).
     """
-    old = gc.get_threshold()
-    gc.set_threshold(max(old[0], 20_000), old[1], old[2])
+    global _lean_depth
+    # a process that froze objects itself (e.g. before forking) keeps them frozen: leave it alone
+    act = _lean_depth == 0 and gc.get_freeze_count() == 0
+    _lean_depth += 1
+    if act:
+        gc.freeze()
     try:
         yield
     finally:
-        gc.set_threshold(*old)
-        gc.collect()  # the cyclic garbage left by the run, now, not in the middle of the next property
+        _lean_depth -= 1
+        if act:
+            gc.collect()  # the run's cyclic garbage, while the older heap is still frozen (not walked)
+            gc.unfreeze()
 
 
 def run_property(prop: Property, ctx: Context, base: settings, max_examples: int | None = None) -> PropertyResult:
