@@ -146,10 +146,11 @@ def check_totality(ctx: Context, patient: Mapping[str, Any]) -> bool:
         require(d1.missing, "insufficient_data without the missing inputs")
     # the same patient again, keys in reverse order: a second evaluation must give the identical
     # decision (determinism) and must not depend on key order - one check covers both
-    # (``to_dict(trace=True)`` is a function of the compared fields, the cites and the trace)
+    # (what a caller sees, ``to_dict(trace=True)`` and ``values``, is a function of the compared
+    # fields and of the evaluation environment: the inputs and the definitions computed on the path)
     d2 = decide(ctx, dict(reversed(list(patient.items()))))
     require(
-        d2 == d1 and d2.cites == d1.cites and d2.trace == d1.trace,
+        d2 == d1 and d2._env == d1._env,
         "the same patient (keys in reverse order) gave a different decision: not deterministic or key order matters",
     )
     # the JSON a caller receives (``to_json``, built from cached fragments) parses back to ``to_dict``
