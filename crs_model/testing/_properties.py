@@ -25,6 +25,7 @@ from crs_model.expr import Compare, Name, Str, conjuncts
 from crs_model.loader import load_spec_bytes
 from crs_model.model import MetamorphicRelation, Recommendation, Spec
 from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, Fn, compile_expr
+from crs_model.testing._backend import with_backend
 from crs_model.testing._invalid import invalid_patients, malformed_spec_texts
 from crs_model.testing._strategies import patients, patients_toward
 
@@ -367,7 +368,7 @@ def run_property(prop: Property, ctx: Context, base: settings, max_examples: int
         if prop.check(ctx, example):
             result.applicable += 1
 
-    test = settings(base, max_examples=n)(given(prop.strategy(ctx))(body))
+    test = settings(with_backend(base), max_examples=n)(given(prop.strategy(ctx))(body))
     t0 = time.perf_counter()
     try:
         with lean_gc():
@@ -403,7 +404,7 @@ def run_coverage(ctx: Context, base: settings, max_examples: int | None = None) 
         if d.outcome is not None:
             outcomes.add(d.outcome)
 
-    test = settings(base, max_examples=budget)(given(patients(spec))(body))
+    test = settings(with_backend(base), max_examples=budget)(given(patients(spec))(body))
     t0 = time.perf_counter()
     with lean_gc():
         test()
