@@ -21,6 +21,11 @@ def register(sub: Any) -> None:
     p.add_argument("--examples", type=int, default=None, metavar="N", help="examples per property (default: profile)")
     p.add_argument("--profile", choices=("dev", "ci", "thorough"), default="ci", help="Hypothesis profile (ci)")
     p.add_argument("--property", action="append", default=None, metavar="NAME", help="run only these properties")
+    p.add_argument(
+        "--standard-backend",
+        action="store_true",
+        help="generate on Hypothesis's standard backend instead of the fixed-width one (slower; for comparison)",
+    )
     p.set_defaults(handler=cmd_fuzz)
 
 
@@ -31,6 +36,7 @@ def cmd_fuzz(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     spec = load_or_report(args.spec, err)
     if spec is None:
         return 2
+    from crs_model.testing._backend import BACKEND, with_backend
     from crs_model.testing._care import run_care_course
     from crs_model.testing._profiles import profile
     from crs_model.testing._properties import Context, PropertyResult, run_coverage, run_property, suite
@@ -45,14 +51,19 @@ def cmd_fuzz(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"crs-model fuzz: unknown property {', '.join(unknown)} (known: {', '.join(names)})\n")
         return 2
     md = spec.metadata
-    out.write(f"fuzzing {spec.path} ({md.id} {md.version}, sha256 {spec.sha256[:12]}), profile {args.profile}\n")
+    fast = not args.standard_backend
+    backend = with_backend(base).backend if fast else base.backend
+    out.write(
+        f"fuzzing {spec.path} ({md.id} {md.version}, sha256 {spec.sha256[:12]}), profile {args.profile}, "
+        f"backend {backend}{' (fixed-width draws)' if backend == BACKEND else ''}\n"
+    )
     results: list[PropertyResult] = []
     for prop in props:
         if prop.name in wanted:
-            results.append(run_property(prop, ctx, base, args.examples))
+            results.append(run_property(prop, ctx, base, args.examples, fast_backend=fast))
             _line(out, results[-1])
     if "coverage" in wanted:
-        results.append(run_coverage(ctx, base, args.examples))
+        results.append(run_coverage(ctx, base, args.examples, fast_backend=fast))
         _line(out, results[-1])
     if "care_course" in wanted:
         results.append(run_care_course(spec, base, args.examples))

@@ -72,10 +72,14 @@ def test_property_runs_draw_from_the_backend(spec: Spec, monkeypatch: pytest.Mon
 
     monkeypatch.setattr(provider, "draw_bytes", spy)
     prop = next(p for p in suite(spec) if p.name == "invariants")
-    r = run_property(prop, Context.for_spec(spec, with_oracle=False), profile("ci"), 100)
+    ctx = Context.for_spec(spec, with_oracle=False)
+    r = run_property(prop, ctx, profile("ci"), 100)
     assert r.ok
     assert r.examples == 100
     assert len(calls) >= 99  # every example but Hypothesis's first, the simplest one (all zero bytes)
+    calls.clear()
+    assert run_property(prop, ctx, profile("ci"), 100, fast_backend=False).ok
+    assert not calls  # the standard backend, when asked for
 
 
 def test_a_failure_found_on_the_backend_is_replayed_and_shrunk_on_the_standard_one() -> None:
@@ -83,7 +87,7 @@ def test_a_failure_found_on_the_backend_is_replayed_and_shrunk_on_the_standard_o
     prop = next(p for p in suite(spec) if p.name == "invariants")
     ctx = Context.for_spec(spec, with_oracle=False)
     fast = run_property(prop, ctx, profile("ci"), 500)
-    standard = run_property(prop, ctx, settings(profile("ci"), backend="hypothesis"), 500)
+    standard = run_property(prop, ctx, profile("ci"), 500, fast_backend=False)
     for r in (fast, standard):
         assert not r.ok
         assert r.failure is not None

@@ -34,6 +34,15 @@ def test_fuzz_green_on_the_shipped_spec() -> None:
         assert f" {name} " in out
 
 
+def test_fuzz_says_which_backend_generated_and_can_use_the_standard_one() -> None:
+    code, out, _ = _cli("fuzz", str(SPEC_PATH), "--examples", "40", "--property", "invariants")
+    assert code == 0, out
+    assert "backend crs-model (fixed-width draws)" in out.splitlines()[0]
+    code, out, _ = _cli("fuzz", str(SPEC_PATH), "--examples", "40", "--property", "invariants", "--standard-backend")
+    assert code == 0, out
+    assert out.splitlines()[0].endswith("backend hypothesis")
+
+
 def test_fuzz_fails_with_the_patient_json(tmp_path: Path) -> None:
     code, out, _ = _cli("fuzz", str(_faulty(tmp_path)), "--examples", "300", "--property", "invariants")
     assert code == 1
