@@ -4,7 +4,9 @@ Examples per second of each property of the suite, with the baseline measured in
 the same run: the bare engine (``Engine.evaluate``) on the same number of
 already generated patients - the ratio shows what generation, steering and the
 checks cost on top of evaluation. Targets: engine-only properties >= 2,000
-examples/s, the engine-vs-Z3 differential >= 500 examples/s.
+examples/s, the engine-vs-Z3 differential >= 500 examples/s. The suite runs on the
+fixed-width generation backend (``crs_model.testing._backend``); one property is
+also run on Hypothesis's standard backend, for comparison in the same run.
 """
 
 from __future__ import annotations
@@ -63,6 +65,12 @@ def main() -> int:
         if mark == "BELOW":
             worst += 1
         print(f"{prop.name:<66} {rate:10,.0f} {rate / engine_rate:9.2f} {mark:>7}")
+    # the same property on Hypothesis's standard backend (one byte per draw call, explored-choices tree)
+    inv = next(p for p in suite(spec) if p.name == "invariants")
+    r = run_property(inv, ctx, base, n, fast_backend=False)
+    rate = r.examples / r.seconds
+    label = "invariants, on the standard Hypothesis backend (for comparison)"
+    print(f"{label:<66} {rate:10,.0f} {rate / engine_rate:9.2f}")
     r = run_care_course(spec, base, n)
     steps = r.examples * 30
     print(
