@@ -40,7 +40,12 @@ def _safe(pred: Pred) -> Pred:
 
 
 class InputModel:
-    """Per-spec data for generation: candidate values, compiled definitions and paths."""
+    """Per-spec data for generation: candidate values, compiled definitions and paths.
+
+    The steering methods edit an ``inputs`` dict in place and keep its evaluation
+    environment in step with their own edits; a caller must not edit that dict itself
+    between calls (``_strategies`` builds a fresh dict for every patient and step).
+    """
 
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
