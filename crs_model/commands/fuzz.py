@@ -52,7 +52,7 @@ def cmd_fuzz(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 2
     md = spec.metadata
     fast = not args.standard_backend
-    backend = with_backend(base).backend if fast else base.backend
+    backend = with_backend(base, fast).backend
     out.write(
         f"fuzzing {spec.path} ({md.id} {md.version}, sha256 {spec.sha256[:12]}), profile {args.profile}, "
         f"backend {backend}{' (fixed-width draws)' if backend == BACKEND else ''}\n"

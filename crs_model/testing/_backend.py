@@ -52,9 +52,9 @@ def _register() -> bool:
 AVAILABLE = _register()
 
 
-def with_backend(base: settings) -> settings:
-    """``base`` on the fixed-width backend, unless it already names another backend
-    than the standard one or the backend is not available."""
-    if not AVAILABLE or base.backend != "hypothesis":
+def with_backend(base: settings, enabled: bool = True) -> settings:
+    """``base`` on the fixed-width backend, unless not ``enabled``, the backend is not
+    available, or ``base`` already names another backend than the standard one."""
+    if not (enabled and AVAILABLE) or base.backend != "hypothesis":
         return base
     return settings(base, backend=BACKEND)

@@ -318,9 +318,6 @@ def suite(spec: Spec) -> list[Property]:
     return props
 
 
-_lean_depth = 0  # lean_gc may nest: only the outermost freezes and unfreezes
-
-
 @contextmanager
 def lean_gc() -> Iterator[None]:
     """Garbage collection during a property run looks only at the run's own objects.
@@ -337,16 +334,14 @@ def lean_gc() -> Iterator[None]:
     previous approach (a raised young-generation threshold followed by a full
     collection of the whole heap).
     """
-    global _lean_depth
-    # a process that froze objects itself (e.g. before forking) keeps them frozen: leave it alone
-    act = _lean_depth == 0 and gc.get_freeze_count() == 0
-    _lean_depth += 1
+    # only when nothing is frozen yet: a nested run finds the outer run's freeze, and a process
+    # that froze objects itself (e.g. before forking) keeps them frozen
+    act = gc.get_freeze_count() == 0
     if act:
         gc.freeze()
     try:
         yield
     finally:
-        _lean_depth -= 1
         if act:
             gc.collect()  # the run's cyclic garbage, while the older heap is still frozen (not walked)
             gc.unfreeze()
@@ -374,8 +369,7 @@ def run_property(
         if prop.check(ctx, example):
             result.applicable += 1
 
-    chosen = with_backend(base) if fast_backend else base
-    test = settings(chosen, max_examples=n)(given(prop.strategy(ctx))(body))
+    test = settings(with_backend(base, fast_backend), max_examples=n)(given(prop.strategy(ctx))(body))
     t0 = time.perf_counter()
     try:
         with lean_gc():
@@ -413,8 +407,7 @@ def run_coverage(
         if d.outcome is not None:
             outcomes.add(d.outcome)
 
-    chosen = with_backend(base) if fast_backend else base
-    test = settings(chosen, max_examples=budget)(given(patients(spec))(body))
+    test = settings(with_backend(base, fast_backend), max_examples=budget)(given(patients(spec))(body))
     t0 = time.perf_counter()
     with lean_gc():
         test()

@@ -221,11 +221,11 @@ class InputModel:
         rc = self.const(node.right)
         lc = self.const(node.left)
         if isinstance(node.right, Str):
-            self.make_value(node.left, self._pred(("cmp", op, node.right.value, want)), inputs, pick, d)
+            self.make_value(node.left, self._pred(("cmp", op, _typed(node.right.value), want)), inputs, pick, d)
         elif rc is not None:
-            self.make_value(node.left, self._pred(("cmp", op, rc, want)), inputs, pick, d)
+            self.make_value(node.left, self._pred(("cmp", op, _typed(rc), want)), inputs, pick, d)
         elif lc is not None:
-            self.make_value(node.right, self._pred(("rcmp", op, lc, want)), inputs, pick, d)
+            self.make_value(node.right, self._pred(("rcmp", op, _typed(lc), want)), inputs, pick, d)
         else:
             rv = self.value(node.right, inputs)
             if rv is not None:
@@ -239,11 +239,10 @@ class InputModel:
         out: tuple[str, Pred, tuple[Any, ...]] | None = None
         left = node.left
         if isinstance(left, Name) and left.id in self.candidates and left.id not in self.definitions:
-            op = COMPARE_OPS[node.op]
             c: Any = node.right.value if isinstance(node.right, Str) else self.const(node.right)
             if c is not None:
-                pred = _safe(lambda x: op(x, c) == want)
-                out = (left.id, pred, tuple(v for v in self.candidates[left.id] if pred(v)))
+                pred = self._pred(("cmp", node.op, _typed(c), want))
+                out = (left.id, pred, self._passing(left.id, pred))
         self._fast[key] = out
         return out
 
@@ -383,18 +382,16 @@ def _typed(value: Any) -> tuple[type, Any]:
 def _build_pred(key: tuple[Any, ...]) -> Pred:
     """The function a predicate key describes (an input's value ``x`` -> passes?).
 
-    ``("cmp", op, c, want)``: ``(x op c) == want``; ``("rcmp", ...)``: ``(c op x) == want``;
+    ``("cmp", op, (type, c), want)``: ``(x op c) == want``; ``("rcmp", ...)``: ``(c op x) == want``;
     ``("member", values, negated, want)``; ``("is", want)``; ``("keeps", pred, "min"|"max",
     (type, chosen))``: ``pred(min(chosen, x))``; ``("arith", pred, op, c)``: ``pred(x op c)``;
-    ``("rarith", ...)``: ``pred(c op x)``; ``("neg", pred)``: ``pred(-x)``. Runtime values are
-    keyed with their type (:func:`_typed`).
+    ``("rarith", ...)``: ``pred(c op x)``; ``("neg", pred)``: ``pred(-x)``. Comparison constants
+    and runtime values are keyed with their type (:func:`_typed`).
     """
     kind = key[0]
     if kind in ("cmp", "rcmp"):
-        _, op_name, c, want = key
+        _, op_name, (_t, c), want = key
         op = COMPARE_OPS[op_name]
-        if isinstance(c, tuple):
-            c = c[1]
         if kind == "cmp":
             return lambda x: op(x, c) == want
         return lambda x: op(c, x) == want

@@ -127,40 +127,34 @@ def mk_not(x: z3.BoolRef) -> z3.BoolRef:
     return z3.BoolRef(z3.Z3_mk_not(x.ctx.ref(), x.as_ast()), x.ctx)
 
 
-def _and(*xs: z3.BoolRef, ctx: z3.Context | None = None) -> z3.BoolRef:
-    """Conjunction, folding literal true/false (``ctx`` is needed only when ``xs`` may be empty)."""
+def _junction(xs: tuple[z3.BoolRef, ...], ctx: z3.Context | None, is_and: bool) -> z3.BoolRef:
+    """And/or of ``xs``, folding literal true/false (``ctx`` is needed only when ``xs`` may be empty)."""
     c = xs[0].ctx if xs else ctx
-    assert c is not None, "an empty conjunction needs its context"
+    assert c is not None, "an empty conjunction or disjunction needs its context"
+    absorbing = -1 if is_and else 1  # false decides a conjunction, true a disjunction
     items: list[z3.BoolRef] = []
     for x in xs:
         b = _bv(x)
-        if b < 0:
-            return z3.BoolVal(False, c)
+        if b == absorbing:
+            return z3.BoolVal(not is_and, c)
         if b == 0:
             items.append(x)
     if not items:
-        return z3.BoolVal(True, c)
+        return z3.BoolVal(is_and, c)
     if len(items) == 1:
         return items[0]
-    return z3.BoolRef(z3.Z3_mk_and(c.ref(), len(items), _ast_array(items)), c)
+    mk = z3.Z3_mk_and if is_and else z3.Z3_mk_or
+    return z3.BoolRef(mk(c.ref(), len(items), _ast_array(items)), c)
+
+
+def _and(*xs: z3.BoolRef, ctx: z3.Context | None = None) -> z3.BoolRef:
+    """Conjunction, folding literal true/false (``ctx`` is needed only when ``xs`` may be empty)."""
+    return _junction(xs, ctx, True)
 
 
 def _or(*xs: z3.BoolRef, ctx: z3.Context | None = None) -> z3.BoolRef:
     """Disjunction, folding literal true/false (``ctx`` is needed only when ``xs`` may be empty)."""
-    c = xs[0].ctx if xs else ctx
-    assert c is not None, "an empty disjunction needs its context"
-    items: list[z3.BoolRef] = []
-    for x in xs:
-        b = _bv(x)
-        if b > 0:
-            return z3.BoolVal(True, c)
-        if b == 0:
-            items.append(x)
-    if not items:
-        return z3.BoolVal(False, c)
-    if len(items) == 1:
-        return items[0]
-    return z3.BoolRef(z3.Z3_mk_or(c.ref(), len(items), _ast_array(items)), c)
+    return _junction(xs, ctx, False)
 
 
 def raw_and(*xs: z3.BoolRef) -> z3.BoolRef:
