@@ -1,7 +1,8 @@
 """Engine benchmarks (run on demand: ``make bench``). Prints ratios against baselines
 measured in the same run, so the numbers mean something on a shared machine.
 
-1. API evaluation (validation + decision) vs the hand-written baseline function.
+1. API evaluation (validation + decision) vs the hand-written baseline function, and the
+   one-call `crs_model.evaluate` vs `Engine.evaluate`.
 2. CLI on a 20,000-line JSONL file vs a minimal hand-written JSONL loop.
 3. ``import crs_model`` time, and which heavy modules it pulls in.
 """
@@ -88,12 +89,20 @@ def bench_api(n: int = 20_000) -> dict[str, float]:
     t_base = best_of(lambda: [decide(p) for p in pts])
     t_eng = best_of(lambda: [engine.evaluate(p) for p in pts])
     t_dict = best_of(lambda: [engine.evaluate(p).to_dict() for p in pts])
+    # the documented one-call API, on the bundled spec and with a Spec object
+    evaluate, spec = crs_model.evaluate, engine.spec
+    t_api = best_of(lambda: [evaluate(p) for p in pts])
+    t_api_spec = best_of(lambda: [evaluate(p, spec=spec) for p in pts])
     return {
         "baseline_us": 1e6 * t_base / n,
         "engine_us": 1e6 * t_eng / n,
         "engine_to_dict_us": 1e6 * t_dict / n,
+        "api_us": 1e6 * t_api / n,
         "ratio": t_eng / t_base,
         "ratio_with_to_dict": t_dict / t_base,
+        "api_vs_engine": t_api / t_eng,
+        "api_spec_vs_engine": t_api_spec / t_eng,
+        "api_vs_baseline": t_api / t_base,
     }
 
 
@@ -147,6 +156,11 @@ def main() -> None:
     print(
         f"API evaluate: engine {api['engine_us']:.1f} us/patient, hand-written baseline {api['baseline_us']:.1f} us"
         f" -> ratio {api['ratio']:.2f}x (goal <= 4x); with to_dict() {api['ratio_with_to_dict']:.2f}x"
+    )
+    print(
+        f"crs_model.evaluate(p): {api['api_us']:.1f} us/patient -> {api['api_vs_engine']:.3f}x Engine.evaluate"
+        f" (goal <= 1.2x), {api['api_vs_baseline']:.2f}x the baseline (goal <= 4x);"
+        f" evaluate(p, spec=Spec) {api['api_spec_vs_engine']:.3f}x Engine.evaluate"
     )
     cli = bench_cli()
     print(

@@ -41,18 +41,28 @@ __all__ = [
 _SPEC_NAME = "cytosorb_crs.yaml"
 
 
+@functools.cache
 def bundled_spec_path() -> Path:
-    """Path of the shipped CytoSorb-in-CRS spec (installed copy, else the source tree's)."""
+    """Absolute path of the shipped CytoSorb-in-CRS spec (the installed copy, else the source tree's).
+
+    Resolved once per process; it stays valid after ``os.chdir``.
+    """
     here = Path(__file__).resolve().parent
     for candidate in (here / "specs" / _SPEC_NAME, here.parent / "specs" / _SPEC_NAME):
         if candidate.is_file():
-            try:  # shown relative in messages and reports when under the working directory
-                return candidate.relative_to(Path.cwd())
-            except ValueError:
-                return candidate
+            return candidate
     from crs_model.errors import Problem
 
     raise SpecError(Problem(None, f"bundled spec {_SPEC_NAME} not found beside {here}"))  # pragma: no cover
+
+
+def _shown(path: Path) -> Path:
+    # messages and reports name the bundled spec relative to the working directory when it
+    # lies under it (as a user would type it), so their text does not depend on the checkout
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def load_spec(path: str | Path | None = None, *, require_signoff: bool = False) -> Spec:
@@ -64,7 +74,7 @@ def load_spec(path: str | Path | None = None, *, require_signoff: bool = False) 
     """
     from crs_model.loader import load_spec_file
 
-    spec = load_spec_file(bundled_spec_path() if path is None else path)
+    spec = load_spec_file(_shown(bundled_spec_path()) if path is None else path)
     if require_signoff:
         from crs_model.signoff import require_signoff as _require
 
@@ -77,15 +87,39 @@ def _engine_for(path: str) -> Engine:
     return Engine(load_spec(path))
 
 
+@functools.cache
+def _default_engine() -> Engine:
+    return Engine(load_spec())
+
+
+# engines compiled for Spec objects passed to evaluate(), most recent last; a Spec is a
+# frozen value, so its engine can be reused for as long as the same object is passed
+_SPEC_ENGINES: dict[int, tuple[Spec, Engine]] = {}
+_MAX_SPEC_ENGINES = 8
+
+
+def _engine_for_spec(spec: Spec) -> Engine:
+    hit = _SPEC_ENGINES.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    engine = Engine(spec)
+    if len(_SPEC_ENGINES) >= _MAX_SPEC_ENGINES:
+        _SPEC_ENGINES.pop(next(iter(_SPEC_ENGINES)), None)
+    _SPEC_ENGINES[id(spec)] = (spec, engine)
+    return engine
+
+
 def evaluate(patient: Mapping[str, Any], *, spec: Spec | Engine | str | Path | None = None) -> Decision:
     """Decide for one patient with ``spec`` (default: the bundled spec).
 
-    Raises :class:`PatientError` (a ``ValueError``) naming the field on bad input.
+    The engine for the bundled spec, for a spec path and for a :class:`Spec` object is
+    compiled once and reused. Raises :class:`PatientError` (a ``ValueError``) naming the
+    field on bad input.
     """
+    if spec is None:
+        return _default_engine().evaluate(patient)
     if isinstance(spec, Engine):
-        engine = spec
-    elif isinstance(spec, Spec):
-        engine = Engine(spec)
-    else:
-        engine = _engine_for(str(bundled_spec_path() if spec is None else spec))
-    return engine.evaluate(patient)
+        return spec.evaluate(patient)
+    if isinstance(spec, Spec):
+        return _engine_for_spec(spec).evaluate(patient)
+    return _engine_for(str(spec)).evaluate(patient)
