@@ -1,0 +1,97 @@
+"""The governance pack as a small document model: blocks of inline pieces, written as HTML or Markdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class T:
+    """Plain text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class B:
+    """Bold text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Badge:
+    """A short status word; ``kind`` picks the colour (ok|warn|bad|info|class-…)."""
+
+    text: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Cite:
+    """A source reference with its evidence level; ``title`` is the full citation."""
+
+    eid: str
+    level: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    anchor: str
+    text: str
+
+
+Inline = T | B | Code | Badge | Cite | Link
+Cell = list[Inline]
+
+
+@dataclass(frozen=True, slots=True)
+class H:
+    level: int
+    text: str
+    anchor: str
+
+
+@dataclass(frozen=True, slots=True)
+class P:
+    parts: Cell
+
+
+@dataclass(frozen=True, slots=True)
+class UL:
+    items: list[Cell]
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    head: list[str]
+    rows: list[list[Cell]]
+    cls: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Pre:
+    text: str
+    summary: str = ""  # when set, HTML shows it collapsed under this summary
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    svg: str | None  # inline SVG markup (HTML only)
+    caption: str
+    fallback: str  # what Markdown and an SVG-less HTML show instead
+
+
+@dataclass(frozen=True, slots=True)
+class Callout:
+    kind: str  # ok|warn|bad|info
+    parts: Cell
+
+
+Block = H | P | UL | Table | Pre | Figure | Callout
