@@ -26,11 +26,9 @@ import pydot
 
 from crs_model.dot_labels import cut, esc, html_label, row, short, table, wrap
 from crs_model.engine import Decision
-from crs_model.expr import names
 from crs_model.graph import build_graph
 from crs_model.model import HitPolicy, Outcome, Recommendation, Spec
 from crs_model.text import Renderer
-from crs_model.types import SymbolKind
 from crs_model.vocabulary import (
     SEVERITY_COLOUR,
     SEVERITY_ORDER,
@@ -40,21 +38,13 @@ from crs_model.vocabulary import (
     outcome_class,
     severity_text,
     sort_findings,
+    truth_text,
+    values_read,
 )
 
 FONT = "DejaVu Sans"
 SPLIT_OVER = 12  # decision nodes above which per-sub-decision diagrams are written by default
 MAX_ACTIONS = 4  # key actions shown on an outcome node (the report lists them all)
-
-
-def _fmt_value(v: Any) -> str:
-    if v is None:
-        return "unknown"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float) and v.is_integer():
-        return f"{v:.0f}"
-    return str(v)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,14 +169,7 @@ class _Builder:
         """``ASTCT grade = 3, IL-6 = unknown`` for the non-parameter names a guard reads."""
         d = self.overlay.decision
         assert d is not None
-        parts = []
-        for n in sorted(set(names(ast))):
-            sym = self.spec.symbols.get(n)
-            if sym is None or sym.kind is SymbolKind.PARAMETER:
-                continue
-            unit = f" {sym.unit}" if sym.unit and d.values.get(n) is not None else ""
-            parts.append(f"{sym.label or n} = {_fmt_value(d.values.get(n))}{unit}")
-        return ", ".join(parts)
+        return ", ".join(r.text() for r in values_read(ast, d.values, self.spec.symbols))
 
     # ------------------------------------------------------------------ graph
     def base(self, view: str) -> pydot.Dot:
@@ -276,7 +259,8 @@ class _Builder:
                 if e.target in values:
                     v = values[e.target]
                     taken = step is not None and step.taken == e.target
-                    word = {True: "TRUE", False: "false", None: "UNKNOWN"}[v]
+                    # the values that decide the path are shouted: TRUE (taken or not) and UNKNOWN (stops)
+                    word = truth_text(v) if v is False else truth_text(v).upper()
                     colour = "#0072B2" if taken else ("#B8860B" if v is None else "#999999")
                     label_rows.append(row(f"<B>guard = {word}</B>", size=10, colour=colour))
                     if inputs := self.guard_inputs(e.guard.ast):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crs_model.vocabulary import OutcomeClass, Tone
+
 
 @dataclass(frozen=True, slots=True)
 class T:
@@ -26,10 +28,10 @@ class Code:
 
 @dataclass(frozen=True, slots=True)
 class Badge:
-    """A short status word; ``kind`` picks the colour (ok|warn|bad|info|class-…)."""
+    """A short status word, coloured by its tone or outcome class."""
 
     text: str
-    kind: str
+    kind: Tone | OutcomeClass
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +92,7 @@ class Figure:
 
 @dataclass(frozen=True, slots=True)
 class Callout:
-    kind: str  # ok|warn|bad|info
+    kind: Tone
     parts: Cell
 
 

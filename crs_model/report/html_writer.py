@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import html
+import string
 from importlib import resources
 
 from crs_model.model import Spec
 from crs_model.report.document import UL, B, Badge, Cell, Cite, Code, Figure, H, P, Pre, T, Table
 from crs_model.report.inputs import PackInputs
 from crs_model.report.sections import Sections
+from crs_model.vocabulary import OutcomeClass, Tone
 
 
 def pack_css() -> str:
-    """The pack's style sheet, read from the package data."""
-    return resources.files("crs_model.report").joinpath("pack.css").read_text(encoding="utf-8")
+    """The pack's style sheet: ``pack.css`` (package data) with its tone and outcome-class colours
+    filled in from :mod:`crs_model.vocabulary`, so diagram and pack cannot disagree on a class colour."""
+    template = resources.files("crs_model.report").joinpath("pack.css").read_text(encoding="utf-8")
+    badges = [
+        f".badge.{t.css_class}{{color:var(--{t.css_class});border-color:var(--{t.css_class});background:{t.tint}}}"
+        for t in Tone
+    ]
+    badges += [
+        f".badge.{c.css_class}{{background:{c.fill};border-color:{c.border};color:{c.ink}}}" for c in OutcomeClass
+    ]
+    return string.Template(template).substitute(
+        tone_colours=";".join(f"--{t.css_class}:{t.colour}" for t in Tone),
+        badges="\n".join(badges),
+    )
 
 
 def _inline_html(parts: Cell) -> str:
@@ -26,7 +40,7 @@ def _inline_html(parts: Cell) -> str:
         elif isinstance(p, Code):
             out.append(f"<code>{html.escape(p.text)}</code>")
         elif isinstance(p, Badge):
-            out.append(f'<span class="badge {html.escape(p.kind)}">{html.escape(p.text)}</span>')
+            out.append(f'<span class="badge {p.kind.css_class}">{html.escape(p.text)}</span>')
         elif isinstance(p, Cite):
             out.append(
                 f'<span class="cite" title="{html.escape(p.title)}">{html.escape(p.eid)}'
@@ -62,7 +76,7 @@ def to_html(spec: Spec, inputs: PackInputs) -> str:
             inner = b.svg if b.svg is not None else f"<p>{html.escape(b.fallback)}</p>"
             body.append(f'<figure class="diagram">{inner}<figcaption>{html.escape(b.caption)}</figcaption></figure>')
         else:
-            body.append(f'<div class="callout {b.kind}">{_inline_html(b.parts)}</div>')
+            body.append(f'<div class="callout {b.kind.css_class}">{_inline_html(b.parts)}</div>')
     nav = "".join(
         f'<a href="#{b.anchor}">{html.escape(b.text)}</a>' for b in blocks if isinstance(b, H) and b.level == 2
     )

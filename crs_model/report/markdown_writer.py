@@ -68,6 +68,5 @@ def to_markdown(spec: Spec, inputs: PackInputs) -> str:
         elif isinstance(b, Figure):
             lines.append(f"*{_md_escape(b.caption)}* {_md_escape(b.fallback)}")
         else:
-            icon = {"ok": "✅", "warn": "⚠️", "bad": "❌", "info": "ℹ️"}[b.kind]
-            lines.append(f"> {icon} " + _inline_md(b.parts))
+            lines.append(f"> {b.kind.icon} " + _inline_md(b.parts))
     return "\n".join(lines) + "\n"

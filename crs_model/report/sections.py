@@ -28,7 +28,17 @@ from crs_model.report.inputs import PackInputs
 from crs_model.report.trace_map import trace_path
 from crs_model.signoff import signoff_path
 from crs_model.text import Renderer, fmt_number
-from crs_model.vocabulary import FindingLike, level_text, outcome_class, severity_text, sort_findings
+from crs_model.vocabulary import (
+    SEVERITIES,
+    FindingLike,
+    Tone,
+    level_text,
+    outcome_class,
+    severity_text,
+    sort_findings,
+    status_tone,
+    value_text,
+)
 
 
 class Sections:
@@ -50,7 +60,7 @@ class Sections:
         for eid in ids:
             ev = self.spec.evidence.get(eid)
             if ev is None:
-                out.append(Badge(f"{eid}: unknown source", "bad"))
+                out.append(Badge(f"{eid}: unknown source", Tone.BAD))
             else:
                 out.append(Cite(eid, level_text(ev.level), " ".join(ev.citation.split())))
         return out
@@ -66,12 +76,11 @@ class Sections:
     def metadata(self) -> list[Block]:
         md = self.spec.metadata
         signed = [r for r in self.inp.signoffs if r.sha256 == self.spec.sha256]
-        status_kind = {"active": "ok", "draft": "warn", "retired": "bad"}[md.status.value]
         rows: list[list[Cell]] = [
             [[T("Title")], [B(md.title)]],
             [[T("Spec id")], [Code(md.id)]],
             [[T("Version")], [Code(md.version)]],
-            [[T("Status")], [Badge(md.status.value.upper(), status_kind)]],
+            [[T("Status")], [Badge(md.status.value.upper(), status_tone(md.status.value, Tone.WARN))]],
             [[T("Date")], [T(md.date)]],
             [[T("Authors")], [T(", ".join(md.authors) or "none listed")]],
             [[T("Reviewers")], [T(", ".join(md.reviewers) or "none listed")]],
@@ -79,7 +88,7 @@ class Sections:
             [[T("sha256")], [Code(self.spec.sha256)]],
             [
                 [T("Sign-off")],
-                [Badge(f"signed off by {len(signed)}", "ok")] if signed else [Badge("NOT SIGNED OFF", "bad")],
+                [Badge(f"signed off by {len(signed)}", Tone.OK)] if signed else [Badge("NOT SIGNED OFF", Tone.BAD)],
             ],
             [[T("Jurisdiction")], [T(" ".join(md.jurisdiction.split()))]],
             [[T("Description")], [T(" ".join(md.description.split()))]],
@@ -179,7 +188,7 @@ class Sections:
         for oid, o in spec.outcomes.items():
             cls = outcome_class(o.recommendation)
             out.append(H(4, o.title, f"outcome-{oid}"))
-            head: Cell = [Badge(cls.title, "class-" + cls.name.lower()), T(" "), Code(o.recommendation.value), T(" · ")]
+            head: Cell = [Badge(cls.title, cls), T(" "), Code(o.recommendation.value), T(" · ")]
             head += [Code(oid), T(" · sources: "), *self.cites(o.cites)]
             if o.outputs:
                 head += [T(" · needs known: " + ", ".join(self._label(n) for n in o.outputs))]
@@ -190,7 +199,9 @@ class Sections:
             for f in o.flags:
                 when = f"when {self.words.render(f.when.ast)}" if f.when else "always"
                 conf = (
-                    [Badge(f.confidence.value, "warn")] if f.confidence and f.confidence.value == "unverified" else []
+                    [Badge(f.confidence.value, Tone.WARN)]
+                    if f.confidence and f.confidence.value == "unverified"
+                    else []
                 )
                 items.append(
                     [B(f"Flag ({when}): "), *conf, T(" " + " ".join(f.text.split()) + " "), *self.cites(f.cites)]
@@ -206,7 +217,7 @@ class Sections:
     def parameters(self) -> list[Block]:
         rows: list[list[Cell]] = []
         for name, p in self.spec.parameters.items():
-            value = str(p.value).lower() if isinstance(p.value, bool) else fmt_number(p.value, p.unit)
+            value = value_text(p.value) if isinstance(p.value, bool) else fmt_number(p.value, p.unit)
             rows.append(
                 [
                     [B(p.label or name), T(" "), Code(name)],
@@ -229,7 +240,7 @@ class Sections:
                     [T(" ".join(ev.citation.split()))],
                     [T(ev.kind.value.replace("_", " "))],
                     [B(level_text(ev.level))],
-                    [Badge(ev.confidence.value, "warn" if ev.confidence.value == "unverified" else "info")],
+                    [Badge(ev.confidence.value, status_tone(ev.confidence.value, Tone.INFO))],
                 ]
             )
         return [
@@ -244,17 +255,16 @@ class Sections:
         if not verified:
             out.append(
                 Callout(
-                    "warn", [T("Proof status unknown: " + (self.inp.verify_note or "the verifier was not run") + ".")]
+                    Tone.WARN,
+                    [T("Proof status unknown: " + (self.inp.verify_note or "the verifier was not run") + ".")],
                 )
             )
         rows: list[list[Cell]] = []
         examples: list[Block] = []
         for inv in self.spec.invariants:
             status = self.inv_status.get(inv.id)
-            badge = {
-                "proven": Badge("proven", "ok"),
-                "refuted": Badge("REFUTED", "bad"),
-            }.get(status or "", Badge(status or ("not checked" if verified else "not verified"), "warn"))
+            word = status or ("not checked" if verified else "not verified")
+            badge = Badge(word.upper() if word == "refuted" else word, status_tone(word, Tone.WARN))
             rows.append(
                 [
                     [Code(inv.id)],
@@ -279,29 +289,29 @@ class Sections:
         rep = self.inp.verify_report
         if rep is None:
             out.append(
-                Callout("warn", [T("The verifier was not run: " + (self.inp.verify_note or "unavailable") + ".")])
+                Callout(Tone.WARN, [T("The verifier was not run: " + (self.inp.verify_note or "unavailable") + ".")])
             )
         else:
             checks = getattr(rep, "checks", ())
             if checks:
                 rows: list[list[Cell]] = []
                 for c in checks:
-                    kind = {"passed": "ok", "failed": "bad"}.get(str(c.status), "warn")
-                    rows.append([[Code(str(c.name))], [Badge(str(c.status), kind)], [T(str(c.findings))]])
+                    tone = status_tone(str(c.status), Tone.WARN)
+                    rows.append([[Code(str(c.name))], [Badge(str(c.status), tone)], [T(str(c.findings))]])
                 out.append(Table(["Check", "Result", "Findings"], rows))
-        counts = {s: sum(1 for f in self.findings if severity_text(f) == s) for s in ("error", "warning", "info")}
+        counts = {s: sum(1 for f in self.findings if severity_text(f) == s) for s in SEVERITIES}
         if not self.findings:
-            out.append(Callout("ok", [T("No findings.")]))
+            out.append(Callout(Tone.OK, [T("No findings.")]))
         else:
             out.append(P([T(f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info.")]))
-        for sev, kind in (("error", "bad"), ("warning", "warn"), ("info", "info")):
+        for sev, style in SEVERITIES.items():
             group = [f for f in self.findings if severity_text(f) == sev]
             if not group:
                 continue
             out.append(H(3, f"{sev.capitalize()} ({len(group)})", f"findings-{sev}"))
             for f in group:
                 where = str(f.location) if f.location else ""
-                out.append(P([Badge(sev, kind), T(" "), Code(f.check), T(" "), Code(f.element), T(f" {where}")]))
+                out.append(P([Badge(sev, style.tone), T(" "), Code(f.check), T(" "), Code(f.element), T(f" {where}")]))
                 out.append(P([T(f.message)]))
                 if f.witness:
                     if sev == "info":  # many, and informational: collapsed
@@ -318,7 +328,7 @@ class Sections:
         if tm is None:
             out.append(
                 Callout(
-                    "warn",
+                    Tone.WARN,
                     [
                         T("No traceability map: "),
                         Code(str(trace_path(self.spec.path))),
@@ -339,7 +349,7 @@ class Sections:
             )
         )
         for prob in tm.problems:
-            out.append(Callout("bad", [T(prob)]))
+            out.append(Callout(Tone.BAD, [T(prob)]))
         rows: list[list[Cell]] = []
         for e in tm.entries:
             by: Cell = []
@@ -350,9 +360,9 @@ class Sections:
                 anchor = {"node": "node-", "outcome": "outcome-", "governance": "question-"}.get(kind)
                 by.append(Link(anchor + ident, ref) if anchor and ref in ids else Code(ref))
                 if ref not in ids:
-                    by.append(Badge("unknown element", "bad"))
+                    by.append(Badge("unknown element", Tone.BAD))
             if not e.encoded_by:
-                by = [Badge("not encoded", "warn"), T(" " + (e.not_encoded or "no reason given"))]
+                by = [Badge("not encoded", Tone.WARN), T(" " + (e.not_encoded or "no reason given"))]
             rows.append([[Code(e.id)], [T(e.section)], [T(f"“{e.match}”")], by])
         out.append(Table(["Id", "Section", "Seed statement", "Encoded by"], rows))
         return out
@@ -363,10 +373,10 @@ class Sections:
         open_q = [g for g in self.spec.governance if g.status == "open"]
         decided = [g for g in self.spec.governance if g.status != "open"]
         if not open_q:
-            out.append(Callout("ok", [T("No open questions.")]))
+            out.append(Callout(Tone.OK, [T("No open questions.")]))
         for g in [*open_q, *decided]:
             out.append(H(3, g.title, f"question-{g.id}"))
-            out.append(P([Code(g.id), T(" · "), Badge(g.status, "warn" if g.status == "open" else "ok")]))
+            out.append(P([Code(g.id), T(" · "), Badge(g.status, status_tone(g.status, Tone.OK))]))
             out.append(P([T(" ".join(g.question.split()))]))
             items: list[Cell] = [[*self.cites([src]), T(": " + " ".join(says.split()))] for src, says in g.positions]
             out.append(UL(items))
@@ -379,17 +389,17 @@ class Sections:
         out: list[Block] = [H(2, "Sign-off record", "signoff")]
         path = signoff_path(self.spec.path)
         if self.inp.signoff_problem:
-            out.append(Callout("bad", [T(self.inp.signoff_problem)]))
+            out.append(Callout(Tone.BAD, [T(self.inp.signoff_problem)]))
         signed = [r for r in self.inp.signoffs if r.sha256 == self.spec.sha256]
         if signed:
             who = "; ".join(f"{r.name} ({r.role}, {r.date})" for r in signed)
             out.append(
-                Callout("ok", [T(f"This exact version (sha256 {self.spec.sha256[:12]}…) is signed off by {who}.")])
+                Callout(Tone.OK, [T(f"This exact version (sha256 {self.spec.sha256[:12]}…) is signed off by {who}.")])
             )
         else:
             out.append(
                 Callout(
-                    "bad",
+                    Tone.BAD,
                     [
                         T(f"This exact version (sha256 {self.spec.sha256[:12]}…) has no sign-off. After review run "),
                         Code(f"crs-model signoff {self.spec.path} --name NAME --role ROLE"),
@@ -404,7 +414,9 @@ class Sections:
                     [T(r.role)],
                     [T(r.date)],
                     [Code(r.version or "?"), T(" "), Code(r.sha256[:12] + "…")],
-                    [Badge("this version", "ok")] if r.sha256 == self.spec.sha256 else [Badge("other version", "info")],
+                    [Badge("this version", Tone.OK)]
+                    if r.sha256 == self.spec.sha256
+                    else [Badge("other version", Tone.INFO)],
                     [T(r.note)],
                 ]
                 for r in self.inp.signoffs
