@@ -217,6 +217,12 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
+def output_text(value: Any, unit: str) -> str:
+    """A computed output such as a dose: a number to one decimal (``580.0 mg``), with its unit."""
+    shown = f"{value:.1f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else value_text(value)
+    return f"{shown} {unit}" if unit and value is not None else shown
+
+
 @dataclass(frozen=True, slots=True)
 class ValueRead:
     """One input or definition that a condition reads, with its value for a patient."""

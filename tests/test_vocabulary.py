@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
 
 import pytest
 
+from crs_model import load_spec
 from crs_model.engine import Engine
 from crs_model.model import Recommendation, Spec
 from crs_model.pyeval import compile_expr
@@ -32,6 +34,7 @@ from crs_model.vocabulary import (
 from tests.conftest import SPEC_PATH
 from tests.test_render import attr, edges_of, label_text, nodes_of
 
+ROOT = Path(__file__).resolve().parent.parent
 PATIENTS = sorted((SPEC_PATH.parent / "examples" / "patients").glob("*.json"))
 
 
@@ -127,3 +130,73 @@ def test_one_patient_reads_the_same_in_text_and_diagram(spec: Spec, engine: Engi
             guard = next(e.guard.ast for e in spec.nodes[step.node].edges if e.target == target)
             for r in values_read(guard, d.values, spec.symbols):
                 assert f"{r.label} = {value_text(r.value)}" in label_text(edges[(step.node, target)])
+
+
+# ---------------------------------------------------------------------------- clinical content only in the spec
+
+PRESENTATION = [
+    "crs_model/diagram.py",
+    "crs_model/dot_labels.py",
+    "crs_model/graphviz.py",
+    "crs_model/render.py",
+    "crs_model/report_text.py",
+    "crs_model/vocabulary.py",
+    *(f"crs_model/report/{p.name}" for p in sorted((ROOT / "crs_model" / "report").glob("*.py"))),
+]
+
+
+def _literals(path: Path) -> list[str]:
+    """Every string literal in a module except docstrings (f-string pieces included)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docs = {
+        id(n.body[0].value)
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and n.body
+        and isinstance(n.body[0], ast.Expr)
+        and isinstance(n.body[0].value, ast.Constant)
+    }
+    return [
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs
+    ]
+
+
+def test_presentation_modules_hold_no_clinical_text_of_the_spec(spec: Spec) -> None:
+    phrases = {s.label for s in spec.symbols.values() if s.label}
+    phrases |= {o.title for o in spec.outcomes.values()}
+    for o in spec.outcomes.values():
+        for text in [a.text for a in o.actions] + [f.text for f in o.flags]:
+            words = text.split()
+            phrases |= {" ".join(words[i : i + 3]) for i in range(len(words) - 2)}  # every 3-word run
+    literals = [(p, s) for p in PRESENTATION for s in _literals(ROOT / p)]
+    assert literals
+    hits = sorted(
+        {
+            (p, phrase)
+            for p, s in literals
+            for phrase in phrases
+            if phrase in s and re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", s)
+        }
+    )
+    assert hits == []
+
+
+def test_text_output_words_come_from_the_spec(tmp_path: Path) -> None:
+    raw = SPEC_PATH.read_text(encoding="utf-8")
+    renamed = raw.replace("    label: tocilizumab dose\n", "    label: anti-IL-6 dose\n", 1)
+    renamed = renamed.replace("    label: ASTCT grade\n", "    label: CRS grade\n", 1)
+    assert renamed.count("anti-IL-6 dose") == 1
+    assert "CRS grade\n" in renamed
+    variant = tmp_path / "variant.yaml"
+    variant.write_text(renamed, encoding="utf-8")
+    spec = load_spec(variant)
+    patient = json.loads((SPEC_PATH.parent / "examples" / "patients" / "03_grade2_first_tocilizumab.json").read_text())
+    d = Engine(spec).evaluate(patient)
+    text = decision_text(d, spec)
+    assert f"anti-IL-6 dose: {d.tocilizumab_dose_mg:.1f} mg\n" in text
+    assert "CRS grade: 2\n" in text
+    assert "tocilizumab dose" not in text
+    # how the drug is given is the spec's action text, shown once, under actions
+    assert text.count("IV over 60 min") == sum("IV over 60 min" in a.text for a in d.actions) == 1
