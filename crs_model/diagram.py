@@ -431,4 +431,5 @@ def views(spec: Spec, *, split: bool | None = None) -> list[str]:
 
 
 def view_suffix(view: str) -> str:
+    """The file-name suffix of a view: ``""`` (full), ``.overview``, ``.node-<id>``."""
     return "" if view == "full" else "." + view.replace("node:", "node-")

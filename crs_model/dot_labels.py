@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 
 def esc(text: str) -> str:
+    """``text`` escaped for an HTML-like label (quotes included)."""
     return html.escape(text, quote=True)
 
 
@@ -39,16 +40,19 @@ def short(text: str, limit: int) -> str:
 
 
 def html_label(body: str) -> str:
+    """``<body>``: how DOT marks a label as HTML-like."""
     return f"<{body}>"
 
 
 def table(rows: Iterable[str], **attrs: str) -> str:
+    """A borderless label table of ``rows``; ``attrs`` override the TABLE attributes."""
     a = {"BORDER": "0", "CELLBORDER": "0", "CELLSPACING": "1", "CELLPADDING": "2", **attrs}
     head = " ".join(f'{k}="{v}"' for k, v in a.items())
     return f"<TABLE {head}>" + "".join(rows) + "</TABLE>"
 
 
 def row(content: str, *, align: str = "LEFT", size: int | None = None, colour: str | None = None) -> str:
+    """One table row of label markup, optionally in a font size and colour."""
     if size is not None or colour is not None:
         fa = (f' POINT-SIZE="{size}"' if size is not None else "") + (f' COLOR="{colour}"' if colour else "")
         content = f"<FONT{fa}>{content}</FONT>"

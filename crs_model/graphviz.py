@@ -11,6 +11,7 @@ FORMATS = ("dot", "svg", "png", "pdf")
 
 
 def graphviz_binary() -> str | None:
+    """The path of Graphviz's ``dot`` on PATH, or None."""
     return shutil.which("dot")
 
 

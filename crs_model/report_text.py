@@ -14,7 +14,6 @@ from crs_model.vocabulary import output_text, truth_text, value_text
 _GRADE = "astct_grade"
 
 
-
 def decision_text(d: Decision, spec: Spec, *, trace: bool = False) -> str:
     """The decision in a few lines: recommendation, grade, outputs, path, actions, flags, evidence, spec."""
     lines: list[str] = []

@@ -23,6 +23,8 @@ class B:
 
 @dataclass(frozen=True, slots=True)
 class Code:
+    """Inline code (ids, paths, commands)."""
+
     text: str
 
 
@@ -45,6 +47,8 @@ class Cite:
 
 @dataclass(frozen=True, slots=True)
 class Link:
+    """A link to an anchor within the pack."""
+
     anchor: str
     text: str
 
@@ -55,6 +59,8 @@ Cell = list[Inline]
 
 @dataclass(frozen=True, slots=True)
 class H:
+    """A heading with its anchor (level 2 headings make the navigation)."""
+
     level: int
     text: str
     anchor: str
@@ -62,16 +68,22 @@ class H:
 
 @dataclass(frozen=True, slots=True)
 class P:
+    """A paragraph."""
+
     parts: Cell
 
 
 @dataclass(frozen=True, slots=True)
 class UL:
+    """A bulleted list."""
+
     items: list[Cell]
 
 
 @dataclass(frozen=True, slots=True)
 class Table:
+    """A table of cells; ``cls`` is its CSS class (``kv``: a key-value table)."""
+
     head: list[str]
     rows: list[list[Cell]]
     cls: str = ""
@@ -79,12 +91,16 @@ class Table:
 
 @dataclass(frozen=True, slots=True)
 class Pre:
+    """Preformatted text (witness JSON)."""
+
     text: str
     summary: str = ""  # when set, HTML shows it collapsed under this summary
 
 
 @dataclass(frozen=True, slots=True)
 class Figure:
+    """The diagram with its caption."""
+
     svg: str | None  # inline SVG markup (HTML only)
     caption: str
     fallback: str  # what Markdown and an SVG-less HTML show instead
@@ -92,6 +108,8 @@ class Figure:
 
 @dataclass(frozen=True, slots=True)
 class Callout:
+    """A highlighted note in a tone."""
+
     kind: Tone
     parts: Cell
 

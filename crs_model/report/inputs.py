@@ -30,6 +30,7 @@ class PackInputs:
 
 
 def tool_versions(graphviz: str | None, solver: str | None) -> tuple[tuple[str, str], ...]:
+    """The (tool, version) rows of the pack: this toolkit, Python, pydot, Graphviz and the solver."""
     import pydot
 
     return (

@@ -56,6 +56,7 @@ class Sections:
         self.inv_status: Mapping[str, str] = getattr(rep, "invariant_status", {}) if rep is not None else {}
 
     def cites(self, ids: Iterable[str]) -> Cell:
+        """Source badges for evidence ids (an unknown id is shown as such)."""
         out: Cell = []
         for eid in ids:
             ev = self.spec.evidence.get(eid)
@@ -66,6 +67,7 @@ class Sections:
         return out
 
     def title(self, target: str) -> str:
+        """The question of a node or the title of an outcome."""
         if target in self.spec.outcomes:
             return self.spec.outcomes[target].title
         if target in self.spec.nodes:
@@ -74,6 +76,7 @@ class Sections:
 
     # ------------------------------------------------------------ metadata
     def metadata(self) -> list[Block]:
+        """Metadata, status, sign-off, generation inputs and tool versions."""
         md = self.spec.metadata
         signed = [r for r in self.inp.signoffs if r.sha256 == self.spec.sha256]
         rows: list[list[Cell]] = [
@@ -115,6 +118,7 @@ class Sections:
 
     # ------------------------------------------------------------ diagram
     def diagram(self) -> list[Block]:
+        """The embedded diagram (or where to find it)."""
         caption = (
             "Decision graph: rounded boxes are decisions (question and hit policy), edges carry their guard, "
             "outcomes are coloured by class; [n] numbers refer to the sources in the diagram legend."
@@ -126,6 +130,7 @@ class Sections:
 
     # ------------------------------------------------------------ rules
     def rules(self) -> list[Block]:
+        """Every decision, definition, consistency constraint and outcome in clinical words."""
         spec = self.spec
         out: list[Block] = [
             H(2, "Rules in clinical language", "rules"),
@@ -215,6 +220,7 @@ class Sections:
 
     # ------------------------------------------------------------ parameters
     def parameters(self) -> list[Block]:
+        """The thresholds with their rationale and sources."""
         rows: list[list[Cell]] = []
         for name, p in self.spec.parameters.items():
             value = value_text(p.value) if isinstance(p.value, bool) else fmt_number(p.value, p.unit)
@@ -232,6 +238,7 @@ class Sections:
         ]
 
     def sources(self) -> list[Block]:
+        """The evidence registry with levels and confidence."""
         rows: list[list[Cell]] = []
         for eid, ev in self.spec.evidence.items():
             rows.append(
@@ -250,6 +257,7 @@ class Sections:
 
     # ------------------------------------------------------------ invariants
     def invariants(self) -> list[Block]:
+        """The safety invariants with proof status and counterexamples."""
         verified = self.inp.verify_report is not None
         out: list[Block] = [H(2, "Safety invariants", "invariants")]
         if not verified:
@@ -285,6 +293,7 @@ class Sections:
 
     # ------------------------------------------------------------ findings
     def findings_section(self) -> list[Block]:
+        """The verifier's checks and its findings by severity, with witnesses."""
         out: list[Block] = [H(2, "Verification findings", "findings")]
         rep = self.inp.verify_report
         if rep is None:
@@ -323,6 +332,7 @@ class Sections:
 
     # ------------------------------------------------------------ traceability
     def traceability(self) -> list[Block]:
+        """The seed statements and the spec elements that encode them."""
         out: list[Block] = [H(2, "Seed traceability", "traceability")]
         tm = self.inp.trace
         if tm is None:
@@ -369,6 +379,7 @@ class Sections:
 
     # ------------------------------------------------------------ governance
     def governance(self) -> list[Block]:
+        """Open (then decided) governance questions with sources' positions."""
         out: list[Block] = [H(2, "Open governance questions", "governance")]
         open_q = [g for g in self.spec.governance if g.status == "open"]
         decided = [g for g in self.spec.governance if g.status != "open"]
@@ -386,6 +397,7 @@ class Sections:
 
     # ------------------------------------------------------------ sign-off
     def signoff(self) -> list[Block]:
+        """Whether these exact bytes are signed off, and every record."""
         out: list[Block] = [H(2, "Sign-off record", "signoff")]
         path = signoff_path(self.spec.path)
         if self.inp.signoff_problem:
@@ -428,6 +440,7 @@ class Sections:
         return out
 
     def blocks(self) -> list[Block]:
+        """All sections in reading order."""
         return [
             *self.metadata(),
             *self.diagram(),

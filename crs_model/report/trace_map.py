@@ -11,6 +11,8 @@ from crs_model.signoff import beside
 
 @dataclass(frozen=True, slots=True)
 class TraceEntry:
+    """One seed statement: where it is in the seed and the spec elements that encode it (or why none does)."""
+
     id: str
     match: str
     section: str
@@ -20,6 +22,8 @@ class TraceEntry:
 
 @dataclass(frozen=True, slots=True)
 class TraceMap:
+    """The entries read from a ``*.trace.yaml`` file, and what could not be read."""
+
     path: str
     entries: tuple[TraceEntry, ...]
     problems: tuple[str, ...] = ()
