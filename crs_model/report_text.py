@@ -1,24 +1,37 @@
-"""Human-readable text for one decision (the CLI's default output)."""
+"""Human-readable text for one decision (the CLI's default output).
+
+Every clinical word comes from the spec: the grade and each output are shown under
+their spec label and unit, and how a drug is given is read in the outcome's actions.
+"""
 
 from __future__ import annotations
 
 from crs_model.engine import Decision
 from crs_model.model import Spec
+from crs_model.vocabulary import output_text, truth_text, value_text
+
+# The definition behind ``Decision.astct_grade``: the engine reports it by this name.
+_GRADE = "astct_grade"
 
 
 def decision_text(d: Decision, spec: Spec, *, trace: bool = False) -> str:
+    """The decision in a few lines: recommendation, grade, outputs, path, actions, flags, evidence, spec."""
     lines: list[str] = []
     title = spec.outcomes[d.outcome].title if d.outcome else "the spec cannot decide without more data"
     lines.append(f"recommendation: {d.recommendation} - {title}")
-    lines.append(f"ASTCT grade: {d.astct_grade if d.astct_grade is not None else 'unknown'}")
-    if d.tocilizumab_dose_mg is not None:
-        lines.append(f"tocilizumab dose: {d.tocilizumab_dose_mg:.1f} mg IV over 60 min")
+    if (grade := spec.symbols.get(_GRADE)) is not None:
+        lines.append(f"{grade.label or _GRADE}: {value_text(d.astct_grade)}")
+    if d.outcome is not None:
+        values = d.values
+        for name in spec.outcomes[d.outcome].outputs:
+            sym = spec.symbols[name]
+            lines.append(f"{sym.label or name}: {output_text(values.get(name), sym.unit)}")
     if d.missing:
         lines.append(f"missing (would decide '{d.path[-1]}'): {', '.join(d.missing)}")
     lines.append("path: " + " -> ".join(d.path))
     if trace:
         for step in d.trace:
-            vals = ", ".join(f"{t}={'unknown' if v is None else str(v).lower()}" for t, v in step.guards)
+            vals = ", ".join(f"{t}={truth_text(v)}" for t, v in step.guards)
             lines.append(f"  at {step.node}: {vals}; took {step.taken or '(stopped)'}")
     if d.actions:
         lines.append("actions:")

@@ -240,9 +240,9 @@ def test_split_gives_one_diagram_per_decision(spec: Spec) -> None:
 
 
 def test_large_graphs_split_by_default(spec: Spec, monkeypatch: pytest.MonkeyPatch) -> None:
-    from crs_model import render
+    from crs_model import diagram as diagram_module
 
-    monkeypatch.setattr(render, "SPLIT_OVER", len(spec.nodes) - 1)
+    monkeypatch.setattr(diagram_module, "SPLIT_OVER", len(spec.nodes) - 1)
     assert len(views(spec)) == 2 + len(spec.nodes)
     assert views(spec, split=False) == ["full", "overview"]
 

@@ -1,0 +1,103 @@
+"""What the pack shows besides the spec: verifier report, diagram SVG, traceability map, sign-offs, versions."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from typing import Any
+
+from crs_model import __version__
+from crs_model.model import Spec
+from crs_model.report.trace_map import TraceMap, load_trace_map
+from crs_model.signoff import SignoffRecord
+from crs_model.vocabulary import FindingLike, severity_text
+
+
+@dataclass(frozen=True, slots=True)
+class PackInputs:
+    """Everything the pack shows besides the spec; build with :func:`gather`."""
+
+    svg: str | None = None
+    svg_note: str = ""
+    diagram_path: str = ""
+    verify_report: Any = None  # crs_model.verify.Report (duck-typed)
+    verify_note: str = ""
+    extra_findings: tuple[FindingLike, ...] = ()  # e.g. sign-off findings
+    trace: TraceMap | None = None
+    signoffs: tuple[SignoffRecord, ...] = ()
+    signoff_problem: str = ""
+    tools: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+def tool_versions(graphviz: str | None, solver: str | None) -> tuple[tuple[str, str], ...]:
+    """The (tool, version) rows of the pack: this toolkit, Python, pydot, Graphviz and the solver."""
+    import pydot
+
+    return (
+        ("crs_model", __version__),
+        ("Python", platform.python_version()),
+        ("pydot", str(getattr(pydot, "__version__", "unknown"))),
+        ("Graphviz", graphviz or "not installed"),
+        ("Z3 solver", solver or "not run"),
+    )
+
+
+def run_verifier(spec: Spec) -> tuple[Any, str]:
+    """``(report, "")`` from ``crs_model.verify``, or ``(None, why)`` when this build has no verifier."""
+    import importlib
+
+    try:
+        module = importlib.import_module("crs_model.verify")
+    except ImportError as exc:  # the verifier, or its solver, is not installed
+        return None, f"not available in this build ({exc})"
+    return module.verify(spec), ""
+
+
+def gather(
+    spec: Spec,
+    *,
+    verifier: bool = True,
+    svg: bool = True,
+    diagram_path: str = "",
+) -> PackInputs:
+    """Collect the pack's inputs: verifier report, diagram SVG, traceability map, sign-offs, versions.
+
+    Missing pieces (no Graphviz, no verifier, no map, malformed sign-off file) are
+    stated in the pack rather than raised, so the committee sees what is absent.
+    """
+    from crs_model.errors import RenderError, SignoffError
+    from crs_model.render import Overlay, diagram, dot_text, graphviz_version, run_graphviz, svg_inline
+    from crs_model.signoff import read_records, signoff_findings
+
+    report, note = run_verifier(spec) if verifier else (None, "skipped (--no-verify)")
+    svg_text: str | None = None
+    svg_note = ""
+    if svg:
+        # errors and warnings are drawn on the diagram; info findings are listed in the pack only
+        serious = tuple(
+            f for f in (getattr(report, "findings", ()) if report is not None else ()) if severity_text(f) != "info"
+        )
+        overlay = Overlay(findings=serious) if serious else None
+        try:
+            svg_text = svg_inline(run_graphviz(dot_text(diagram(spec, overlay)), "svg"))
+        except RenderError as exc:
+            svg_note = f"Diagram not embedded: {exc}."
+    try:
+        records = read_records(spec.path)
+        problem = ""
+    except SignoffError as exc:
+        records, problem = (), str(exc)
+    solver = getattr(report, "solver_version", None) if report is not None else None
+    seen = {(f.check, f.element) for f in getattr(report, "findings", ())} if report is not None else set()
+    return PackInputs(
+        svg=svg_text,
+        svg_note=svg_note,
+        diagram_path=diagram_path,
+        verify_report=report,
+        verify_note=note,
+        extra_findings=tuple(f for f in signoff_findings(spec) if (f.check, f.element) not in seen),
+        trace=load_trace_map(spec.path),
+        signoffs=records,
+        signoff_problem=problem,
+        tools=tool_versions(graphviz_version(), solver),
+    )

@@ -1,0 +1,468 @@
+"""The pack's sections, built once from the spec and its inputs as document blocks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from crs_model.model import Spec
+from crs_model.report.document import (
+    UL,
+    B,
+    Badge,
+    Block,
+    Callout,
+    Cell,
+    Cite,
+    Code,
+    Figure,
+    H,
+    Link,
+    P,
+    Pre,
+    T,
+    Table,
+)
+from crs_model.report.inputs import PackInputs
+from crs_model.report.trace_map import trace_path
+from crs_model.signoff import signoff_path
+from crs_model.text import Renderer, fmt_number
+from crs_model.vocabulary import (
+    SEVERITIES,
+    FindingLike,
+    Tone,
+    level_text,
+    outcome_class,
+    severity_text,
+    sort_findings,
+    status_tone,
+    value_text,
+)
+
+
+class Sections:
+    """The pack's blocks for one spec and its inputs, in reading order (:meth:`blocks`)."""
+
+    def __init__(self, spec: Spec, inp: PackInputs) -> None:
+        self.spec = spec
+        self.inp = inp
+        self.words = Renderer(spec.symbols)
+        self.inv_words = Renderer(spec.invariant_symbols)
+        rep = inp.verify_report
+        self.findings: list[FindingLike] = sort_findings(
+            [*(getattr(rep, "findings", ()) if rep is not None else ()), *inp.extra_findings]
+        )
+        self.inv_status: Mapping[str, str] = getattr(rep, "invariant_status", {}) if rep is not None else {}
+
+    def cites(self, ids: Iterable[str]) -> Cell:
+        """Source badges for evidence ids (an unknown id is shown as such)."""
+        out: Cell = []
+        for eid in ids:
+            ev = self.spec.evidence.get(eid)
+            if ev is None:
+                out.append(Badge(f"{eid}: unknown source", Tone.BAD))
+            else:
+                out.append(Cite(eid, level_text(ev.level), " ".join(ev.citation.split())))
+        return out
+
+    def title(self, target: str) -> str:
+        """The question of a node or the title of an outcome."""
+        if target in self.spec.outcomes:
+            return self.spec.outcomes[target].title
+        if target in self.spec.nodes:
+            return self.spec.nodes[target].question
+        return target
+
+    # ------------------------------------------------------------ metadata
+    def metadata(self) -> list[Block]:
+        """Metadata, status, sign-off, generation inputs and tool versions."""
+        md = self.spec.metadata
+        signed = [r for r in self.inp.signoffs if r.sha256 == self.spec.sha256]
+        rows: list[list[Cell]] = [
+            [[T("Title")], [B(md.title)]],
+            [[T("Spec id")], [Code(md.id)]],
+            [[T("Version")], [Code(md.version)]],
+            [[T("Status")], [Badge(md.status.value.upper(), status_tone(md.status.value, Tone.WARN))]],
+            [[T("Date")], [T(md.date)]],
+            [[T("Authors")], [T(", ".join(md.authors) or "none listed")]],
+            [[T("Reviewers")], [T(", ".join(md.reviewers) or "none listed")]],
+            [[T("Spec file")], [Code(self.spec.path)]],
+            [[T("sha256")], [Code(self.spec.sha256)]],
+            [
+                [T("Sign-off")],
+                [Badge(f"signed off by {len(signed)}", Tone.OK)] if signed else [Badge("NOT SIGNED OFF", Tone.BAD)],
+            ],
+            [[T("Jurisdiction")], [T(" ".join(md.jurisdiction.split()))]],
+            [[T("Description")], [T(" ".join(md.description.split()))]],
+        ]
+        inputs: list[list[Cell]] = [
+            [[T("Spec")], [Code(self.spec.path), T(f" (sha256 {self.spec.sha256[:12]}…)")]],
+            [[T("Diagram")], [T(self.inp.diagram_path or "rendered for this report")]],
+            [[T("Verifier")], [T(self.inp.verify_note or "crs_model.verify, all checks")]],
+            [
+                [T("Traceability map")],
+                [Code(self.inp.trace.path)] if self.inp.trace else [T(f"absent ({trace_path(self.spec.path)})")],
+            ],
+            [[T("Sign-off file")], [Code(str(signoff_path(self.spec.path)))]],
+        ]
+        tools: list[list[Cell]] = [[[T(k)], [Code(v)]] for k, v in self.inp.tools]
+        return [
+            H(2, "Metadata and status", "metadata"),
+            Table(["", ""], rows, "kv"),
+            H(3, "Generation inputs", "inputs"),
+            Table(["Input", "Used"], inputs, "kv"),
+            H(3, "Tool versions", "tools"),
+            Table(["Tool", "Version"], tools, "kv"),
+        ]
+
+    # ------------------------------------------------------------ diagram
+    def diagram(self) -> list[Block]:
+        """The embedded diagram (or where to find it)."""
+        caption = (
+            "Decision graph: rounded boxes are decisions (question and hit policy), edges carry their guard, "
+            "outcomes are coloured by class; [n] numbers refer to the sources in the diagram legend."
+        )
+        fallback = self.inp.svg_note or (
+            f"See {self.inp.diagram_path}." if self.inp.diagram_path else "Render it with `crs-model render`."
+        )
+        return [H(2, "Decision diagram", "diagram"), Figure(self.inp.svg, caption, fallback)]
+
+    # ------------------------------------------------------------ rules
+    def rules(self) -> list[Block]:
+        """Every decision, definition, consistency constraint and outcome in clinical words."""
+        spec = self.spec
+        out: list[Block] = [
+            H(2, "Rules in clinical language", "rules"),
+            P([T(f"The patient enters at “{spec.nodes[spec.entry].question}” and follows the decisions below.")]),
+        ]
+        for nid, node in spec.nodes.items():
+            policy = (
+                "exactly one of these conditions holds for every patient"
+                if node.hit_policy.value == "unique"
+                else "the conditions are tried in order; the first that holds applies"
+            )
+            out.append(H(3, node.question, f"node-{nid}"))
+            out.append(
+                P(
+                    [
+                        Code(nid),
+                        T(f" · hit policy {node.hit_policy.value}: {policy}. Sources: "),
+                        *self.cites(node.cites),
+                    ]
+                )
+            )
+            rows: list[list[Cell]] = []
+            for e in node.edges:
+                target: Cell = [
+                    Link(f"node-{e.target}" if e.target in spec.nodes else f"outcome-{e.target}", self.title(e.target))
+                ]
+                rows.append(
+                    [
+                        [T(str(e.index + 1))],
+                        [T(self.words.render(e.guard.ast))],
+                        [B(e.label)] if e.label else [T("")],
+                        target,
+                        self.cites(e.cites),
+                    ]
+                )
+            out.append(Table(["#", "If", "Label", "Then", "Sources"], rows))
+        # derived concepts
+        out.append(H(3, "Derived concepts (definitions)", "definitions"))
+        rows = []
+        for name, d in spec.definitions.items():
+            desc: Cell = [T(self.words.render(d.formula.ast))]
+            if d.description:
+                desc += [T(" — " + " ".join(d.description.split()))]
+            rows.append([[B(d.label or name), T(" "), Code(name)], desc, self.cites(d.cites)])
+        out.append(Table(["Concept", "Means", "Sources"], rows))
+        # input consistency
+        if spec.constraints:
+            out.append(H(3, "Input consistency (a patient violating these is rejected)", "constraints"))
+            rows = [
+                [
+                    [Code(c.id)],
+                    [T(self.words.render(c.formula.ast)), T(" — " + " ".join(c.message.split()))],
+                    self.cites(c.cites),
+                ]
+                for c in spec.constraints
+            ]
+            out.append(Table(["Constraint", "Requires", "Sources"], rows))
+        # outcomes
+        out.append(H(3, "Outcomes: what is recommended", "outcomes"))
+        for oid, o in spec.outcomes.items():
+            cls = outcome_class(o.recommendation)
+            out.append(H(4, o.title, f"outcome-{oid}"))
+            head: Cell = [Badge(cls.title, cls), T(" "), Code(o.recommendation.value), T(" · ")]
+            head += [Code(oid), T(" · sources: "), *self.cites(o.cites)]
+            if o.outputs:
+                head += [T(" · needs known: " + ", ".join(self._label(n) for n in o.outputs))]
+            out.append(P(head))
+            items: list[Cell] = [
+                [B("Action: "), T(" ".join(a.text.split()) + " "), *self.cites(a.cites)] for a in o.actions
+            ]
+            for f in o.flags:
+                when = f"when {self.words.render(f.when.ast)}" if f.when else "always"
+                conf = (
+                    [Badge(f.confidence.value, Tone.WARN)]
+                    if f.confidence and f.confidence.value == "unverified"
+                    else []
+                )
+                items.append(
+                    [B(f"Flag ({when}): "), *conf, T(" " + " ".join(f.text.split()) + " "), *self.cites(f.cites)]
+                )
+            out.append(UL(items))
+        return out
+
+    def _label(self, name: str) -> str:
+        sym = self.spec.symbols.get(name)
+        return sym.label if sym is not None and sym.label else name
+
+    # ------------------------------------------------------------ parameters
+    def parameters(self) -> list[Block]:
+        """The thresholds with their rationale and sources."""
+        rows: list[list[Cell]] = []
+        for name, p in self.spec.parameters.items():
+            value = value_text(p.value) if isinstance(p.value, bool) else fmt_number(p.value, p.unit)
+            rows.append(
+                [
+                    [B(p.label or name), T(" "), Code(name)],
+                    [B(value)],
+                    [T(" ".join(p.rationale.split()))],
+                    self.cites(p.cites),
+                ]
+            )
+        return [
+            H(2, "Parameters (thresholds)", "parameters"),
+            Table(["Parameter", "Value", "Rationale", "Sources"], rows),
+        ]
+
+    def sources(self) -> list[Block]:
+        """The evidence registry with levels and confidence."""
+        rows: list[list[Cell]] = []
+        for eid, ev in self.spec.evidence.items():
+            rows.append(
+                [
+                    [Code(eid)],
+                    [T(" ".join(ev.citation.split()))],
+                    [T(ev.kind.value.replace("_", " "))],
+                    [B(level_text(ev.level))],
+                    [Badge(ev.confidence.value, status_tone(ev.confidence.value, Tone.INFO))],
+                ]
+            )
+        return [
+            H(2, "Sources and evidence levels", "sources"),
+            Table(["Id", "Citation", "Kind", "Level", "Confidence"], rows),
+        ]
+
+    # ------------------------------------------------------------ invariants
+    def invariants(self) -> list[Block]:
+        """The safety invariants with proof status and counterexamples."""
+        verified = self.inp.verify_report is not None
+        out: list[Block] = [H(2, "Safety invariants", "invariants")]
+        if not verified:
+            out.append(
+                Callout(
+                    Tone.WARN,
+                    [T("Proof status unknown: " + (self.inp.verify_note or "the verifier was not run") + ".")],
+                )
+            )
+        rows: list[list[Cell]] = []
+        examples: list[Block] = []
+        for inv in self.spec.invariants:
+            status = self.inv_status.get(inv.id)
+            word = status or ("not checked" if verified else "not verified")
+            badge = Badge(word.upper() if word == "refuted" else word, status_tone(word, Tone.WARN))
+            rows.append(
+                [
+                    [Code(inv.id)],
+                    [T(" ".join(inv.description.split()))],
+                    [T(self.inv_words.render(inv.formula.ast))],
+                    [T(inv.severity.value)],
+                    [badge],
+                    self.cites(inv.cites),
+                ]
+            )
+            for f in self.findings:
+                if f.element == f"invariant:{inv.id}" and f.witness:
+                    examples.append(P([B(f"Counterexample for {inv.id}: "), T(f.message)]))
+                    examples.append(Pre(_json(f.witness)))
+        out.append(Table(["Invariant", "Statement", "Formally", "Severity", "Status", "Sources"], rows))
+        out.extend(examples)
+        return out
+
+    # ------------------------------------------------------------ findings
+    def findings_section(self) -> list[Block]:
+        """The verifier's checks and its findings by severity, with witnesses."""
+        out: list[Block] = [H(2, "Verification findings", "findings")]
+        rep = self.inp.verify_report
+        if rep is None:
+            out.append(
+                Callout(Tone.WARN, [T("The verifier was not run: " + (self.inp.verify_note or "unavailable") + ".")])
+            )
+        else:
+            checks = getattr(rep, "checks", ())
+            if checks:
+                rows: list[list[Cell]] = []
+                for c in checks:
+                    tone = status_tone(str(c.status), Tone.WARN)
+                    rows.append([[Code(str(c.name))], [Badge(str(c.status), tone)], [T(str(c.findings))]])
+                out.append(Table(["Check", "Result", "Findings"], rows))
+        counts = {s: sum(1 for f in self.findings if severity_text(f) == s) for s in SEVERITIES}
+        if not self.findings:
+            out.append(Callout(Tone.OK, [T("No findings.")]))
+        else:
+            out.append(P([T(f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info.")]))
+        for sev, style in SEVERITIES.items():
+            group = [f for f in self.findings if severity_text(f) == sev]
+            if not group:
+                continue
+            out.append(H(3, f"{sev.capitalize()} ({len(group)})", f"findings-{sev}"))
+            for f in group:
+                where = str(f.location) if f.location else ""
+                out.append(P([Badge(sev, style.tone), T(" "), Code(f.check), T(" "), Code(f.element), T(f" {where}")]))
+                out.append(P([T(f.message)]))
+                if f.witness:
+                    if sev == "info":  # many, and informational: collapsed
+                        out.append(Pre(_json(f.witness), "Witness patient"))
+                    else:
+                        out.append(P([B("Witness patient:")]))
+                        out.append(Pre(_json(f.witness)))
+        return out
+
+    # ------------------------------------------------------------ traceability
+    def traceability(self) -> list[Block]:
+        """The seed statements and the spec elements that encode them."""
+        out: list[Block] = [H(2, "Seed traceability", "traceability")]
+        tm = self.inp.trace
+        if tm is None:
+            out.append(
+                Callout(
+                    Tone.WARN,
+                    [
+                        T("No traceability map: "),
+                        Code(str(trace_path(self.spec.path))),
+                        T(" is absent, so the seed statements are not mapped to spec elements."),
+                    ],
+                )
+            )
+            return out
+        ids = self.spec.element_ids()
+        encoded = sum(1 for e in tm.entries if e.encoded_by)
+        out.append(
+            P(
+                [
+                    T(f"{len(tm.entries)} seed statements from "),
+                    Code(tm.path),
+                    T(f": {encoded} encoded, {len(tm.entries) - encoded} not encoded."),
+                ]
+            )
+        )
+        for prob in tm.problems:
+            out.append(Callout(Tone.BAD, [T(prob)]))
+        rows: list[list[Cell]] = []
+        for e in tm.entries:
+            by: Cell = []
+            for ref in e.encoded_by:
+                if by:
+                    by.append(T(", "))
+                kind, _, ident = ref.partition(":")
+                anchor = {"node": "node-", "outcome": "outcome-", "governance": "question-"}.get(kind)
+                by.append(Link(anchor + ident, ref) if anchor and ref in ids else Code(ref))
+                if ref not in ids:
+                    by.append(Badge("unknown element", Tone.BAD))
+            if not e.encoded_by:
+                by = [Badge("not encoded", Tone.WARN), T(" " + (e.not_encoded or "no reason given"))]
+            rows.append([[Code(e.id)], [T(e.section)], [T(f"“{e.match}”")], by])
+        out.append(Table(["Id", "Section", "Seed statement", "Encoded by"], rows))
+        return out
+
+    # ------------------------------------------------------------ governance
+    def governance(self) -> list[Block]:
+        """Open (then decided) governance questions with sources' positions."""
+        out: list[Block] = [H(2, "Open governance questions", "governance")]
+        open_q = [g for g in self.spec.governance if g.status == "open"]
+        decided = [g for g in self.spec.governance if g.status != "open"]
+        if not open_q:
+            out.append(Callout(Tone.OK, [T("No open questions.")]))
+        for g in [*open_q, *decided]:
+            out.append(H(3, g.title, f"question-{g.id}"))
+            out.append(P([Code(g.id), T(" · "), Badge(g.status, status_tone(g.status, Tone.OK))]))
+            out.append(P([T(" ".join(g.question.split()))]))
+            items: list[Cell] = [[*self.cites([src]), T(": " + " ".join(says.split()))] for src, says in g.positions]
+            out.append(UL(items))
+            out.append(P([B("Conservative choice encoded: "), T(" ".join(g.conservative_choice.split()))]))
+            out.append(P([T("Affects: "), *_join_codes(g.affects)]))
+        return out
+
+    # ------------------------------------------------------------ sign-off
+    def signoff(self) -> list[Block]:
+        """Whether these exact bytes are signed off, and every record."""
+        out: list[Block] = [H(2, "Sign-off record", "signoff")]
+        path = signoff_path(self.spec.path)
+        if self.inp.signoff_problem:
+            out.append(Callout(Tone.BAD, [T(self.inp.signoff_problem)]))
+        signed = [r for r in self.inp.signoffs if r.sha256 == self.spec.sha256]
+        if signed:
+            who = "; ".join(f"{r.name} ({r.role}, {r.date})" for r in signed)
+            out.append(
+                Callout(Tone.OK, [T(f"This exact version (sha256 {self.spec.sha256[:12]}…) is signed off by {who}.")])
+            )
+        else:
+            out.append(
+                Callout(
+                    Tone.BAD,
+                    [
+                        T(f"This exact version (sha256 {self.spec.sha256[:12]}…) has no sign-off. After review run "),
+                        Code(f"crs-model signoff {self.spec.path} --name NAME --role ROLE"),
+                        T("."),
+                    ],
+                )
+            )
+        if self.inp.signoffs:
+            rows: list[list[Cell]] = [
+                [
+                    [T(r.name)],
+                    [T(r.role)],
+                    [T(r.date)],
+                    [Code(r.version or "?"), T(" "), Code(r.sha256[:12] + "…")],
+                    [Badge("this version", Tone.OK)]
+                    if r.sha256 == self.spec.sha256
+                    else [Badge("other version", Tone.INFO)],
+                    [T(r.note)],
+                ]
+                for r in self.inp.signoffs
+            ]
+            out.append(P([T("Records in "), Code(str(path)), T(":")]))
+            out.append(Table(["Name", "Role", "Date", "Version", "Applies to", "Note"], rows))
+        else:
+            out.append(P([T("No records in "), Code(str(path)), T(".")]))
+        return out
+
+    def blocks(self) -> list[Block]:
+        """All sections in reading order."""
+        return [
+            *self.metadata(),
+            *self.diagram(),
+            *self.rules(),
+            *self.parameters(),
+            *self.invariants(),
+            *self.findings_section(),
+            *self.traceability(),
+            *self.governance(),
+            *self.sources(),
+            *self.signoff(),
+        ]
+
+
+def _join_codes(refs: Sequence[str]) -> Cell:
+    out: Cell = []
+    for r in refs:
+        if out:
+            out.append(T(", "))
+        out.append(Code(r))
+    return out
+
+
+def _json(obj: Mapping[str, Any]) -> str:
+    return json.dumps(dict(obj), indent=2, sort_keys=True, ensure_ascii=False, default=str)

@@ -1,0 +1,263 @@
+"""The presentation vocabulary: how every output names and styles the same things.
+
+Diagrams, the governance pack and the CLI's text show outcome classes, finding
+severities, status words, evidence levels and patient values; they take the words
+and colours from here, so one patient, one finding or one outcome reads the same
+wherever it appears, and the pack's CSS is generated from these tables rather than
+copied by hand. Pure data and string functions: no pydot, no z3.
+
+Value wording, one way everywhere:
+
+- a condition (guard, invariant) is ``true``, ``false`` or ``unknown`` (:func:`truth_text`);
+- a patient value is ``yes``/``no`` for a boolean, a number without a spurious
+  ``.0``, the text of an enum, and ``unknown`` when absent (:func:`value_text`);
+- an explanation names the condition, its value and every input it read
+  (:func:`explain`: ``'IL-6 ≥ 500 pg/mL' was false: IL-6 (il6_pg_ml) was 320``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from crs_model.errors import Location
+from crs_model.expr import Expr, names
+from crs_model.model import EvidenceLevel, Recommendation
+from crs_model.types import Symbol, SymbolKind
+
+UNKNOWN = "unknown"
+
+# ---------------------------------------------------------------------------- outcome classes
+
+
+class OutcomeClass(enum.Enum):
+    """The five outcome colour classes: title, fill, border and badge ink (colour-blind-safe tints)."""
+
+    NO_CRS = ("no CRS", "#EEEEEE", "#777777", "#333")
+    STANDARD = ("standard therapy", "#D6E6F5", "#0072B2", "#003d63")
+    CYTOSORB = ("CytoSorb", "#D5EFD9", "#009E73", "#00573f")
+    CONTRAINDICATED = ("contraindicated", "#F8D3D3", "#C0392B", "#7d1f16")
+    INSUFFICIENT = ("insufficient data", "#FFF1C9", "#B8860B", "#6b4e06")
+
+    @property
+    def title(self) -> str:
+        """The class in words (diagram legend, outcome headers, pack badges)."""
+        return self.value[0]
+
+    @property
+    def fill(self) -> str:
+        """Background of an outcome box or badge."""
+        return self.value[1]
+
+    @property
+    def border(self) -> str:
+        """Border of an outcome box or badge, and the colour of its class line."""
+        return self.value[2]
+
+    @property
+    def ink(self) -> str:
+        """Text colour of a badge on :attr:`fill` (darker than the border, for contrast)."""
+        return self.value[3]
+
+    @property
+    def css_class(self) -> str:
+        """``class-cytosorb``: the pack's CSS class for a badge of this class."""
+        return "class-" + self.name.lower()
+
+
+# The one seam between recommendation codes and their classes. The codes are
+# clinical content: when the spec declares each outcome's class (next issue), this
+# table goes and the function reads the spec instead; every caller stays as it is.
+_CLASS_OF = {
+    Recommendation.NO_CRS: OutcomeClass.NO_CRS,
+    Recommendation.SUPPORTIVE_CARE: OutcomeClass.STANDARD,
+    Recommendation.GIVE_TOCILIZUMAB: OutcomeClass.STANDARD,
+    Recommendation.ADD_CORTICOSTEROIDS: OutcomeClass.STANDARD,
+    Recommendation.CONTINUE_STANDARD_THERAPY: OutcomeClass.STANDARD,
+    Recommendation.CONSIDER_CYTOSORB: OutcomeClass.CYTOSORB,
+    Recommendation.CYTOSORB_CONTRAINDICATED: OutcomeClass.CONTRAINDICATED,
+    Recommendation.INSUFFICIENT_DATA: OutcomeClass.INSUFFICIENT,
+}
+
+
+def outcome_class(recommendation: Recommendation | str) -> OutcomeClass:
+    """The colour class of a recommendation code (the only place that maps one to the other)."""
+    return _CLASS_OF[Recommendation(recommendation)]
+
+
+# ---------------------------------------------------------------------------- tones and statuses
+
+
+class Tone(enum.Enum):
+    """The four status tones of badges and callouts: CSS class, colour, badge tint, Markdown icon."""
+
+    OK = ("ok", "#1e7d4f", "#e9f6ef", "✅")
+    WARN = ("warn", "#9a6300", "#fdf5e4", "⚠️")
+    BAD = ("bad", "#b3261e", "#fbeceb", "❌")
+    INFO = ("info", "#1f5f99", "#eaf2fa", "ℹ️")
+
+    @property
+    def css_class(self) -> str:
+        """``ok``, ``warn``, ``bad`` or ``info``: the pack's CSS class (and CSS variable) of the tone."""
+        return self.value[0]
+
+    @property
+    def colour(self) -> str:
+        """Text and border colour."""
+        return self.value[1]
+
+    @property
+    def tint(self) -> str:
+        """Badge background."""
+        return self.value[2]
+
+    @property
+    def icon(self) -> str:
+        """The callout's icon in Markdown (which has no colours)."""
+        return self.value[3]
+
+
+# A status word has one tone wherever it is shown (spec status, check result,
+# invariant proof, source confidence, governance question).
+_STATUS_TONE = {
+    "active": Tone.OK,
+    "draft": Tone.WARN,
+    "retired": Tone.BAD,
+    "passed": Tone.OK,
+    "failed": Tone.BAD,
+    "proven": Tone.OK,
+    "refuted": Tone.BAD,
+    "unverified": Tone.WARN,
+    "open": Tone.WARN,
+}
+
+
+def status_tone(word: str, default: Tone) -> Tone:
+    """The tone of a status word; ``default`` for a word this vocabulary does not know."""
+    return _STATUS_TONE.get(word, default)
+
+
+# ---------------------------------------------------------------------------- findings and severities
+
+
+@dataclass(frozen=True, slots=True)
+class SeverityStyle:
+    """How one finding severity is ordered and shown: pack tone and diagram colour."""
+
+    order: int
+    tone: Tone
+    colour: str
+
+
+SEVERITIES: Mapping[str, SeverityStyle] = {
+    "error": SeverityStyle(0, Tone.BAD, "#C0392B"),
+    "warning": SeverityStyle(1, Tone.WARN, "#D35400"),
+    "info": SeverityStyle(2, Tone.INFO, "#2471A3"),
+}
+SEVERITY_ORDER = {s: style.order for s, style in SEVERITIES.items()}
+SEVERITY_COLOUR = {s: style.colour for s, style in SEVERITIES.items()}
+
+
+class FindingLike(Protocol):
+    """What the overlay reads from a verifier finding (``crs_model.verify.Finding``)."""
+
+    @property
+    def check(self) -> str: ...
+    @property
+    def severity(self) -> Any: ...  # Severity enum (``.value`` error|warning|info) or its text
+    @property
+    def location(self) -> Location | None: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def witness(self) -> Mapping[str, Any] | None: ...
+    @property
+    def element(self) -> str: ...
+
+
+def severity_text(finding: FindingLike) -> str:
+    """``error``, ``warning`` or ``info`` (a finding's severity may be the enum or its text)."""
+    sev = finding.severity
+    return str(getattr(sev, "value", sev))
+
+
+def sort_findings(findings: Iterable[FindingLike]) -> list[FindingLike]:
+    """Stable, deterministic order: severity, check, element, location, message."""
+
+    def key(f: FindingLike) -> tuple[int, str, str, str, str]:
+        return (SEVERITY_ORDER.get(severity_text(f), 9), f.check, f.element, str(f.location or ""), f.message)
+
+    return sorted(findings, key=key)
+
+
+def level_text(level: EvidenceLevel) -> str:
+    """``grade_very_low`` -> ``GRADE very low``; ``expert_opinion`` -> ``expert opinion``."""
+    v = level.value
+    return "GRADE " + v[6:].replace("_", " ") if v.startswith("grade_") else v.replace("_", " ")
+
+
+# ---------------------------------------------------------------------------- values
+
+
+def truth_text(value: bool | None) -> str:
+    """A condition's three-valued result: ``true``, ``false`` or ``unknown``."""
+    return UNKNOWN if value is None else "true" if value else "false"
+
+
+def value_text(value: Any) -> str:
+    """A patient value: ``unknown`` when absent, ``yes``/``no``, ``320`` (not ``320.0``), ``38.5``, ``car_t``."""
+    if value is None:
+        return UNKNOWN
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:.0f}"
+    return str(value)
+
+
+def output_text(value: Any, unit: str) -> str:
+    """A computed output such as a dose: a number to one decimal (``580.0 mg``), with its unit."""
+    shown = f"{value:.1f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else value_text(value)
+    return f"{shown} {unit}" if unit and value is not None else shown
+
+
+@dataclass(frozen=True, slots=True)
+class ValueRead:
+    """One input or definition that a condition reads, with its value for a patient."""
+
+    name: str
+    label: str
+    unit: str
+    value: Any
+
+    def text(self) -> str:
+        """``IL-6 = 320 pg/mL`` (the unit only with a known value)."""
+        unit = f" {self.unit}" if self.unit and self.value is not None else ""
+        return f"{self.label} = {value_text(self.value)}{unit}"
+
+
+def values_read(ast: Expr, values: Mapping[str, Any], symbols: Mapping[str, Symbol]) -> list[ValueRead]:
+    """The non-parameter names ``ast`` reads, sorted by name, with their values (``None`` = unknown)."""
+    out = []
+    for n in sorted(set(names(ast))):
+        sym = symbols.get(n)
+        if sym is None or sym.kind is SymbolKind.PARAMETER:
+            continue
+        out.append(ValueRead(n, sym.label or n, sym.unit, values.get(n)))
+    return out
+
+
+def explain(condition: str, value: Any, reads: Iterable[ValueRead]) -> str:
+    """icontract-style: ``'IL-6 ≥ 500 pg/mL' was false: IL-6 (il6_pg_ml) was 320``.
+
+    ``condition`` is the condition in clinical words (``crs_model.text.Renderer``),
+    ``value`` its result for the patient (a truth value, or a number for a formula)
+    and ``reads`` what it read (:func:`values_read`).
+    Meant for every counterexample and witness wording (the verifier words its own
+    today, in ``crs_model/verify/checks.py``: ``Verifier.explain``, ``_show``, ``_tv``).
+    """
+    subs = [f"{r.label} ({r.name}) was {value_text(r.value)}" for r in reads]
+    result = truth_text(value) if value is None or isinstance(value, bool) else value_text(value)
+    return f"'{condition}' was {result}" + (": " + ", ".join(subs) if subs else "")
