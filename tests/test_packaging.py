@@ -55,6 +55,7 @@ def test_wheel_holds_spec_trace_map_examples_and_py_typed(wheel: Path) -> None:
         "crs_model/specs/cytosorb_crs.yaml",
         "crs_model/specs/cytosorb_crs.trace.yaml",
         "crs_model/specs/examples/mini_crs.yaml",
+        "crs_model/report/pack.css",
     ):
         assert member in names, member
     shipped = {p.name for p in (ROOT / "specs/examples/patients").glob("*.json")}
