@@ -15,6 +15,8 @@ import pytest
 from crs_model.model import Spec
 
 _SPECS: dict[str, Spec] = {}
+# The suite's tests are collected from this path; the suite imports this plugin, never the reverse.
+SUITE = Path(__file__).resolve().with_name("suite.py")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,11 +50,9 @@ def pytest_configure(config: pytest.Config) -> None:
     register_profiles()
     settings.load_profile(profile or "ci")
     if spec is not None:
-        from crs_model.testing import suite
-
         if not Path(spec).is_file():
             raise pytest.UsageError(f"--crs-spec: no such file: {spec}")
-        target = str(Path(suite.__file__).resolve())
+        target = str(SUITE)
         if config.args_source is pytest.Config.ArgsSource.ARGS:
             config.args.append(target)
         else:  # no paths given: run only the suite, not the app's testpaths
