@@ -51,8 +51,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# One run, one collection: unit, backend and quality tests (a bare `pytest` skips the quality ones).
 pytest: $(STAMP) system-deps browser-deps
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not slow"
 
 test: lint typecheck pytest
 

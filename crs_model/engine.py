@@ -155,11 +155,7 @@ class _COutcome:
 class Engine:
     """A spec compiled for evaluation. Thread-safe: it holds no mutable state."""
 
-    def __init__(self, spec: Spec, *, require_signoff: bool = False) -> None:
-        if require_signoff:  # refuse unreviewed or altered bytes (SignoffError)
-            from crs_model.signoff import require_signoff as _require
-
-            _require(spec)
+    def __init__(self, spec: Spec) -> None:
         self.spec = spec
         self.validator = PatientValidator(spec)
         sym = spec.symbols

@@ -300,7 +300,6 @@ def test_report_command_writes_html_and_markdown(tmp_path: Path) -> None:
         assert "verifier" in err.getvalue() or "crs_model.verify" in err.getvalue()
 
 
-@pytest.mark.skipif(not HAS_VERIFIER, reason="the verifier is not merged yet")
 def test_pack_with_the_real_verifier(spec: Spec) -> None:
     inputs = gather(spec, svg=False)
     assert inputs.verify_report is not None

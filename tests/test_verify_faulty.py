@@ -11,6 +11,8 @@ import crs_model
 from crs_model.model import Severity
 from crs_model.verify import Report, verify
 
+pytestmark = pytest.mark.quality  # does the verifier find each planted fault
+
 ROOT = Path(__file__).resolve().parent.parent
 FAULTY = sorted((ROOT / "specs" / "examples" / "faulty").glob("*.yaml"))
 EXPECT = re.compile(r"^# expect: (?P<check>\S+) (?P<element>\S+) at (?P<line>\d+):(?P<col>\d+)$", re.M)

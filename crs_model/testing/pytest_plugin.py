@@ -1,9 +1,11 @@
 """pytest plugin (entry point ``pytest11``): ``pytest --crs-spec path/to/spec.yaml``.
 
 Runs the whole invariant suite (:mod:`crs_model.testing.suite`) on an app's own
-spec. ``--crs-profile dev|ci|thorough`` picks the Hypothesis budget (default
-``ci``). Without ``--crs-spec`` the plugin only provides the ``crs_spec``
-fixture (the bundled spec) and imports nothing heavy.
+spec, next to the tests pytest runs anyway (the paths given, else ``testpaths``
+or the current directory), as pytest users expect from a plugin option.
+``--crs-profile dev|ci|thorough`` picks the Hypothesis budget (default ``ci``).
+Without ``--crs-spec`` the plugin only provides the ``crs_spec`` fixture (the
+bundled spec) and imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import pytest
 from crs_model.model import Spec
 
 _SPECS: dict[str, Spec] = {}
+# The suite's tests are collected from this path; the suite imports this plugin, never the reverse.
+SUITE = Path(__file__).resolve().with_name("suite.py")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,15 +52,19 @@ def pytest_configure(config: pytest.Config) -> None:
     register_profiles()
     settings.load_profile(profile or "ci")
     if spec is not None:
-        from crs_model.testing import suite
-
         if not Path(spec).is_file():
             raise pytest.UsageError(f"--crs-spec: no such file: {spec}")
-        target = str(Path(suite.__file__).resolve())
-        if config.args_source is pytest.Config.ArgsSource.ARGS:
-            config.args.append(target)
-        else:  # no paths given: run only the suite, not the app's testpaths
-            config.args[:] = [target]
+        # next to whatever pytest would run anyway: the paths given, else testpaths or the current directory
+        config.args.append(str(SUITE))
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Say what ``--crs-spec`` adds to the run, so nobody wonders where the extra tests come from."""
+    spec = config.getoption("crs_spec", default=None)
+    if spec is None:
+        return None
+    profile = config.getoption("crs_profile", default=None) or "ci"
+    return f"crs_model: invariant suite on {spec} (profile {profile}), run next to this project's own tests"
 
 
 def spec_from_config(config: pytest.Config) -> Spec:

@@ -16,12 +16,11 @@ from hypothesis import settings
 from crs_model.model import Spec
 from crs_model.testing._care import run_care_course
 from crs_model.testing._properties import Context, run_coverage, run_property, suite
+from crs_model.testing.pytest_plugin import spec_from_config
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "crs_property" in metafunc.fixturenames:
-        from crs_model.testing.pytest_plugin import spec_from_config
-
         spec = spec_from_config(metafunc.config)
         metafunc.parametrize("crs_property", [p.name for p in suite(spec)])
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import gc
-from dataclasses import replace
-
 import pytest
 from hypothesis import settings
 
 from crs_model.testing._care import run_care_course
 from crs_model.testing._properties import Context, run_property, suite
 from tests.fuzz.conftest import planted
+
+pytestmark = pytest.mark.quality
 
 NO_ANTICOAGULATION_CONTRA = (
     "      or heparin_induced_thrombocytopenia\n      or anticoagulation_contraindicated",
@@ -73,48 +72,3 @@ def test_care_course_catches_a_short_tocilizumab_interval_with_a_story() -> None
 @pytest.mark.parametrize("name", ["invariants", "totality", "invalid_inputs"])
 def test_shipped_spec_passes(spec: object, name: str) -> None:
     assert _run("shipped", spec, name)[0]
-
-
-def test_a_property_run_restores_the_collector_settings_even_when_it_fails() -> None:
-    spec = planted(*NO_ANTICOAGULATION_CONTRA)
-    before = gc.get_threshold()
-    frozen_before = gc.get_freeze_count()
-    inside: list[int] = []
-    prop = next(p for p in suite(spec) if p.name == "invariants")
-
-    def spy(ctx: Context, example: object) -> bool:
-        inside.append(gc.get_freeze_count())
-        return prop.check(ctx, example)
-
-    r = run_property(replace(prop, check=spy), Context.for_spec(spec, with_oracle=False), settings(), 300)
-    assert not r.ok  # the planted fault fails the run (an exception passes through lean_gc)
-    assert inside
-    assert inside[0] > frozen_before  # the objects older than the run were frozen while it ran
-    assert gc.get_freeze_count() == frozen_before
-    assert gc.get_threshold() == before
-    assert gc.isenabled()
-
-
-def test_nested_lean_gc_unfreezes_only_at_the_outermost_exit() -> None:
-    from crs_model.testing._properties import lean_gc
-
-    base = gc.get_freeze_count()
-    with lean_gc():
-        outer = gc.get_freeze_count()
-        with lean_gc():
-            pass
-        assert gc.get_freeze_count() >= outer > base
-    assert gc.get_freeze_count() == base
-
-
-def test_lean_gc_leaves_a_process_that_froze_objects_itself_alone() -> None:
-    from crs_model.testing._properties import lean_gc
-
-    gc.freeze()
-    try:
-        mine = gc.get_freeze_count()
-        with lean_gc():
-            pass
-        assert gc.get_freeze_count() == mine  # not unfrozen by the run
-    finally:
-        gc.unfreeze()
