@@ -32,7 +32,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "crs_model"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("crs_model.errors", "crs_model.diagnostics", "crs_model.expr", "crs_model.types", "crs_model.source")),
     # text: AST -> clinical words, a pure translator used from patient messages up to the reports
-    ("model", ("crs_model.model", "crs_model.loader", "crs_model.graph", "crs_model.text")),
+    # vocabulary: one presentation vocabulary (wording, classes, tones) for every backend that shows values
+    ("model", ("crs_model.model", "crs_model.loader", "crs_model.graph", "crs_model.text", "crs_model.vocabulary")),
     ("engine", ("crs_model.patient", "crs_model.pyeval", "crs_model.engine", "crs_model.schema")),
     ("api", ("crs_model",)),  # the public facade (load_spec, Engine, evaluate) that apps import
     (
@@ -43,6 +44,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crs_model.testing",
             "crs_model.testing.*",
             "crs_model.render*",
+            "crs_model.diagram",
+            "crs_model.dot_labels",
+            "crs_model.graphviz",
             "crs_model.report*",
             "crs_model.signoff",
         ),
@@ -54,7 +58,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 BACKENDS: dict[str, tuple[str, ...]] = {
     "verify": ("crs_model.verify", "crs_model.verify.*"),
     "testing": ("crs_model.testing", "crs_model.testing.*"),
-    "render": ("crs_model.render*",),
+    "render": ("crs_model.render*", "crs_model.diagram", "crs_model.dot_labels", "crs_model.graphviz"),
     "report": ("crs_model.report*",),
     "signoff": ("crs_model.signoff",),
 }
@@ -268,7 +272,7 @@ def test_the_reader_sees_the_package() -> None:
     # function-local imports are seen too (the facade loads the loader lazily)
     assert any(i.importer == "crs_model" and i.imported == "crs_model.loader" and i.local for i in IMPORTS)
     # and literal importlib.import_module names
-    assert any(i.importer == "crs_model.report" and i.imported == "crs_model.verify" for i in IMPORTS)
+    assert any(i.importer == "crs_model.report.inputs" and i.imported == "crs_model.verify" for i in IMPORTS)
 
 
 def test_every_module_has_a_layer() -> None:
