@@ -143,7 +143,7 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for path in stale:
             err.write(f"stale: {path} does not match {spec.path}\n")
         if stale:
-            err.write(f"crs-model: regenerate with: crs-model render {spec.path} --out {args.out}\n")
+            err.write(f"crs-model: note: regenerate with: crs-model render {spec.path} --out {args.out}\n")
             return 1
         out.write(f"ok: diagrams in {args.out} match {spec.path}\n")
         return 0
