@@ -238,9 +238,12 @@ def test_check_spec_takes_specs_both_ways() -> None:
 
 
 def test_help_texts_are_rendered() -> None:
+    import argparse
+
     from crs_model.cli import build_parser
 
-    sub = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    (action,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    sub: dict[str, argparse.ArgumentParser] = dict(action.choices)
     for name, parser in sub.items():
         text = parser.format_help()
         assert "%%" not in text, name
