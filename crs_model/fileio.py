@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,7 +122,7 @@ def _temp_beside(target: Path) -> tuple[int, Path]:
     # 0o666 lets the umask decide the mode, as for a file opened normally
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     while True:
-        tmp = target.with_name(f".{target.name[:64]}.{secrets.token_hex(6)}.tmp")
+        tmp = target.with_name(f".{target.name[:64]}.{os.urandom(6).hex()}.tmp")
         with contextlib.suppress(FileExistsError):
             return os.open(tmp, flags, 0o666), tmp
 

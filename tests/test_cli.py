@@ -251,3 +251,11 @@ def test_help_texts_are_rendered() -> None:
             assert "--spec SPEC" in text, name
     assert "fewer than --min-score % of" in sub["mutate"].format_help()
     assert "JSON Lines" in sub["evaluate"].format_help()
+
+
+def test_a_folder_of_one_file_is_still_json_lines(tmp_path: Path) -> None:
+    write(tmp_path, "only.json", FULL)
+    code, out, _ = run("evaluate", str(tmp_path), "--format", "json")
+    assert code == 0
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    assert (Path(row["file"]).name, row["recommendation"]) == ("only.json", "consider_cytosorb")

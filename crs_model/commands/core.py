@@ -130,7 +130,8 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"crs-model: error: {exc}\n")
         return 2
     status = 0
-    many = len(items) > 1
+    # several inputs, or a folder (however many files it holds): every result names its file
+    many = len(items) > 1 or any(i != "-" and Path(i).is_dir() for i in inputs)
     for item in items:
         if item.endswith(".jsonl") or (item == "-" and args.jsonl):
             rc = _evaluate_jsonl(engine, item, args, out, err, many=many)
