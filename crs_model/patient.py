@@ -24,9 +24,9 @@ MAX_PATIENT_KEYS = 256
 
 Check = Callable[[Any], Any]
 
-# A name this much longer than every candidate cannot reach difflib's 0.6 similarity,
-# and anything past a few dozen characters is not a typo: the suggester's cost stays
-# bounded by the spec, whatever the input holds.
+# Did-you-mean is for typos: a name longer than this gets no hint, and a candidate over
+# 3x as long cannot reach difflib's 0.6 similarity with a name that short, so one hint
+# costs at most (number of variables) x 64 x 192 whatever the input holds.
 MAX_HINT_CHARS = 64
 
 

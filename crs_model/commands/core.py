@@ -141,10 +141,6 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return status
 
 
-def _record(where: str, field: str | None, message: str) -> str:
-    return _dumps({"file": where, "error": {"field": field, "message": message}})
-
-
 def _evaluate_one(engine: Any, item: str, args: argparse.Namespace, out: TextIO, err: TextIO, *, many: bool) -> int:
     where = STDIN if item == "-" else item
     lines = many and args.format == "json"  # a folder in JSON: one JSON line per file
@@ -175,7 +171,7 @@ def _evaluate_one(engine: Any, item: str, args: argparse.Namespace, out: TextIO,
             out.write(decision_text(decision, engine.spec, trace=args.trace) + "\n")
         return 0
     if lines:
-        out.write(_record(where, field, message) + "\n")
+        out.write(_dumps({"file": where, "error": {"field": field, "message": message}}) + "\n")
     err.write(f"crs-model: error: {text}\n")
     return rc
 
