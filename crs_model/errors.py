@@ -91,3 +91,29 @@ class RenderError(CrsModelError):
 
     Install Graphviz (Debian: ``apt-get install graphviz``) or ask for ``--format dot`` only.
     """
+
+
+class InputFileError(CrsModelError):
+    """A file given to crs_model cannot be read: missing, unreadable, not a regular
+    file (a folder, FIFO or device), or larger than the limit for its kind.
+
+    Pass a regular file of the stated size; ``path`` names the file, ``reason`` the cause.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: cannot read: {reason}")
+
+
+class OutputFileError(CrsModelError):
+    """An output file cannot be written: its folder is missing or read-only, the disk is
+    full, or the target is a folder or a device.
+
+    Choose another ``--out`` or free space; nothing was left half-written at ``path``.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: cannot write: {reason}")

@@ -746,11 +746,15 @@ def load_spec_bytes(raw: bytes, path: str) -> Spec:
 
 def load_spec_file(path: str | Path) -> Spec:
     """Load a spec file; every problem becomes a located :class:`SpecError`."""
+    from crs_model.errors import InputFileError
+    from crs_model.fileio import read_regular
+    from crs_model.source import MAX_SPEC_BYTES
+
     p = Path(path)
     try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise SpecError(Problem(None, f"cannot read spec '{p}': {exc.strerror}")) from None
+        raw = read_regular(p, MAX_SPEC_BYTES)  # only a regular file, never more than the limit
+    except InputFileError as exc:
+        raise SpecError(Problem(None, f"cannot read spec '{p}': {exc.reason}")) from None
     return load_spec_bytes(raw, str(path))
 
 

@@ -24,6 +24,18 @@ MAX_PATIENT_KEYS = 256
 
 Check = Callable[[Any], Any]
 
+# Did-you-mean is for typos: a name longer than this gets no hint, and a candidate over
+# 3x as long cannot reach difflib's 0.6 similarity with a name that short, so one hint
+# costs at most (number of variables) x 64 x 192 whatever the input holds.
+MAX_HINT_CHARS = 64
+
+
+def _hint(name: str, candidates: list[str]) -> str:
+    """A bounded did-you-mean for one unknown ``name`` (empty for names no typo explains)."""
+    if not name or len(name) > MAX_HINT_CHARS:
+        return ""
+    return suggest(name, [c for c in candidates if len(c) <= 3 * MAX_HINT_CHARS])
+
 
 def _js(x: Any) -> str:
     """A value as the JSON the user wrote (``true``, ``"70"``, ``NaN``)."""
@@ -57,7 +69,7 @@ def _checker(v: Variable) -> Check:
         def check_enum(x: Any) -> Any:
             if type(x) is str and x in values:
                 return x
-            hint = suggest(x, list(v.type.values)) if isinstance(x, str) else ""
+            hint = _hint(x, list(v.type.values)) if isinstance(x, str) else ""
             raise PatientError(name, f"{name}={_js(x)} is not one of {shown}{hint}", x)
 
         return check_enum
@@ -128,7 +140,7 @@ class PatientValidator:
             check = checks.get(key)
             if check is None:
                 shown = key if isinstance(key, str) else repr(key)
-                hint = suggest(shown, self._names)
+                hint = _hint(shown, self._names)
                 raise PatientError(str(key), f"unknown input '{shown}'{hint}", value)
             if value is not None:
                 out[key] = check(value)

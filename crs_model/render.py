@@ -30,7 +30,8 @@ def write_diagrams(
 ) -> list[Path]:
     """Write every view of ``spec`` as DOT (always) and the requested image formats; returns the paths.
 
-    Raises :class:`RenderError` before writing anything when an image format needs Graphviz and it is missing.
+    Raises :class:`RenderError` before writing anything when an image format needs Graphviz and it is missing,
+    and :class:`OutputFileError` naming the path when a file cannot be written (each file is written atomically).
     """
     bad = [f for f in formats if f not in FORMATS]
     if bad:
@@ -38,19 +39,21 @@ def write_diagrams(
     images = [f for f in FORMATS if f in formats and f != "dot"]
     if images and graphviz_binary() is None:
         run_graphviz("", images[0])  # raises the clear "not found" error
+    from crs_model.fileio import make_dirs, write_atomic
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    make_dirs(out)  # OutputFileError (exit 2, naming the path) when it cannot be created
     base = stem or spec_stem(spec.path)
     written: list[Path] = []
     for view in views(spec, split=split):
         source = dot_text(diagram(spec, overlay, view=view))
         name = base + view_suffix(view)
         path = out / f"{name}.dot"
-        path.write_text(source, encoding="utf-8")
+        write_atomic(path, source.encode("utf-8"))  # replaces a symlink, never writes through it
         written.append(path)
         for fmt in images:
             img = out / f"{name}.{fmt}"
-            img.write_bytes(run_graphviz(source, fmt))
+            write_atomic(img, run_graphviz(source, fmt))
             written.append(img)
     return written
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ def run(*argv: str, stdin: str | None = None, monkeypatch: pytest.MonkeyPatch | 
     out, err = io.StringIO(), io.StringIO()
     if stdin is not None:
         assert monkeypatch is not None
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8")), encoding="utf-8"))
     code = main(list(argv), out, err)
     return code, out.getvalue(), err.getvalue()
 
@@ -154,3 +155,107 @@ def test_console_script_version_and_help() -> None:
     assert res.returncode == 0
     assert "evaluate" in res.stdout
     assert "check-spec" in res.stdout
+
+
+def test_folder_in_json_prints_one_json_line_per_file(tmp_path: Path) -> None:
+    write(tmp_path, "a.json", FULL)
+    write(tmp_path, "b.json", {"weight_kg": 400})
+    write(tmp_path, "c.json", "{not json")
+    write(tmp_path, "d.jsonl", json.dumps(FULL) + "\n" + json.dumps({"etiology": "x"}) + "\n")
+    code, out, err = run("evaluate", str(tmp_path), "--format", "json")
+    assert code == 2
+    rows = [json.loads(line) for line in out.splitlines()]  # every line parses on its own
+    assert [(Path(r["file"]).name, r.get("line")) for r in rows] == [
+        ("a.json", None), ("b.json", None), ("c.json", None), ("d.jsonl", None), ("d.jsonl", 2)
+    ]  # fmt: skip
+    assert list(rows[0])[:2] == ["file", "recommendation"]
+    assert rows[0]["recommendation"] == "consider_cytosorb"
+    assert rows[1]["error"] == {"field": "weight_kg", "message": "weight_kg=400 is outside 0.5..350 kg"}
+    assert rows[2]["error"]["field"] == "<input>"
+    assert rows[3]["recommendation"] == "consider_cytosorb"
+    assert rows[4]["error"]["field"] == "etiology"
+    assert f"crs-model: error: {tmp_path / 'c.json'}:1:2: invalid JSON" in err
+    # the decisions are exactly the single-file ones, plus the file name
+    code, single, _ = run("evaluate", str(tmp_path / "a.json"), "--format", "json")
+    assert {k: v for k, v in rows[0].items() if k != "file"} == json.loads(single)
+
+
+def test_jsonl_line_decisions_in_a_folder_equal_the_single_batch(tmp_path: Path) -> None:
+    batch = write(tmp_path, "d.jsonl", json.dumps(FULL) + "\n{}\n")
+    write(tmp_path, "e.json", {})
+    _, alone, _ = run("evaluate", batch, "--trace")
+    _, folder, _ = run("evaluate", str(tmp_path), "--format", "json", "--trace")
+    rows = [json.loads(line) for line in folder.splitlines()]
+    assert [Path(r["file"]).name for r in rows] == ["e.json", "d.jsonl", "d.jsonl"]
+    assert [{k: v for k, v in r.items() if k != "file"} for r in rows[1:]] == [
+        json.loads(x) for x in alone.splitlines()
+    ]
+    assert "trace" in rows[1]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("evaluate", "--format", "xml"),
+        ("nosuchcommand",),
+        ("fuzz", "--examples", "0"),
+        ("mutate", "--max-mutants", "0"),
+        ("evaluate", "/nonexistent/p.json"),
+        ("check-spec", "/nonexistent/spec.yaml"),
+        ("schema", str(SPEC_PATH), "--spec", "other.yaml"),
+        ("signoff", "--name", "a", "--role", "b"),
+        ("report", "--out", "pack.pdf"),
+    ],
+)
+def test_every_error_has_one_prefix(argv: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(*argv)
+    err += capsys.readouterr().err  # argparse writes usage errors to sys.stderr itself
+    assert code == 2
+    lines = [x for x in err.splitlines() if x and not x.startswith(("usage:", " ", "error: cannot read spec"))]
+    assert lines, err
+    assert all(x.startswith("crs-model: error: ") for x in lines), err
+
+
+@pytest.mark.parametrize("command", ["schema", "check-spec", "fuzz --property totality --examples 5", "render --check"])
+def test_spec_positional_or_spec_option(command: str, tmp_path: Path) -> None:
+    mini = str(SPEC_PATH.parent / "examples" / "mini_crs.yaml")
+    argv = command.split() + (["--out", str(tmp_path)] if command.startswith("render") else [])
+    by_position = run(*argv[:1], mini, *argv[1:])
+    by_option = run(*argv, "--spec", mini)
+    default = run(*argv)
+    untimed = [
+        (code, re.sub(r"[\d.]+ s\b|\d+/s", "", out), err) for code, out, err in (by_position, by_option, default)
+    ]
+    assert untimed[0] == untimed[1]  # the same run (timings aside)
+    assert untimed[0] != untimed[2]  # and not the bundled spec's
+
+
+def test_check_spec_takes_specs_both_ways() -> None:
+    mini = str(SPEC_PATH.parent / "examples" / "mini_crs.yaml")
+    code, out, _ = run("check-spec", str(SPEC_PATH), "--spec", mini)
+    assert code == 0
+    assert [line.split(":")[1].strip() for line in out.splitlines()] == [str(SPEC_PATH), mini]
+
+
+def test_help_texts_are_rendered() -> None:
+    import argparse
+
+    from crs_model.cli import build_parser
+
+    (action,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    sub: dict[str, argparse.ArgumentParser] = dict(action.choices)
+    for name, parser in sub.items():
+        text = parser.format_help()
+        assert "%%" not in text, name
+        if name not in ("evaluate", "verify"):
+            assert "--spec SPEC" in text, name
+    assert "fewer than --min-score % of" in sub["mutate"].format_help()
+    assert "JSON Lines" in sub["evaluate"].format_help()
+
+
+def test_a_folder_of_one_file_is_still_json_lines(tmp_path: Path) -> None:
+    write(tmp_path, "only.json", FULL)
+    code, out, _ = run("evaluate", str(tmp_path), "--format", "json")
+    assert code == 0
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    assert (Path(row["file"]).name, row["recommendation"]) == ("only.json", "consider_cytosorb")

@@ -95,7 +95,7 @@ def test_check_spec_cli(name: str) -> None:
     assert rc == 2
     assert out.getvalue() == ""
     golden = path.with_suffix(".expected").read_text(encoding="utf-8")
-    assert err.getvalue() == golden + "crs-model: spec not loaded (1 problem)\n"
+    assert err.getvalue() == golden + "crs-model: error: spec not loaded (1 problem)\n"
 
 
 def test_import_is_never_executed() -> None:

@@ -1,21 +1,45 @@
-"""Helpers shared by subcommands."""
+"""Helpers shared by subcommands: the spec argument, loading a spec, reading patient JSON."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from crs_model.errors import SpecError
+from crs_model.errors import InputFileError, PatientError, SpecError
 from crs_model.model import Spec
+
+MAX_PATIENT_BYTES = 1024 * 1024
+STDIN = "<stdin>"
 
 
 def add_spec_argument(p: argparse.ArgumentParser, *, positional: bool = False) -> None:
-    """``SPEC`` (positional, optional) or ``--spec SPEC``; default: the bundled spec."""
+    """``SPEC`` (positional, optional) and ``--spec SPEC``, or only ``--spec``; default: the bundled spec.
+
+    The two spellings are merged by :func:`merge_spec_option` after parsing.
+    """
     if positional:
         p.add_argument("spec", nargs="?", default=None, metavar="SPEC", help="spec file (default: the bundled spec)")
+        p.add_argument("--spec", dest="spec_option", default=None, metavar="SPEC", help="the same, as an option")
     else:
         p.add_argument("--spec", default=None, metavar="SPEC", help="spec file (default: the bundled spec)")
+
+
+def merge_spec_option(args: argparse.Namespace) -> str | None:
+    """Fold ``--spec`` into the positional spec argument(s); return a usage error, or None."""
+    option = getattr(args, "spec_option", None)
+    if option is not None:
+        if isinstance(getattr(args, "specs", None), list):
+            args.specs.extend(option)
+        elif args.spec is not None and args.spec != option:
+            return f"the spec is given twice ({args.spec!r} and --spec {option!r}): give it once"
+        else:
+            args.spec = option
+    if getattr(args, "spec_required", False) and args.spec is None:
+        return "a spec file is required (SPEC or --spec SPEC)"
+    return None
 
 
 def load_or_report(path: str | Path | None, err: TextIO) -> Spec | None:
@@ -28,5 +52,73 @@ def load_or_report(path: str | Path | None, err: TextIO) -> Spec | None:
         for problem in exc.problems:
             err.write(f"{problem}\n")
         n = len(exc.problems)
-        err.write(f"crs-model: spec not loaded ({n} problem{'s' if n != 1 else ''})\n")
+        err.write(f"crs-model: error: spec not loaded ({n} problem{'s' if n != 1 else ''})\n")
         return None
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise PatientError(k, f"key '{k}' appears twice in the object")
+            seen.add(k)
+    return d
+
+
+class BadJson(ValueError):
+    """Patient text that is not JSON; ``line``/``column`` locate it when the parser could."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        self.message = message
+        self.line = line
+        self.column = column
+        super().__init__(message)
+
+    def located(self, where: str) -> str:
+        """``where:line:col: invalid JSON: ...`` (compiler style)."""
+        at = f":{self.line}:{self.column}" if self.line is not None else ""
+        return f"{where}{at}: invalid JSON: {self.message}"
+
+
+def loads_patient(text: str) -> Any:
+    """Parse one patient's JSON text; :class:`BadJson` when it is not JSON.
+
+    NaN/Infinity are read as floats so that the validator rejects them naming the field,
+    the value and the allowed range; a repeated key is a :class:`PatientError`; nesting
+    too deep for the parser is an error, never a crash.
+    """
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=float)
+    except json.JSONDecodeError as exc:
+        raise BadJson(exc.msg, exc.lineno, exc.colno) from None
+    except RecursionError:
+        raise BadJson("nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal longer than Python's digit limit
+        raise BadJson(str(exc)) from None
+
+
+def decode_utf8(raw: bytes) -> str:
+    """``raw`` as strict UTF-8; :class:`BadJson` naming the offending byte otherwise."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = raw[exc.start : exc.start + 1].hex()
+        raise BadJson(f"not UTF-8 text (byte 0x{bad} at offset {exc.start})") from None
+
+
+def read_patient_bytes(item: str, limit: int = MAX_PATIENT_BYTES) -> bytes:
+    """The bytes of a patient file, or of standard input for ``-``; bounded, regular files only."""
+    from crs_model.fileio import read_regular, read_stream
+
+    if item != "-":
+        return read_regular(item, limit)
+    if sys.stdin is None:
+        raise InputFileError(STDIN, "standard input is closed")
+    return read_stream(sys.stdin.buffer, limit, STDIN)
+
+
+def read_patient(item: str) -> Any:
+    """One patient object from a JSON file (or ``-``); raises InputFileError, BadJson or PatientError."""
+    return loads_patient(decode_utf8(read_patient_bytes(item)))

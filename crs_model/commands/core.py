@@ -4,42 +4,65 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
-from crs_model.commands.common import add_spec_argument, load_or_report
-from crs_model.errors import PatientError, SpecDefectError
+from crs_model.commands.common import (
+    STDIN,
+    BadJson,
+    add_spec_argument,
+    decode_utf8,
+    load_or_report,
+    loads_patient,
+    read_patient,
+)
+from crs_model.errors import InputFileError, PatientError, SpecDefectError
 
-MAX_JSON_BYTES = 1024 * 1024
 MAX_LINE_BYTES = 64 * 1024
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "evaluate",
         help="decide for one or more patients (JSON object, JSONL batch, or a folder of .json)",
-        description="Evaluate patient input against the spec. A .json file holds one object; a .jsonl "
-        "file one object per line (one output line per input line). '-' reads standard input.",
+        description="Evaluate patient input against the spec. A .json file holds one object; a .jsonl file one "
+        "object per line, giving one output line per input line: the decision, or "
+        '{"line": N, "error": {"field": ..., "message": ...}} (exit 2 if any line was invalid). '
+        "'-' reads standard input (a JSON object, or JSONL with --jsonl). With several files or a folder, "
+        '--format json prints JSON Lines: one object per file, the decision with a "file" key first, or '
+        '{"file": ..., "error": {...}}; JSONL records then carry "file" too.',
     )
-    p.add_argument("inputs", nargs="*", default=["-"], metavar="FILE", help="patient file(s), a folder, or '-'")
+    p.add_argument("inputs", nargs="*", default=[], metavar="FILE", help="patient file(s), a folder, or '-' (stdin)")
     add_spec_argument(p)
     p.add_argument(
         "--format",
         choices=("text", "json"),
         default=None,
-        help="output format (default: text for single objects, json lines for JSONL input)",
+        help="output format (default: text for single objects, JSON lines for JSONL input)",
     )
     p.add_argument("--jsonl", action="store_true", help="treat standard input as JSONL")
     p.add_argument("--trace", action="store_true", help="include every guard's value on the path")
-    p.set_defaults(handler=cmd_evaluate)
+    p.set_defaults(handler=cmd_evaluate, usage=p.format_usage())
 
-    p = sub.add_parser("schema", help="print the JSON Schema of the patient input")
+    p = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of the patient input",
+        description="Print the JSON Schema (draft 2020-12) of a spec's patient input, derived from its variables.",
+    )
     add_spec_argument(p, positional=True)
     p.set_defaults(handler=cmd_schema)
 
-    p = sub.add_parser("check-spec", help="load and type-check spec files (exit 0 ok, 2 problems)")
+    p = sub.add_parser(
+        "check-spec",
+        help="load and type-check spec files (exit 0 ok, 2 problems)",
+        description="Load and type-check spec files; every problem is listed as file:line:col.",
+    )
     p.add_argument("specs", nargs="*", metavar="SPEC", help="spec files (default: the bundled spec)")
+    p.add_argument("--spec", dest="spec_option", action="append", metavar="SPEC", help="a spec file (repeatable)")
     p.set_defaults(handler=cmd_check_spec)
 
 
@@ -75,149 +98,123 @@ def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 # ------------------------------------------------------------------ evaluate
-class _InputError(Exception):
-    def __init__(self, where: str, message: str) -> None:
-        self.where = where
-        self.message = message
-        super().__init__(f"{where}: {message}")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    d = dict(pairs)
-    if len(d) != len(pairs):
-        seen: set[str] = set()
-        for k, _ in pairs:
-            if k in seen:
-                raise PatientError(k, f"key '{k}' appears twice in the object")
-            seen.add(k)
-    return d
-
-
-def _loads(text: str) -> Any:
-    # NaN/Infinity are read as floats so that the validator rejects them naming the
-    # field, the value and the allowed range (they are never accepted)
-    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=float)
-
-
 def _expand(inputs: list[str]) -> Iterator[str]:
     for item in inputs:
         p = Path(item)
         if item != "-" and p.is_dir():
             found = sorted(p.glob("*.json")) + sorted(p.glob("*.jsonl"))
             if not found:
-                raise _InputError(item, "folder holds no .json or .jsonl files")
+                raise InputFileError(item, "the folder holds no .json or .jsonl files")
             yield from (str(f) for f in found)
         else:
             yield item
 
 
-def _read(item: str, limit: int) -> str:
-    import sys
-
-    if item == "-":
-        data = sys.stdin.read(limit + 1)
-    else:
-        try:
-            with open(item, encoding="utf-8") as fh:
-                data = fh.read(limit + 1)
-        except OSError as exc:
-            raise _InputError(item, f"cannot read: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise _InputError(item, "not UTF-8 text") from None
-    if len(data) > limit:
-        raise _InputError(item, f"larger than {limit} bytes")
-    return data
-
-
 def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from crs_model.engine import Engine
 
+    inputs: list[str] = args.inputs
+    if not inputs:
+        if sys.stdin is not None and sys.stdin.isatty():  # nobody is going to type a patient in
+            err.write(args.usage)
+            err.write("crs-model: error: evaluate: no patient given (FILE, a folder, or '-' for standard input)\n")
+            return 2
+        inputs = ["-"]
     spec = load_or_report(args.spec, err)
     if spec is None:
         return 2
     engine = Engine(spec)
     try:
-        items = list(_expand(args.inputs))
-    except _InputError as exc:
+        items = list(_expand(inputs))
+    except InputFileError as exc:
         err.write(f"crs-model: error: {exc}\n")
         return 2
     status = 0
-    many = len(items) > 1
+    # several inputs, or a folder (however many files it holds): every result names its file
+    many = len(items) > 1 or any(i != "-" and Path(i).is_dir() for i in inputs)
     for item in items:
-        jsonl = item.endswith(".jsonl") or (item == "-" and args.jsonl)
-        if jsonl:
-            rc = _evaluate_jsonl(engine, item, args, out, err)
+        if item.endswith(".jsonl") or (item == "-" and args.jsonl):
+            rc = _evaluate_jsonl(engine, item, args, out, err, many=many)
         else:
-            rc = _evaluate_one(engine, item, args, out, err, header=many)
+            rc = _evaluate_one(engine, item, args, out, err, many=many)
         status = max(status, rc)
     return status
 
 
-def _evaluate_one(engine: Any, item: str, args: argparse.Namespace, out: TextIO, err: TextIO, *, header: bool) -> int:
-    where = "<stdin>" if item == "-" else item
+def _evaluate_one(engine: Any, item: str, args: argparse.Namespace, out: TextIO, err: TextIO, *, many: bool) -> int:
+    where = STDIN if item == "-" else item
+    lines = many and args.format == "json"  # a folder in JSON: one JSON line per file
     try:
-        text = _read(item, MAX_JSON_BYTES)
-        try:
-            patient = _loads(text)
-        except json.JSONDecodeError as exc:
-            raise _InputError(f"{where}:{exc.lineno}:{exc.colno}", f"invalid JSON: {exc.msg}") from None
-        except ValueError as exc:
-            raise _InputError(where, f"invalid JSON: {exc}") from None
-        decision = engine.evaluate(patient)
-    except _InputError as exc:
+        decision = engine.evaluate(read_patient(item))
+    except InputFileError as exc:
+        message, field, rc = f"cannot read: {exc.reason}", "<input>", 2
+        text = f"{where}: {message}"
+    except BadJson as exc:
+        message, field, rc = f"invalid JSON: {exc.message}", "<input>", 2
+        text = exc.located(where)
+    except PatientError as exc:
+        message, field, rc = exc.message, exc.field, 2
+        text = f"{where}: invalid patient: {exc.message}"
+    except SpecDefectError as exc:
+        message, field, rc = f"spec defect, no recommendation: {exc}", None, 1
+        text = f"{where}: {message}"
+    else:
+        if lines:
+            out.write(_dumps({"file": where, **decision.to_dict(trace=args.trace)}) + "\n")
+        elif args.format == "json":
+            out.write(json.dumps(decision.to_dict(trace=args.trace), indent=2, ensure_ascii=False) + "\n")
+        else:
+            from crs_model.report_text import decision_text
+
+            if many:
+                out.write(f"== {where}\n")
+            out.write(decision_text(decision, engine.spec, trace=args.trace) + "\n")
+        return 0
+    if lines:
+        out.write(_dumps({"file": where, "error": {"field": field, "message": message}}) + "\n")
+    err.write(f"crs-model: error: {text}\n")
+    return rc
+
+
+def _evaluate_jsonl(engine: Any, item: str, args: argparse.Namespace, out: TextIO, err: TextIO, *, many: bool) -> int:
+    from crs_model.fileio import iter_lines, open_regular
+
+    where = STDIN if item == "-" else item
+    try:
+        if item != "-":
+            fh: BinaryIO = open_regular(item)
+        elif sys.stdin is None:
+            raise InputFileError(STDIN, "standard input is closed")
+        else:
+            fh = sys.stdin.buffer
+    except InputFileError as exc:
         err.write(f"crs-model: error: {exc}\n")
         return 2
-    except PatientError as exc:
-        err.write(f"crs-model: error: {where}: invalid patient: {exc.message}\n")
-        return 2
-    except SpecDefectError as exc:
-        err.write(f"crs-model: error: {where}: spec defect, no recommendation: {exc}\n")
-        return 1
-    if args.format == "json":
-        out.write(json.dumps(decision.to_dict(trace=args.trace), indent=2, ensure_ascii=False) + "\n")
-    else:
-        from crs_model.report_text import decision_text
-
-        if header:
-            out.write(f"== {where}\n")
-        out.write(decision_text(decision, engine.spec, trace=args.trace) + "\n")
-    return 0
-
-
-def _evaluate_jsonl(engine: Any, item: str, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    import sys
-
-    where = "<stdin>" if item == "-" else item
-    try:
-        fh: TextIO = sys.stdin if item == "-" else open(item, encoding="utf-8")  # noqa: SIM115
-    except OSError as exc:
-        err.write(f"crs-model: error: {where}: cannot read: {exc.strerror}\n")
-        return 2
+    # with several inputs every record names its file: '{"file":...,' then the record's own keys
+    head = '{"file":' + _dumps(where) + "," if many else "{"
     status = 0
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     evaluate = engine.evaluate
     write = out.write
     text_mode = args.format == "text"
     trace = args.trace
     try:
-        for n, line in enumerate(fh, 1):
+        for n, raw in enumerate(iter_lines(fh, MAX_LINE_BYTES), 1):
             try:
-                if len(line) > MAX_LINE_BYTES:
+                if raw is None:
                     raise PatientError("<input>", f"line longer than {MAX_LINE_BYTES} bytes")
                 try:
-                    patient = _loads(line)
-                except json.JSONDecodeError as exc:
-                    raise PatientError("<input>", f"invalid JSON at column {exc.colno}: {exc.msg}") from None
-                except ValueError as exc:
-                    raise PatientError("<input>", f"invalid JSON: {exc}") from None
+                    patient = loads_patient(decode_utf8(raw))
+                except BadJson as exc:
+                    at = f" at column {exc.column}" if exc.column is not None else ""
+                    raise PatientError("<input>", f"invalid JSON{at}: {exc.message}") from None
                 decision = evaluate(patient)
             except PatientError as exc:
                 status = 2
-                write(dumps({"line": n, "error": {"field": exc.field, "message": exc.message}}) + "\n")
+                write(f'{head}"line":{n},"error":' + _dumps({"field": exc.field, "message": exc.message}) + "}\n")
                 continue
             except SpecDefectError as exc:
                 status = max(status, 1)
-                write(dumps({"line": n, "error": {"field": None, "message": f"spec defect: {exc}"}}) + "\n")
+                write(f'{head}"line":{n},"error":' + _dumps({"field": None, "message": f"spec defect: {exc}"}) + "}\n")
                 continue
             if text_mode:
                 d = decision
@@ -225,15 +222,14 @@ def _evaluate_jsonl(engine: Any, item: str, args: argparse.Namespace, out: TextI
                 dose = f" dose={d.tocilizumab_dose_mg:g}mg" if d.tocilizumab_dose_mg is not None else ""
                 write(f"{n}: {d.recommendation} grade={d.astct_grade}{dose}{extra}\n")
             elif trace:
-                write(dumps(decision.to_dict(trace=True)) + "\n")
+                write(head + _dumps(decision.to_dict(trace=True))[1:] + "\n")
+            elif many:
+                write(head + decision.to_json()[1:] + "\n")
             else:
                 write(decision.to_json() + "\n")
-    except UnicodeDecodeError:
-        err.write(f"crs-model: error: {where}: not UTF-8 text\n")
-        return 2
     finally:
-        if fh is not sys.stdin:
+        if item != "-":
             fh.close()
     if status == 2:
-        err.write(f"crs-model: {where}: some lines were invalid (see their error records)\n")
+        err.write(f"crs-model: error: {where}: some lines were invalid (see their error records)\n")
     return status

@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
 
 def cmd_fuzz(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.examples is not None and args.examples < 1:
-        err.write("crs-model fuzz: --examples must be at least 1\n")
+        err.write("crs-model: error: fuzz: --examples must be at least 1\n")
         return 2
     spec = load_or_report(args.spec, err)
     if spec is None:
@@ -48,7 +48,7 @@ def cmd_fuzz(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     wanted = args.property or names
     unknown = [n for n in wanted if n not in names]
     if unknown:
-        err.write(f"crs-model fuzz: unknown property {', '.join(unknown)} (known: {', '.join(names)})\n")
+        err.write(f"crs-model: error: fuzz: unknown property {', '.join(unknown)} (known: {', '.join(names)})\n")
         return 2
     md = spec.metadata
     fast = not args.standard_backend

@@ -16,7 +16,7 @@ def register(sub: Any) -> None:
         description="Generate first-order mutants of a spec (flip a comparison, shift a threshold, drop a "
         "conjunct, swap two outcomes, delete an edge, negate a guard), run the fuzz suite on each and report "
         "killed/survived, and which survivors change an invariant's truth (gaps in the suite). Exit 1 when "
-        "fewer than --min-score %% of the invariant-violating mutants are killed.",
+        "fewer than --min-score % of the invariant-violating mutants are killed.",
     )
     add_spec_argument(p, positional=True)
     p.add_argument("--max-mutants", type=int, default=80, metavar="N", help="mutant budget (default 80)")
@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
 
 def cmd_mutate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.max_mutants < 1 or args.examples < 1 or args.deep < 1:
-        err.write("crs-model mutate: --max-mutants, --examples and --deep must be at least 1\n")
+        err.write("crs-model: error: mutate: --max-mutants, --examples and --deep must be at least 1\n")
         return 2
     spec = load_or_report(args.spec, err)
     if spec is None:

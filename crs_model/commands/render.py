@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from crs_model.commands.common import add_spec_argument, load_or_report
-from crs_model.errors import PatientError, SpecDefectError
+from crs_model.commands.common import BadJson, add_spec_argument, load_or_report, read_patient
+from crs_model.errors import InputFileError, OutputFileError, PatientError, SpecDefectError
 from crs_model.signoff import spec_stem
 
-MAX_PATIENT_BYTES = 1024 * 1024
+# --out's extension -> report format; PDF is refused until the PDF pack exists
+REPORT_SUFFIXES = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
 
 
 def register(sub: Any) -> None:
@@ -24,7 +24,9 @@ def register(sub: Any) -> None:
         "what the verifier reports.",
     )
     add_spec_argument(p, positional=True)
-    p.add_argument("--out", default="diagrams", metavar="DIR", help="output folder (default: diagrams)")
+    p.add_argument(
+        "--out", default="diagrams", metavar="DIR", help="output folder, created if needed (default: diagrams)"
+    )
     p.add_argument(
         "--format", default="dot,svg", metavar="LIST", help="comma list of dot,svg,png,pdf (default dot,svg)"
     )
@@ -46,7 +48,12 @@ def register(sub: Any) -> None:
         "traceability matrix, open governance questions and the sign-off record.",
     )
     add_spec_argument(p, positional=True)
-    p.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="output file, written atomically (default: standard output); .html/.htm or .md/.markdown; "
+        "PDF is not supported yet",
+    )
     p.add_argument("--format", choices=("html", "markdown"), default=None, help="default: from --out, else html")
     p.add_argument("--no-verify", action="store_true", help="do not run the verifier (proof status shown unknown)")
     p.add_argument("--no-diagram", action="store_true", help="do not embed the diagram (no Graphviz needed)")
@@ -59,12 +66,13 @@ def register(sub: Any) -> None:
         "(SPEC.signoff.yaml). load_spec(..., require_signoff=True) and Engine(..., require_signoff=True) refuse "
         "bytes that match no record.",
     )
-    p.add_argument("spec", metavar="SPEC", help="spec file to sign off")
+    p.add_argument("spec", nargs="?", default=None, metavar="SPEC", help="spec file to sign off")
+    p.add_argument("--spec", dest="spec_option", default=None, metavar="SPEC", help="the same, as an option")
     p.add_argument("--name", required=True, help="reviewer's name")
     p.add_argument("--role", required=True, help="reviewer's role (e.g. 'committee chair')")
     p.add_argument("--note", default="", help="free-text note (conditions, scope)")
     p.add_argument("--date", default=None, metavar="YYYY-MM-DD", help="date of the sign-off (default: today, UTC)")
-    p.set_defaults(handler=cmd_signoff)
+    p.set_defaults(handler=cmd_signoff, spec_required=True)
 
 
 def _formats(text: str) -> list[str]:
@@ -78,29 +86,9 @@ def _formats(text: str) -> list[str]:
     return ["dot", *[f for f in FORMATS if f in fmts and f != "dot"]]
 
 
-def _read_patient(path: str) -> Any:
-    def no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        d = dict(pairs)
-        if len(d) != len(pairs):
-            raise PatientError("<input>", "a key appears twice in the object")
-        return d
-
-    try:
-        raw = Path(path).read_bytes()[: MAX_PATIENT_BYTES + 1]
-    except OSError as exc:
-        raise PatientError(path, f"cannot read: {exc.strerror}") from None
-    if len(raw) > MAX_PATIENT_BYTES:
-        raise PatientError(path, f"larger than {MAX_PATIENT_BYTES} bytes")
-    try:
-        return json.loads(raw.decode("utf-8"), object_pairs_hook=no_dupes)
-    except UnicodeDecodeError:
-        raise PatientError(path, "not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise PatientError(path, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-
-
 def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from crs_model.engine import Engine
+    from crs_model.fileio import read_regular
     from crs_model.render import Overlay, diagram, dot_text, views, write_diagrams
 
     spec = load_or_report(args.spec, err)
@@ -112,7 +100,13 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     label = ""
     if args.patient:
         try:
-            decision = Engine(spec).evaluate(_read_patient(args.patient))
+            decision = Engine(spec).evaluate(read_patient(args.patient))
+        except InputFileError as exc:
+            err.write(f"crs-model: error: {exc}\n")
+            return 2
+        except BadJson as exc:
+            err.write(f"crs-model: error: {exc.located(args.patient)}\n")
+            return 2
         except PatientError as exc:
             err.write(f"crs-model: error: {args.patient}: invalid patient: {exc.field}: {exc.message}\n")
             return 2
@@ -139,13 +133,17 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             from crs_model.render import view_suffix
 
             path = Path(args.out) / f"{stem}{view_suffix(view)}.dot"
-            fresh = dot_text(diagram(spec, overlay, view=view))
-            if not path.is_file() or path.read_text(encoding="utf-8") != fresh:
+            fresh = dot_text(diagram(spec, overlay, view=view)).encode("utf-8")
+            try:  # a file of another size, a FIFO or a missing file are all stale
+                same = read_regular(path, len(fresh)) == fresh
+            except InputFileError:
+                same = False
+            if not same:
                 stale.append(path)
         for path in stale:
             err.write(f"stale: {path} does not match {spec.path}\n")
         if stale:
-            err.write(f"crs-model: regenerate with: crs-model render {spec.path} --out {args.out}\n")
+            err.write(f"crs-model: note: regenerate with: crs-model render {spec.path} --out {args.out}\n")
             return 1
         out.write(f"ok: diagrams in {args.out} match {spec.path}\n")
         return 0
@@ -156,13 +154,29 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def report_format(out: str | None, fmt: str | None) -> str:
+    """The pack's format from ``--format`` and ``--out``; :class:`OutputFileError` when it cannot be written."""
+    suffix = Path(out).suffix.lower() if out else ""
+    if suffix == ".pdf":
+        raise OutputFileError(out or "", "PDF is not supported yet (the PDF pack is planned); use .html or .md")
+    if fmt is not None:
+        return fmt
+    if not out:
+        return "html"
+    if suffix not in REPORT_SUFFIXES:
+        known = ", ".join(REPORT_SUFFIXES)
+        raise OutputFileError(out, f"cannot tell the format from {suffix or 'no extension'!r}: use {known} or --format")
+    return REPORT_SUFFIXES[suffix]
+
+
 def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from crs_model.fileio import make_dirs, write_atomic
     from crs_model.report import gather, to_html, to_markdown
 
+    fmt = report_format(args.out, args.format)  # before the slow part: a bad --out fails at once
     spec = load_or_report(args.spec, err)
     if spec is None:
         return 2
-    fmt = args.format or ("markdown" if args.out and args.out.endswith(".md") else "html")
     stem = spec_stem(spec.path)
     inputs = gather(
         spec,
@@ -173,9 +187,10 @@ def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     text = to_html(spec, inputs) if fmt == "html" else to_markdown(spec, inputs)
     if args.out:
         target = Path(args.out)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        out.write(f"wrote {target} ({fmt}, {len(text.encode('utf-8'))} bytes)\n")
+        data = text.encode("utf-8")
+        make_dirs(target.parent)
+        write_atomic(target, data)
+        out.write(f"wrote {target} ({fmt}, {len(data)} bytes)\n")
     else:
         out.write(text)
     for note in (inputs.verify_note, inputs.svg_note, inputs.signoff_problem):
