@@ -211,6 +211,20 @@ def test_devices_and_fifos_as_patient_are_refused(fifo: Path) -> None:
         assert b"not a regular file" in res.stderr
 
 
+def test_fifo_as_trace_map_is_reported_not_read(tmp_path: Path) -> None:
+    from crs_model.report import load_trace_map
+
+    spec = tmp_path / "s.yaml"
+    spec.write_bytes(SPEC_PATH.read_bytes())
+    os.mkfifo(tmp_path / "s.trace.yaml")
+    t0 = time.monotonic()
+    trace = load_trace_map(spec)
+    assert time.monotonic() - t0 < 5
+    assert trace is not None
+    assert trace.entries == ()
+    assert trace.problems == (f"{tmp_path / 's.trace.yaml'}: cannot read: it is a FIFO (named pipe), not a regular file",)
+
+
 def test_oversized_spec_is_refused_from_its_size_without_reading_it(tmp_path: Path) -> None:
     big = tmp_path / "big.yaml"
     with big.open("wb") as fh:

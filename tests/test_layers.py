@@ -30,7 +30,18 @@ PACKAGE = Path(__file__).resolve().parents[1] / "crs_model"
 # Bottom first. A module may import its own layer or a lower one. Patterns are fnmatch-style over
 # dotted module names; a new module must match one (the first match wins).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("crs_model.errors", "crs_model.diagnostics", "crs_model.expr", "crs_model.types", "crs_model.source")),
+    (
+        "base",
+        (
+            "crs_model.errors",
+            "crs_model.diagnostics",
+            "crs_model.fileio",  # bounded reads of regular files, atomic writes
+            "crs_model.exact",
+            "crs_model.expr",
+            "crs_model.types",
+            "crs_model.source",
+        ),
+    ),
     # text: AST -> clinical words, a pure translator used from patient messages up to the reports
     # vocabulary: one presentation vocabulary (wording, classes, tones) for every backend that shows values
     ("model", ("crs_model.model", "crs_model.loader", "crs_model.graph", "crs_model.text", "crs_model.vocabulary")),

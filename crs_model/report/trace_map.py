@@ -44,13 +44,19 @@ def load_trace_map(spec_path: str | Path) -> TraceMap | None:
     """
     import yaml
 
+    from crs_model.errors import InputFileError
+    from crs_model.fileio import read_regular
+    from crs_model.source import MAX_SPEC_BYTES
+
     path = trace_path(spec_path)
-    if not path.is_file():
+    if not path.exists():
         return None
     problems: list[str] = []
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    try:  # a regular file of bounded size only (never a FIFO or a device), as for the spec itself
+        data = yaml.safe_load(read_regular(path, MAX_SPEC_BYTES).decode("utf-8"))
+    except InputFileError as exc:
+        return TraceMap(str(path), (), (str(exc),))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
         return TraceMap(str(path), (), (f"cannot read {path}: {exc}",))
     if isinstance(data, Mapping):
         data = data.get("entries", data.get("statements", data.get("trace")))
