@@ -186,20 +186,20 @@ def _preorder(root: Expr) -> Iterator[Expr]:
         stack.extend(reversed(children(node)))
 
 
-def _constants(root: Expr, symbols: Mapping[str, Symbol]) -> dict[int, float | None]:
-    """The constant value of every node of ``root`` (literals and parameters folded), by ``id``.
+def _fold(root: Expr, symbols: Mapping[str, Symbol], memo: dict[int, float | None]) -> float | None:
+    """The constant value of ``root`` (literals and parameters folded), else None; ``memo`` by ``id``.
 
-    Bottom-up in one pass, with the testing layer's folding rules: ``+ - * /`` and
-    unary minus over numbers and numeric parameters; a division by zero and every
-    other node (names of inputs, comparisons, calls) are not constant.
+    The testing layer's folding rules: ``+ - * /`` and unary minus over numbers and
+    numeric parameters; a division by zero and every other node (names of inputs,
+    comparisons, calls) are not constant. Bottom-up without recursion, and only into
+    arithmetic: the rest of a formula is never visited.
     """
-    out: dict[int, float | None] = {}
     stack: list[tuple[Expr, bool]] = [(root, False)]
     while stack:
         node, ready = stack.pop()
-        if id(node) in out:
+        if id(node) in memo:
             continue
-        if not ready:  # children first; every node gets a value, so each one is a lookup
+        if isinstance(node, (Neg, Arith)) and not ready:
             stack.append((node, True))
             stack.extend((c, False) for c in children(node))
             continue
@@ -211,10 +211,10 @@ def _constants(root: Expr, symbols: Mapping[str, Symbol]) -> dict[int, float | N
             if sym is not None and sym.kind is SymbolKind.PARAMETER and isinstance(sym.value, (int, float)):
                 value = float(sym.value)
         elif isinstance(node, Neg):
-            v = out[id(node.operand)]
+            v = memo[id(node.operand)]
             value = None if v is None else -v
         elif isinstance(node, Arith):
-            a, b = out[id(node.left)], out[id(node.right)]
+            a, b = memo[id(node.left)], memo[id(node.right)]
             if a is not None and b is not None:
                 if node.op == "+":
                     value = a + b
@@ -224,8 +224,8 @@ def _constants(root: Expr, symbols: Mapping[str, Symbol]) -> dict[int, float | N
                     value = a * b
                 else:
                     value = a / b if b else None
-        out[id(node)] = value
-    return out
+        memo[id(node)] = value
+    return memo[id(root)]
 
 
 def _conjuncts(root: Expr) -> tuple[Expr, ...]:
@@ -242,7 +242,7 @@ def _conjuncts(root: Expr) -> tuple[Expr, ...]:
 
 
 def _facts(root: Expr, symbols: Mapping[str, Symbol], numeric: Mapping[str, object]) -> _Facts:
-    const = _constants(root, symbols)
+    memo: dict[int, float | None] = {}
     names: dict[str, None] = {}  # insertion-ordered set
     literals: list[float] = []
     comparisons: list[tuple[str, str, float, bool, bool]] = []
@@ -256,7 +256,7 @@ def _facts(root: Expr, symbols: Mapping[str, Symbol], numeric: Mapping[str, obje
             literals.append(node.value)
         elif isinstance(node, Compare):
             for var, other, left in ((node.left, node.right, True), (node.right, node.left, False)):
-                c = const.get(id(other))
+                c = _fold(other, symbols, memo)
                 if isinstance(var, Name) and var.id in numeric and c is not None:
                     # a bare number or a numeric parameter's name, as the verifier's sampler reads them
                     literal = isinstance(other, Num) or (
@@ -268,11 +268,11 @@ def _facts(root: Expr, symbols: Mapping[str, Symbol], numeric: Mapping[str, obje
                 members.extend((node.operand.id, v.value) for v in node.values if isinstance(v, Num))
         elif isinstance(node, Arith) and node.op == "*":
             for var, other in ((node.left, node.right), (node.right, node.left)):
-                c = const.get(id(other))
+                c = _fold(other, symbols, memo)
                 if isinstance(var, Name) and var.id in numeric and c:
                     multipliers.append((var.id, c))
         elif isinstance(node, Call):
-            caps.extend(c for a in node.args if (c := const.get(id(a))) is not None)
+            caps.extend(c for a in node.args if (c := _fold(a, symbols, memo)) is not None)
     return _Facts(
         tuple(names),
         _conjuncts(root),
