@@ -109,7 +109,8 @@ class SpecIndex:
 
     Formulas: ``sites`` (every formula, in spec order: constraints, definitions,
     guards, per outcome its outputs then its flags, invariants, relations),
-    ``definitions`` (the definition site of each name), ``definition_order``
+    ``by_element`` (the sites of each element, e.g. ``edge:a->b``; a flag declared at
+    several outcomes has a site at each), ``definitions`` (the definition site of each name), ``definition_order``
     (dependencies first), ``dependents`` (per input, the definitions whose value can
     change with it, sorted by name) and ``readers`` (per input, the sites that depend
     on it, in site order).
@@ -137,6 +138,7 @@ class SpecIndex:
 
     spec_sha256: str
     sites: tuple[FormulaSite, ...]
+    by_element: Mapping[str, tuple[FormulaSite, ...]]
     definitions: Mapping[str, FormulaSite]
     definition_order: tuple[str, ...]
     dependents: Mapping[str, tuple[str, ...]]
@@ -457,7 +459,9 @@ def build_index(spec: Spec) -> SpecIndex:
         for v in def_inputs[name]:
             dependents[v].append(name)
     readers: dict[str, list[FormulaSite]] = {v: [] for v in variables}
+    by_element: dict[str, list[FormulaSite]] = {}
     for site in sites:
+        by_element.setdefault(site.element, []).append(site)
         for v in site.inputs:
             readers[v].append(site)
 
@@ -490,6 +494,7 @@ def build_index(spec: Spec) -> SpecIndex:
     return SpecIndex(
         spec_sha256=spec.sha256,
         sites=tuple(sites),
+        by_element=MappingProxyType({k: tuple(v) for k, v in by_element.items()}),
         definitions=MappingProxyType(definition_sites),
         definition_order=order,
         dependents=tuple_ro(dependents),

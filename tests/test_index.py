@@ -75,6 +75,20 @@ def test_sites_cover_every_formula_in_spec_order(path: Path) -> None:
     for name, site in idx.definitions.items():
         assert site.formula is spec.definitions[name].formula
         assert site.loc == spec.definitions[name].formula.loc
+    position = {id(s): i for i, s in enumerate(idx.sites)}
+    grouped = [s for group in idx.by_element.values() for s in group]
+    assert sorted(position[id(s)] for s in grouped) == list(range(len(idx.sites)))
+    for element, group in idx.by_element.items():
+        assert all(s.element == element for s in group)
+        assert [position[id(s)] for s in group] == sorted(position[id(s)] for s in group)
+    for node in spec.nodes.values():
+        for e in node.edges:
+            [guard] = idx.by_element[f"edge:{e.id}"]
+            assert guard.formula is e.guard
+    for o in spec.outcomes.values():
+        for fl in o.flags:
+            if fl.when is not None:
+                assert any(s.formula is fl.when for s in idx.by_element[f"flag:{fl.id}"])
 
 
 @each_spec
