@@ -288,7 +288,7 @@ def _facts(root: Expr, symbols: Mapping[str, Symbol], numeric: Mapping[str, obje
 
 # ---------------------------------------------------------------- definitions
 def _definition_order(spec: Spec, facts: Mapping[str, _Facts]) -> tuple[str, ...]:
-    """Dependencies first: depth first from each definition in declaration order, a
+    """Dependencies first: depth first from each definition in the spec's order, a
     definition's dependencies visited by name (as the loader orders them). A cycle
     (rejected at load) is cut where it closes."""
     order: list[str] = []
