@@ -44,7 +44,18 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     # text: AST -> clinical words, a pure translator used from patient messages up to the reports
     # vocabulary: one presentation vocabulary (wording, classes, tones) for every backend that shows values
-    ("model", ("crs_model.model", "crs_model.loader", "crs_model.graph", "crs_model.text", "crs_model.vocabulary")),
+    # index: facts about a spec computed once (dependencies, order, paths, thresholds) for every backend
+    (
+        "model",
+        (
+            "crs_model.model",
+            "crs_model.loader",
+            "crs_model.graph",
+            "crs_model.index",
+            "crs_model.text",
+            "crs_model.vocabulary",
+        ),
+    ),
     ("engine", ("crs_model.patient", "crs_model.pyeval", "crs_model.engine", "crs_model.schema")),
     ("api", ("crs_model",)),  # the public facade (load_spec, Engine, evaluate) that apps import
     (
