@@ -27,6 +27,17 @@ POINTS_AT = {
     "bad_enum_literal": "'cart'",
     "bad_hit_policy": "uniqe",
     "bad_version": "'1.0'",
+    "cyrillic_name": "іgh",
+    "digit_separator": "3__8_",
+    "float_overflow": "1e400",
+    "fullwidth_digit": "３８",
+    "int_overflow": "1000000",
+    "too_many_digits": "0.123",
+    "unicode_digit": "3৪",
+    "yaml_float_overflow": "1.0e+400",
+    "yaml_huge_int": "1000000",
+    "yaml_inf": ".inf",
+    "yaml_octal": "0500",
     "dangling_edge": "lowe",
     "deep_nesting": "(",
     "deep_yaml": "[",
@@ -82,7 +93,7 @@ def test_location_points_at_the_offending_token(path: Path) -> None:
     assert line[first.location.column - 1 :].startswith(POINTS_AT[path.stem]), line
 
 
-@pytest.mark.parametrize("name", ["import_os", "unknown_variable", "graph_cycle"])
+@pytest.mark.parametrize("name", ["import_os", "unknown_variable", "graph_cycle", "unicode_digit", "yaml_huge_int"])
 def test_check_spec_cli(name: str) -> None:
     path = DATA / "bad_specs" / f"{name}.yaml"
     out, err = io.StringIO(), io.StringIO()
