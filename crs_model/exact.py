@@ -93,14 +93,47 @@ def parse_decimal(text: str) -> Exact:
     return Fraction(sign + whole + ("." + frac if frac else "") + ("e" + exp if exp is not None else ""))
 
 
+_NATIVE_INT = 2**53  # ints up to this are exact floats: native int-float comparison is exact
+_SHORT = 10**MAX_SIGNIFICANT
+_P10: tuple[int, ...] = tuple(int(10**k) for k in range(400))  # a float's repr has at most 324 decimals
+
+
+@lru_cache(maxsize=4096)
+def _float_parts(x: float) -> tuple[int, int]:
+    text = repr(x)  # the shortest decimal that reads back as x: what x means
+    mantissa, _, e = text.partition("e")
+    whole, _, frac = mantissa.partition(".")
+    scale = len(frac) - (int(e) if e else 0)
+    m = int(whole + frac)
+    return (m, scale) if scale >= 0 else (m * 10**-scale, 0)
+
+
+def decimal_parts(x: float | Exact) -> tuple[int, int] | None:
+    """``(m, s)`` with ``x == m / 10**s`` exactly (``s >= 0``), or None if ``x`` is no finite decimal."""
+    if isinstance(x, float):
+        return _float_parts(x)
+    if isinstance(x, int):
+        return x, 0
+    return (x.numerator, 0) if x.denominator == 1 else None
+
+
 @lru_cache(maxsize=4096)
 def _from_float(x: float) -> Fraction:
-    return Fraction(repr(x))
+    m, s = _float_parts(x)
+    return Fraction(m, 10**s)
 
 
 def exact(x: float | Exact) -> Exact:
     """The exact value a number means: a float is the decimal its shortest ``repr`` spells."""
     return _from_float(x) if isinstance(x, float) else x
+
+
+def _decimal(m: int, s: int) -> float | Fraction:
+    """``m / 10**s`` as a float when that float means it exactly, else as a Fraction."""
+    if -_SHORT < m < _SHORT and s < 300:
+        # at most 15 significant digits: the nearest float (int / int rounds correctly) prints as it
+        return m / _P10[s]
+    return settle(Fraction(m, 10**s))
 
 
 def settle(q: Fraction) -> float | Fraction:
@@ -112,15 +145,59 @@ def settle(q: Fraction) -> float | Fraction:
     return q
 
 
+def arith(op: str, a: float | Exact, b: float | Exact) -> float | Exact:
+    """``a op b`` (``op`` one of ``+ - * /``) computed exactly; a float result means it exactly.
+
+    Decimals (every float, every int) go through scaled integers, which is exact and
+    cheaper than fractions; a quotient or a non-decimal operand goes through Fraction.
+    """
+    # decimal_parts, inlined: this is the engine's arithmetic hot path
+    pa = _float_parts(a) if type(a) is float else (a, 0) if type(a) is int else decimal_parts(a)
+    pb = _float_parts(b) if type(b) is float else (b, 0) if type(b) is int else decimal_parts(b)
+    if pa is not None and pb is not None and op != "/":
+        (ma, sa), (mb, sb) = pa, pb
+        if op == "*":
+            return _decimal(ma * mb, sa + sb)
+        s = max(sa, sb)
+        ma, mb = ma * _P10[s - sa], mb * _P10[s - sb]
+        return _decimal(ma + mb if op == "+" else ma - mb, s)
+    x, y = Fraction(exact(a)), exact(b)
+    if op == "/":
+        return settle(x / y)
+    return settle(x + y if op == "+" else x - y if op == "-" else x * y)
+
+
+def needs_exact(a: object, b: object) -> bool:
+    """True when comparing ``a`` and ``b`` natively could differ from comparing what they mean:
+    a float against a Fraction (Python compares the float's binary value) or against an int
+    too large to be an exact float. Ints and Fractions compare exactly with each other."""
+    ta, tb = type(a), type(b)
+    if ta is tb:
+        return False
+    if ta is float:
+        return tb is Fraction or (isinstance(b, int) and not -_NATIVE_INT <= b <= _NATIVE_INT)
+    if tb is float:
+        return ta is Fraction or (isinstance(a, int) and not -_NATIVE_INT <= a <= _NATIVE_INT)
+    return False
+
+
 def round_half_up(x: float | Exact, places: int) -> float:
-    """``x`` rounded to ``places`` decimals, halves away from zero, as the float that prints so."""
-    q = exact(x)
-    scale = 10**places
-    n = abs(Fraction(q) * scale)
-    whole = int(n)  # floor of a non-negative value
-    if n - whole >= Fraction(1, 2):
+    """``x`` rounded to ``places`` decimals, halves away from zero, as the float that prints so
+    (when the rounded value has at most 15 significant digits)."""
+    parts = decimal_parts(x)
+    if parts is None:  # a non-decimal Fraction such as 1/3
+        q = Fraction(exact(x)) * 10**places
+        n = abs(q)
+        whole = int(n) + (1 if n - int(n) >= Fraction(1, 2) else 0)
+        return (whole if q >= 0 else -whole) / _P10[places]
+    m, s = parts
+    if s <= places:
+        return float(x)
+    unit = _P10[s - places]
+    whole, rest = divmod(abs(m), unit)
+    if 2 * rest >= unit:
         whole += 1
-    return float(Fraction(whole if q >= 0 else -whole, scale))
+    return (whole if m >= 0 else -whole) / _P10[places]
 
 
 __all__ = [
@@ -129,7 +206,10 @@ __all__ = [
     "MIN_MAGNITUDE",
     "Exact",
     "NumberError",
+    "arith",
+    "decimal_parts",
     "exact",
+    "needs_exact",
     "parse_decimal",
     "round_half_up",
     "settle",

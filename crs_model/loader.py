@@ -49,6 +49,7 @@ E = TypeVar("E", bound=enum.Enum)
 _IDENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_PRECISION = 6  # decimal places a real output may be reported with
 RESERVED = frozenset({"recommendation", "min", "max", "has_action", "has_flag"})
 TOP_KEYS = (
     "spec_format",
@@ -264,6 +265,7 @@ class _Builder:
         definitions = self.definitions(r.get(root, "definitions", "the spec", required=False), symbols)
         graph_node = r.get(root, "graph", "the spec")
         entry, nodes, outcomes = self.graph(graph_node, symbols)
+        self._output_precision(outcomes, definitions, symbols)
         actions = frozenset(a.id for o in outcomes.values() for a in o.actions)
         flags = frozenset(f.id for o in outcomes.values() for f in o.flags)
         inv_symbols = dict(symbols)
@@ -473,7 +475,7 @@ class _Builder:
         for kn, m in self._entries(node, "definitions"):
             name = str(kn.value)
             what = f"definition '{name}'"
-            r.keys(m, ("expr", "type", "unit", "label", "description", "cites"), what)
+            r.keys(m, ("expr", "type", "unit", "label", "description", "precision", "cites"), what)
             if name in symbols or name in RESERVED:
                 r.err(kn.loc, f"definition '{name}' reuses a name already declared")
                 continue
@@ -512,8 +514,42 @@ class _Builder:
             if want == INT and f.type == REAL:
                 r.err(f.loc, f"{what} is declared int but the expression is real")
             symbols[name] = Symbol(name, SymbolKind.DEFINITION, ty, unit, label)
-            out[name] = Definition(name, f, unit, label, r.text(m, "description", what, False), cites, kn.loc)
+            precision = self._precision(m, what, ty)
+            out[name] = Definition(
+                name, f, unit, label, r.text(m, "description", what, False), cites, kn.loc, precision
+            )
         return out
+
+    def _precision(self, m: YMap, what: str, ty: Type) -> int | None:
+        """Decimal places a real output is reported with: a whole number 0..MAX_PRECISION."""
+        node = self.r.get(m, "precision", what, required=False)
+        if node is None:
+            return None
+        v = node.value if isinstance(node, YScalar) else None
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_PRECISION:
+            shown = repr(v) if isinstance(node, YScalar) else "a collection"
+            self.r.err(
+                node.loc, f"{what}: precision={shown} must be a whole number of decimal places 0..{MAX_PRECISION}"
+            )
+            return None
+        if ty != REAL:
+            self.r.err(node.loc, f"{what}: precision applies to real definitions only (this one is {ty})")
+            return None
+        return v
+
+    def _output_precision(
+        self, outcomes: dict[str, Outcome], definitions: dict[str, Definition], symbols: dict[str, Symbol]
+    ) -> None:
+        """A real output must declare how it is reported: the engine rounds it, nothing else."""
+        for o in outcomes.values():
+            for name in o.outputs:
+                d = definitions.get(name)
+                if d is not None and symbols[name].type == REAL and d.precision is None:
+                    self.r.err(
+                        d.loc,
+                        f"definition '{name}' is a real output of outcome '{o.id}' and needs "
+                        "'precision' (decimal places it is reported with)",
+                    )
 
     def _topo(self, raw: dict[str, tuple[YScalar, YMap, set[str], YScalar, Expr | None]]) -> list[str]:
         order: list[str] = []

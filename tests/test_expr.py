@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import operator
 from fractions import Fraction
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from crs_model.exact import arith, exact, needs_exact
 from crs_model.expr import MAX_DEPTH, ExprSyntaxError, Logic, Name, Num, parse
-from crs_model.pyeval import compile_expr
+from crs_model.pyeval import compile_expr, exact_compare
 from crs_model.text import Renderer
 from crs_model.types import BOOL, INT, REAL, Scope, Symbol, SymbolKind, Type, TypeCheckError, check
 
@@ -198,3 +202,48 @@ def test_names_collected() -> None:
 
     assert names(parse("if a then x else min(thr, n)")) == {"a", "x", "thr", "n"}
     assert isinstance(parse("a"), Name)
+
+
+# ------------------------------------------------------------------ exact arithmetic
+_finite = st.floats(allow_nan=False, allow_infinity=False)
+_numbers = st.one_of(_finite, st.integers(-(2**70), 2**70), st.fractions(max_denominator=10**6))
+
+
+@settings(max_examples=400, deadline=None)
+@given(a=_numbers, b=_numbers, op=st.sampled_from("+-*/"))
+def test_arith_is_exact_on_what_numbers_mean(a: Any, b: Any, op: str) -> None:
+    if op == "/" and b == 0:
+        return
+    want = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}[op](
+        Fraction(exact(a)), exact(b)
+    )
+    got = arith(op, a, b)
+    assert exact(got) == want
+    if isinstance(got, float):  # a float result spells its exact value
+        assert Fraction(repr(got)) == want
+
+
+@settings(max_examples=400, deadline=None)
+@given(a=_numbers, b=_numbers)
+def test_native_comparison_only_where_it_is_exact(a: Any, b: Any) -> None:
+    for op in (operator.lt, operator.le, operator.eq):
+        assert exact_compare(op, a, b) is op(exact(a), exact(b))
+        if not needs_exact(a, b):
+            assert op(a, b) is op(exact(a), exact(b))
+
+
+def test_native_comparison_of_a_float_and_a_fraction_would_be_wrong() -> None:
+    """Why needs_exact exists: Python compares a float's binary value with a Fraction."""
+    assert Fraction(3, 10) != 0.3
+    assert needs_exact(Fraction(3, 10), 0.3)
+    assert exact_compare(operator.eq, Fraction(3, 10), 0.3)
+    assert float(2**60) != 2**60 + 1
+    assert needs_exact(2**60 + 1, 1.152921504606847e18)
+
+
+def test_arith_results_are_plain_floats_when_decimal() -> None:
+    assert arith("*", 8, 44.85) == 358.8
+    assert type(arith("*", 8, 44.85)) is float
+    assert repr(arith("+", 0.1, 0.2)) == "0.3"
+    assert arith("/", 1, 3) == Fraction(1, 3)
+    assert repr(arith("/", 1, 4)) == "0.25"
