@@ -16,19 +16,25 @@ Grammar (lowest precedence first)::
 
 ``CMPOP`` is one of ``< <= > >= == !=`` (``≤ ≥ ≠`` are accepted too). Comparisons
 do not chain. The parser is hand-written: spec text is data and is never given
-to ``eval``/``exec``. Input length and nesting depth are bounded.
+to ``eval``/``exec``. Input length, nesting while parsing, and the built tree's
+depth and size are bounded, so no backend's recursion can overflow.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
 from crs_model.exact import Exact, NumberError, parse_decimal
 
 MAX_EXPR_CHARS = 4000
-MAX_DEPTH = 32
+MAX_DEPTH = 32  # nesting while parsing (parentheses, 'not', unary '-', 'if')
+# The built tree: a flat chain (a + b + ... or a or b or ...) nests without parentheses.
+# Every backend walks it; 64 levels and 256 nodes are ~9x the shipped spec's largest.
+MAX_TREE_DEPTH = 64
+MAX_TERMS = 256
 
 
 class ExprSyntaxError(Exception):
@@ -165,6 +171,23 @@ def names(node: Expr) -> set[str]:
             out.add(n.id)
         stack.extend(children(n))
     return out
+
+
+def measure(node: Expr, inlined: Mapping[str, int] | None = None) -> tuple[int, int]:
+    """``(depth, terms)`` of the built tree, iteratively: the longest root-to-leaf path in
+    nodes and the node count. With ``inlined`` (definition name -> its inlined depth), a
+    name of a definition counts as that definition's tree put in its place."""
+    inlined = inlined or {}
+    depth = terms = 0
+    stack = [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        terms += 1
+        if isinstance(n, Name) and n.id in inlined:
+            d += inlined[n.id] - 1
+        depth = max(depth, d)
+        stack.extend((c, d + 1) for c in children(n))
+    return depth, terms
 
 
 def conjuncts(node: Expr) -> list[Expr]:
@@ -455,4 +478,12 @@ def parse(src: str) -> Expr:
         raise ExprSyntaxError(0, f"expression longer than {MAX_EXPR_CHARS} characters")
     if not src.strip():
         raise ExprSyntaxError(0, "empty expression")
-    return _Parser(src).parse()
+    tree = _Parser(src).parse()
+    depth, terms = measure(tree)
+    if terms > MAX_TERMS:
+        raise ExprSyntaxError(0, f"expression has {terms} terms (at most {MAX_TERMS}); split it into definitions")
+    if depth > MAX_TREE_DEPTH:
+        raise ExprSyntaxError(
+            0, f"expression is {depth} levels deep once parsed (at most {MAX_TREE_DEPTH}); split it into definitions"
+        )
+    return tree

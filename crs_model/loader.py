@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from crs_model.errors import Location, Problem, SpecError
-from crs_model.expr import Expr, ExprSyntaxError, names, parse
+from crs_model.expr import Expr, ExprSyntaxError, measure, names, parse
 from crs_model.model import (
     Action,
     Confidence,
@@ -49,6 +49,12 @@ E = TypeVar("E", bound=enum.Enum)
 _IDENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Definitions inline into every guard that names them (the verifier and the missing-data
+# explainer walk through them): bound the chain and the depth once inlined (the shipped
+# spec: chain 3, inlined depth 16) so evaluation and every backend stay far from
+# Python's recursion limit.
+MAX_DEFINITION_CHAIN = 32
+MAX_INLINED_DEPTH = 128
 MAX_PRECISION = 6  # decimal places a real output may be reported with
 RESERVED = frozenset({"recommendation", "min", "max", "has_action", "has_flag"})
 TOP_KEYS = (
@@ -175,6 +181,7 @@ class _Builder:
         self.src = source
         self.path = path
         self.cite_refs: list[tuple[str, Location, str]] = []
+        self.inlined: dict[str, int] = {}  # definition -> depth of its tree with definitions inlined
 
     # ------------------------------------------------------------ helpers
     def _cites(self, m: YMap, what: str) -> tuple[str, ...]:
@@ -205,6 +212,14 @@ class _Builder:
             return None
         if want is not None and ty != want and not (want.numeric and ty.numeric):
             self.r.err(self.src.locate(scalar, 0), f"{what} must be {want}, but this expression is {ty}")
+            return None
+        depth, _ = measure(ast, self.inlined)
+        if depth > MAX_INLINED_DEPTH:
+            self.r.err(
+                self.src.locate(scalar, 0),
+                f"{what} is {depth} levels deep with its definitions inlined (at most {MAX_INLINED_DEPTH}); "
+                "shorten the chain of definitions it uses",
+            )
             return None
         return Formula(text, ast, ty, self.src.locate(scalar, 0), scalar)
 
@@ -493,6 +508,7 @@ class _Builder:
             raw[name] = (kn, m, deps, sc, ast)
         order = self._topo(raw)
         out: dict[str, Definition] = {}
+        chain: dict[str, int] = {}  # definition -> length of the longest dependency chain it ends
         for name in order:
             kn, m, _, sc, ast = raw[name]
             what = f"definition '{name}'"
@@ -514,6 +530,14 @@ class _Builder:
             if want == INT and f.type == REAL:
                 r.err(f.loc, f"{what} is declared int but the expression is real")
             symbols[name] = Symbol(name, SymbolKind.DEFINITION, ty, unit, label)
+            chain[name] = 1 + max((chain[d] for d in names(f.ast) if d in chain), default=0)
+            if chain[name] > MAX_DEFINITION_CHAIN:
+                r.err(
+                    kn.loc,
+                    f"{what} ends a chain of {chain[name]} definitions each using the next "
+                    f"(at most {MAX_DEFINITION_CHAIN}); use fewer steps",
+                )
+            self.inlined[name] = measure(f.ast, self.inlined)[0]
             precision = self._precision(m, what, ty)
             out[name] = Definition(
                 name, f, unit, label, r.text(m, "description", what, False), cites, kn.loc, precision
