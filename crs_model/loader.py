@@ -182,6 +182,7 @@ class _Builder:
         self.path = path
         self.cite_refs: list[tuple[str, Location, str]] = []
         self.inlined: dict[str, int] = {}  # definition -> depth of its tree with definitions inlined
+        self.too_deep: set[str] = set()  # definitions over MAX_INLINED_DEPTH, reported once
 
     # ------------------------------------------------------------ helpers
     def _cites(self, m: YMap, what: str) -> tuple[str, ...]:
@@ -214,13 +215,14 @@ class _Builder:
             self.r.err(self.src.locate(scalar, 0), f"{what} must be {want}, but this expression is {ty}")
             return None
         depth, _ = measure(ast, self.inlined)
-        if depth > MAX_INLINED_DEPTH:
+        # reported once (not again for formulas built on a too-deep definition); the formula
+        # is kept so that its uses are not reported as unknown names
+        if depth > MAX_INLINED_DEPTH and not names(ast) & self.too_deep:
             self.r.err(
                 self.src.locate(scalar, 0),
                 f"{what} is {depth} levels deep with its definitions inlined (at most {MAX_INLINED_DEPTH}); "
                 "shorten the chain of definitions it uses",
             )
-            return None
         return Formula(text, ast, ty, self.src.locate(scalar, 0), scalar)
 
     def _entries(self, node: YNode | None, what: str) -> list[tuple[YScalar, YMap]]:
@@ -509,6 +511,7 @@ class _Builder:
         order = self._topo(raw)
         out: dict[str, Definition] = {}
         chain: dict[str, int] = {}  # definition -> length of the longest dependency chain it ends
+        long_chain: set[str] = set()
         for name in order:
             kn, m, _, sc, ast = raw[name]
             what = f"definition '{name}'"
@@ -531,13 +534,18 @@ class _Builder:
                 r.err(f.loc, f"{what} is declared int but the expression is real")
             symbols[name] = Symbol(name, SymbolKind.DEFINITION, ty, unit, label)
             chain[name] = 1 + max((chain[d] for d in names(f.ast) if d in chain), default=0)
+            uses = names(f.ast)
             if chain[name] > MAX_DEFINITION_CHAIN:
-                r.err(
-                    kn.loc,
-                    f"{what} ends a chain of {chain[name]} definitions each using the next "
-                    f"(at most {MAX_DEFINITION_CHAIN}); use fewer steps",
-                )
-            self.inlined[name] = measure(f.ast, self.inlined)[0]
+                if not uses & long_chain:  # reported once, not again for what is built on it
+                    r.err(
+                        kn.loc,
+                        f"{what} ends a chain of {chain[name]} definitions each using the next "
+                        f"(at most {MAX_DEFINITION_CHAIN}); use fewer steps",
+                    )
+                long_chain.add(name)
+            self.inlined[name] = depth = measure(f.ast, self.inlined)[0]
+            if depth > MAX_INLINED_DEPTH:
+                self.too_deep.add(name)
             precision = self._precision(m, what, ty)
             out[name] = Definition(
                 name, f, unit, label, r.text(m, "description", what, False), cites, kn.loc, precision

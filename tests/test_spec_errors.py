@@ -249,3 +249,15 @@ def test_long_sum_and_flat_chains_no_longer_bypass_the_depth_limit() -> None:
     for text in ["n" + " + n" * 399 + " > 1", " or ".join(["a"] * 300), " and ".join(["a"] * 300)]:
         with pytest.raises(ExprSyntaxError, match=r"terms|levels deep"):
             parse(text)
+
+
+def test_600_chained_definitions_are_one_located_error(tmp_path: Path) -> None:
+    """The issue's case: ~600 chained definitions crashed evaluate for every patient."""
+    spec_path = tmp_path / "chain600.yaml"
+    spec_path.write_text(_bounded_spec(_chain(600, " + 1")), encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["check-spec", str(spec_path)], out, err) == 2
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 3, lines  # chain, inlined depth (each reported once), summary
+    assert "definition 'd33' ends a chain of 33 definitions" in lines[0]
+    assert f"'d{MAX_INLINED_DEPTH}' is {MAX_INLINED_DEPTH + 1} levels deep" in lines[1]
