@@ -6,14 +6,14 @@ agree on every number by construction:
 * A number in a spec is written in plain ASCII decimal (``38``, ``0.5``, ``1.5e3``):
   no digit separators, no leading zeros, no other scripts' digits. It has at most
   :data:`MAX_SIGNIFICANT` significant digits and, unless zero, a magnitude between
-  :data:`MIN_MAGNITUDE` and :data:`MAX_MAGNITUDE`. Such a number is held exactly by
+  ``1e-15`` and ``1e15`` (:data:`MAX_EXPONENT`). Such a number is held exactly by
   a float whose shortest ``repr`` is the number again, and integers that size are
   exact floats, so comparing it natively with a float or an int is exact.
 * A float (a patient value, a spec constant) means the decimal its shortest
   ``repr`` spells: the text a JSON number was parsed from (:func:`exact`).
-* Arithmetic is exact: ints stay ints, anything else becomes a
-  :class:`~fractions.Fraction`, and a result that is exactly such a decimal float
-  is stored as that float (:func:`settle`), so displayed values stay plain numbers.
+* Arithmetic is exact (:func:`arith`): ints stay ints, decimals are computed as
+  scaled integers, anything else as a :class:`~fractions.Fraction`; a result that a
+  float holds exactly is stored as that float, so displayed values stay plain numbers.
 
 Hot path: no heavy imports.
 """
@@ -26,8 +26,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 MAX_SIGNIFICANT = 15
-MAX_MAGNITUDE = 10**15
-MIN_MAGNITUDE = Fraction(1, 10**15)
+MAX_EXPONENT = 15  # a non-zero spec number lies within 10**-15 .. 10**15 in magnitude
 
 Exact = int | Fraction
 
@@ -39,7 +38,7 @@ class NumberError(ValueError):
     """A number written in a form the spec language does not accept; ``str()`` says why."""
 
 
-def shown(text: str) -> str:
+def _shown(text: str) -> str:
     """``text`` quoted for a message, shortened when it is very long."""
     if len(text) <= _SHOWN:
         return repr(text)
@@ -68,24 +67,26 @@ def parse_decimal(text: str) -> Exact:
     """
     m = _DECIMAL.fullmatch(text)
     if m is None:
-        raise NumberError(f"number {shown(text)} {_malformed(text)}")
+        raise NumberError(f"number {_shown(text)} {_malformed(text)}")
     sign, whole, frac, exp = m.groups()
     frac = frac or ""
     if exp is not None and len(exp.lstrip("+-")) > 6:
-        raise NumberError(f"number {shown(text)} has an exponent out of range")
+        raise NumberError(f"number {_shown(text)} has an exponent out of range")
     digits = (whole + frac).lstrip("0")
     significant = digits.rstrip("0")
     if not significant:
         return 0 if exp is None and not frac else Fraction(0)
     # the power of ten of the leading digit, known before building a huge integer
     lead = len(digits) - len(frac) - 1 + (int(exp) if exp is not None else 0)
-    if lead > 15 or (lead == 15 and significant != "1"):
-        raise NumberError(f"number {shown(text)} is too large: at most 1e15 in magnitude")
-    if lead < -15:
-        raise NumberError(f"number {shown(text)} is too small: a non-zero number is at least 1e-15 in magnitude")
+    if lead > MAX_EXPONENT or (lead == MAX_EXPONENT and significant != "1"):
+        raise NumberError(f"number {_shown(text)} is too large: at most 1e{MAX_EXPONENT} in magnitude")
+    if lead < -MAX_EXPONENT:
+        raise NumberError(
+            f"number {_shown(text)} is too small: a non-zero number is at least 1e-{MAX_EXPONENT} in magnitude"
+        )
     if len(significant) > MAX_SIGNIFICANT:
         raise NumberError(
-            f"number {shown(text)} has {len(significant)} significant digits; at most {MAX_SIGNIFICANT} "
+            f"number {_shown(text)} has {len(significant)} significant digits; at most {MAX_SIGNIFICANT} "
             "(what a float holds exactly)"
         )
     if exp is None and not frac:
@@ -201,9 +202,8 @@ def round_half_up(x: float | Exact, places: int) -> float:
 
 
 __all__ = [
-    "MAX_MAGNITUDE",
+    "MAX_EXPONENT",
     "MAX_SIGNIFICANT",
-    "MIN_MAGNITUDE",
     "Exact",
     "NumberError",
     "arith",
@@ -213,5 +213,4 @@ __all__ = [
     "parse_decimal",
     "round_half_up",
     "settle",
-    "shown",
 ]

@@ -513,7 +513,7 @@ class _Builder:
         chain: dict[str, int] = {}  # definition -> length of the longest dependency chain it ends
         long_chain: set[str] = set()
         for name in order:
-            kn, m, _, sc, ast = raw[name]
+            kn, m, deps, sc, ast = raw[name]
             what = f"definition '{name}'"
             declared = r.text(m, "type", what, required=False)
             want = {"bool": BOOL, "int": INT, "real": REAL}.get(declared) if declared else None
@@ -533,10 +533,9 @@ class _Builder:
             if want == INT and f.type == REAL:
                 r.err(f.loc, f"{what} is declared int but the expression is real")
             symbols[name] = Symbol(name, SymbolKind.DEFINITION, ty, unit, label)
-            chain[name] = 1 + max((chain[d] for d in names(f.ast) if d in chain), default=0)
-            uses = names(f.ast)
+            chain[name] = 1 + max((chain[d] for d in deps if d in chain), default=0)
             if chain[name] > MAX_DEFINITION_CHAIN:
-                if not uses & long_chain:  # reported once, not again for what is built on it
+                if not deps & long_chain:  # reported once, not again for what is built on it
                     r.err(
                         kn.loc,
                         f"{what} ends a chain of {chain[name]} definitions each using the next "
