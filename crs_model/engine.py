@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from crs_model.errors import SpecDefectError
+from crs_model.exact import round_half_up
 from crs_model.expr import Expr, Name
 from crs_model.model import HitPolicy, Outcome, Recommendation, Spec
 from crs_model.patient import PatientValidator
@@ -146,7 +147,7 @@ class _CNode:
 class _COutcome:
     outcome: Outcome
     recommendation: str
-    outputs: tuple[tuple[str, Fn, Expr], ...]
+    outputs: tuple[tuple[str, Fn, Expr, int | None], ...]  # (name, value, formula, precision)
     flags: tuple[tuple[Note, Fn | None], ...]
     actions: tuple[Note, ...]
     cites: tuple[str, ...]
@@ -176,7 +177,8 @@ class Engine:
         self._outcomes: dict[str, _COutcome] = {}
         for oid, o in spec.outcomes.items():
             outputs = tuple(
-                (n, compile_expr(Name(n, 0), sym, defs), spec.definitions[n].formula.ast) for n in o.outputs
+                (n, compile_expr(Name(n, 0), sym, defs), spec.definitions[n].formula.ast, spec.definitions[n].precision)
+                for n in o.outputs
             )
             flags = tuple(
                 (Note(f.id, f.text, f.cites), compile_expr(f.when.ast, sym, defs) if f.when else None) for f in o.flags
@@ -329,12 +331,13 @@ class Engine:
         dose = None
         if co.outputs:
             unknown: set[str] = set()
-            for name, fn, ast in co.outputs:
+            for name, fn, ast, places in co.outputs:
                 v = fn(env)
                 if v is None:
                     unknown |= self._explain.missing(ast, self.complete(env))
                 elif name == "tocilizumab_dose_mg":
-                    dose = float(v)
+                    # only the reported value is rounded; guards and invariants saw the exact one
+                    dose = round_half_up(v, places) if places is not None else float(v)
             if unknown:
                 path.append(co.outcome.id)
                 return self._insufficient(env, path, self._missing(unknown, env))

@@ -16,15 +16,25 @@ Grammar (lowest precedence first)::
 
 ``CMPOP`` is one of ``< <= > >= == !=`` (``≤ ≥ ≠`` are accepted too). Comparisons
 do not chain. The parser is hand-written: spec text is data and is never given
-to ``eval``/``exec``. Input length and nesting depth are bounded.
+to ``eval``/``exec``. Input length, nesting while parsing, and the built tree's
+depth and size are bounded, so no backend's recursion can overflow.
 """
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
+
+from crs_model.exact import Exact, NumberError, parse_decimal
 
 MAX_EXPR_CHARS = 4000
-MAX_DEPTH = 32
+MAX_DEPTH = 32  # nesting while parsing (parentheses, 'not', unary '-', 'if')
+# The built tree: a flat chain (a + b + ... or a or b or ...) nests without parentheses.
+# Every backend walks it; 64 levels and 256 nodes are ~9x the shipped spec's largest.
+MAX_TREE_DEPTH = 64
+MAX_TERMS = 256
 
 
 class ExprSyntaxError(Exception):
@@ -39,9 +49,17 @@ class ExprSyntaxError(Exception):
 # ---------------------------------------------------------------- AST nodes
 @dataclass(frozen=True, slots=True)
 class Num:
+    """A number literal. ``value`` is exact: the parser accepts only literals that a
+    float holds exactly in its shortest ``repr`` (see :mod:`crs_model.exact`)."""
+
     value: float
     is_int: bool
     pos: int
+
+    @property
+    def exact(self) -> Exact:
+        """The literal's exact value (an int, or a Fraction of its decimal text)."""
+        return int(self.value) if self.is_int else Fraction(repr(self.value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +173,23 @@ def names(node: Expr) -> set[str]:
     return out
 
 
+def measure(node: Expr, inlined: Mapping[str, int] | None = None) -> tuple[int, int]:
+    """``(depth, terms)`` of the built tree, iteratively: the longest root-to-leaf path in
+    nodes and the node count. With ``inlined`` (definition name -> its inlined depth), a
+    name of a definition counts as that definition's tree put in its place."""
+    inlined = inlined or {}
+    depth = terms = 0
+    stack = [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        terms += 1
+        if isinstance(n, Name) and n.id in inlined:
+            d += inlined[n.id] - 1
+        depth = max(depth, d)
+        stack.extend((c, d + 1) for c in children(n))
+    return depth, terms
+
+
 def conjuncts(node: Expr) -> list[Expr]:
     """Top-level ``and`` operands (``a and b and c`` -> [a, b, c])."""
     if isinstance(node, Logic) and node.op == "and":
@@ -172,6 +207,8 @@ class _Tok:
 
 _OPS2 = ("<=", ">=", "==", "!=", "=<", "=>")
 _OPS1 = "<>+-*/(),{}≤≥≠"
+_UNICODE_OPS = "≤≥≠"
+_DIGITS = "0123456789"
 
 
 def _tokenize(src: str) -> list[_Tok]:
@@ -182,28 +219,35 @@ def _tokenize(src: str) -> list[_Tok]:
         if c.isspace():
             i += 1
             continue
-        if c.isdigit() or (c == "." and i + 1 < n and src[i + 1].isdigit()):
+        if c in _DIGITS or (c == "." and i + 1 < n and src[i + 1] in _DIGITS):
+            # take the whole word so the error shows it all ('3৪', '3__8_', '0x1F')
             j = i
-            while j < n and (src[j].isdigit() or src[j] in "._"):
+            while j < n and (src[j].isalnum() or src[j] in "._" or (src[j] in "+-" and src[j - 1] in "eE")):
                 j += 1
-            if j < n and src[j] in "eE":
-                k = j + 1
-                if k < n and src[k] in "+-":
-                    k += 1
-                if k < n and src[k].isdigit():
-                    j = k
-                    while j < n and src[j].isdigit():
-                        j += 1
-            if j < n and (src[j].isalpha() or src[j] == "_"):
-                raise ExprSyntaxError(i, f"malformed number {src[i : j + 1]!r}")
             toks.append(_Tok("num", src[i:j], i))
             i = j
             continue
+        if not c.isascii() and c not in _UNICODE_OPS:
+            kind = "digit" if c.isdigit() else "letter" if c.isalpha() else "character"
+            raise ExprSyntaxError(
+                i,
+                f"non-ASCII {kind} {c!r} (U+{ord(c):04X} {unicodedata.name(c, 'unnamed')}); "
+                "names and numbers are ASCII (a-z, 0-9, _)",
+            )
         if c.isalpha() or c == "_":
             j = i
             while j < n and (src[j].isalnum() or src[j] == "_"):
                 j += 1
-            toks.append(_Tok("name", src[i:j], i))
+            word = src[i:j]
+            bad = next((k for k, ch in enumerate(word) if not ch.isascii()), None)
+            if bad is not None:
+                ch = word[bad]
+                raise ExprSyntaxError(
+                    i + bad,
+                    f"name {word!r} has the non-ASCII character {ch!r} (U+{ord(ch):04X} "
+                    f"{unicodedata.name(ch, 'unnamed')}); names are ASCII (a-z, 0-9, _)",
+                )
+            toks.append(_Tok("name", word, i))
             i = j
             continue
         if c in "'\"":
@@ -386,13 +430,11 @@ class _Parser:
 
     @staticmethod
     def _number(t: _Tok) -> Num:
-        text = t.text.replace("_", "")
         try:
-            if any(c in text for c in ".eE"):
-                return Num(float(text), False, t.pos)
-            return Num(float(int(text)), True, t.pos)
-        except ValueError:
-            raise ExprSyntaxError(t.pos, f"malformed number {t.text!r}") from None
+            q = parse_decimal(t.text)
+        except NumberError as exc:
+            raise ExprSyntaxError(t.pos, str(exc)) from None
+        return Num(float(q), isinstance(q, int), t.pos)
 
     def atom(self) -> Expr:
         t = self.tok
@@ -436,4 +478,12 @@ def parse(src: str) -> Expr:
         raise ExprSyntaxError(0, f"expression longer than {MAX_EXPR_CHARS} characters")
     if not src.strip():
         raise ExprSyntaxError(0, "empty expression")
-    return _Parser(src).parse()
+    tree = _Parser(src).parse()
+    depth, terms = measure(tree)
+    if terms > MAX_TERMS:
+        raise ExprSyntaxError(0, f"expression has {terms} terms (at most {MAX_TERMS}); split it into definitions")
+    if depth > MAX_TREE_DEPTH:
+        raise ExprSyntaxError(
+            0, f"expression is {depth} levels deep once parsed (at most {MAX_TREE_DEPTH}); split it into definitions"
+        )
+    return tree

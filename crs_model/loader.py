@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from crs_model.errors import Location, Problem, SpecError
-from crs_model.expr import Expr, ExprSyntaxError, names, parse
+from crs_model.expr import Expr, ExprSyntaxError, measure, names, parse
 from crs_model.model import (
     Action,
     Confidence,
@@ -49,6 +49,13 @@ E = TypeVar("E", bound=enum.Enum)
 _IDENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Definitions inline into every guard that names them (the verifier and the missing-data
+# explainer walk through them): bound the chain and the depth once inlined (the shipped
+# spec: chain 3, inlined depth 16) so evaluation and every backend stay far from
+# Python's recursion limit.
+MAX_DEFINITION_CHAIN = 32
+MAX_INLINED_DEPTH = 128
+MAX_PRECISION = 6  # decimal places a real output may be reported with
 RESERVED = frozenset({"recommendation", "min", "max", "has_action", "has_flag"})
 TOP_KEYS = (
     "spec_format",
@@ -174,6 +181,8 @@ class _Builder:
         self.src = source
         self.path = path
         self.cite_refs: list[tuple[str, Location, str]] = []
+        self.inlined: dict[str, int] = {}  # definition -> depth of its tree with definitions inlined
+        self.too_deep: set[str] = set()  # definitions over MAX_INLINED_DEPTH, reported once
 
     # ------------------------------------------------------------ helpers
     def _cites(self, m: YMap, what: str) -> tuple[str, ...]:
@@ -205,6 +214,15 @@ class _Builder:
         if want is not None and ty != want and not (want.numeric and ty.numeric):
             self.r.err(self.src.locate(scalar, 0), f"{what} must be {want}, but this expression is {ty}")
             return None
+        depth, _ = measure(ast, self.inlined)
+        # reported once (not again for formulas built on a too-deep definition); the formula
+        # is kept so that its uses are not reported as unknown names
+        if depth > MAX_INLINED_DEPTH and not names(ast) & self.too_deep:
+            self.r.err(
+                self.src.locate(scalar, 0),
+                f"{what} is {depth} levels deep with its definitions inlined (at most {MAX_INLINED_DEPTH}); "
+                "shorten the chain of definitions it uses",
+            )
         return Formula(text, ast, ty, self.src.locate(scalar, 0), scalar)
 
     def _entries(self, node: YNode | None, what: str) -> list[tuple[YScalar, YMap]]:
@@ -264,6 +282,7 @@ class _Builder:
         definitions = self.definitions(r.get(root, "definitions", "the spec", required=False), symbols)
         graph_node = r.get(root, "graph", "the spec")
         entry, nodes, outcomes = self.graph(graph_node, symbols)
+        self._output_precision(outcomes, definitions, symbols)
         actions = frozenset(a.id for o in outcomes.values() for a in o.actions)
         flags = frozenset(f.id for o in outcomes.values() for f in o.flags)
         inv_symbols = dict(symbols)
@@ -473,7 +492,7 @@ class _Builder:
         for kn, m in self._entries(node, "definitions"):
             name = str(kn.value)
             what = f"definition '{name}'"
-            r.keys(m, ("expr", "type", "unit", "label", "description", "cites"), what)
+            r.keys(m, ("expr", "type", "unit", "label", "description", "precision", "cites"), what)
             if name in symbols or name in RESERVED:
                 r.err(kn.loc, f"definition '{name}' reuses a name already declared")
                 continue
@@ -491,8 +510,10 @@ class _Builder:
             raw[name] = (kn, m, deps, sc, ast)
         order = self._topo(raw)
         out: dict[str, Definition] = {}
+        chain: dict[str, int] = {}  # definition -> length of the longest dependency chain it ends
+        long_chain: set[str] = set()
         for name in order:
-            kn, m, _, sc, ast = raw[name]
+            kn, m, deps, sc, ast = raw[name]
             what = f"definition '{name}'"
             declared = r.text(m, "type", what, required=False)
             want = {"bool": BOOL, "int": INT, "real": REAL}.get(declared) if declared else None
@@ -512,8 +533,54 @@ class _Builder:
             if want == INT and f.type == REAL:
                 r.err(f.loc, f"{what} is declared int but the expression is real")
             symbols[name] = Symbol(name, SymbolKind.DEFINITION, ty, unit, label)
-            out[name] = Definition(name, f, unit, label, r.text(m, "description", what, False), cites, kn.loc)
+            chain[name] = 1 + max((chain[d] for d in deps if d in chain), default=0)
+            if chain[name] > MAX_DEFINITION_CHAIN:
+                if not deps & long_chain:  # reported once, not again for what is built on it
+                    r.err(
+                        kn.loc,
+                        f"{what} ends a chain of {chain[name]} definitions each using the next "
+                        f"(at most {MAX_DEFINITION_CHAIN}); use fewer steps",
+                    )
+                long_chain.add(name)
+            self.inlined[name] = depth = measure(f.ast, self.inlined)[0]
+            if depth > MAX_INLINED_DEPTH:
+                self.too_deep.add(name)
+            precision = self._precision(m, what, ty)
+            out[name] = Definition(
+                name, f, unit, label, r.text(m, "description", what, False), cites, kn.loc, precision
+            )
         return out
+
+    def _precision(self, m: YMap, what: str, ty: Type) -> int | None:
+        """Decimal places a real output is reported with: a whole number 0..MAX_PRECISION."""
+        node = self.r.get(m, "precision", what, required=False)
+        if node is None:
+            return None
+        v = node.value if isinstance(node, YScalar) else None
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_PRECISION:
+            shown = repr(v) if isinstance(node, YScalar) else "a collection"
+            self.r.err(
+                node.loc, f"{what}: precision={shown} must be a whole number of decimal places 0..{MAX_PRECISION}"
+            )
+            return None
+        if ty != REAL:
+            self.r.err(node.loc, f"{what}: precision applies to real definitions only (this one is {ty})")
+            return None
+        return v
+
+    def _output_precision(
+        self, outcomes: dict[str, Outcome], definitions: dict[str, Definition], symbols: dict[str, Symbol]
+    ) -> None:
+        """A real output must declare how it is reported: the engine rounds it, nothing else."""
+        for o in outcomes.values():
+            for name in o.outputs:
+                d = definitions.get(name)
+                if d is not None and symbols[name].type == REAL and d.precision is None:
+                    self.r.err(
+                        d.loc,
+                        f"definition '{name}' is a real output of outcome '{o.id}' and needs "
+                        "'precision' (decimal places it is reported with)",
+                    )
 
     def _topo(self, raw: dict[str, tuple[YScalar, YMap, set[str], YScalar, Expr | None]]) -> list[str]:
         order: list[str] = []

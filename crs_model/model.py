@@ -133,6 +133,9 @@ class Parameter:
 
 @dataclass(frozen=True, slots=True)
 class Definition:
+    """A named expression. ``precision`` (decimal places) is how a real value is
+    reported as an outcome output; guards and invariants see the exact value."""
+
     name: str
     formula: Formula
     unit: str
@@ -140,6 +143,7 @@ class Definition:
     description: str
     cites: tuple[str, ...]
     loc: Location
+    precision: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

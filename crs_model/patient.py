@@ -38,7 +38,10 @@ def _hint(name: str, candidates: list[str]) -> str:
 
 
 def _js(x: Any) -> str:
-    """A value as the JSON the user wrote (``true``, ``"70"``, ``NaN``)."""
+    """A value as the JSON the user wrote (``true``, ``"70"``, ``NaN``); a huge int by its size."""
+    if type(x) is int and x.bit_length() > 128:  # str() of a 4,300+ digit int raises
+        sign = "-" if x < 0 else ""
+        return f"{sign}<an integer of about {int(x.bit_length() * 0.30103) + 1} digits>"
     try:
         return json.dumps(x, ensure_ascii=False)
     except (TypeError, ValueError):
@@ -82,7 +85,7 @@ def _checker(v: Variable) -> Check:
             if type(x) is not int:
                 raise PatientError(name, f"{name}={_js(x)} is not a whole number (expected an integer in {rng})", x)
             if not lo <= x <= hi:
-                raise PatientError(name, f"{name}={x} is outside {rng}", x)
+                raise PatientError(name, f"{name}={_js(x)} is outside {rng}", x)
             return x
 
         return check_int

@@ -10,6 +10,14 @@
 * ``if c then x else y``: when ``c`` is unknown the result is known only if both
   branches are known and equal.
 
+Numbers are exact (:mod:`crs_model.exact`): a float means the decimal its
+shortest ``repr`` spells, arithmetic on anything but two ints is exact
+(:func:`~crs_model.exact.arith`), and values of different numeric types are
+compared on what they mean, so the engine computes what the verifier proves
+(exact rationals), not IEEE rounding. Native comparison stays where it is exact:
+two values of one type, an int against a float (unless the int is beyond 2**53),
+and a value against a spec constant (at most 1e15 with 15 digits).
+
 This module is on the evaluation hot path: it imports nothing heavy.
 """
 
@@ -18,8 +26,10 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
+from fractions import Fraction
 from typing import Any
 
+from crs_model.exact import arith, exact, needs_exact
 from crs_model.expr import (
     Arith,
     BoolLit,
@@ -54,6 +64,12 @@ ARITH_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "-": operator.sub,
     "*": operator.mul,
 }
+
+
+def exact_compare(op: Callable[[Any, Any], bool], a: Any, b: Any) -> bool:
+    """``op(a, b)`` on what ``a`` and ``b`` mean: native unless that could differ (:func:`needs_exact`)."""
+    return op(exact(a), exact(b)) if needs_exact(a, b) else op(a, b)
+
 
 ACTIONS_KEY = "__actions__"
 FLAGS_KEY = "__flags__"
@@ -122,19 +138,22 @@ def compile_expr(node: Expr, symbols: Mapping[str, Symbol], defs: Mapping[str, F
                 a, b = lf(env), rf(env)
                 if a is None or b is None or b == 0:
                     return None
-                return a / b
+                return arith("/", a, b)
 
             return div
         op = ARITH_OPS[node.op]
+        sym = node.op
 
-        def arith(env: Env) -> Any:
+        def arith_(env: Env) -> Any:
             a = lf(env)
             if a is None:
                 return None
             b = rf(env)
-            return None if b is None else op(a, b)
+            if b is None:
+                return None
+            return op(a, b) if type(a) is int and type(b) is int else arith(sym, a, b)
 
-        return arith
+        return arith_
     if isinstance(node, Logic):
         return _compile_logic(node, symbols, defs)
     if isinstance(node, IfThenElse):
@@ -149,17 +168,23 @@ def compile_expr(node: Expr, symbols: Mapping[str, Symbol], defs: Mapping[str, F
             if c is False:
                 return ef(env)
             a, b = tf(env), ef(env)
-            return a if a is not None and a == b else None
+            if a is None or b is None:
+                return None
+            return a if (a == b if type(a) is type(b) else exact_compare(operator.eq, a, b)) else None
 
         return ite
     if isinstance(node, Member):
         f = compile_expr(node.operand, symbols, defs)
         members = frozenset(v.value for v in node.values)
+        exact_members = frozenset(v.exact if isinstance(v, Num) else v.value for v in node.values)
         negated = node.negated
 
         def member(env: Env) -> Any:
             a = f(env)
-            return None if a is None else (a in members) != negated
+            if a is None:
+                return None
+            # a float's hash is its binary value's: only a computed Fraction needs the exact set
+            return (a in (exact_members if type(a) is Fraction else members)) != negated
 
         return member
     if isinstance(node, Call):
@@ -172,8 +197,20 @@ def _compile_compare(node: Compare, symbols: Mapping[str, Symbol], defs: Mapping
     rc, rv = _const(node.right, symbols)
     if isinstance(node.left, Name) and rc and (defs is None or node.left.id not in defs):
         key = node.left.id
+        sym = symbols.get(key)
+        if sym is not None and sym.kind is SymbolKind.DEFINITION:  # read from env: may be a Fraction
+            exact_rv = exact(rv)
+
+            def cmp_def_const(env: Env) -> Any:
+                a = env.get(key)
+                if a is None:
+                    return None
+                return op(a, rv) if type(a) is not Fraction else op(a, exact_rv)
+
+            return cmp_def_const
 
         def cmp_name_const(env: Env) -> Any:
+            # an input (int or float) against a spec constant (<= 1e15, 15 digits): native is exact
             a = env.get(key)
             return None if a is None else op(a, rv)
 
@@ -186,7 +223,9 @@ def _compile_compare(node: Compare, symbols: Mapping[str, Symbol], defs: Mapping
         if a is None:
             return None
         b = rf(env)
-        return None if b is None else op(a, b)
+        if b is None:
+            return None
+        return op(a, b) if type(a) is type(b) else exact_compare(op, a, b)
 
     return cmp
 
@@ -248,13 +287,15 @@ def _compile_call(node: Call, symbols: Mapping[str, Symbol], defs: Mapping[str, 
             if a is None:
                 return None
             b = f2(env)
-            return None if b is None else pick(a, b)
+            if b is None:
+                return None
+            return pick(a, b, key=exact) if needs_exact(a, b) else pick(a, b)
 
         return minmax2
 
     def minmax(env: Env) -> Any:
         vals = [f(env) for f in fs]
-        return None if any(v is None for v in vals) else pick(vals)
+        return None if any(v is None for v in vals) else pick(vals, key=exact)
 
     return minmax
 

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from crs_model.errors import Location, Problem, SpecError
+from crs_model.exact import NumberError, parse_decimal
 
 MAX_SPEC_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
@@ -23,6 +24,7 @@ MAX_YAML_DEPTH = 64
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Scalar = str | int | float | bool | None
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +133,8 @@ class _Converter:
         if depth > MAX_YAML_DEPTH:
             raise SpecError(Problem(loc, f"YAML nested deeper than {MAX_YAML_DEPTH} levels"))
         if isinstance(node, yaml.ScalarNode):
+            if node.tag in _NUMBER_TAGS:
+                return self.number(node, loc)
             try:
                 value = self.constructor.construct_object(node)
             except yaml.YAMLError as exc:
@@ -155,6 +159,20 @@ class _Converter:
                 out.items[key.value] = (key, self.convert(vnode, depth + 1))
             return out
         raise SpecError(Problem(loc, "unsupported YAML node"))  # pragma: no cover
+
+    def number(self, node: yaml.ScalarNode, loc: Location) -> YScalar:
+        """A plain number YAML resolved as int or float, checked by the spec's one number rule.
+
+        Built from its text, not by PyYAML (which reads ``0500`` as octal, ``1:30`` as
+        base 60, ``1_000`` as 1000, and raises on ints over 4,300 digits), so a number
+        means what it says or is a located error.
+        """
+        try:
+            q = parse_decimal(node.value)
+        except NumberError as exc:
+            raise SpecError(Problem(loc, f"{exc}; quote it if it is text")) from None
+        value: int | float = q if isinstance(q, int) else float(q)
+        return YScalar(value, loc, node.style, node.start_mark.index, node.end_mark.index)
 
 
 def expr_location(text: str, scalar: YScalar, offset: int, name: str) -> Location:

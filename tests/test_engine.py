@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 import crs_model
 from crs_model.engine import Engine
 from crs_model.errors import PatientError, SpecDefectError
+from crs_model.exact import exact
 from crs_model.expr import Expr, IfThenElse, Name, children
 from crs_model.model import Spec
 from crs_model.pyeval import UnknownExplainer
@@ -266,3 +268,176 @@ def test_first_hit_policy_takes_first_true_and_stops_on_unknown(tmp_path: Path) 
 
 def test_spec_path_constant() -> None:
     assert SPEC_PATH.is_file()
+
+
+# ------------------------------------------------------------------ exact numbers
+ARITH_SPEC = textwrap.dedent(
+    """\
+    spec_format: 1
+    metadata:
+      id: exact-arith
+      title: Guards whose float result crosses the threshold
+      version: 1.0.0
+      status: draft
+      date: 2026-11-23
+      authors: [tests]
+      jurisdiction: none
+    evidence:
+      - {id: src, citation: A source., kind: guideline, level: expert_opinion, confidence: primary}
+    variables:
+      x: {type: real, min: 0, max: 100}
+      n: {type: int, min: 0, max: 100}
+    parameters:
+      tenth: {value: 0.1, rationale: a tenth, cites: [src]}
+    definitions:
+      scaled:
+        type: real
+        expr: tenth * x
+        precision: 2
+        cites: [src]
+    graph:
+      entry: start
+      nodes:
+        start:
+          question: which arithmetic holds?
+          hit_policy: first
+          cites: [src]
+          edges:
+            - {to: tenth_over, when: scaled > 0.3, cites: [src]}
+            - {to: sum_over, when: x + 0.2 > 0.3 and x < 0.2, cites: [src]}
+            - {to: triple_exact, when: x * 3 == 0.3, cites: [src]}
+            - {to: thirds_off, when: n / 3 * 3 != n or n / 10 + n / 10 + n / 10 != 3 * n / 10, cites: [src]}
+            - {to: rest, when: x >= 0, cites: [src]}
+      outcomes:
+        tenth_over: {recommendation: consider_cytosorb, title: a, outputs: [scaled], cites: [src]}
+        sum_over: {recommendation: supportive_care, title: b, cites: [src]}
+        triple_exact: {recommendation: no_crs, title: c, cites: [src]}
+        thirds_off: {recommendation: give_tocilizumab, title: d, cites: [src]}
+        rest: {recommendation: add_corticosteroids, title: e, outputs: [scaled], cites: [src]}
+    invariants:
+      - {id: scaled_is_a_tenth, description: d, severity: error, expr: scaled * 10 == x, cites: [src]}
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def arith_spec() -> Spec:
+    from crs_model.loader import load_spec_bytes
+
+    return load_spec_bytes(ARITH_SPEC.encode(), "exact_arith.yaml")
+
+
+def test_float_arithmetic_would_cross_these_thresholds() -> None:
+    """The premise: IEEE floats get every guard of ARITH_SPEC wrong at these points."""
+    assert 0.1 * 3.0 > 0.3
+    assert 0.1 + 0.2 > 0.3
+    assert 0.1 * 3 != 0.3
+    assert 3 / 10 + 3 / 10 + 3 / 10 != 3 * 3 / 10
+
+
+@pytest.mark.parametrize(
+    ("x", "outcome"),
+    [(3.0, "rest"), (3, "rest"), (3.0000000000000004, "tenth_over"), (0.1, "triple_exact"), (0.15, "sum_over")],
+)
+def test_engine_arithmetic_is_exact(arith_spec: Spec, x: float, outcome: str) -> None:
+    d = Engine(arith_spec).evaluate({"x": x, "n": 3})
+    assert d.outcome == outcome
+    assert Engine(arith_spec).invariant_violations(d) == []
+
+
+def test_engine_agrees_with_the_verifier_oracle(arith_spec: Spec) -> None:
+    """Engine and Z3 oracle (the verifier's exact-rational evaluator) decide alike, call for call."""
+    import random
+
+    from crs_model.verify.oracle import Z3Oracle
+
+    engine, oracle = Engine(arith_spec), Z3Oracle(arith_spec)
+    rng = random.Random(10)  # noqa: S311 - test data, not cryptography
+    xs = [0.0, 0.1, 0.15, 0.2, 3, 3.0, 2.9999999999999996, 3.0000000000000004, 0.30000000000000004, 100.0]
+    xs += [round(rng.uniform(0, 100), rng.choice([1, 2, 3, 17])) for _ in range(150)]
+    seen = set()
+    for i, x in enumerate(xs):
+        patient = {"x": x, "n": i % 101}
+        d = engine.evaluate(patient)
+        assert oracle.decide(patient) == (d.recommendation, d.outcome, d.path), patient
+        seen.add(d.outcome)
+    assert {"rest", "tenth_over", "triple_exact", "sum_over"} <= seen
+
+
+@pytest.mark.parametrize(
+    ("weight", "dose"), [(44.85, 358.8), (72.5, 580.0), (29.99, 359.9), (10.05, 120.6), (44.87, 359.0), (99.99, 799.9)]
+)
+def test_dose_is_reported_at_its_declared_precision(engine: Engine, weight: float, dose: float) -> None:
+    p = {**FULL, "weight_kg": weight, "tocilizumab_doses": 0, "hours_since_last_tocilizumab": None}
+    p.update(corticosteroids_given=False, hemodynamic_instability_persistent=False, vasopressor_count=1)
+    d = engine.evaluate(p)
+    assert d.recommendation == "give_tocilizumab"
+    assert d.tocilizumab_dose_mg == dose
+    assert repr(d.tocilizumab_dose_mg) == repr(dose)  # 358.8, not 358.79999999999995
+    assert d.to_dict()["tocilizumab_dose_mg"] == dose
+    assert f'"tocilizumab_dose_mg":{dose!r},' in d.to_json()
+    assert json.loads(d.to_json()) == json.loads(json.dumps(d.to_dict()))
+    # guards and invariants see the exact dose; only the report is rounded
+    exact_dose = min(800, Fraction(repr(weight)) * (12 if weight < 30 else 8))
+    assert exact(d.values["tocilizumab_dose_mg"]) == exact_dose
+    assert engine.invariant_violations(d) == []
+
+
+def test_dose_text_output_is_rounded(tmp_path: Path) -> None:
+    import io
+
+    from crs_model.cli import main
+
+    p = {**FULL, "weight_kg": 44.85, "tocilizumab_doses": 0, "hours_since_last_tocilizumab": None}
+    p.update(corticosteroids_given=False, hemodynamic_instability_persistent=False, vasopressor_count=1)
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(p), encoding="utf-8")
+    for fmt in ([], ["--format", "json"]):
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["evaluate", str(f), *fmt], out, err) == 0
+        assert "358.8" in out.getvalue()
+        assert "358.79999" not in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("value", "places", "want"),
+    [
+        (358.79999999999995, 1, 358.8),
+        (0.05, 1, 0.1),  # halves away from zero, on the decimal value (the float 0.05 is below it)
+        (2.675, 2, 2.68),  # round() gives 2.67: it sees the binary value 2.67499999...
+        (-0.25, 1, -0.3),
+        (0.24999, 1, 0.2),
+        (799.96, 1, 800.0),
+        (12, 0, 12.0),
+    ],
+)
+def test_round_half_up_rounds_the_decimal_value(value: float, places: int, want: float) -> None:
+    from crs_model.exact import round_half_up
+
+    assert repr(round_half_up(value, places)) == repr(want)
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        ("    precision: 2\n", "needs 'precision' (decimal places it is reported with)"),
+        ("    precision: 2\n|    precision: -1\n", "precision=-1 must be a whole number of decimal places 0..6"),
+        ("    precision: 2\n|    precision: 1.5\n", "precision=1.5 must be a whole number"),
+        (
+            "    type: real\n|    type: int\n|    expr: tenth * x|    expr: n",
+            "precision applies to real definitions only",
+        ),
+    ],
+)
+def test_precision_is_checked_at_load(edit: str, fragment: str) -> None:
+    from crs_model.errors import SpecError
+    from crs_model.loader import load_spec_bytes
+
+    text = ARITH_SPEC
+    parts = edit.split("|")
+    for old, new in zip(parts[::2], [*parts[1::2], ""][: len(parts[::2])], strict=True):
+        assert old in text
+        text = text.replace(old, new, 1)
+    with pytest.raises(SpecError) as exc:
+        load_spec_bytes(text.encode(), "p.yaml")
+    assert fragment in str(exc.value)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import operator
+from fractions import Fraction
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from crs_model.expr import MAX_DEPTH, ExprSyntaxError, Logic, Name, parse
-from crs_model.pyeval import compile_expr
+from crs_model.exact import arith, exact, needs_exact
+from crs_model.expr import MAX_DEPTH, ExprSyntaxError, Logic, Name, Num, parse
+from crs_model.pyeval import compile_expr, exact_compare
 from crs_model.text import Renderer
 from crs_model.types import BOOL, INT, REAL, Scope, Symbol, SymbolKind, Type, TypeCheckError, check
 
@@ -84,6 +89,64 @@ def test_syntax_errors_are_located(text: str, offset: int, fragment: str) -> Non
     assert fragment in exc.value.message
 
 
+@pytest.mark.parametrize(
+    ("text", "offset", "fragment"),
+    [
+        ("x >= 3\u09ea", 5, "non-ASCII digit '\u09ea' (U+09EA BENGALI DIGIT FOUR)"),
+        ("x >= \uff13\uff18", 5, "non-ASCII digit"),
+        ("x >= \u0663\u0668", 5, "ARABIC-INDIC DIGIT THREE"),
+        ("x >= 3__8_", 5, "has '_'"),
+        ("x >= 1_000", 5, "has '_'"),
+        ("x >= 007", 5, "leading zero"),
+        ("x >= 0x1F", 5, "not a plain decimal"),
+        ("x >= 3.", 5, "not a plain decimal"),
+        ("x >= 1e400", 5, "too large"),
+        ("x >= 1e-400", 5, "too small"),
+        ("x >= 1e99999999999", 5, "exponent out of range"),
+        ("x >= 2e15", 5, "too large"),
+        ("x >= " + "9" * 309, 5, "too large"),
+        ("x >= 0.1234567890123456", 5, "16 significant digits"),
+        ("\u0430 and b", 0, "non-ASCII letter '\u0430' (U+0430 CYRILLIC SMALL LETTER A)"),
+        ("a\u0430 and b", 1, "name 'a\u0430' has the non-ASCII character"),
+        ("x\uff1e1", 1, "non-ASCII character"),
+    ],
+)
+def test_number_literals_are_ascii_decimal(text: str, offset: int, fragment: str) -> None:
+    with pytest.raises(ExprSyntaxError) as exc:
+        parse(text)
+    assert exc.value.offset == offset
+    assert fragment in exc.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "is_int"),
+    [
+        ("38", 38, True),
+        ("0", 0, True),
+        ("38.5", Fraction(77, 2), False),
+        ("0.1", Fraction(1, 10), False),
+        ("1.5e3", 1500, False),
+        ("2.5E-3", Fraction(1, 400), False),
+        ("1e15", 10**15, False),
+        ("999999999999999", 999999999999999, True),
+        ("0.000000000000001", Fraction(1, 10**15), False),
+        ("0.100000000000000000000", Fraction(1, 10), False),  # trailing zeros are not significant
+    ],
+)
+def test_number_literals_are_exact(text: str, value: Fraction, is_int: bool) -> None:
+    node = parse(text)
+    assert isinstance(node, Num)
+    assert node.exact == value
+    assert type(node.exact) is (int if is_int else Fraction)
+    assert node.is_int is is_int
+    assert Fraction(repr(node.value)) == value  # the float's shortest repr is the literal
+
+
+def test_unicode_comparison_operators_still_work() -> None:
+    assert ev("x \u2265 38", x=38.0) is True
+    assert ev("x \u2260 38", x=38.0) is False
+
+
 def test_depth_and_length_are_bounded() -> None:
     with pytest.raises(ExprSyntaxError, match="nested deeper"):
         parse("(" * (MAX_DEPTH + 1) + "1" + ")" * (MAX_DEPTH + 1))
@@ -139,3 +202,48 @@ def test_names_collected() -> None:
 
     assert names(parse("if a then x else min(thr, n)")) == {"a", "x", "thr", "n"}
     assert isinstance(parse("a"), Name)
+
+
+# ------------------------------------------------------------------ exact arithmetic
+_finite = st.floats(allow_nan=False, allow_infinity=False)
+_numbers = st.one_of(_finite, st.integers(-(2**70), 2**70), st.fractions(max_denominator=10**6))
+
+
+@settings(max_examples=400, deadline=None)
+@given(a=_numbers, b=_numbers, op=st.sampled_from("+-*/"))
+def test_arith_is_exact_on_what_numbers_mean(a: Any, b: Any, op: str) -> None:
+    if op == "/" and b == 0:
+        return
+    want = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}[op](
+        Fraction(exact(a)), exact(b)
+    )
+    got = arith(op, a, b)
+    assert exact(got) == want
+    if isinstance(got, float):  # a float result spells its exact value
+        assert Fraction(repr(got)) == want
+
+
+@settings(max_examples=400, deadline=None)
+@given(a=_numbers, b=_numbers)
+def test_native_comparison_only_where_it_is_exact(a: Any, b: Any) -> None:
+    for op in (operator.lt, operator.le, operator.eq):
+        assert exact_compare(op, a, b) is op(exact(a), exact(b))
+        if not needs_exact(a, b):
+            assert op(a, b) is op(exact(a), exact(b))
+
+
+def test_native_comparison_of_a_float_and_a_fraction_would_be_wrong() -> None:
+    """Why needs_exact exists: Python compares a float's binary value with a Fraction."""
+    assert Fraction(3, 10) != 0.3
+    assert needs_exact(Fraction(3, 10), 0.3)
+    assert exact_compare(operator.eq, Fraction(3, 10), 0.3)
+    assert float(2**60) != 2**60 + 1
+    assert needs_exact(2**60 + 1, 1.152921504606847e18)
+
+
+def test_arith_results_are_plain_floats_when_decimal() -> None:
+    assert arith("*", 8, 44.85) == 358.8
+    assert type(arith("*", 8, 44.85)) is float
+    assert repr(arith("+", 0.1, 0.2)) == "0.3"
+    assert arith("/", 1, 3) == Fraction(1, 3)
+    assert repr(arith("/", 1, 4)) == "0.25"

@@ -223,3 +223,37 @@ def test_jsonl_batch_all_valid_exits_0(tmp_path: Path) -> None:
     assert rc == 0
     assert err == ""
     assert len(out.splitlines()) == 3
+
+
+# ------------------------------------------------------------------ ints too big for a float
+def _numeric_variables(spec: Spec) -> list[str]:
+    return [n for n, v in spec.variables.items() if v.type.numeric]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [10**5000, -(10**5000), 10**400, -(10**309), 2**1024],
+    ids=["1e5000", "-1e5000", "1e400", "-1e309", "2^1024"],  # str() of such an int raises
+)
+def test_api_rejects_ints_too_big_for_a_float(pspec: Spec, value: int) -> None:
+    """Every numeric input (int and real kinds): PatientError naming the field, never OverflowError."""
+    names = _numeric_variables(pspec)
+    assert {pspec.variables[n].type.base for n in names} == {"int", "real"}
+    for name in names:
+        with pytest.raises(PatientError) as exc:
+            crs_model.evaluate({name: value})
+        assert exc.value.field == name
+        assert f"{name}=" in str(exc.value)
+        assert "is outside" in str(exc.value)
+        assert "digits>" in str(exc.value)  # its size, not 5,000 digits echoed back
+        assert ("-<an integer" in str(exc.value)) is (value < 0)
+
+
+@pytest.mark.parametrize(("digits", "named"), [(400, True), (5000, False)])
+def test_cli_rejects_ints_too_big_for_a_float(tmp_path: Path, digits: int, named: bool) -> None:
+    rc, out, err = _cli(tmp_path, "p.json", '{"weight_kg": -1' + "0" * digits + "}")
+    assert rc == 2
+    assert out == ""
+    assert "Traceback" not in err
+    # over Python's 4,300-digit int-string limit the JSON reader itself refuses the text
+    assert ("weight_kg=-<an integer of about" in err) is named

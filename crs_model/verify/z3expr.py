@@ -25,6 +25,7 @@ from typing import Any
 
 import z3
 
+from crs_model.exact import exact
 from crs_model.expr import (
     Arith,
     BoolLit,
@@ -98,11 +99,11 @@ class Val:
 Term = Tri | Val
 
 
-def numeral(value: float | int, is_int: bool, ctx: z3.Context) -> z3.ArithRef:
-    """An exact numeral for a spec constant (decimal text, not the binary float)."""
+def numeral(value: float | int | Fraction, is_int: bool, ctx: z3.Context) -> z3.ArithRef:
+    """An exact numeral: a float means its decimal text (:func:`crs_model.exact.exact`), not the binary value."""
     if is_int:
         return z3.IntVal(int(value), ctx)
-    frac = Fraction(repr(float(value)))
+    frac = Fraction(exact(value))
     return z3.RealVal(f"{frac.numerator}/{frac.denominator}", ctx)
 
 
@@ -271,7 +272,7 @@ class Translator:
         if isinstance(node, BoolLit):
             return Tri(self.true, self.false) if node.value else Tri(self.false, self.true)
         if isinstance(node, Num):
-            return Val(numeral(node.value, node.is_int, self.ctx), self.true)
+            return Val(numeral(node.exact, node.is_int, self.ctx), self.true)
         if isinstance(node, Name):
             return self.name(node.id)
         if isinstance(node, Not):
@@ -349,7 +350,7 @@ class Translator:
                 assert t is not None
                 lits.append(x.v == self.enum_code(t, item.value))
             else:
-                lits.append(x.v == numeral(item.value, item.is_int, self.ctx))
+                lits.append(x.v == numeral(item.exact, item.is_int, self.ctx))
         inside = _or(*lits, ctx=self.ctx)
         if node.negated:
             inside = mk_not(inside)
