@@ -41,7 +41,10 @@ def _js(x: Any) -> str:
     """A value as the JSON the user wrote (``true``, ``"70"``, ``NaN``); a huge int by its size."""
     if type(x) is int and x.bit_length() > 128:  # str() of a 4,300+ digit int raises
         sign = "-" if x < 0 else ""
-        return f"{sign}<an integer of about {int(x.bit_length() * 0.30103) + 1} digits>"
+        digits = int(x.bit_length() * 0.30103) + 1  # an upper bound, at most one too many
+        if abs(x) < 10 ** (digits - 1):
+            digits -= 1
+        return f"{sign}<an integer of {digits} digits>"
     try:
         return json.dumps(x, ensure_ascii=False)
     except (TypeError, ValueError):

@@ -222,7 +222,9 @@ def test_fifo_as_trace_map_is_reported_not_read(tmp_path: Path) -> None:
     assert time.monotonic() - t0 < 5
     assert trace is not None
     assert trace.entries == ()
-    assert trace.problems == (f"{tmp_path / 's.trace.yaml'}: cannot read: it is a FIFO (named pipe), not a regular file",)
+    assert trace.problems == (
+        f"{tmp_path / 's.trace.yaml'}: cannot read: it is a FIFO (named pipe), not a regular file",
+    )
 
 
 def test_oversized_spec_is_refused_from_its_size_without_reading_it(tmp_path: Path) -> None:
@@ -430,3 +432,20 @@ def test_evaluate_without_argument_on_a_terminal_prints_usage() -> None:
 
 def test_spec_path_in_the_repo_is_a_regular_file() -> None:
     assert read_regular(SPEC_PATH, 2 * 1024 * 1024) == SPEC_PATH.read_bytes()
+
+
+def test_integer_longer_than_pythons_digit_limit_names_its_field(tmp_path: Path) -> None:
+    digits = "9" * 5000  # over CPython's 4,300-digit int-from-text limit
+    single = tmp_path / "p.json"
+    single.write_text(f'{{"weight_kg": {digits}}}')
+    code, out, err = run("evaluate", str(single))
+    assert (code, out) == (2, "")
+    assert "weight_kg=<an integer of 5000 digits> is outside 0.5..350 kg" in err
+    batch = tmp_path / "b.jsonl"
+    batch.write_text(f'{{"tocilizumab_doses": -{digits}}}\n' + json.dumps(FULL) + "\n")
+    code, out, _ = run("evaluate", str(batch))
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert code == 2
+    assert first["line"] == 1
+    assert first["error"]["field"] == "tocilizumab_doses"
+    assert second["recommendation"] == "consider_cytosorb"

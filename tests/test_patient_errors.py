@@ -249,11 +249,11 @@ def test_api_rejects_ints_too_big_for_a_float(pspec: Spec, value: int) -> None:
         assert ("-<an integer" in str(exc.value)) is (value < 0)
 
 
-@pytest.mark.parametrize(("digits", "named"), [(400, True), (5000, False)])
-def test_cli_rejects_ints_too_big_for_a_float(tmp_path: Path, digits: int, named: bool) -> None:
+@pytest.mark.parametrize("digits", [400, 5000])
+def test_cli_rejects_ints_too_big_for_a_float(tmp_path: Path, digits: int) -> None:
+    # 5,000 digits is over Python's 4,300-digit int-from-text limit: still read, still named
     rc, out, err = _cli(tmp_path, "p.json", '{"weight_kg": -1' + "0" * digits + "}")
     assert rc == 2
     assert out == ""
     assert "Traceback" not in err
-    # over Python's 4,300-digit int-string limit the JSON reader itself refuses the text
-    assert ("weight_kg=-<an integer of about" in err) is named
+    assert f"weight_kg=-<an integer of {digits + 1} digits> is outside" in err

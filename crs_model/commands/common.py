@@ -90,13 +90,35 @@ def loads_patient(text: str) -> Any:
     too deep for the parser is an error, never a crash.
     """
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=float)
+        try:
+            return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=float)
+        except ValueError as exc:
+            if isinstance(exc, json.JSONDecodeError) or _DIGIT_LIMIT not in str(exc):
+                raise
+            # an integer longer than Python's int-from-text limit: read it exactly (on this rare
+            # path only), so that the validator names its field like any other bad value
+            return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=float, parse_int=_long_int)
     except json.JSONDecodeError as exc:
         raise BadJson(exc.msg, exc.lineno, exc.colno) from None
     except RecursionError:
         raise BadJson("nested too deeply") from None
-    except ValueError as exc:  # e.g. an integer literal longer than Python's digit limit
+    except ValueError as exc:
         raise BadJson(str(exc)) from None
+
+
+_DIGIT_LIMIT = "Exceeds the limit"  # CPython's message for int(text) over sys.get_int_max_str_digits()
+_CHUNK_DIGITS = 1000
+
+
+def _long_int(text: str) -> int:
+    """``int(text)`` for a JSON integer of any length (exact; the limit guards str -> int only)."""
+    sign = -1 if text.startswith("-") else 1
+    digits = text.lstrip("-")
+    value = 0
+    for i in range(0, len(digits), _CHUNK_DIGITS):
+        chunk = digits[i : i + _CHUNK_DIGITS]
+        value = value * 10 ** len(chunk) + int(chunk)
+    return sign * value
 
 
 def decode_utf8(raw: bytes) -> str:
