@@ -28,8 +28,18 @@ from crs_model.model import Edge, Formula, HitPolicy, Severity, Spec, Variable
 from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, compile_expr
 from crs_model.text import Renderer
 from crs_model.types import SymbolKind
+from crs_model.verify import DEFAULT_RLIMIT
 from crs_model.verify.encoding import Cone, Encoding, Inputs, Part, Undecided
-from crs_model.verify.report import CHECKS, INTERNAL, CheckResult, Finding, Report
+from crs_model.verify.report import (
+    CHECKS,
+    INTERNAL,
+    UNDECIDED,
+    CheckResult,
+    Finding,
+    Report,
+    Verdict,
+    finding_order,
+)
 from crs_model.verify.z3expr import Tri, Val, _and, raw_and, raw_not, raw_or
 
 SIM_SEED = 0
@@ -160,18 +170,20 @@ class Verifier:
     are searched whole).
     """
 
-    def __init__(self, spec: Spec, *, cone_step: int = CONE_STEP) -> None:
+    def __init__(self, spec: Spec, *, cone_step: int = CONE_STEP, rlimit: int = DEFAULT_RLIMIT) -> None:
         t0 = time.perf_counter()
         self.spec = spec
         self.cone_step = cone_step
+        self.rlimit = rlimit
         with _gc_paused():  # the encoding allocates millions of term wrappers
-            self.enc = Encoding(spec)
+            self.enc = Encoding(spec, rlimit=rlimit)
             self.enc.completion()
             self.engine = Engine(spec)
         self.renderer = Renderer(spec.symbols)
         self.inv_renderer = Renderer(spec.invariant_symbols)
         self.findings: list[Finding] = []
         self.invariant_status: dict[str, str] = {}
+        self._undecided: list[str] = []  # elements the running check could not decide
         self.dead_edges: set[str] = set()
         self._reasons_left = MAX_EXPLAINED
         self._covers = 0
@@ -198,37 +210,43 @@ class Verifier:
     def _run_checks(self, checks: Sequence[str] | None) -> Report:
         wanted = list(CHECKS) if checks is None else [c for c in CHECKS if c in set(checks)]
         results: list[CheckResult] = []
-        if not self._background_consistent():
+        undecided_background = False
+        try:
+            consistent = self._background_consistent()
+        except Undecided as exc:  # then no solver check can decide anything
+            consistent = undecided_background = True
+            self.undecided("background", self.spec.graph_loc, "the input domains and consistency constraints", exc)
+        if not consistent:
             wanted = [c for c in wanted if c in ("contradiction", "uncited")]
         for name in CHECKS:
             if name not in wanted:
-                results.append(CheckResult(name, "skipped", 0.0, 0))
+                results.append(CheckResult(name, "skipped", 0.0, 0, None))
+                continue
+            if undecided_background and name != "uncited":
+                if name == "invariant":
+                    self.invariant_status = {i.id: Verdict.UNKNOWN.value for i in self.spec.invariants}
+                results.append(CheckResult(name, "failed", 0.0, 0, Verdict.UNKNOWN, ("background",)))
                 continue
             before = len(self.findings)
+            self._undecided = []
             t0 = time.perf_counter()
             try:
                 getattr(self, "check_" + name.replace("-", "_"))()
-            except Undecided as exc:
-                self.add(
-                    name,
-                    Severity.WARNING,
-                    self.spec.graph_loc,
-                    f"check {name} stopped: the solver reached its resource limit ({exc}); results are incomplete",
-                    "graph:*",
-                )
+            except Undecided as exc:  # the check stopped: what it added stands, the rest is undecided
+                self.undecided(f"check:{name}", self.spec.graph_loc, f"the rest of the {name} check", exc)
             dt = time.perf_counter() - t0
             new = self.findings[before:]
-            failed = any(f.severity is Severity.ERROR for f in new)
-            results.append(CheckResult(name, "failed" if failed else "passed", dt, len(new)))
+            refuted = any(f.severity is Severity.ERROR and f.check != UNDECIDED for f in new)
+            verdict = Verdict.REFUTED if refuted else Verdict.UNKNOWN if self._undecided else Verdict.PROVEN
+            failed = refuted or bool(self._undecided)
+            results.append(
+                CheckResult(name, "failed" if failed else "passed", dt, len(new), verdict, tuple(self._undecided))
+            )
         internal = [f for f in self.findings if f.check == INTERNAL]
         if internal:
-            results.append(CheckResult(INTERNAL, "failed", 0.0, len(internal)))
+            results.append(CheckResult(INTERNAL, "failed", 0.0, len(internal), Verdict.REFUTED))
         md = self.spec.metadata
-        order = {c: i for i, c in enumerate((*CHECKS, INTERNAL))}
-        findings = sorted(
-            self.findings,
-            key=lambda f: (order[f.check], f.location.line, f.location.column, f.element, f.message),
-        )
+        findings = sorted(self.findings, key=finding_order)
         return Report(
             spec_path=self.spec.path,
             spec_id=md.id,
@@ -239,6 +257,29 @@ class Verifier:
             checks=tuple(results),
             invariant_status=dict(self.invariant_status),
             encode_s=self.encode_s,
+            rlimit=self.rlimit,
+        )
+
+    def undecided(self, element: str, loc: Location, what: str, exc: Undecided) -> None:
+        """Record that the solver answered ``unknown`` for ``element``: an error finding, never a pass."""
+        reason = str(exc) or "no reason given"
+        hints = [f"raise --rlimit (this run: {self.rlimit:,})", "simplify the formula"]
+        if "resource" not in reason and "canceled" not in reason:  # an incomplete theory, not the budget
+            hints = [
+                "simplify the formula (the solver is incomplete for it, e.g. non-linear arithmetic over inputs)",
+                hints[0],
+            ]
+        self._undecided.append(element)
+        self.findings.append(
+            Finding(
+                UNDECIDED,
+                Severity.ERROR,
+                loc,
+                f"undecided: {what}; the solver answered unknown ({reason}), so it is neither proven nor "
+                f"refuted; {' or '.join(hints)}",
+                None,
+                element,
+            )
         )
 
     def add(
@@ -694,8 +735,8 @@ class Verifier:
         if reals and enc.check(*goal, *lits.values(), *reals, local=local) == z3.sat:
             return solver.model()
         r = enc.check(*goal, *lits.values(), local=local)
-        if r != z3.sat:  # pragma: no cover - it was sat a moment ago
-            enc.check(*goal, local=local)
+        if r != z3.sat and enc.check(*goal, local=local) != z3.sat:  # it was sat a moment ago: the budget ran out
+            raise Undecided(solver.reason_unknown())
         return solver.model()
 
     def _background_consistent(self) -> bool:
@@ -749,13 +790,18 @@ class Verifier:
             for e in node.edges:
                 if e.id in taken:
                     continue
-                if holds is not None:
-                    if e.guard.ast in holds:
-                        continue
-                    if self.status(enc.tr.tri(e.guard.ast).t, local=True):
+                if holds is not None and e.guard.ast in holds:
+                    continue
+                try:
+                    if holds is not None and self.status(enc.tr.tri(e.guard.ast).t, local=True):
                         holds.add(e.guard.ast)
                         continue
-                ok, parts = enc.check_conjuncts(f"edge:{e.id}", e.guard.ast, self._locate_part(e.guard, f"edge:{e.id}"))
+                    ok, parts = enc.check_conjuncts(
+                        f"edge:{e.id}", e.guard.ast, self._locate_part(e.guard, f"edge:{e.id}")
+                    )
+                except Undecided as exc:
+                    self.undecided(f"edge:{e.id}", e.guard.loc, f"whether the guard of edge {e.id} can hold", exc)
+                    continue
                 if ok:
                     continue
                 self.dead_edges.add(e.id)
@@ -769,11 +815,17 @@ class Verifier:
                 )
         for name, d in spec.definitions.items():
             term = enc.tr.name(name)
-            if isinstance(term, Tri):
-                ok, parts = enc.check_conjuncts(f"definition:{name}", d.formula.ast, self._locate_part(d.formula, name))
-            else:
-                ok = self.status(term.k, local=True)
-                parts = [] if ok else enc.core_parts(local=True)
+            try:
+                if isinstance(term, Tri):
+                    ok, parts = enc.check_conjuncts(
+                        f"definition:{name}", d.formula.ast, self._locate_part(d.formula, name)
+                    )
+                else:
+                    ok = self.status(term.k, local=True)
+                    parts = [] if ok else enc.core_parts(local=True)
+            except Undecided as exc:
+                self.undecided(f"definition:{name}", d.formula.loc, f"whether definition {name} can hold", exc)
+                continue
             if ok:
                 continue
             what = "hold" if d.formula.type.base == "bool" else "be computed (it is never known)"
@@ -786,7 +838,11 @@ class Verifier:
                 f"definition:{name}",
             )
         for c in spec.constraints:
-            ok, parts = enc.check_conjuncts(f"constraint:{c.id}", c.formula.ast, self._locate_part(c.formula, c.id))
+            try:
+                ok, parts = enc.check_conjuncts(f"constraint:{c.id}", c.formula.ast, self._locate_part(c.formula, c.id))
+            except Undecided as exc:
+                self.undecided(f"constraint:{c.id}", c.formula.loc, f"whether constraint {c.id} can hold", exc)
+                continue
             if ok:
                 continue
             self.add(
@@ -869,10 +925,16 @@ class Verifier:
             )
 
     def _edge_reason(self, e: Edge, cone: Cone | None) -> str:
-        enc = self.enc
         if self._reasons_left <= 0:  # each reason costs solver calls; huge graphs get the short form
             return "its guard never holds on any path into this node"
         self._reasons_left -= 1
+        try:
+            return self._explain_dead_edge(e, cone)
+        except Undecided as exc:  # the finding is proven (an unsat cover); only its explanation is not
+            return f"its guard never holds on any path into this node (the reason is undecided: {exc})"
+
+    def _explain_dead_edge(self, e: Edge, cone: Cone | None) -> str:
+        enc = self.enc
         reach = enc.reach_lit(e.source)
         node = self.spec.nodes[e.source]
         locate = self._locate_part(e.guard, f"edge:{e.id}")
@@ -963,13 +1025,18 @@ class Verifier:
         tr = enc.invariant_translator()
         for inv in self.spec.invariants:
             term = tr.tri(inv.formula.ast)
-            if not self.status(enc.decided, z3.Not(term.t)):
-                self.invariant_status[inv.id] = "proven"
+            try:
+                if not self.status(enc.decided, z3.Not(term.t)):
+                    self.invariant_status[inv.id] = Verdict.PROVEN.value
+                    continue
+                # a definitely-false counterexample reads better than one where the invariant is merely unknown
+                m = self.model([enc.decided, term.f]) or self.model([enc.decided, z3.Not(term.t)])
+            except Undecided as exc:  # this invariant only; the others are still decided
+                self.invariant_status[inv.id] = Verdict.UNKNOWN.value
+                self.undecided(f"invariant:{inv.id}", inv.formula.loc, f"invariant {inv.id}", exc)
                 continue
-            # a definitely-false counterexample reads better than one where the invariant is merely unknown
-            m = self.model([enc.decided, term.f]) or self.model([enc.decided, z3.Not(term.t)])
             assert m is not None
-            self.invariant_status[inv.id] = "refuted"
+            self.invariant_status[inv.id] = Verdict.REFUTED.value
             w = enc.witness(m)
             detail = ""
             try:
@@ -1224,9 +1291,9 @@ def _expect_completion(outcome: str, flag: str | None, completion: dict[str, Any
     return expect
 
 
-def run_checks(spec: Spec, checks: Sequence[str] | None = None) -> Report:
-    """Build the encoding and run ``checks`` (default: all) on ``spec``."""
-    return Verifier(spec).run(checks)
+def run_checks(spec: Spec, checks: Sequence[str] | None = None, *, rlimit: int = DEFAULT_RLIMIT) -> Report:
+    """Build the encoding and run ``checks`` (default: all) on ``spec``, ``rlimit`` per query."""
+    return Verifier(spec, rlimit=rlimit).run(checks)
 
 
 __all__ = ["Undecided", "Verifier", "run_checks"]

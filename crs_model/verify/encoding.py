@@ -21,11 +21,25 @@ import z3
 from crs_model.errors import Location
 from crs_model.expr import Expr, conjuncts
 from crs_model.model import Edge, HitPolicy, Spec
-from crs_model.verify.z3expr import Translator, Tri, Val, _and, _or, check_fast, make_solver, mk_not, numeral
+from crs_model.verify import DEFAULT_RLIMIT
+from crs_model.verify.z3expr import (
+    Translator,
+    Tri,
+    Val,
+    _and,
+    _or,
+    check_fast,
+    make_solver,
+    mk_not,
+    numeral,
+)
 
 
 class Undecided(Exception):
-    """The solver hit its resource limit on a query."""
+    """The solver answered ``unknown`` on a query (resource limit, non-linear arithmetic, ...).
+
+    ``args[0]`` is z3's ``reason_unknown()``.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +103,11 @@ class Inputs:
 class Encoding:
     """The spec in Z3: build once, query many times through :meth:`check`."""
 
-    def __init__(self, spec: Spec, *, minimize_cores: bool = True, relevancy: int | None = 0) -> None:
+    def __init__(
+        self, spec: Spec, *, minimize_cores: bool = True, relevancy: int | None = 0, rlimit: int = DEFAULT_RLIMIT
+    ) -> None:
         self.spec = spec
+        self.rlimit = rlimit
         self.ctx = z3.Context()
         self.true = z3.BoolVal(True, self.ctx)
         self.false = z3.BoolVal(False, self.ctx)
@@ -99,9 +116,9 @@ class Encoding:
         # the many small queries on the local solver gain a little (measured at
         # 10,000 nodes, docs/verify.md); None keeps the default
         self.minimize_cores, self.relevancy = minimize_cores, relevancy
-        self.solver = make_solver(self.ctx, minimize_cores=minimize_cores, relevancy=relevancy)
+        self.solver = self.new_solver()
         # the same background without the graph: for questions about one formula
-        self.local = make_solver(self.ctx, minimize_cores=minimize_cores, relevancy=relevancy)
+        self.local = self.new_solver()
         self.parts: dict[str, Part] = {}  # tracking literal name -> part
         self.background: list[z3.BoolRef] = []
         self.facts: list[z3.BoolRef] = []  # everything asserted in both solvers (for a Cone)
@@ -229,9 +246,13 @@ class Encoding:
         missing-data check's disjunctions over every guard (two patient copies) a
         small path query costs about 10x more (measured at 10,000 nodes).
         """
-        self.local = make_solver(self.ctx, minimize_cores=self.minimize_cores, relevancy=self.relevancy)
+        self.local = self.new_solver()
         for fact in self.facts:
             self.local.add(fact)
+
+    def new_solver(self) -> z3.Solver:
+        """An empty solver in this encoding's context, with its settings (from the one factory)."""
+        return make_solver(self.ctx, rlimit=self.rlimit, minimize_cores=self.minimize_cores, relevancy=self.relevancy)
 
     def reach_lit(self, key: str) -> z3.BoolRef:
         return self.nodes[key].reach if key in self.nodes else self.outcomes[key].reach
@@ -378,7 +399,7 @@ class Cone:
     """
 
     def __init__(self, enc: Encoding, order: Sequence[str]) -> None:
-        self.solver = make_solver(enc.ctx, minimize_cores=enc.minimize_cores, relevancy=enc.relevancy)
+        self.solver = enc.new_solver()
         for fact in enc.facts:
             self.solver.add(fact)
         self._defs = [enc.reach_defs[n] for n in order]

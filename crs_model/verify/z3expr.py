@@ -41,10 +41,10 @@ from crs_model.expr import (
     Str,
 )
 from crs_model.types import Symbol, SymbolKind, Type
+from crs_model.verify import DEFAULT_RLIMIT
 
 # Deterministic limits: an rlimit counts solver work, so a result does not
 # depend on machine speed (a wall-clock timeout would).
-DEFAULT_RLIMIT = 50_000_000
 SEED = 0
 
 
