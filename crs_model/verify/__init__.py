@@ -47,6 +47,6 @@ def verify(spec: Spec, *, checks: Sequence[str] | None = None, rlimit: int = DEF
             raise ValueError(f"unknown check(s) {', '.join(unknown)}; choose from {', '.join(CHECKS)}")
     if rlimit < 1:
         raise ValueError(f"rlimit={rlimit} must be a positive number of solver resource units")
-    from crs_model.verify.checks import run_checks
+    from crs_model.verify.verifier import run_checks
 
     return run_checks(spec, checks, rlimit=rlimit)

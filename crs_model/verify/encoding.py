@@ -22,17 +22,9 @@ from crs_model.errors import Location
 from crs_model.expr import Expr, conjuncts
 from crs_model.model import Edge, HitPolicy, Spec
 from crs_model.verify import DEFAULT_RLIMIT
-from crs_model.verify.z3expr import (
-    Translator,
-    Tri,
-    Val,
-    _and,
-    _or,
-    check_fast,
-    make_solver,
-    mk_not,
-    numeral,
-)
+from crs_model.verify.capi import check_fast, mk_and, mk_not, mk_or
+from crs_model.verify.solver import make_solver
+from crs_model.verify.z3expr import Translator, Tri, Val, numeral
 
 
 class Undecided(Exception):
@@ -129,7 +121,7 @@ class Encoding:
         self.nodes: dict[str, NodeEnc] = {}
         self.outcomes: dict[str, OutcomeEnc] = {}
         self._encode_graph(self.tr)
-        self.decided = _or(
+        self.decided = mk_or(
             *(n.stop for n in self.nodes.values()),
             *(o.reach for o in self.outcomes.values()),
             ctx=self.ctx,
@@ -207,33 +199,33 @@ class Encoding:
             r = reach[nid]
             gs = [tr.tri(e.guard.ast) for e in node.edges]
             if node.hit_policy is HitPolicy.UNIQUE:
-                unknown = _or(*(g.unknown for g in gs), ctx=self.ctx)
-                pairs = [_and(gs[i].t, gs[j].t) for i in range(len(gs)) for j in range(i + 1, len(gs))]
-                two_true = _or(*pairs, ctx=self.ctx)
-                here = Here(_and(unknown, mk_not(two_true)), two_true, _and(*(g.f for g in gs)))
-                take = {i: _and(gs[i].t, *(g.f for j, g in enumerate(gs) if j != i)) for i in range(len(gs))}
+                unknown = mk_or(*(g.unknown for g in gs), ctx=self.ctx)
+                pairs = [mk_and(gs[i].t, gs[j].t) for i in range(len(gs)) for j in range(i + 1, len(gs))]
+                two_true = mk_or(*pairs, ctx=self.ctx)
+                here = Here(mk_and(unknown, mk_not(two_true)), two_true, mk_and(*(g.f for g in gs)))
+                take = {i: mk_and(gs[i].t, *(g.f for j, g in enumerate(gs) if j != i)) for i in range(len(gs))}
             else:
-                stops = [_and(gs[i].unknown, *(gs[j].f for j in range(i))) for i in range(len(gs))]
-                here = Here(_or(*stops, ctx=self.ctx), self.false, _and(*(g.f for g in gs)))
-                take = {i: _and(gs[i].t, *(gs[j].f for j in range(i))) for i in range(len(gs))}
-            enc = NodeEnc(r, _and(r, here.stop), _and(r, here.overlap), _and(r, here.gap), here)
+                stops = [mk_and(gs[i].unknown, *(gs[j].f for j in range(i))) for i in range(len(gs))]
+                here = Here(mk_or(*stops, ctx=self.ctx), self.false, mk_and(*(g.f for g in gs)))
+                take = {i: mk_and(gs[i].t, *(gs[j].f for j in range(i))) for i in range(len(gs))}
+            enc = NodeEnc(r, mk_and(r, here.stop), mk_and(r, here.overlap), mk_and(r, here.gap), here)
             enc.take = take
             enc.guards = dict(enumerate(gs))
             for i, e in enumerate(node.edges):
-                incoming[e.target].append(_and(r, take[i]))
+                incoming[e.target].append(mk_and(r, take[i]))
             nodes[nid] = enc
         for k, lit in reach.items():
-            rhs = self.true if k == spec.entry else _or(*incoming[k], ctx=self.ctx)
+            rhs = self.true if k == spec.entry else mk_or(*incoming[k], ctx=self.ctx)
             self.reach_defs[k] = z3.Implies(lit, rhs)
             self.solver.add(self.reach_defs[k])
         outcomes: dict[str, OutcomeEnc] = {}
         for oid, o in spec.outcomes.items():
-            known = _and(*(self._known(tr.name(n)) for n in o.outputs), ctx=self.ctx)
+            known = mk_and(*(self.known_of(tr.name(n)) for n in o.outputs), ctx=self.ctx)
             flags: dict[str, z3.BoolRef] = {}
-            definitive = _and(reach[oid], known)
+            definitive = mk_and(reach[oid], known)
             for fl in o.flags:
-                flags[fl.id] = definitive if fl.when is None else _and(definitive, tr.tri(fl.when.ast).t)
-            outcomes[oid] = OutcomeEnc(reach[oid], definitive, _and(reach[oid], mk_not(known)), flags)
+                flags[fl.id] = definitive if fl.when is None else mk_and(definitive, tr.tri(fl.when.ast).t)
+            outcomes[oid] = OutcomeEnc(reach[oid], definitive, mk_and(reach[oid], mk_not(known)), flags)
         self.nodes, self.outcomes = nodes, outcomes
         for nid, n in spec.nodes.items():
             self.parts[f"reach:{nid}"] = Part(f"the path to '{nid}' ({n.question.strip()})", n.loc, f"node:{nid}")
@@ -258,8 +250,9 @@ class Encoding:
         return self.nodes[key].reach if key in self.nodes else self.outcomes[key].reach
 
     @staticmethod
-    def _known(t: Tri | Val) -> z3.BoolRef:
-        return t.k if isinstance(t, Val) else _or(t.t, t.f)
+    def known_of(t: Tri | Val) -> z3.BoolRef:
+        """Whether a term's value is known (a boolean: true or false)."""
+        return t.k if isinstance(t, Val) else mk_or(t.t, t.f)
 
     def completion(self) -> tuple[Inputs, Translator, z3.BoolRef]:
         """A second patient that completes the first (same known values, maybe more known).
@@ -297,9 +290,9 @@ class Encoding:
 
             def calls(func: str, ident: str) -> Tri:
                 if func == "has_action":
-                    t = _or(*(self.outcomes[oid].definitive for oid in actions.get(ident, [])), ctx=self.ctx)
+                    t = mk_or(*(self.outcomes[oid].definitive for oid in actions.get(ident, [])), ctx=self.ctx)
                 else:
-                    t = _or(*(enc.flags[ident] for enc in self.outcomes.values() if ident in enc.flags), ctx=self.ctx)
+                    t = mk_or(*(enc.flags[ident] for enc in self.outcomes.values() if ident in enc.flags), ctx=self.ctx)
                 return Tri(t, mk_not(t))
 
             defs = {n: d.formula.ast for n, d in spec.definitions.items()}
@@ -308,7 +301,7 @@ class Encoding:
                 spec.invariant_symbols, self.inputs.pairs(), defs, extra={"recommendation": rec}, ctx=self.ctx
             )
             tr.calls = calls
-            tr._names.update(self.tr._names)  # share definition terms
+            tr.share_names(self.tr)  # share definition terms
             self._inv_tr = tr
         return self._inv_tr
 
@@ -385,7 +378,7 @@ class Encoding:
         return out
 
     def edge_of(self, e: Edge) -> z3.BoolRef:
-        return _and(self.nodes[e.source].reach, self.nodes[e.source].take[e.index])
+        return mk_and(self.nodes[e.source].reach, self.nodes[e.source].take[e.index])
 
 
 class Cone:

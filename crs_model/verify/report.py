@@ -16,16 +16,21 @@ from xml.etree import ElementTree as ET
 from crs_model.errors import Location
 from crs_model.model import Severity
 
-CHECKS = (
-    "contradiction",
-    "unreachable",
-    "overlap",
-    "gap",
-    "invariant",
-    "missing-data",
-    "redundant",
-    "uncited",
-)
+
+class Check(StrEnum):
+    """The verifier's check kinds, in the order they run (one module each in ``verify/checks/``)."""
+
+    CONTRADICTION = "contradiction"
+    UNREACHABLE = "unreachable"
+    OVERLAP = "overlap"
+    GAP = "gap"
+    INVARIANT = "invariant"
+    MISSING_DATA = "missing-data"
+    REDUNDANT = "redundant"
+    UNCITED = "uncited"
+
+
+CHECKS: tuple[str, ...] = tuple(c.value for c in Check)  # the names, in order (the public contract)
 INTERNAL = "internal"
 UNDECIDED = "undecided"  # a query the solver answered ``unknown``: never a pass
 SIGNOFF = "signoff"  # governance sign-off findings merged in by ``crs-model verify``
