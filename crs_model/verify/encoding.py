@@ -88,6 +88,12 @@ class Inputs:
             self.values[name] = v
             self.known[name] = z3.Bool(f"known__{name}{suffix}", ctx)
 
+    def number(self, name: str) -> z3.ArithRef:
+        """The value constant of a numeric (or enum) input."""
+        v = self.values[name]
+        assert isinstance(v, z3.ArithRef), f"{name} is numeric"
+        return v
+
     def pairs(self) -> dict[str, tuple[z3.ExprRef, z3.BoolRef]]:
         return {n: (self.values[n], self.known[n]) for n in self.values}
 
@@ -368,10 +374,9 @@ class Encoding:
             base = var.type.base
             if base == "bool":
                 out[name] = z3.is_true(raw)
-            elif base == "enum":
-                out[name] = var.type.values[raw.as_long()]
-            elif base == "int":
-                out[name] = raw.as_long()
+            elif base in ("enum", "int"):
+                assert isinstance(raw, z3.IntNumRef), f"an int model value for {name}"
+                out[name] = var.type.values[raw.as_long()] if base == "enum" else raw.as_long()
             else:
                 frac = raw.as_fraction() if z3.is_rational_value(raw) else _approx(raw)
                 out[name] = int(frac) if frac.denominator == 1 else float(frac)
@@ -407,4 +412,5 @@ class Cone:
 
 def _approx(raw: z3.ExprRef) -> Fraction:
     """Algebraic model values (from non-linear arithmetic) as a close decimal."""
+    assert isinstance(raw, z3.AlgebraicNumRef), "a real model value is rational or algebraic"
     return Fraction(raw.as_decimal(12).rstrip("?"))

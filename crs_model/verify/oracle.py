@@ -41,6 +41,7 @@ class Z3Oracle:
         for name, var in spec.variables.items():
             v = self.enc.inputs.values[name]
             if var.type.base == "bool":
+                assert isinstance(v, z3.BoolRef)
                 self._bools[(name, True)] = v
                 self._bools[(name, False)] = z3.Not(v)
             elif var.type.base == "enum":

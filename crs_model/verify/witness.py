@@ -47,7 +47,7 @@ def minimal_model(
     else:  # pragma: no cover - each round drops at least one literal
         lits = {}
     reals = [
-        z3.IsInt(inp.values[n]) for inp in copies for n, v in search.spec.variables.items() if v.type.base == "real"
+        z3.IsInt(inp.number(n)) for inp in copies for n, v in search.spec.variables.items() if v.type.base == "real"
     ]
     if reals and enc.check(*goal, *lits.values(), *reals, local=local) == z3.sat:
         return solver.model()

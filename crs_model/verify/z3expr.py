@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 import z3
 
@@ -233,7 +232,7 @@ class Translator:
             return Tri(eq_t, eq_f) if node.op == "==" else Tri(eq_f, eq_t)
         assert isinstance(a, Val)
         assert isinstance(b, Val)
-        ops: dict[str, Callable[[Any, Any], z3.BoolRef]] = {
+        ops: dict[str, Callable[[z3.ArithRef, z3.ArithRef], z3.BoolRef]] = {
             "<": lambda p, q: p < q,
             "<=": lambda p, q: p <= q,
             ">": lambda p, q: p > q,
