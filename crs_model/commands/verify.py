@@ -8,22 +8,22 @@ import time
 from typing import Any, TextIO
 
 from crs_model.commands.common import load_or_report
+from crs_model.verify import DEFAULT_RLIMIT, MAX_RLIMIT  # z3-free
 
 FORMATS = ("text", "json", "sarif", "junit")
 
 
 def _rlimit(text: str) -> int | None:
-    """``--rlimit`` as a positive int (ASCII digits, ``_`` separators allowed), else None."""
+    """``--rlimit`` as an int in 1..MAX_RLIMIT (ASCII digits, ``_`` separators allowed), else None."""
     digits = text.strip().replace("_", "")
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 10:
         return None
-    return int(digits) or None
+    value = int(digits)
+    return value if 1 <= value <= MAX_RLIMIT else None
 
 
 def register(sub: Any) -> None:
     """Add the ``verify`` subcommand to the CLI's subparsers."""
-    from crs_model.verify import DEFAULT_RLIMIT
-
     p = sub.add_parser(
         "verify",
         help="prove the spec with Z3: contradictions, reachability, overlaps, gaps, invariants, missing data",
@@ -70,7 +70,10 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return 2
     rlimit = _rlimit(args.rlimit)
     if rlimit is None:
-        err.write(f"crs-model: error: --rlimit={args.rlimit!r} is not a positive whole number of solver work units\n")
+        err.write(
+            f"crs-model: error: --rlimit={args.rlimit!r} is not a whole number of solver work units "
+            f"in 1..{MAX_RLIMIT}\n"
+        )
         return 2
     paths: list[str | None] = [*args.specs, *args.spec_opts] or [None]
     reports: list[Report] = []

@@ -21,6 +21,7 @@ from crs_model.verify.report import CHECKS, CheckResult, Finding, Report, Verdic
 __all__ = [
     "CHECKS",
     "DEFAULT_RLIMIT",
+    "MAX_RLIMIT",
     "CheckResult",
     "Finding",
     "Report",
@@ -32,6 +33,7 @@ __all__ = [
 ]
 
 DEFAULT_RLIMIT = 50_000_000  # z3 resource units per query (deterministic, unlike a timeout)
+MAX_RLIMIT = 2**32 - 1  # z3 keeps the limit in an unsigned 32-bit parameter
 
 
 def verify(spec: Spec, *, checks: Sequence[str] | None = None, rlimit: int = DEFAULT_RLIMIT) -> Report:
@@ -45,8 +47,8 @@ def verify(spec: Spec, *, checks: Sequence[str] | None = None, rlimit: int = DEF
         unknown = sorted(set(checks) - set(CHECKS))
         if unknown:
             raise ValueError(f"unknown check(s) {', '.join(unknown)}; choose from {', '.join(CHECKS)}")
-    if rlimit < 1:
-        raise ValueError(f"rlimit={rlimit} must be a positive number of solver resource units")
+    if not 1 <= rlimit <= MAX_RLIMIT:
+        raise ValueError(f"rlimit={rlimit} must be a number of solver resource units in 1..{MAX_RLIMIT}")
     from crs_model.verify.verifier import run_checks
 
     return run_checks(spec, checks, rlimit=rlimit)
