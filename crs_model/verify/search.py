@@ -14,8 +14,8 @@ from __future__ import annotations
 import collections
 import itertools
 import random
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import z3
 
@@ -32,8 +32,9 @@ BAND_MAX = 400  # nodes at most in such a band
 CONE_STEP = 400  # nodes added to a cone solver per step (graphs up to this size use the main solver)
 LOCAL_CHUNK = 64  # node-local conditions per disjunctive query
 
-Goals = Mapping[Any, tuple[str, z3.BoolRef]]  # key -> (a node every patient with the goal passes, goal)
-Then = Callable[[z3.ModelRef, set[Any]], set[Any]]
+K = TypeVar("K", bound=Hashable)  # a goal's key: an edge id, (edge id, conjunct), (node, edge, edge) ...
+Goals = Mapping[K, tuple[str, z3.BoolRef]]  # key -> (a node every patient with the goal passes, goal)
+Then = Callable[[z3.ModelRef, set[K]], set[K]]
 
 
 class Search:
@@ -72,7 +73,7 @@ class Search:
             raise Undecided(self.enc.pick(local=local, on=on).reason_unknown())
         return bool(r == z3.sat)
 
-    def local_candidates(self, conds: Mapping[Any, z3.BoolRef]) -> list[Any]:
+    def local_candidates(self, conds: Mapping[K, z3.BoolRef]) -> list[K]:
         """Keys whose condition can hold at all, path aside (on the solver without the graph).
 
         A gap or overlap needs its node-local condition first; usually one unsat
@@ -87,7 +88,7 @@ class Search:
         return [k for k, c in conds.items() if c.get_id() in live]
 
     # ------------------------------------------------------------ covering
-    def cover(self, goals: Goals, then: Then | None = None, *, solver: z3.Solver | None = None) -> set[Any]:
+    def cover(self, goals: Goals[K], then: Then[K] | None = None, *, solver: z3.Solver | None = None) -> set[K]:
         """Keys whose goal some valid patient satisfies, settled with few solver calls.
 
         ``goals`` maps a key to (a node every patient satisfying the goal passes,
@@ -107,12 +108,12 @@ class Search:
         anylit = z3.Bool(f"@cover{self._covers}", enc.ctx)
         sels = {k: z3.Bool(f"@cover{self._covers}:{i}", enc.ctx) for i, k in enumerate(goals)}
         s.add(z3.Implies(anylit, raw_or(*(raw_and(sels[k], g) for k, (_, g) in goals.items()))))
-        by_gate: dict[str, list[Any]] = {}
+        by_gate: dict[str, list[K]] = {}
         for k, (gate, _) in goals.items():
             by_gate.setdefault(gate, []).append(k)
         pending = set(goals)
         settled: list[z3.BoolRef] = []
-        found: set[Any] = set()
+        found: set[K] = set()
         while pending:
             r = enc.check(anylit, *settled, on=s)
             if r == z3.unknown:
@@ -144,7 +145,7 @@ class Search:
         order = self.topo()
         return Cone(self.enc, order) if len(order) > self.cone_step else None
 
-    def cover_in_cones(self, goals: Goals, then: Then | None = None, cone: Cone | None = None) -> set[Any]:
+    def cover_in_cones(self, goals: Goals[K], then: Then[K] | None = None, cone: Cone | None = None) -> set[K]:
         """:meth:`cover` on a large graph, in steps down a topological order, each on a small solver.
 
         Step i asks the goals at the first ``i * cone_step`` nodes of the order on a
@@ -157,14 +158,14 @@ class Search:
         if cone is None:
             return self.cover(goals, then)
         rank = self.rank
-        found: set[Any] = set()
-        by_step: dict[int, list[Any]] = {}
+        found: set[K] = set()
+        by_step: dict[int, list[K]] = {}
         for k, (gate, _) in goals.items():
             by_step.setdefault(rank[gate] // self.cone_step, []).append(k)
 
-        batch: dict[Any, tuple[str, z3.BoolRef]] = {}
+        batch: dict[K, tuple[str, z3.BoolRef]] = {}
 
-        def follow(m: z3.ModelRef, pending: set[Any]) -> set[Any]:
+        def follow(m: z3.ModelRef, pending: set[K]) -> set[K]:
             assert then is not None
             more = then(m, {k for k in goals if k in pending or (k not in found and k not in batch)})
             found.update(more)
@@ -276,10 +277,10 @@ class Search:
     # ------------------------------------------------------------ path-local queries
     def settle_locally(
         self,
-        goals: Goals,
-        hit: Callable[[Any, list[str], int, dict[str, Any]], bool],
+        goals: Goals[K],
+        hit: Callable[[K, list[str], int, dict[str, Any]], bool],
         along: list[str] | None = None,
-    ) -> set[Any]:
+    ) -> set[K]:
         """Keys of ``goals`` settled positively by *path-local* queries, before any graph query.
 
         ``goals`` maps a key to (node, condition at that node, reachability aside).
@@ -294,10 +295,10 @@ class Search:
         With ``along``, only the prefixes of that one path are tried (after a cover round).
         """
         enc = self.enc
-        by_node: dict[str, list[Any]] = {}
+        by_node: dict[str, list[K]] = {}
         for k, (nid, _) in goals.items():
             by_node.setdefault(nid, []).append(k)
-        found: set[Any] = set()
+        found: set[K] = set()
 
         def settle(run: tuple[list[str], dict[str, Any]] | None) -> None:
             if run is None:
@@ -315,7 +316,7 @@ class Search:
         def prefix(path: list[str], upto: int) -> list[z3.BoolRef]:
             return [enc.nodes[a].take[edges[f"{a}->{b}"].index] for a, b in itertools.pairwise(path[: upto + 1])]
 
-        def confirm(k: Any, m: z3.ModelRef) -> None:
+        def confirm(k: K, m: z3.ModelRef) -> None:
             w = enc.witness(m)
             settle(self.run_patient(self.filled(w)))
             if k not in found:

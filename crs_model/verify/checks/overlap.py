@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import z3
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def run(v: Verifier) -> None:
     """Report two guards of a ``unique`` node holding together, with a witness."""
     spec, enc = v.spec, v.enc
-    goals: dict[Any, tuple[str, z3.BoolRef]] = {}
+    goals: dict[tuple[str, int, int], tuple[str, z3.BoolRef]] = {}
     for node in spec.nodes.values():
         if node.hit_policy is not HitPolicy.UNIQUE or node.id in v.unreachable:
             continue

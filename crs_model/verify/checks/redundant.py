@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import z3
 
@@ -22,8 +22,8 @@ def run(v: Verifier) -> None:
     # its path-local queries are many small satisfiable ones: cheap on a solver that
     # has not internalised the earlier checks' formulas (the answers are the same)
     enc.renew_local()
-    goals: dict[Any, tuple[str, z3.BoolRef]] = {}
-    where: dict[Any, tuple[Edge, Expr]] = {}
+    goals: dict[tuple[str, int], tuple[str, z3.BoolRef]] = {}
+    where: dict[tuple[str, int], tuple[Edge, Expr]] = {}
     for node in spec.nodes.values():
         if node.id in v.unreachable:
             continue

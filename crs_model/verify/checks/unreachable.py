@@ -34,7 +34,7 @@ def run(v: Verifier) -> None:
     }
     taken |= v.search.settle_locally(local, _takes_edge)
 
-    def then(m: z3.ModelRef, pending: set[Any]) -> set[Any]:
+    def then(m: z3.ModelRef, pending: set[str]) -> set[str]:
         run = v.search.run_patient(v.search.filled(enc.witness(m)))
         if run is None:
             return set()
@@ -123,6 +123,6 @@ def _explain_dead_edge(v: Verifier, e: Edge, cone: Cone | None) -> str:
     return "whenever its guard holds another guard of this 'unique' node holds or is unknown (see overlap)"
 
 
-def _takes_edge(key: Any, path: list[str], i: int, env: dict[str, Any]) -> bool:
+def _takes_edge(key: str, path: list[str], i: int, env: dict[str, Any]) -> bool:
     """``settle_locally`` hit test: the path takes edge ``key`` at its ``i``-th node."""
-    return i + 1 < len(path) and bool(key == f"{path[i]}->{path[i + 1]}")
+    return i + 1 < len(path) and key == f"{path[i]}->{path[i + 1]}"
