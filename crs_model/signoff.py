@@ -118,14 +118,17 @@ def _problem(exc: SpecError, fallback: Location) -> Problem:
     return Problem(first.location or fallback, f"malformed sign-off file: {first.message}")
 
 
-def _chunks(text: str) -> list[tuple[int, str]]:
-    """(first line, text) of each top-level ``- `` item; line 0 holds what precedes the first one."""
-    out: list[tuple[int, list[str]]] = [(0, [])]
-    for i, line in enumerate(text.splitlines(keepends=True), 1):
-        if line.startswith("-") and (len(line) == 1 or line[1] in " \t\r\n"):
+def _chunks(raw: bytes) -> list[tuple[int, bytes]]:
+    """(first line, bytes) of each top-level ``- `` item; line 0 holds what precedes the first one.
+
+    Split as bytes, so a chunk with bytes that are not UTF-8 fails on its own.
+    """
+    out: list[tuple[int, list[bytes]]] = [(0, [])]
+    for i, line in enumerate(raw.splitlines(keepends=True), 1):
+        if line.startswith(b"-") and (len(line) == 1 or line[1:2] in (b" ", b"\t", b"\r", b"\n")):
             out.append((i, []))
         out[-1][1].append(line)
-    return [(first, "".join(lines)) for first, lines in out]
+    return [(first, b"".join(lines)) for first, lines in out]
 
 
 def _parse(raw: bytes, path: Path) -> tuple[list[SignoffRecord], list[Problem]]:
@@ -144,15 +147,15 @@ def _parse(raw: bytes, path: Path) -> tuple[list[SignoffRecord], list[Problem]]:
     except _Bad as exc:
         return [], [exc.args[0]]
     except SpecError as whole:
-        text = raw.decode("utf-8", "replace")
-        chunks = _chunks(text)
-        if len(chunks) == 1 or _meaningful(chunks[0][1]):  # not a block list: nothing to recover record by record
+        chunks = _chunks(raw)
+        # not a block list (flow style, or text before the first item): nothing to recover record by record
+        if len(chunks) == 1 or _meaningful(chunks[0][1].decode("utf-8", "replace")):
             return [], [_problem(whole, top)]
         items, problems = [], []
         for n, (first, chunk) in enumerate(chunks[1:], 1):
-            padded = "\n" * (first - 1) + chunk  # so that locations are the file's own
+            padded = b"\n" * (first - 1) + chunk  # so that locations are the file's own
             try:
-                root = load_yaml(padded.encode("utf-8"), name).root
+                root = load_yaml(padded, name).root
             except SpecError as exc:  # located at the record's start: that is what to repair or remove
                 detail = exc.problems[0]
                 at = f" at {detail.location.line}:{detail.location.column}" if detail.location else ""

@@ -155,6 +155,7 @@ TORN = [  # what a crash or a hand edit may leave after the valid records
     "- sha256: 'abc\n  name: Dr",  # unclosed quote, no newline: the whole file is not YAML any more
     "- sha256: {}\n  name: [\n",  # broken flow collection
     "- name: Dr B\n  role: chair\n",  # parses, but is not a record (no sha256, no date)
+    "- sha256: 0ce8\xff\xfe\n  name: Dr B\n",  # bytes that are not UTF-8 (a torn multi-byte write)
 ]
 
 
@@ -162,7 +163,7 @@ TORN = [  # what a crash or a hand edit may leave after the valid records
 def test_torn_trailing_record_is_an_error_and_the_valid_one_still_counts(spec_copy: Path, torn: str) -> None:
     spec, good = _signed(spec_copy)
     path = signoff_path(spec_copy)
-    path.write_bytes(good + torn.encode())
+    path.write_bytes(good + torn.encode("latin-1"))
     torn_line = good.count(b"\n") + 1
     file = read_signoffs(spec_copy)
     assert [r.name for r in file.records] == ["Dr A"]
@@ -182,7 +183,7 @@ def test_torn_trailing_record_is_an_error_and_the_valid_one_still_counts(spec_co
     assert code == 2
     assert "malformed record" in err
     assert "Traceback" not in err
-    assert path.read_bytes() == good + torn.encode()
+    assert path.read_bytes() == good + torn.encode("latin-1")
 
 
 def test_bad_middle_record_does_not_hide_its_neighbours(spec_copy: Path) -> None:
@@ -208,6 +209,11 @@ def test_torn_record_never_counts_as_a_signoff(spec_copy: Path) -> None:
     assert records_for(spec) == ()
     with pytest.raises(SignoffError, match="matches no governance sign-off"):
         crs_model.load_spec(spec_copy, require_signoff=True)
+    # a record with bytes that are not UTF-8 is corrupt, not a sign-off with a replaced character
+    corrupt = f"- sha256: {spec.sha256}\n  name: Dr \xff\n  role: r\n  date: '2026-01-01'\n- oops: [\n"
+    signoff_path(spec_copy).write_bytes(corrupt.encode("latin-1"))
+    assert records_for(spec) == ()
+    assert len(read_signoffs(spec_copy).problems) == 2
 
 
 def test_files_written_before_stay_readable(spec_copy: Path) -> None:
