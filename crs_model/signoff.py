@@ -56,6 +56,7 @@ class SignoffRecord:
     loc: Location | None = None
 
     def to_dict(self) -> dict[str, str]:
+        """The record as the sign-off file stores it (every field, in file order)."""
         return {k: getattr(self, k) for k in FIELDS}
 
 

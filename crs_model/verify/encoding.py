@@ -54,6 +54,8 @@ class Here:
 
 @dataclass(slots=True)
 class NodeEnc:
+    """One decision node in Z3: reached, stops, overlap, gap, and per edge taken / guard."""
+
     reach: z3.BoolRef
     stop: z3.BoolRef  # reaches the node and stops there with insufficient_data
     overlap: z3.BoolRef
@@ -65,6 +67,8 @@ class NodeEnc:
 
 @dataclass(slots=True)
 class OutcomeEnc:
+    """One outcome in Z3: reached, definitive (outputs known) or insufficient, flags shown."""
+
     reach: z3.BoolRef
     definitive: z3.BoolRef
     insufficient: z3.BoolRef
@@ -95,6 +99,7 @@ class Inputs:
         return v
 
     def pairs(self) -> dict[str, tuple[z3.ExprRef, z3.BoolRef]]:
+        """Each input's (value, known) constants, as :class:`Translator` takes them."""
         return {n: (self.values[n], self.known[n]) for n in self.values}
 
 
@@ -138,6 +143,7 @@ class Encoding:
 
     # ------------------------------------------------------------ building
     def translator(self, inputs: Inputs) -> Translator:
+        """A translator of the spec's formulas over ``inputs``."""
         spec = self.spec
         defs = {n: d.formula.ast for n, d in spec.definitions.items()}
         return Translator(spec.symbols, inputs.pairs(), defs, ctx=self.ctx)
@@ -156,6 +162,7 @@ class Encoding:
         self.facts.append(fact)
 
     def domain_facts(self, inputs: Inputs) -> list[tuple[str, z3.BoolRef, Part]]:
+        """(key, fact, part) per domain bound and enum range of ``inputs``."""
         out: list[tuple[str, z3.BoolRef, Part]] = []
         for name, var in self.spec.variables.items():
             v = inputs.values[name]
@@ -176,6 +183,7 @@ class Encoding:
         return out
 
     def constraint_facts(self, tr: Translator) -> list[tuple[str, z3.BoolRef, Part]]:
+        """(key, fact, part) per consistency constraint (holds unless definitely false)."""
         out: list[tuple[str, z3.BoolRef, Part]] = []
         for c in self.spec.constraints:
             # a constraint rejects a patient only when it is definitely false
@@ -253,6 +261,7 @@ class Encoding:
         return make_solver(self.ctx, rlimit=self.rlimit, minimize_cores=self.minimize_cores, relevancy=self.relevancy)
 
     def reach_lit(self, key: str) -> z3.BoolRef:
+        """The "reached" literal of a decision node or outcome."""
         return self.nodes[key].reach if key in self.nodes else self.outcomes[key].reach
 
     @staticmethod
@@ -287,6 +296,7 @@ class Encoding:
         return rec
 
     def invariant_translator(self) -> Translator:
+        """A translator for invariants: ``recommendation``, ``has_action`` and ``has_flag`` too."""
         if self._inv_tr is None:
             spec = self.spec
             actions: dict[str, list[str]] = {}
@@ -383,6 +393,7 @@ class Encoding:
         return out
 
     def edge_of(self, e: Edge) -> z3.BoolRef:
+        """The patient reaches ``e``'s source node and takes ``e``."""
         return mk_and(self.nodes[e.source].reach, self.nodes[e.source].take[e.index])
 
 

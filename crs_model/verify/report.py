@@ -72,6 +72,7 @@ class Finding:
     element: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The finding as JSON (see docs/verify.md)."""
         loc = self.location
         return {
             "check": self.check,
@@ -83,6 +84,7 @@ class Finding:
         }
 
     def __str__(self) -> str:
+        """``file:line:col: severity: [check] message``."""
         return f"{self.location}: {self.severity.value}: [{self.check}] {self.message}"
 
 
@@ -102,6 +104,7 @@ class CheckResult:
     undecided: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """The check result as JSON (``duration_s`` dropped without ``--timings``)."""
         return {
             "name": self.name,
             "status": self.status,
@@ -133,6 +136,7 @@ class Report:
 
     @property
     def errors(self) -> tuple[Finding, ...]:
+        """The findings of error severity (undecided and sign-off ones included)."""
         return tuple(f for f in self.findings if f.severity is Severity.ERROR)
 
     @property
@@ -146,6 +150,7 @@ class Report:
         return tuple(f for f in self.findings if f.check == UNDECIDED)
 
     def counts(self) -> dict[str, int]:
+        """Findings per severity: ``{"error": n, "warning": n, "info": n}``."""
         out = {s.value: 0 for s in Severity}
         for f in self.findings:
             out[f.severity.value] += 1

@@ -52,6 +52,7 @@ class Tri:
 
     @property
     def unknown(self) -> z3.BoolRef:
+        """Neither definitely true nor definitely false."""
         return mk_and(mk_not(self.t), mk_not(self.f))
 
 
@@ -112,14 +113,17 @@ class Translator:
         self._names.update(other._names)
 
     def enum_code(self, t: Type, value: str) -> z3.ArithRef:
+        """The Int code of an enum value (its index in the declaration)."""
         return z3.IntVal(t.values.index(value), self.ctx)
 
     def tri(self, node: Expr) -> Tri:
+        """The term of a boolean expression."""
         r = self.term(node)
         assert isinstance(r, Tri), f"expected a boolean at offset {node.pos}"
         return r
 
     def val(self, node: Expr) -> Val:
+        """The term of a numeric or enum expression."""
         r = self.term(node)
         assert isinstance(r, Val), f"expected a value at offset {node.pos}"
         return r
@@ -164,6 +168,7 @@ class Translator:
 
     # ----------------------------------------------------------- dispatch
     def term(self, node: Expr) -> Term:
+        """The term of ``node`` (memoized by value)."""
         hit = self._memo.get(node)
         if hit is not None:
             return hit
