@@ -204,3 +204,13 @@ def test_usage_errors_and_the_spec_alias(tmp_path: Path) -> None:
     assert err.startswith("crs-model: error: unknown check bogus")
     spec = _copy(tmp_path)
     assert run("--spec", str(spec), "--check", "uncited")[1] == run(str(spec), "--check", "uncited")[1]
+
+
+def test_a_warning_refutes_its_check_without_failing_the_run() -> None:
+    code, out, _ = run(str(ROOT / "specs" / "examples" / "faulty" / "13_uncited_edge.yaml"), "--format", "json")
+    doc = json.loads(out)
+    assert code == 0
+    (uncited,) = [c for c in doc["checks"] if c["name"] == "uncited"]
+    assert (uncited["status"], uncited["verdict"]) == ("passed", "refuted")
+    (redundant,) = [c for c in doc["checks"] if c["name"] == "redundant"]
+    assert redundant["verdict"] == "proven"  # info findings are notes, they refute nothing

@@ -121,9 +121,10 @@ class Verifier:
                 self.undecided(f"check:{name}", self.spec.graph_loc, f"the rest of the {name} check", exc)
             dt = time.perf_counter() - t0
             new = self.findings[before:]
-            refuted = any(f.severity is Severity.ERROR and f.check != UNDECIDED for f in new)
+            # refuted: the check found a problem (an error or a warning; info findings are notes)
+            refuted = any(f.severity is not Severity.INFO and f.check != UNDECIDED for f in new)
             verdict = Verdict.REFUTED if refuted else Verdict.UNKNOWN if self._undecided else Verdict.PROVEN
-            failed = refuted or bool(self._undecided)
+            failed = bool(self._undecided) or any(f.severity is Severity.ERROR for f in new)
             results.append(
                 CheckResult(name, "failed" if failed else "passed", dt, len(new), verdict, tuple(self._undecided))
             )
