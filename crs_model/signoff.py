@@ -21,6 +21,7 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -275,27 +276,44 @@ def append_record(
     path = signoff_path(spec.path)
     if path.is_symlink():  # the new file replaces the path itself: never write through a link
         raise SignoffError(f"{path}: is a symbolic link; refusing to write the sign-off file through it")
-    current = read_signoffs(spec.path)
-    if current.problems:  # a record appended after a broken one would be reviewed beside it: repair first
-        first = current.problems[0]
-        raise SignoffError(
-            f"{first}; the sign-off file holds {len(current.problems)} malformed record(s): repair or remove "
-            f"them (the file is under review in git) before signing"
-        )
     import yaml
 
     chunk = yaml.safe_dump([record.to_dict()], sort_keys=False, allow_unicode=True, width=100)
-    existing = _read_bytes(path) or b""
-    if not existing:
-        existing = (
-            f"# Governance sign-off records for {Path(spec.path).name} (append-only; written by\n"
-            f"# `crs-model signoff`). Each record binds a reviewer to the exact bytes of the spec\n"
-            f"# through its sha256: any change to the spec needs a new sign-off.\n".encode()
-        )
-    elif not existing.endswith(b"\n"):
-        existing += b"\n"
-    _replace_atomically(path, existing + chunk.encode("utf-8"))
+    with _locked(path.parent):  # read, check and replace as one step: concurrent sign-offs lose no record
+        existing = _read_bytes(path) or b""
+        problems = _parse(existing, path)[1] if _meaningful(existing.decode("utf-8", "replace")) else []
+        if problems:  # a record appended after a broken one would be reviewed beside it: repair first
+            raise SignoffError(
+                f"{problems[0]}; the sign-off file holds {len(problems)} malformed record(s): repair or remove "
+                f"them (the file is under review in git) before signing"
+            )
+        if not existing:
+            existing = (
+                f"# Governance sign-off records for {Path(spec.path).name} (append-only; written by\n"
+                f"# `crs-model signoff`). Each record binds a reviewer to the exact bytes of the spec\n"
+                f"# through its sha256: any change to the spec needs a new sign-off.\n".encode()
+            )
+        elif not existing.endswith(b"\n"):
+            existing += b"\n"
+        _replace_atomically(path, existing + chunk.encode("utf-8"))
     return record, path
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``directory`` for the duration (none where it cannot be taken)."""
+    try:
+        import fcntl
+
+        fd = os.open(directory, os.O_RDONLY)
+    except (ImportError, OSError):  # no flock here, or an unreadable directory (the write will say so)
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _replace_atomically(path: Path, data: bytes) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import errno
 import hashlib
 import io
@@ -309,6 +310,15 @@ def test_signoff_replaces_the_file_atomically(spec_copy: Path, monkeypatch: pyte
     assert seen == [good]
     assert path.read_bytes().startswith(good)
     assert [r.name for r in read_records(spec_copy)] == ["Dr A", "Dr B"]
+
+
+def test_concurrent_signoffs_lose_no_record(spec_copy: Path) -> None:
+    spec = crs_model.load_spec(spec_copy)
+    names = [f"Dr {i}" for i in range(8)]
+    with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
+        list(pool.map(lambda n: append_record(spec, name=n, role="chair", date="2026-11-20"), names))
+    assert sorted(r.name for r in read_records(spec_copy)) == names
+    assert _no_temp_files(spec_copy.parent)
 
 
 def test_signoff_never_writes_through_a_symlink(spec_copy: Path, tmp_path: Path) -> None:
