@@ -76,6 +76,8 @@ def test_nonlinear_guard_is_undecided_in_every_format(nonlinear: Path) -> None:
     verdicts = {c["name"]: c["verdict"] for c in doc["checks"]}
     assert verdicts["contradiction"] == "unknown"
     assert verdicts["uncited"] == "proven"
+    (contradiction,) = [c for c in doc["checks"] if c["name"] == "contradiction"]
+    assert contradiction["undecided"] == ["edge:start->low"]
     (f,) = [f for f in doc["findings"] if f["element"] == "edge:start->low"]
     assert (f["check"], f["severity"], f["location"]["line"]) == ("undecided", "error", guard_line)
 

@@ -111,6 +111,7 @@ class CheckResult:
             "verdict": None if self.verdict is None else self.verdict.value,
             "duration_s": round(self.duration_s, 4),
             "findings": self.findings,
+            "undecided": list(self.undecided),
         }
 
 
