@@ -175,7 +175,8 @@ def naive_paths(spec: Spec, cap_s: float) -> dict[str, Any]:
     import z3
 
     from crs_model.verify.encoding import Inputs
-    from crs_model.verify.z3expr import Translator, make_solver
+    from crs_model.verify.solver import make_solver
+    from crs_model.verify.z3expr import Translator
 
     t0 = time.perf_counter()
     checked = feasible = 0

@@ -1,4 +1,4 @@
-"""Cone-local covering (``Verifier.cover_in_cones``) answers as the whole graph does.
+"""Cone-local covering (``Search.cover_in_cones``) answers as the whole graph does.
 
 Small random layered specs (loaded from YAML text through the ordinary loader)
 are verified with cones of a few nodes, so every graph is searched in many
@@ -14,8 +14,8 @@ import pytest
 
 from crs_model.loader import load_spec_bytes
 from crs_model.model import Spec
-from crs_model.verify.checks import Verifier
 from crs_model.verify.report import Finding
+from crs_model.verify.verifier import Verifier
 
 SEEDS = range(6)
 OUTCOMES = ("no_crs", "supportive_care", "give_tocilizumab", "consider_cytosorb")
@@ -111,8 +111,8 @@ def test_random_specs_exercise_the_checks(spec: Spec) -> None:
     v = Verifier(spec, cone_step=6)
     report = v.run(["contradiction", "unreachable"])
     assert any(f.check == "unreachable" for f in report.findings)
-    assert v.cone() is not None
-    assert len(spec.nodes) >= 4 * v.cone_step
+    assert v.search.cone() is not None
+    assert len(spec.nodes) >= 4 * v.search.cone_step
 
 
 def test_cones_find_what_one_query_per_edge_finds(spec: Spec) -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from crs_model import load_spec
 from crs_model.model import Spec
-from crs_model.verify.checks import Verifier
-from crs_model.verify.report import Finding
+from crs_model.verify.report import Check, Finding
+from crs_model.verify.verifier import Verifier
 from tests.test_verify_cones import random_spec
 
 FAULTY = Path(__file__).resolve().parent.parent / "specs" / "examples" / "faulty"
@@ -23,9 +23,10 @@ def _key(f: Finding) -> tuple[str, str, int, str]:
 class _NoRenewal(Verifier):
     """The redundant check on the solver the earlier checks used (what it did before)."""
 
-    def check_redundant(self) -> None:
-        self.enc.renew_local = lambda: None  # type: ignore[method-assign]
-        super().check_redundant()
+    def run_check(self, check: Check) -> None:
+        if check is Check.REDUNDANT:
+            self.enc.renew_local = lambda: None  # type: ignore[method-assign]
+        super().run_check(check)
 
 
 @pytest.mark.parametrize("seed", range(1, 5))  # each has redundant conjuncts
@@ -52,9 +53,11 @@ def test_renew_local_keeps_the_background_and_drops_the_rest() -> None:
 class _Spy(Verifier):
     seen: list[bool]
 
-    def check_uncited(self) -> None:
-        self.seen.append(gc.isenabled())
-        raise RuntimeError("stop")
+    def run_check(self, check: Check) -> None:
+        if check is Check.UNCITED:
+            self.seen.append(gc.isenabled())
+            raise RuntimeError("stop")
+        super().run_check(check)
 
 
 @pytest.mark.parametrize("enabled", [True, False])

@@ -12,7 +12,8 @@ import z3
 from crs_model.expr import names, parse
 from crs_model.pyeval import compile_expr
 from crs_model.types import BOOL, INT, REAL, Scope, Symbol, SymbolKind, Type, check
-from crs_model.verify.z3expr import Translator, Tri, make_solver
+from crs_model.verify.solver import make_solver
+from crs_model.verify.z3expr import Translator, Tri
 
 SYMBOLS = {
     "a": Symbol("a", SymbolKind.VARIABLE, BOOL),

@@ -1,4 +1,4 @@
-"""``crs-model verify``: prove the spec with Z3 (exit 0 ok, 1 error findings, 2 spec not loaded)."""
+"""``crs-model verify``: prove the spec with Z3 (exit 0 ok, 1 error or undecided findings, 2 bad input)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,35 @@ import time
 from typing import Any, TextIO
 
 from crs_model.commands.common import load_or_report
+from crs_model.verify import DEFAULT_RLIMIT, MAX_RLIMIT  # z3-free
 
 FORMATS = ("text", "json", "sarif", "junit")
 
 
+def _rlimit(text: str) -> int | None:
+    """``--rlimit`` as an int in 1..MAX_RLIMIT (ASCII digits, ``_`` separators allowed), else None."""
+    digits = text.strip().replace("_", "")
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 10:
+        return None
+    value = int(digits)
+    return value if 1 <= value <= MAX_RLIMIT else None
+
+
 def register(sub: Any) -> None:
+    """Add the ``verify`` subcommand to the CLI's subparsers."""
     p = sub.add_parser(
         "verify",
         help="prove the spec with Z3: contradictions, reachability, overlaps, gaps, invariants, missing data",
         description="Verify decision specs with the Z3 SMT solver. Every finding is located in the spec "
         "(file:line:col) and, when a patient exhibits it, comes with a witness patient that the engine "
-        "reproduces. Exit 0 when no finding has error severity, 1 when any has, 2 when a spec cannot be loaded.",
+        "reproduces. Sign-off findings are part of the report. Exit 0 when no finding has error severity, "
+        "1 when any has (a query the solver could not decide is such a finding), 2 when a spec cannot be "
+        "loaded or the usage is wrong.",
     )
     p.add_argument("specs", nargs="*", metavar="SPEC", help="spec files (default: the bundled spec)")
+    p.add_argument(
+        "--spec", dest="spec_opts", action="append", default=[], metavar="SPEC", help="a spec file (alias of SPEC)"
+    )
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     p.add_argument("--timings", action="store_true", help="show per-check timings (text) / keep them (json)")
     p.add_argument(
@@ -31,10 +47,18 @@ def register(sub: Any) -> None:
         "missing-data, redundant, uncited",
     )
     p.add_argument("--info", action="store_true", help="list info findings in text output (default: count only)")
+    p.add_argument(
+        "--rlimit",
+        default=str(DEFAULT_RLIMIT),
+        metavar="N",
+        help=f"solver resource limit per query (deterministic work units; default: {DEFAULT_RLIMIT:_}); "
+        "raise it when a query is reported undecided",
+    )
     p.set_defaults(handler=cmd_verify)
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Verify each spec, print the report(s) in ``args.format``; return the exit code."""
     from crs_model import __version__
     from crs_model.signoff import signoff_findings
     from crs_model.verify import CHECKS, Report, to_junit, to_sarif, verify
@@ -42,9 +66,16 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.check:
         bad = sorted(set(args.check) - set(CHECKS))
         if bad:
-            err.write(f"crs-model verify: unknown check {', '.join(bad)} (choose from {', '.join(CHECKS)})\n")
+            err.write(f"crs-model: error: unknown check {', '.join(bad)} (choose from {', '.join(CHECKS)})\n")
             return 2
-    paths: list[str | None] = list(args.specs) or [None]
+    rlimit = _rlimit(args.rlimit)
+    if rlimit is None:
+        err.write(
+            f"crs-model: error: --rlimit={args.rlimit!r} is not a whole number of solver work units "
+            f"in 1..{MAX_RLIMIT}\n"
+        )
+        return 2
+    paths: list[str | None] = [*args.specs, *args.spec_opts] or [None]
     reports: list[Report] = []
     status = 0
     progress = args.format == "text" and len(paths) > 1
@@ -56,9 +87,9 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if progress:
             err.write(f"[{i}/{len(paths)}] verifying {spec.path}\n")
         t0 = time.perf_counter()
-        report = verify(spec, checks=args.check)
+        # sign-off findings are part of the report: counted, in every format, and an error fails the run
+        report = verify(spec, checks=args.check, rlimit=rlimit).with_findings(signoff_findings(spec))
         reports.append(report)
-        err.writelines(f"{f}\n" for f in signoff_findings(spec))  # governance sign-off warnings
         if not report.ok and status == 0:
             status = 1
         if args.format == "text":

@@ -6,6 +6,7 @@ Public API (the contract other tools code against)::
     from crs_model.verify import verify
     report = verify(spec)                 # all checks
     report.ok, report.findings, report.to_json()
+    verify(spec, rlimit=10**9)            # more solver work per query
 
 z3 is imported when ``verify`` runs, not by importing this package or ``crs_model``.
 """
@@ -15,20 +16,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crs_model.model import Severity, Spec
-from crs_model.verify.report import CHECKS, CheckResult, Finding, Report, to_junit, to_sarif
+from crs_model.verify.report import CHECKS, CheckResult, Finding, Report, Verdict, to_junit, to_sarif
 
-__all__ = ["CHECKS", "CheckResult", "Finding", "Report", "Severity", "to_junit", "to_sarif", "verify"]
+__all__ = [
+    "CHECKS",
+    "DEFAULT_RLIMIT",
+    "MAX_RLIMIT",
+    "CheckResult",
+    "Finding",
+    "Report",
+    "Severity",
+    "Verdict",
+    "to_junit",
+    "to_sarif",
+    "verify",
+]
+
+DEFAULT_RLIMIT = 50_000_000  # z3 resource units per query (deterministic, unlike a timeout)
+MAX_RLIMIT = 2**32 - 1  # z3 keeps the limit in an unsigned 32-bit parameter
 
 
-def verify(spec: Spec, *, checks: Sequence[str] | None = None) -> Report:
+def verify(spec: Spec, *, checks: Sequence[str] | None = None, rlimit: int = DEFAULT_RLIMIT) -> Report:
     """Run the named ``checks`` (default: every kind in :data:`CHECKS`) on ``spec``.
 
-    Raises ``ValueError`` for an unknown check name.
+    Every query gets ``rlimit`` units of solver work; one the solver cannot decide
+    makes its element ``unknown`` and the report not ``ok``.
+    Raises ``ValueError`` for an unknown check name or a non-positive ``rlimit``.
     """
     if checks is not None:
         unknown = sorted(set(checks) - set(CHECKS))
         if unknown:
             raise ValueError(f"unknown check(s) {', '.join(unknown)}; choose from {', '.join(CHECKS)}")
-    from crs_model.verify.checks import run_checks
+    if not 1 <= rlimit <= MAX_RLIMIT:
+        raise ValueError(f"rlimit={rlimit} must be a number of solver resource units in 1..{MAX_RLIMIT}")
+    from crs_model.verify.verifier import run_checks
 
-    return run_checks(spec, checks)
+    return run_checks(spec, checks, rlimit=rlimit)

@@ -21,11 +21,17 @@ import z3
 from crs_model.errors import Location
 from crs_model.expr import Expr, conjuncts
 from crs_model.model import Edge, HitPolicy, Spec
-from crs_model.verify.z3expr import Translator, Tri, Val, _and, _or, check_fast, make_solver, mk_not, numeral
+from crs_model.verify import DEFAULT_RLIMIT
+from crs_model.verify.capi import check_fast, mk_and, mk_not, mk_or
+from crs_model.verify.solver import make_solver
+from crs_model.verify.z3expr import Translator, Tri, Val, numeral
 
 
 class Undecided(Exception):
-    """The solver hit its resource limit on a query."""
+    """The solver answered ``unknown`` on a query (resource limit, non-linear arithmetic, ...).
+
+    ``args[0]`` is z3's ``reason_unknown()``.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,8 @@ class Here:
 
 @dataclass(slots=True)
 class NodeEnc:
+    """One decision node in Z3: reached, stops, overlap, gap, and per edge taken / guard."""
+
     reach: z3.BoolRef
     stop: z3.BoolRef  # reaches the node and stops there with insufficient_data
     overlap: z3.BoolRef
@@ -59,6 +67,8 @@ class NodeEnc:
 
 @dataclass(slots=True)
 class OutcomeEnc:
+    """One outcome in Z3: reached, definitive (outputs known) or insufficient, flags shown."""
+
     reach: z3.BoolRef
     definitive: z3.BoolRef
     insufficient: z3.BoolRef
@@ -82,15 +92,25 @@ class Inputs:
             self.values[name] = v
             self.known[name] = z3.Bool(f"known__{name}{suffix}", ctx)
 
+    def number(self, name: str) -> z3.ArithRef:
+        """The value constant of a numeric (or enum) input."""
+        v = self.values[name]
+        assert isinstance(v, z3.ArithRef), f"{name} is numeric"
+        return v
+
     def pairs(self) -> dict[str, tuple[z3.ExprRef, z3.BoolRef]]:
+        """Each input's (value, known) constants, as :class:`Translator` takes them."""
         return {n: (self.values[n], self.known[n]) for n in self.values}
 
 
 class Encoding:
     """The spec in Z3: build once, query many times through :meth:`check`."""
 
-    def __init__(self, spec: Spec, *, minimize_cores: bool = True, relevancy: int | None = 0) -> None:
+    def __init__(
+        self, spec: Spec, *, minimize_cores: bool = True, relevancy: int | None = 0, rlimit: int = DEFAULT_RLIMIT
+    ) -> None:
         self.spec = spec
+        self.rlimit = rlimit
         self.ctx = z3.Context()
         self.true = z3.BoolVal(True, self.ctx)
         self.false = z3.BoolVal(False, self.ctx)
@@ -99,9 +119,9 @@ class Encoding:
         # the many small queries on the local solver gain a little (measured at
         # 10,000 nodes, docs/verify.md); None keeps the default
         self.minimize_cores, self.relevancy = minimize_cores, relevancy
-        self.solver = make_solver(self.ctx, minimize_cores=minimize_cores, relevancy=relevancy)
+        self.solver = self.new_solver()
         # the same background without the graph: for questions about one formula
-        self.local = make_solver(self.ctx, minimize_cores=minimize_cores, relevancy=relevancy)
+        self.local = self.new_solver()
         self.parts: dict[str, Part] = {}  # tracking literal name -> part
         self.background: list[z3.BoolRef] = []
         self.facts: list[z3.BoolRef] = []  # everything asserted in both solvers (for a Cone)
@@ -112,7 +132,7 @@ class Encoding:
         self.nodes: dict[str, NodeEnc] = {}
         self.outcomes: dict[str, OutcomeEnc] = {}
         self._encode_graph(self.tr)
-        self.decided = _or(
+        self.decided = mk_or(
             *(n.stop for n in self.nodes.values()),
             *(o.reach for o in self.outcomes.values()),
             ctx=self.ctx,
@@ -123,6 +143,7 @@ class Encoding:
 
     # ------------------------------------------------------------ building
     def translator(self, inputs: Inputs) -> Translator:
+        """A translator of the spec's formulas over ``inputs``."""
         spec = self.spec
         defs = {n: d.formula.ast for n, d in spec.definitions.items()}
         return Translator(spec.symbols, inputs.pairs(), defs, ctx=self.ctx)
@@ -141,6 +162,7 @@ class Encoding:
         self.facts.append(fact)
 
     def domain_facts(self, inputs: Inputs) -> list[tuple[str, z3.BoolRef, Part]]:
+        """(key, fact, part) per domain bound and enum range of ``inputs``."""
         out: list[tuple[str, z3.BoolRef, Part]] = []
         for name, var in self.spec.variables.items():
             v = inputs.values[name]
@@ -161,6 +183,7 @@ class Encoding:
         return out
 
     def constraint_facts(self, tr: Translator) -> list[tuple[str, z3.BoolRef, Part]]:
+        """(key, fact, part) per consistency constraint (holds unless definitely false)."""
         out: list[tuple[str, z3.BoolRef, Part]] = []
         for c in self.spec.constraints:
             # a constraint rejects a patient only when it is definitely false
@@ -190,33 +213,33 @@ class Encoding:
             r = reach[nid]
             gs = [tr.tri(e.guard.ast) for e in node.edges]
             if node.hit_policy is HitPolicy.UNIQUE:
-                unknown = _or(*(g.unknown for g in gs), ctx=self.ctx)
-                pairs = [_and(gs[i].t, gs[j].t) for i in range(len(gs)) for j in range(i + 1, len(gs))]
-                two_true = _or(*pairs, ctx=self.ctx)
-                here = Here(_and(unknown, mk_not(two_true)), two_true, _and(*(g.f for g in gs)))
-                take = {i: _and(gs[i].t, *(g.f for j, g in enumerate(gs) if j != i)) for i in range(len(gs))}
+                unknown = mk_or(*(g.unknown for g in gs), ctx=self.ctx)
+                pairs = [mk_and(gs[i].t, gs[j].t) for i in range(len(gs)) for j in range(i + 1, len(gs))]
+                two_true = mk_or(*pairs, ctx=self.ctx)
+                here = Here(mk_and(unknown, mk_not(two_true)), two_true, mk_and(*(g.f for g in gs)))
+                take = {i: mk_and(gs[i].t, *(g.f for j, g in enumerate(gs) if j != i)) for i in range(len(gs))}
             else:
-                stops = [_and(gs[i].unknown, *(gs[j].f for j in range(i))) for i in range(len(gs))]
-                here = Here(_or(*stops, ctx=self.ctx), self.false, _and(*(g.f for g in gs)))
-                take = {i: _and(gs[i].t, *(gs[j].f for j in range(i))) for i in range(len(gs))}
-            enc = NodeEnc(r, _and(r, here.stop), _and(r, here.overlap), _and(r, here.gap), here)
+                stops = [mk_and(gs[i].unknown, *(gs[j].f for j in range(i))) for i in range(len(gs))]
+                here = Here(mk_or(*stops, ctx=self.ctx), self.false, mk_and(*(g.f for g in gs)))
+                take = {i: mk_and(gs[i].t, *(gs[j].f for j in range(i))) for i in range(len(gs))}
+            enc = NodeEnc(r, mk_and(r, here.stop), mk_and(r, here.overlap), mk_and(r, here.gap), here)
             enc.take = take
             enc.guards = dict(enumerate(gs))
             for i, e in enumerate(node.edges):
-                incoming[e.target].append(_and(r, take[i]))
+                incoming[e.target].append(mk_and(r, take[i]))
             nodes[nid] = enc
         for k, lit in reach.items():
-            rhs = self.true if k == spec.entry else _or(*incoming[k], ctx=self.ctx)
+            rhs = self.true if k == spec.entry else mk_or(*incoming[k], ctx=self.ctx)
             self.reach_defs[k] = z3.Implies(lit, rhs)
             self.solver.add(self.reach_defs[k])
         outcomes: dict[str, OutcomeEnc] = {}
         for oid, o in spec.outcomes.items():
-            known = _and(*(self._known(tr.name(n)) for n in o.outputs), ctx=self.ctx)
+            known = mk_and(*(self.known_of(tr.name(n)) for n in o.outputs), ctx=self.ctx)
             flags: dict[str, z3.BoolRef] = {}
-            definitive = _and(reach[oid], known)
+            definitive = mk_and(reach[oid], known)
             for fl in o.flags:
-                flags[fl.id] = definitive if fl.when is None else _and(definitive, tr.tri(fl.when.ast).t)
-            outcomes[oid] = OutcomeEnc(reach[oid], definitive, _and(reach[oid], mk_not(known)), flags)
+                flags[fl.id] = definitive if fl.when is None else mk_and(definitive, tr.tri(fl.when.ast).t)
+            outcomes[oid] = OutcomeEnc(reach[oid], definitive, mk_and(reach[oid], mk_not(known)), flags)
         self.nodes, self.outcomes = nodes, outcomes
         for nid, n in spec.nodes.items():
             self.parts[f"reach:{nid}"] = Part(f"the path to '{nid}' ({n.question.strip()})", n.loc, f"node:{nid}")
@@ -229,16 +252,22 @@ class Encoding:
         missing-data check's disjunctions over every guard (two patient copies) a
         small path query costs about 10x more (measured at 10,000 nodes).
         """
-        self.local = make_solver(self.ctx, minimize_cores=self.minimize_cores, relevancy=self.relevancy)
+        self.local = self.new_solver()
         for fact in self.facts:
             self.local.add(fact)
 
+    def new_solver(self) -> z3.Solver:
+        """An empty solver in this encoding's context, with its settings (from the one factory)."""
+        return make_solver(self.ctx, rlimit=self.rlimit, minimize_cores=self.minimize_cores, relevancy=self.relevancy)
+
     def reach_lit(self, key: str) -> z3.BoolRef:
+        """The "reached" literal of a decision node or outcome."""
         return self.nodes[key].reach if key in self.nodes else self.outcomes[key].reach
 
     @staticmethod
-    def _known(t: Tri | Val) -> z3.BoolRef:
-        return t.k if isinstance(t, Val) else _or(t.t, t.f)
+    def known_of(t: Tri | Val) -> z3.BoolRef:
+        """Whether a term's value is known (a boolean: true or false)."""
+        return t.k if isinstance(t, Val) else mk_or(t.t, t.f)
 
     def completion(self) -> tuple[Inputs, Translator, z3.BoolRef]:
         """A second patient that completes the first (same known values, maybe more known).
@@ -267,6 +296,7 @@ class Encoding:
         return rec
 
     def invariant_translator(self) -> Translator:
+        """A translator for invariants: ``recommendation``, ``has_action`` and ``has_flag`` too."""
         if self._inv_tr is None:
             spec = self.spec
             actions: dict[str, list[str]] = {}
@@ -276,9 +306,9 @@ class Encoding:
 
             def calls(func: str, ident: str) -> Tri:
                 if func == "has_action":
-                    t = _or(*(self.outcomes[oid].definitive for oid in actions.get(ident, [])), ctx=self.ctx)
+                    t = mk_or(*(self.outcomes[oid].definitive for oid in actions.get(ident, [])), ctx=self.ctx)
                 else:
-                    t = _or(*(enc.flags[ident] for enc in self.outcomes.values() if ident in enc.flags), ctx=self.ctx)
+                    t = mk_or(*(enc.flags[ident] for enc in self.outcomes.values() if ident in enc.flags), ctx=self.ctx)
                 return Tri(t, mk_not(t))
 
             defs = {n: d.formula.ast for n, d in spec.definitions.items()}
@@ -287,7 +317,7 @@ class Encoding:
                 spec.invariant_symbols, self.inputs.pairs(), defs, extra={"recommendation": rec}, ctx=self.ctx
             )
             tr.calls = calls
-            tr._names.update(self.tr._names)  # share definition terms
+            tr.share_names(self.tr)  # share definition terms
             self._inv_tr = tr
         return self._inv_tr
 
@@ -354,17 +384,17 @@ class Encoding:
             base = var.type.base
             if base == "bool":
                 out[name] = z3.is_true(raw)
-            elif base == "enum":
-                out[name] = var.type.values[raw.as_long()]
-            elif base == "int":
-                out[name] = raw.as_long()
+            elif base in ("enum", "int"):
+                assert isinstance(raw, z3.IntNumRef), f"an int model value for {name}"
+                out[name] = var.type.values[raw.as_long()] if base == "enum" else raw.as_long()
             else:
                 frac = raw.as_fraction() if z3.is_rational_value(raw) else _approx(raw)
                 out[name] = int(frac) if frac.denominator == 1 else float(frac)
         return out
 
     def edge_of(self, e: Edge) -> z3.BoolRef:
-        return _and(self.nodes[e.source].reach, self.nodes[e.source].take[e.index])
+        """The patient reaches ``e``'s source node and takes ``e``."""
+        return mk_and(self.nodes[e.source].reach, self.nodes[e.source].take[e.index])
 
 
 class Cone:
@@ -378,7 +408,7 @@ class Cone:
     """
 
     def __init__(self, enc: Encoding, order: Sequence[str]) -> None:
-        self.solver = make_solver(enc.ctx, minimize_cores=enc.minimize_cores, relevancy=enc.relevancy)
+        self.solver = enc.new_solver()
         for fact in enc.facts:
             self.solver.add(fact)
         self._defs = [enc.reach_defs[n] for n in order]
@@ -393,4 +423,5 @@ class Cone:
 
 def _approx(raw: z3.ExprRef) -> Fraction:
     """Algebraic model values (from non-linear arithmetic) as a close decimal."""
+    assert isinstance(raw, z3.AlgebraicNumRef), "a real model value is rational or algebraic"
     return Fraction(raw.as_decimal(12).rstrip("?"))

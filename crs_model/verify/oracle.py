@@ -41,13 +41,14 @@ class Z3Oracle:
         for name, var in spec.variables.items():
             v = self.enc.inputs.values[name]
             if var.type.base == "bool":
+                assert isinstance(v, z3.BoolRef)
                 self._bools[(name, True)] = v
                 self._bools[(name, False)] = z3.Not(v)
             elif var.type.base == "enum":
                 for i, code in enumerate(var.type.values):
                     self._enums[(name, code)] = v == i
         tr = self.enc.tr
-        self._outputs = {oid: [self.enc._known(tr.name(n)) for n in o.outputs] for oid, o in spec.outcomes.items()}
+        self._outputs = {oid: [self.enc.known_of(tr.name(n)) for n in o.outputs] for oid, o in spec.outcomes.items()}
         self._walk = {
             nid: [
                 (e.target, enc_take) for e, enc_take in zip(node.edges, self.enc.nodes[nid].take.values(), strict=True)

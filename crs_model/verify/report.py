@@ -7,24 +7,42 @@ without the solver.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 from xml.etree import ElementTree as ET
 
 from crs_model.errors import Location
 from crs_model.model import Severity
 
-CHECKS = (
-    "contradiction",
-    "unreachable",
-    "overlap",
-    "gap",
-    "invariant",
-    "missing-data",
-    "redundant",
-    "uncited",
-)
+
+class Check(StrEnum):
+    """The verifier's check kinds, in the order they run (one module each in ``verify/checks/``)."""
+
+    CONTRADICTION = "contradiction"
+    UNREACHABLE = "unreachable"
+    OVERLAP = "overlap"
+    GAP = "gap"
+    INVARIANT = "invariant"
+    MISSING_DATA = "missing-data"
+    REDUNDANT = "redundant"
+    UNCITED = "uncited"
+
+
+CHECKS: tuple[str, ...] = tuple(c.value for c in Check)  # the names, in order (the public contract)
 INTERNAL = "internal"
+UNDECIDED = "undecided"  # a query the solver answered ``unknown``: never a pass
+SIGNOFF = "signoff"  # governance sign-off findings merged in by ``crs-model verify``
+
+
+class Verdict(StrEnum):
+    """What a check or an invariant established: only ``proven`` is a pass."""
+
+    PROVEN = "proven"
+    REFUTED = "refuted"
+    UNKNOWN = "unknown"
+
 
 _RULES = {
     "contradiction": "A guard, definition or constraint that can never hold within the input domains.",
@@ -36,7 +54,10 @@ _RULES = {
     "redundant": "A guard conjunct already implied by every path to its node.",
     "uncited": "An edge, outcome, parameter or invariant without evidence.",
     INTERNAL: "The solver's finding did not reproduce through the engine (a verifier or engine bug).",
+    UNDECIDED: "A query the solver could not decide (unknown): the element is neither proven nor refuted.",
+    SIGNOFF: "The spec's exact bytes lack a governance sign-off, or the sign-off file is malformed.",
 }
+_ORDER = {c: i for i, c in enumerate((*CHECKS, INTERNAL, UNDECIDED, SIGNOFF))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +72,7 @@ class Finding:
     element: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The finding as JSON (see docs/verify.md)."""
         loc = self.location
         return {
             "check": self.check,
@@ -62,35 +84,40 @@ class Finding:
         }
 
     def __str__(self) -> str:
+        """``file:line:col: severity: [check] message``."""
         return f"{self.location}: {self.severity.value}: [{self.check}] {self.message}"
 
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
-    """How one check kind went: ``status`` is 'passed', 'failed' or 'skipped'."""
+    """How one check kind went.
+
+    ``status`` is 'passed', 'failed' or 'skipped'; ``verdict`` what it established
+    (None when skipped); ``undecided`` the elements it could not decide.
+    """
 
     name: str
     status: str
     duration_s: float
     findings: int
+    verdict: Verdict | None = Verdict.PROVEN
+    undecided: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """The check result as JSON (``duration_s`` dropped without ``--timings``)."""
         return {
             "name": self.name,
             "status": self.status,
+            "verdict": None if self.verdict is None else self.verdict.value,
             "duration_s": round(self.duration_s, 4),
             "findings": self.findings,
+            "undecided": list(self.undecided),
         }
 
 
-def _order(f: Finding) -> tuple[int, int, int, str, str]:
-    return (
-        CHECKS.index(f.check) if f.check in CHECKS else len(CHECKS),
-        f.location.line,
-        f.location.column,
-        f.element,
-        f.message,
-    )
+def finding_order(f: Finding) -> tuple[int, int, int, str, str]:
+    """The stable order of findings in a report: by check kind, then place in the spec."""
+    return (_ORDER.get(f.check, len(_ORDER)), f.location.line, f.location.column, f.element, f.message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +131,13 @@ class Report:
     solver_version: str
     findings: tuple[Finding, ...]
     checks: tuple[CheckResult, ...]
-    invariant_status: dict[str, str] = field(default_factory=dict)  # id -> 'proven' | 'refuted'
+    invariant_status: dict[str, str] = field(default_factory=dict)  # id -> a Verdict value
     encode_s: float = 0.0
+    rlimit: int = 0  # the solver resource limit per query the run used (0: not recorded)
 
     @property
     def errors(self) -> tuple[Finding, ...]:
+        """The findings of error severity (undecided and sign-off ones included)."""
         return tuple(f for f in self.findings if f.severity is Severity.ERROR)
 
     @property
@@ -116,11 +145,23 @@ class Report:
         """True when no finding has error severity."""
         return not self.errors
 
+    @property
+    def undecided(self) -> tuple[Finding, ...]:
+        """The elements the solver could not decide (each also an error finding)."""
+        return tuple(f for f in self.findings if f.check == UNDECIDED)
+
     def counts(self) -> dict[str, int]:
+        """Findings per severity: ``{"error": n, "warning": n, "info": n}``."""
         out = {s.value: 0 for s in Severity}
         for f in self.findings:
             out[f.severity.value] += 1
         return out
+
+    def with_findings(self, extra: Sequence[Finding]) -> Report:
+        """This report with ``extra`` findings (e.g. sign-off ones) merged in, in the stable order."""
+        if not extra:
+            return self
+        return replace(self, findings=tuple(sorted((*self.findings, *extra), key=finding_order)))
 
     # ------------------------------------------------------------------ JSON
     def to_json(self, *, timings: bool = True) -> dict[str, Any]:
@@ -137,7 +178,7 @@ class Report:
                 "sha256": self.spec_sha256,
             },
             "solver": {"name": "z3", "version": self.solver_version},
-            "summary": {"ok": self.ok, **self.counts()},
+            "summary": {"ok": self.ok, **self.counts(), "undecided": len(self.undecided)},
             "checks": checks,
             "invariants": dict(sorted(self.invariant_status.items())),
             "findings": [f.to_dict() for f in self.findings],
@@ -158,11 +199,15 @@ class Report:
             for c in self.checks:
                 lines.append(f"  {c.name:<14} {c.status:<7} {c.findings:>3} finding(s) {c.duration_s * 1000:8.1f} ms")
         n = self.counts()
-        proven = sum(1 for v in self.invariant_status.values() if v == "proven")
+        proven = sum(1 for v in self.invariant_status.values() if v == Verdict.PROVEN)
+        unknown = sum(1 for v in self.invariant_status.values() if v == Verdict.UNKNOWN)
         verdict = "ok" if self.ok else "FAILED"
+        undecided = f", {len(self.undecided)} undecided" if self.undecided else ""
+        inv_unknown = f" ({unknown} unknown)" if unknown else ""
         lines.append(
-            f"{verdict}: {self.spec_path}: {n['error']} error(s), {n['warning']} warning(s), {n['info']} info; "
-            f"{proven}/{len(self.invariant_status)} invariants proven; z3 {self.solver_version}"
+            f"{verdict}: {self.spec_path}: {n['error']} error(s){undecided}, {n['warning']} warning(s), "
+            f"{n['info']} info; {proven}/{len(self.invariant_status)} invariants proven{inv_unknown}; "
+            f"z3 {self.solver_version}"
         )
         return "\n".join(lines) + "\n"
 
@@ -174,7 +219,7 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 def to_sarif(reports: list[Report], *, tool_version: str) -> dict[str, Any]:
     """A SARIF 2.1.0 log: one run, results located in the spec files."""
-    rule_ids = [*CHECKS, INTERNAL]
+    rule_ids = [*CHECKS, INTERNAL, UNDECIDED, SIGNOFF]
     rules = [
         {
             "id": r,
@@ -227,33 +272,78 @@ def to_sarif(reports: list[Report], *, tool_version: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- JUnit
+def _junit_case(
+    classname: str, name: str, time: str, errs: list[Finding], others: list[Finding], undecided: list[Finding]
+) -> tuple[ET.Element, int, int]:
+    """One test case: ``<error>`` when undecided, ``<failure>`` for error findings; (case, failures, errors)."""
+    case = ET.Element("testcase", classname=classname, name=name, time=time)
+    n_fail = n_err = 0
+    if undecided:
+        n_err = 1
+        el = ET.SubElement(case, "error", message=f"{len(undecided)} undecided query(ies)", type=UNDECIDED)
+        el.text = "\n".join(str(f) for f in undecided)
+    if errs:
+        n_fail = 1
+        fail = ET.SubElement(case, "failure", message=f"{len(errs)} error finding(s)", type=name)
+        fail.text = "\n".join(str(f) for f in errs)
+    if others:
+        out = ET.SubElement(case, "system-out")
+        out.text = "\n".join(str(f) for f in others)
+    return case, n_fail, n_err
+
+
 def to_junit(reports: list[Report]) -> str:
-    """JUnit XML: a test suite per spec, a test case per check kind and per invariant."""
+    """JUnit XML: a test suite per spec, a test case per check kind and per invariant (and sign-off).
+
+    A finding of error severity is a ``<failure>``; an undecided query an ``<error>``
+    (the check could not run to a verdict).
+    """
     suites = ET.Element("testsuites", name="crs-model verify")
     for rep in reports:
         cases: list[ET.Element] = []
-        failures = 0
+        failures = errors = 0
+        undecided = rep.undecided
         for c in rep.checks:
-            case = ET.Element("testcase", classname=f"verify.{rep.spec_id}", name=c.name, time=f"{c.duration_s:.4f}")
-            errs = [f for f in rep.findings if f.check == c.name and f.severity is Severity.ERROR]
+            cls = f"verify.{rep.spec_id}"
             if c.status == "skipped":
+                case = ET.Element("testcase", classname=cls, name=c.name, time=f"{c.duration_s:.4f}")
                 ET.SubElement(case, "skipped")
-            elif errs:
-                failures += 1
-                fail = ET.SubElement(case, "failure", message=f"{len(errs)} error finding(s)", type=c.name)
-                fail.text = "\n".join(str(f) for f in errs)
-            others = [f for f in rep.findings if f.check == c.name and f.severity is not Severity.ERROR]
-            if others:
-                out = ET.SubElement(case, "system-out")
-                out.text = "\n".join(str(f) for f in others)
+                cases.append(case)
+                continue
+            mine = [f for f in rep.findings if f.check == c.name]
+            case, n_fail, n_err = _junit_case(
+                cls,
+                c.name,
+                f"{c.duration_s:.4f}",
+                [f for f in mine if f.severity is Severity.ERROR],
+                [f for f in mine if f.severity is not Severity.ERROR],
+                [f for f in undecided if f.element in c.undecided],
+            )
+            failures, errors = failures + n_fail, errors + n_err
             cases.append(case)
         for inv_id, status in sorted(rep.invariant_status.items()):
             case = ET.Element("testcase", classname=f"verify.{rep.spec_id}.invariant", name=inv_id, time="0")
-            if status != "proven":
+            fs = [f for f in rep.findings if f.element == f"invariant:{inv_id}"]
+            if status == Verdict.UNKNOWN:
+                errors += 1
+                el = ET.SubElement(case, "error", message=f"invariant {inv_id} {status}", type=UNDECIDED)
+                el.text = "\n".join(str(f) for f in fs)
+            elif status != Verdict.PROVEN:
                 failures += 1
-                fs = [f for f in rep.findings if f.element == f"invariant:{inv_id}"]
                 fail = ET.SubElement(case, "failure", message=f"invariant {inv_id} {status}", type="invariant")
                 fail.text = "\n".join(str(f) for f in fs)
+            cases.append(case)
+        signoff = [f for f in rep.findings if f.check == SIGNOFF]
+        if signoff:
+            case, n_fail, _ = _junit_case(
+                f"verify.{rep.spec_id}",
+                SIGNOFF,
+                "0",
+                [f for f in signoff if f.severity is Severity.ERROR],
+                [f for f in signoff if f.severity is not Severity.ERROR],
+                [],
+            )
+            failures += n_fail
             cases.append(case)
         suite = ET.SubElement(
             suites,
@@ -261,7 +351,7 @@ def to_junit(reports: list[Report]) -> str:
             name=rep.spec_path,
             tests=str(len(cases)),
             failures=str(failures),
-            errors="0",
+            errors=str(errors),
             skipped=str(sum(1 for c in rep.checks if c.status == "skipped")),
             time=f"{sum(c.duration_s for c in rep.checks):.4f}",
         )

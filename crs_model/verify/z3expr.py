@@ -12,8 +12,8 @@ Inputs are a typed constant plus a ``known`` Bool each; parameters are numerals.
 Translation walks the AST once per distinct subtree (memoized by value), so shared
 definitions and repeated guards are built once and Z3's hash-consing shares the rest.
 
-The solver factory lives here too: every solver the verifier uses comes from
-:func:`make_solver` (fixed seed, deterministic resource limit, no wall clock).
+The solver factory is :mod:`crs_model.verify.solver`, the hot C-API constructors
+:mod:`crs_model.verify.capi`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 import z3
 
@@ -42,38 +41,7 @@ from crs_model.expr import (
     Str,
 )
 from crs_model.types import Symbol, SymbolKind, Type
-
-# Deterministic limits: an rlimit counts solver work, so a result does not
-# depend on machine speed (a wall-clock timeout would).
-DEFAULT_RLIMIT = 50_000_000
-SEED = 0
-
-
-def make_solver(
-    ctx: z3.Context, *, rlimit: int = DEFAULT_RLIMIT, minimize_cores: bool = True, relevancy: int | None = None
-) -> z3.Solver:
-    """The single factory for every solver the verifier builds (same results on every machine).
-
-    Each encoding owns a fresh ``z3.Context``: term ids, and so the solver's
-    choices and the witnesses it returns, do not depend on what else the process
-    built before (and encodings can live in different threads).
-    """
-    s = z3.Solver(ctx=ctx)
-    s.set("random_seed", SEED)
-    s.set("rlimit", rlimit)
-    s.set("core.minimize", minimize_cores)
-    if relevancy is not None:
-        s.set("relevancy", relevancy)
-    return s
-
-
-def check_fast(solver: z3.Solver, lits: list[z3.BoolRef]) -> z3.CheckSatResult:
-    """``solver.check(*lits)`` without z3py's per-literal re-casting (hot in the oracle)."""
-    arr = (z3.Ast * len(lits))()
-    for i, lit in enumerate(lits):
-        arr[i] = lit.as_ast()
-    r = z3.Z3_solver_check_assumptions(solver.ctx.ref(), solver.solver, len(lits), arr)
-    return z3.CheckSatResult(r)
+from crs_model.verify.capi import mk_and, mk_not, mk_or
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +53,8 @@ class Tri:
 
     @property
     def unknown(self) -> z3.BoolRef:
-        return _and(mk_not(self.t), mk_not(self.f))
+        """Neither definitely true nor definitely false."""
+        return mk_and(mk_not(self.t), mk_not(self.f))
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,74 +74,6 @@ def numeral(value: float | int | Fraction, is_int: bool, ctx: z3.Context) -> z3.
         return z3.IntVal(int(value), ctx)
     frac = Fraction(exact(value))
     return z3.RealVal(f"{frac.numerator}/{frac.denominator}", ctx)
-
-
-# The few hot constructors, straight on the C API: z3py's And/Or/Not re-check and
-# coerce every argument, which dominates encoding time on large graphs.
-def _ast_array(xs: list[z3.BoolRef]) -> Any:
-    arr = (z3.Ast * len(xs))()
-    for i, x in enumerate(xs):
-        arr[i] = x.as_ast()
-    return arr
-
-
-def _bv(x: z3.BoolRef) -> int:
-    """1 for the literal true, -1 for false, 0 otherwise (one C call; ``z3.is_true`` makes five)."""
-    return int(z3.Z3_get_bool_value(x.ctx.ref(), x.as_ast()))
-
-
-def mk_not(x: z3.BoolRef) -> z3.BoolRef:
-    b = _bv(x)
-    if b:
-        return z3.BoolVal(b < 0, x.ctx)
-    return z3.BoolRef(z3.Z3_mk_not(x.ctx.ref(), x.as_ast()), x.ctx)
-
-
-def _junction(xs: tuple[z3.BoolRef, ...], ctx: z3.Context | None, is_and: bool) -> z3.BoolRef:
-    """And/or of ``xs``, folding literal true/false (``ctx`` is needed only when ``xs`` may be empty)."""
-    c = xs[0].ctx if xs else ctx
-    assert c is not None, "an empty conjunction or disjunction needs its context"
-    absorbing = -1 if is_and else 1  # false decides a conjunction, true a disjunction
-    items: list[z3.BoolRef] = []
-    for x in xs:
-        b = _bv(x)
-        if b == absorbing:
-            return z3.BoolVal(not is_and, c)
-        if b == 0:
-            items.append(x)
-    if not items:
-        return z3.BoolVal(is_and, c)
-    if len(items) == 1:
-        return items[0]
-    mk = z3.Z3_mk_and if is_and else z3.Z3_mk_or
-    return z3.BoolRef(mk(c.ref(), len(items), _ast_array(items)), c)
-
-
-def _and(*xs: z3.BoolRef, ctx: z3.Context | None = None) -> z3.BoolRef:
-    """Conjunction, folding literal true/false (``ctx`` is needed only when ``xs`` may be empty)."""
-    return _junction(xs, ctx, True)
-
-
-def _or(*xs: z3.BoolRef, ctx: z3.Context | None = None) -> z3.BoolRef:
-    """Disjunction, folding literal true/false (``ctx`` is needed only when ``xs`` may be empty)."""
-    return _junction(xs, ctx, False)
-
-
-def raw_and(*xs: z3.BoolRef) -> z3.BoolRef:
-    """Exactly ``z3.And(*xs)`` (same term, no folding), without z3py's per-argument coercion."""
-    c = xs[0].ctx
-    return z3.BoolRef(z3.Z3_mk_and(c.ref(), len(xs), _ast_array(list(xs))), c)
-
-
-def raw_or(*xs: z3.BoolRef) -> z3.BoolRef:
-    """Exactly ``z3.Or(*xs)`` (same term, no folding), without z3py's per-argument coercion."""
-    c = xs[0].ctx
-    return z3.BoolRef(z3.Z3_mk_or(c.ref(), len(xs), _ast_array(list(xs))), c)
-
-
-def raw_not(x: z3.BoolRef) -> z3.BoolRef:
-    """Exactly ``z3.Not(x)`` (same term, no folding), without z3py's coercion."""
-    return z3.BoolRef(z3.Z3_mk_not(x.ctx.ref(), x.as_ast()), x.ctx)
 
 
 class Translator:
@@ -208,15 +109,22 @@ class Translator:
         self._names: dict[str, Term] = {}
 
     # ----------------------------------------------------------- helpers
+    def share_names(self, other: Translator) -> None:
+        """Reuse the terms ``other`` built for names (same inputs, a wider symbol table)."""
+        self._names.update(other._names)
+
     def enum_code(self, t: Type, value: str) -> z3.ArithRef:
+        """The Int code of an enum value (its index in the declaration)."""
         return z3.IntVal(t.values.index(value), self.ctx)
 
     def tri(self, node: Expr) -> Tri:
+        """The term of a boolean expression."""
         r = self.term(node)
         assert isinstance(r, Tri), f"expected a boolean at offset {node.pos}"
         return r
 
     def val(self, node: Expr) -> Val:
+        """The term of a numeric or enum expression."""
         r = self.term(node)
         assert isinstance(r, Val), f"expected a value at offset {node.pos}"
         return r
@@ -261,6 +169,7 @@ class Translator:
 
     # ----------------------------------------------------------- dispatch
     def term(self, node: Expr) -> Term:
+        """The term of ``node`` (memoized by value)."""
         hit = self._memo.get(node)
         if hit is not None:
             return hit
@@ -284,22 +193,22 @@ class Translator:
         if isinstance(node, Logic):
             a, b = self.tri(node.left), self.tri(node.right)
             if node.op == "and":
-                return Tri(_and(a.t, b.t), _or(a.f, b.f))
+                return Tri(mk_and(a.t, b.t), mk_or(a.f, b.f))
             if node.op == "or":
-                return Tri(_or(a.t, b.t), _and(a.f, b.f))
-            return Tri(_or(a.f, b.t), _and(a.t, b.f))  # implies
+                return Tri(mk_or(a.t, b.t), mk_and(a.f, b.f))
+            return Tri(mk_or(a.f, b.t), mk_and(a.t, b.f))  # implies
         if isinstance(node, Arith):
             x, y = self.val(node.left), self.val(node.right)
             if node.op == "/":
                 xv, yv = z3.ToReal(x.v) if x.v.is_int() else x.v, z3.ToReal(y.v) if y.v.is_int() else y.v
-                return Val(xv / yv, _and(x.k, y.k, yv != 0))
+                return Val(xv / yv, mk_and(x.k, y.k, yv != 0))
             if node.op == "+":
                 v = x.v + y.v
             elif node.op == "-":
                 v = x.v - y.v
             else:
                 v = x.v * y.v
-            return Val(v, _and(x.k, y.k))
+            return Val(v, mk_and(x.k, y.k))
         if isinstance(node, Compare):
             return self._compare(node)
         if isinstance(node, Member):
@@ -324,12 +233,12 @@ class Translator:
         a = self._operand(node.left, node.right)
         b = self._operand(node.right, node.left)
         if isinstance(a, Tri) and isinstance(b, Tri):
-            eq_t = _or(_and(a.t, b.t), _and(a.f, b.f))
-            eq_f = _or(_and(a.t, b.f), _and(a.f, b.t))
+            eq_t = mk_or(mk_and(a.t, b.t), mk_and(a.f, b.f))
+            eq_f = mk_or(mk_and(a.t, b.f), mk_and(a.f, b.t))
             return Tri(eq_t, eq_f) if node.op == "==" else Tri(eq_f, eq_t)
         assert isinstance(a, Val)
         assert isinstance(b, Val)
-        ops: dict[str, Callable[[Any, Any], z3.BoolRef]] = {
+        ops: dict[str, Callable[[z3.ArithRef, z3.ArithRef], z3.BoolRef]] = {
             "<": lambda p, q: p < q,
             "<=": lambda p, q: p <= q,
             ">": lambda p, q: p > q,
@@ -338,8 +247,8 @@ class Translator:
             "!=": lambda p, q: p != q,
         }
         c = ops[node.op](a.v, b.v)
-        k = _and(a.k, b.k)
-        return Tri(_and(k, c), _and(k, mk_not(c)))
+        k = mk_and(a.k, b.k)
+        return Tri(mk_and(k, c), mk_and(k, mk_not(c)))
 
     def _member(self, node: Member) -> Tri:
         x = self.val(node.operand)
@@ -351,10 +260,10 @@ class Translator:
                 lits.append(x.v == self.enum_code(t, item.value))
             else:
                 lits.append(x.v == numeral(item.exact, item.is_int, self.ctx))
-        inside = _or(*lits, ctx=self.ctx)
+        inside = mk_or(*lits, ctx=self.ctx)
         if node.negated:
             inside = mk_not(inside)
-        return Tri(_and(x.k, inside), _and(x.k, mk_not(inside)))
+        return Tri(mk_and(x.k, inside), mk_and(x.k, mk_not(inside)))
 
     def _ite(self, node: IfThenElse) -> Term:
         c = self.tri(node.cond)
@@ -362,8 +271,8 @@ class Translator:
         b = self._operand(node.orelse, node.then)
         unk = c.unknown
         if isinstance(a, Tri) and isinstance(b, Tri):
-            t = _or(_and(c.t, a.t), _and(c.f, b.t), _and(unk, a.t, b.t))
-            f = _or(_and(c.t, a.f), _and(c.f, b.f), _and(unk, a.f, b.f))
+            t = mk_or(mk_and(c.t, a.t), mk_and(c.f, b.t), mk_and(unk, a.t, b.t))
+            f = mk_or(mk_and(c.t, a.f), mk_and(c.f, b.f), mk_and(unk, a.f, b.f))
             return Tri(t, f)
         assert isinstance(a, Val)
         assert isinstance(b, Val)
@@ -372,7 +281,7 @@ class Translator:
             av = z3.ToReal(av) if av.is_int() else av
             bv = z3.ToReal(bv) if bv.is_int() else bv
         v = z3.If(c.f, bv, av)
-        k = z3.If(c.t, a.k, z3.If(c.f, b.k, _and(a.k, b.k, av == bv)))
+        k = z3.If(c.t, a.k, z3.If(c.f, b.k, mk_and(a.k, b.k, av == bv)))
         return Val(v, k)
 
     def _call(self, node: Call) -> Term:
@@ -383,7 +292,7 @@ class Translator:
             for x in vals[1:]:
                 v = z3.ToReal(x.v) if real and x.v.is_int() else x.v
                 acc = z3.If(v < acc, v, acc) if node.func == "min" else z3.If(v > acc, v, acc)
-            return Val(acc, _and(*(x.k for x in vals)))
+            return Val(acc, mk_and(*(x.k for x in vals)))
         assert self.calls is not None, f"{node.func}() is only meaningful in invariants"
         arg = node.args[0]
         assert isinstance(arg, Str)

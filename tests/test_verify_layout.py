@@ -1,0 +1,43 @@
+"""The verifier's layout holds its contracts: CHECKS, one module per check, z3-free top and report."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+from crs_model.verify import CHECKS
+from crs_model.verify.checks import RUNNERS
+from crs_model.verify.report import Check
+
+
+def test_checks_keep_their_names_and_order() -> None:
+    assert CHECKS == (
+        "contradiction",
+        "unreachable",
+        "overlap",
+        "gap",
+        "invariant",
+        "missing-data",
+        "redundant",
+        "uncited",
+    )
+    assert tuple(c.value for c in Check) == CHECKS
+    assert tuple(RUNNERS) == tuple(Check)
+
+
+def test_one_module_per_check() -> None:
+    for check in Check:
+        module = importlib.import_module(f"crs_model.verify.checks.{check.value.replace('-', '_')}")
+        assert RUNNERS[check] is module.run
+        assert module.run.__doc__
+
+
+def test_the_api_and_the_report_formats_do_not_import_z3() -> None:
+    code = (
+        "import sys\n"
+        "import crs_model.verify, crs_model.verify.report, crs_model.commands.verify\n"
+        "print('z3' in sys.modules)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "False"
