@@ -38,7 +38,9 @@ from crs_model.testing import _boundaries
 from crs_model.testing._invalid import _names as invalid_names
 from crs_model.testing._steer import InputModel, _dependents, _var_names
 from crs_model.types import BOOL, REAL
-from crs_model.verify.checks import Verifier, _boundary_points, _input_deps
+from crs_model.verify.checks.missing_data import input_deps as _input_deps
+from crs_model.verify.search import Search
+from crs_model.verify.simulation import boundary_points as _boundary_points
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_PATHS = [
@@ -168,7 +170,7 @@ def harvest_via_index(spec: Spec, idx: SpecIndex, *, near_only: bool = False) ->
 
 
 def boundary_points_via_index(spec: Spec, idx: SpecIndex) -> dict[str, list[float]]:
-    """``verify.checks._boundary_points``'s policy, unchanged, on the index's sampling thresholds."""
+    """``verify.simulation.boundary_points``'s policy, unchanged, on the index's sampling thresholds."""
     out: dict[str, list[float]] = {}
     for name, pts in idx.sampling_thresholds.items():
         v = spec.variables[name]
@@ -255,19 +257,19 @@ def test_comparison_records_folded_constants_and_the_side_of_the_input() -> None
 
 # ---------------------------------------------------------------- graph
 def _verifier_stub(spec: Spec) -> Any:
-    """What ``Verifier._topo`` and ``Verifier._parents`` read, without building the Z3 encoding."""
-    return types.SimpleNamespace(spec=spec, _order=[], _rank={}, _parent_map=None)
+    """What ``Search.topo`` and ``Search.parents`` read, without building the Z3 encoding."""
+    return types.SimpleNamespace(spec=spec, _order=[], rank={}, _parent_map=None)
 
 
 @each_spec
 def test_node_order_rank_and_parents_equal_the_verifiers(path: Path) -> None:
     spec, idx = loaded(path)
     stub = _verifier_stub(spec)
-    assert idx.node_order == tuple(Verifier._topo(stub))
-    assert dict(idx.rank) == stub._rank
+    assert idx.node_order == tuple(Search.topo(stub))
+    assert dict(idx.rank) == stub.rank
     assert idx.node_order[0] == spec.entry
     parents = {k: [(e.source, e.index) for e in edges] for k, edges in idx.incoming.items() if edges}
-    assert parents == Verifier._parents(stub)
+    assert parents == Search.parents(stub)
     assert dict(idx.edges) == {e.id: e for n in spec.nodes.values() for e in n.edges}
     # check_unreachable's edges into each element, in spec order
     into: dict[str, list[Any]] = {}
@@ -298,7 +300,7 @@ def test_a_synthetic_1000_node_graph_saturates_the_path_count() -> None:
     idx = build_index(spec)
     assert idx.path_count == MAX_PATHS + 1
     assert idx.outcome_paths is None  # exponentially many: not listed
-    assert idx.node_order == tuple(Verifier._topo(_verifier_stub(spec)))
+    assert idx.node_order == tuple(Search.topo(_verifier_stub(spec)))
     g = build_graph(spec)
     for nid in list(spec.nodes)[::97]:
         below = nx.descendants(g, nid)

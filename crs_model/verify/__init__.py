@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crs_model.model import Severity, Spec
+from crs_model.verify.limits import DEFAULT_RLIMIT, MAX_RLIMIT
 from crs_model.verify.report import CHECKS, CheckResult, Finding, Report, Verdict, to_junit, to_sarif
 
 __all__ = [
@@ -31,9 +32,6 @@ __all__ = [
     "to_sarif",
     "verify",
 ]
-
-DEFAULT_RLIMIT = 50_000_000  # z3 resource units per query (deterministic, unlike a timeout)
-MAX_RLIMIT = 2**32 - 1  # z3 keeps the limit in an unsigned 32-bit parameter
 
 
 def verify(spec: Spec, *, checks: Sequence[str] | None = None, rlimit: int = DEFAULT_RLIMIT) -> Report:

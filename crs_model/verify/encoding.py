@@ -21,8 +21,8 @@ import z3
 from crs_model.errors import Location
 from crs_model.expr import Expr, conjuncts
 from crs_model.model import Edge, HitPolicy, Spec
-from crs_model.verify import DEFAULT_RLIMIT
 from crs_model.verify.capi import check_fast, mk_and, mk_not, mk_or
+from crs_model.verify.limits import DEFAULT_RLIMIT
 from crs_model.verify.solver import make_solver
 from crs_model.verify.z3expr import Translator, Tri, Val, numeral
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import z3
 
-from crs_model.verify import DEFAULT_RLIMIT
+from crs_model.verify.limits import DEFAULT_RLIMIT
 
 SEED = 0
 

@@ -20,9 +20,9 @@ import z3
 from crs_model.engine import Engine
 from crs_model.errors import Location, PatientError
 from crs_model.model import Severity, Spec
-from crs_model.verify import DEFAULT_RLIMIT
 from crs_model.verify.checks import RUNNERS
 from crs_model.verify.encoding import Encoding, Inputs, Undecided
+from crs_model.verify.limits import DEFAULT_RLIMIT
 from crs_model.verify.report import (
     INTERNAL,
     UNDECIDED,

@@ -1,0 +1,7 @@
+"""The solver's resource limits: a z3-free module, so the package and its callers can name them
+without loading z3."""
+
+from __future__ import annotations
+
+DEFAULT_RLIMIT = 50_000_000  # z3 resource units per query (deterministic, unlike a timeout)
+MAX_RLIMIT = 2**32 - 1  # z3 keeps the limit in an unsigned 32-bit parameter
