@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from crs_model.errors import Location, Problem, SpecError
 from crs_model.expr import Expr, ExprSyntaxError, measure, names, parse
+from crs_model.hints import hint_budget
 from crs_model.model import (
     Action,
     Confidence,
@@ -808,7 +809,8 @@ class _Builder:
 
 def load_spec_bytes(raw: bytes, path: str) -> Spec:
     """Load a spec from bytes; ``path`` is used in messages and stored on the spec."""
-    return _Builder(load_yaml(raw, path), path).build()
+    with hint_budget():  # every problem is reported; only the first ones get a did-you-mean
+        return _Builder(load_yaml(raw, path), path).build()
 
 
 def load_spec_file(path: str | Path) -> Spec:

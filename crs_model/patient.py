@@ -15,26 +15,19 @@ from typing import Any
 
 from crs_model.errors import PatientError
 from crs_model.expr import Name, children
+from crs_model.hints import did_you_mean
 from crs_model.model import Constraint, Spec, Variable
 from crs_model.pyeval import compile_expr
 from crs_model.text import fmt_number
-from crs_model.types import suggest
 
 MAX_PATIENT_KEYS = 256
 
 Check = Callable[[Any], Any]
 
-# Did-you-mean is for typos: a name longer than this gets no hint, and a candidate over
-# 3x as long cannot reach difflib's 0.6 similarity with a name that short, so one hint
-# costs at most (number of variables) x 64 x 192 whatever the input holds.
-MAX_HINT_CHARS = 64
-
 
 def _hint(name: str, candidates: list[str]) -> str:
     """A bounded did-you-mean for one unknown ``name`` (empty for names no typo explains)."""
-    if not name or len(name) > MAX_HINT_CHARS:
-        return ""
-    return suggest(name, [c for c in candidates if len(c) <= 3 * MAX_HINT_CHARS])
+    return did_you_mean(name, candidates)
 
 
 def _js(x: Any) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from crs_model.expr import (
     Num,
     Str,
 )
+from crs_model.hints import did_you_mean
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,18 +73,9 @@ class TypeCheckError(Exception):
         super().__init__(message)
 
 
-def _squash(text: str) -> str:
-    return text.lower().replace("_", "").replace("-", "")
-
-
 def suggest(name: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-    if not close:
-        # substring hints catch abbreviations like 'il6' or 'il_6' -> 'il6_pg_ml'
-        key = _squash(name)
-        subs = [c for c in candidates if key and key in _squash(c)]
-        close = sorted(subs, key=lambda c: (-difflib.SequenceMatcher(None, name, c).ratio(), c))[:1]
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    """A bounded did-you-mean hint (see :mod:`crs_model.hints`)."""
+    return did_you_mean(name, candidates)
 
 
 @dataclass(frozen=True, slots=True)

@@ -449,3 +449,25 @@ def test_integer_longer_than_pythons_digit_limit_names_its_field(tmp_path: Path)
     assert first["line"] == 1
     assert first["error"]["field"] == "tocilizumab_doses"
     assert second["recommendation"] == "consider_cytosorb"
+
+
+def test_thousands_of_unknown_names_in_a_spec_are_all_reported_the_first_with_hints(tmp_path: Path) -> None:
+    from crs_model.hints import SPEC_HINTS
+
+    n = 1500  # unknown names, each among 1,500 parameters: hints must not cost their product
+    text = (ROOT / "specs" / "examples" / "mini_crs.yaml").read_text(encoding="utf-8")
+    params = "".join(f"  pz_{i}:\n    value: 1\n    label: p\n    rationale: r\n    cites: [seed]\n" for i in range(n))
+    defs = "".join(f"  dz_{i}:\n    type: real\n    expr: qzz_{i} + 1\n" for i in range(n))
+    text = text.replace("\nparameters:\n", "\nparameters:\n" + params, 1)
+    text = text.replace("\ndefinitions:\n", "\ndefinitions:\n" + defs, 1)
+    spec = tmp_path / "many.yaml"
+    spec.write_text(text, encoding="utf-8")
+    res = cli("check-spec", str(spec), timeout=120)
+    no_traceback(res)
+    assert res.returncode == 2
+    err = res.stderr.decode()
+    assert f"spec not loaded ({n} problems)" in err
+    hinted = err.count("did you mean")
+    assert 0 < hinted <= SPEC_HINTS
+    assert "unknown name 'qzz_0' (did you mean" in err
+    assert f"unknown name 'qzz_{n - 1}'\n" in err

@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crs_model.errors",
             "crs_model.diagnostics",
             "crs_model.fileio",  # bounded reads of regular files, atomic writes
+            "crs_model.hints",  # bounded did-you-mean
             "crs_model.exact",
             "crs_model.expr",
             "crs_model.types",
