@@ -25,11 +25,11 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from crs_model.expr import Arith, Call, Compare, Expr, Logic, Member, Name, Neg, Num, children
-from crs_model.model import Edge, Formula, Spec
 from crs_model.types import Symbol, SymbolKind
 
-if TYPE_CHECKING:  # the type of a location only; errors sits below model and adds nothing here
+if TYPE_CHECKING:  # annotations only: model imports this module when Spec.index is first read
     from crs_model.errors import Location
+    from crs_model.model import Edge, Formula, Spec
 
 MAX_PATHS = 4096  # entry-to-outcome paths listed at most; beyond it ``outcome_paths`` is None
 

@@ -499,3 +499,51 @@ def test_mapping_fields_are_read_only_proxies() -> None:
         value = getattr(idx, f.name)
         if isinstance(value, Mapping):
             assert isinstance(value, types.MappingProxyType), f.name
+
+
+# ---------------------------------------------------------------- Spec.index: built once per spec
+def test_spec_index_is_built_once_and_equals_build_index() -> None:
+    spec = crs_model.load_spec(SPEC_PATHS[1])
+    assert spec._index is None  # nothing is computed before a consumer asks
+    first = spec.index
+    assert spec.index is first
+    assert first == build_index(spec)
+    assert "_index" not in repr(spec)
+
+
+def test_a_replaced_spec_gets_a_fresh_index() -> None:
+    """Mutation testing builds mutants with ``dataclasses.replace``: a mutant must not
+    inherit the original's index."""
+    spec = crs_model.load_spec(SPEC_PATHS[1])
+    original = spec.index
+    node = spec.nodes[spec.entry]
+    first, *rest = node.edges
+    flipped = dataclasses.replace(first, guard=_formula(first.guard, expr.Not(first.guard.ast, 0), BOOL))
+    nodes = {**spec.nodes, spec.entry: dataclasses.replace(node, edges=(flipped, *rest))}
+    mutant = dataclasses.replace(spec, nodes=nodes)
+    assert mutant._index is None
+    assert mutant.index is not original
+    assert mutant.index == build_index(mutant)
+    assert mutant.index.by_element[f"edge:{first.id}"][0].ast is flipped.guard.ast
+    assert spec.index is original  # the original keeps its own
+    assert mutant == dataclasses.replace(mutant)  # the memo takes no part in equality
+
+
+def test_two_threads_building_at_once_get_equal_indexes() -> None:
+    import threading
+
+    spec = crs_model.load_spec(SPEC_PATHS[0])
+    start = threading.Barrier(2)
+    got: list[SpecIndex] = []
+
+    def read() -> None:
+        start.wait()
+        got.append(spec.index)
+
+    threads = [threading.Thread(target=read) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 2
+    assert got[0] == got[1] == spec.index == build_index(spec)
