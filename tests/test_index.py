@@ -459,7 +459,7 @@ def test_pure_imports() -> None:
     modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     ours = {m for m in modules if m.startswith("crs_model")}
-    # crs_model.errors only for the Location annotation, under TYPE_CHECKING
+    # crs_model.model and crs_model.errors for annotations only, under TYPE_CHECKING
     assert ours <= {"crs_model.expr", "crs_model.model", "crs_model.types", "crs_model.errors"}
     assert all(m.split(".")[0] in sys.stdlib_module_names for m in modules - ours - {"__future__"})
     code = (
