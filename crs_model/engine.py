@@ -160,13 +160,14 @@ class Engine:
         self.spec = spec
         self.validator = PatientValidator(spec)
         sym = spec.symbols
+        idx = spec.index
         # definitions are computed lazily, on first use, and kept in the environment
         defs: dict[str, Fn] = {}
-        for name, d in spec.definitions.items():
-            defs[name] = compile_expr(d.formula.ast, sym, defs)
+        for name in idx.definition_order:  # dependencies first
+            defs[name] = compile_expr(idx.definitions[name].ast, sym, defs)
         self._defs: tuple[tuple[str, Fn], ...] = tuple(defs.items())
         self._grade: Fn = compile_expr(Name("astct_grade", 0), sym, defs) if "astct_grade" in defs else _none
-        self._explain = UnknownExplainer(sym, {n: d.formula.ast for n, d in spec.definitions.items()})
+        self._explain = UnknownExplainer(sym, {n: site.ast for n, site in idx.definitions.items()})
         self._order = {v: i for i, v in enumerate(spec.variables)}
         self._nodes: dict[str, _CNode] = {}
         for nid, node in spec.nodes.items():

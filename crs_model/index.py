@@ -9,6 +9,11 @@ in topological order with the edges into every node and outcome, the outcomes ea
 node can reach and (when there are few enough) every entry-to-outcome path, the
 constants each numeric input is compared with, and the invariant environment.
 
+Consumers read it as ``spec.index`` (:attr:`crs_model.model.Spec.index`): built on
+first access and kept on the spec, so each fact is computed once per spec; a spec
+made with ``dataclasses.replace`` (a mutant) gets its own. docs/architecture.md
+lists which consumer reads which field.
+
 The result is a frozen value: tuples and read-only mappings, nothing a consumer can
 change under another's feet. Every walk is iterative (specs can be deep), and every
 order is fixed by the spec (never by hashing), so the index is the same in every
@@ -25,11 +30,11 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from crs_model.expr import Arith, Call, Compare, Expr, Logic, Member, Name, Neg, Num, children
-from crs_model.model import Edge, Formula, Spec
 from crs_model.types import Symbol, SymbolKind
 
-if TYPE_CHECKING:  # the type of a location only; errors sits below model and adds nothing here
+if TYPE_CHECKING:  # annotations only: model imports this module when Spec.index is first read
     from crs_model.errors import Location
+    from crs_model.model import Edge, Formula, Spec
 
 MAX_PATHS = 4096  # entry-to-outcome paths listed at most; beyond it ``outcome_paths`` is None
 
@@ -46,7 +51,7 @@ class SiteKind(enum.Enum):
     RELATION = "relation"  # a metamorphic relation's ``when``, ``change`` or ``expect``
 
 
-# The sites the testing layer's threshold harvest reads (``_boundaries.spec_formulas``):
+# The sites the testing layer's threshold harvest reads (``_boundaries.harvest``):
 # an output re-lists a definition and a relation describes pairs of patients.
 THRESHOLD_SOURCES = frozenset(
     {SiteKind.CONSTRAINT, SiteKind.DEFINITION, SiteKind.GUARD, SiteKind.FLAG, SiteKind.INVARIANT}
@@ -401,7 +406,11 @@ def _sites(spec: Spec) -> Iterator[tuple[SiteKind, str, str, Formula, Location]]
 
 
 def build_index(spec: Spec) -> SpecIndex:
-    """Compute the :class:`SpecIndex` of ``spec`` (one walk per distinct formula)."""
+    """Compute the :class:`SpecIndex` of ``spec`` (one walk per distinct formula).
+
+    A pure function of the spec: called twice (or from two threads at once), it gives
+    equal values. Consumers read the cached ``spec.index`` instead of calling it.
+    """
     variables = spec.variables
     var_rank = {v: i for i, v in enumerate(variables)}
     numeric = {n: v for n, v in variables.items() if v.type.numeric}

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from crs_model.errors import Location
 from crs_model.expr import Expr
 from crs_model.source import Source, YScalar
 from crs_model.types import Symbol, Type
+
+if TYPE_CHECKING:  # index reads model; model builds the index only on first use (see Spec.index)
+    from crs_model.index import SpecIndex
 
 
 class Status(enum.Enum):
@@ -265,6 +269,24 @@ class Spec:
     invariant_symbols: Mapping[str, Symbol]  # plus ``recommendation``
     graph_loc: Location
     metamorphic_relations: tuple[MetamorphicRelation, ...] = ()
+    # not an init field: dataclasses.replace (how mutants are built) gives the copy a fresh index
+    _index: SpecIndex | None = field(default=None, init=False, compare=False, repr=False)
+
+    @property
+    def index(self) -> SpecIndex:
+        """The spec's :class:`~crs_model.index.SpecIndex`, built on first access and kept.
+
+        Every backend reads its facts about the spec here, so each is computed once
+        per spec. Safe from several threads: the index is a pure function of the
+        spec, so two threads building it at once get equal values (one is kept).
+        """
+        idx = self._index
+        if idx is None:
+            from crs_model.index import build_index  # index imports model: resolved at call time
+
+            idx = build_index(self)
+            object.__setattr__(self, "_index", idx)  # memo on a frozen value, as Decision.cites
+        return idx
 
     def locate(self, formula: Formula, offset: int) -> Location:
         """Location in the spec file of character ``offset`` of ``formula``."""

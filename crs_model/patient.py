@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from crs_model.errors import PatientError
-from crs_model.expr import Name, children
 from crs_model.hints import did_you_mean
-from crs_model.model import Constraint, Spec, Variable
+from crs_model.index import SiteKind
+from crs_model.model import Spec, Variable
 from crs_model.pyeval import compile_expr
 from crs_model.text import fmt_number
 
@@ -102,21 +102,6 @@ def _checker(v: Variable) -> Check:
     return check_real
 
 
-def _constraint_fields(c: Constraint) -> list[str]:
-    out: list[str] = []
-    stack = [c.formula.ast]
-    found: list[tuple[int, str]] = []
-    while stack:
-        n = stack.pop()
-        if isinstance(n, Name):
-            found.append((n.pos, n.id))
-        stack.extend(children(n))
-    for _, nm in sorted(found):
-        if nm not in out:
-            out.append(nm)
-    return out
-
-
 class PatientValidator:
     """Compiled validator for one spec; ``validate`` returns the known values."""
 
@@ -124,9 +109,10 @@ class PatientValidator:
         self._checks: dict[str, Check] = {n: _checker(v) for n, v in spec.variables.items()}
         self._names = sorted(spec.variables)
         self._constraints = []
-        for c in spec.constraints:
-            fields = [f for f in _constraint_fields(c) if f in spec.variables]
-            self._constraints.append((compile_expr(c.formula.ast, spec.symbols), c, fields))
+        # the fields a violation names: the inputs the constraint reads, in source order
+        sites = spec.index.of_kind(SiteKind.CONSTRAINT)
+        for c, site in zip(spec.constraints, sites, strict=True):
+            self._constraints.append((compile_expr(c.formula.ast, spec.symbols), c, list(site.direct_inputs)))
 
     def validate(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, Mapping):

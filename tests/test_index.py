@@ -15,7 +15,6 @@ import dataclasses
 import enum
 import hashlib
 import itertools
-import math
 import os
 import subprocess
 import sys
@@ -33,14 +32,12 @@ from crs_model.expr import Arith, Compare, Name, Num
 from crs_model.graph import build_graph
 from crs_model.index import MAX_PATHS, SiteKind, SpecIndex, build_index
 from crs_model.model import Definition, Formula, Spec
-from crs_model.patient import _constraint_fields
 from crs_model.testing import _boundaries
 from crs_model.testing._invalid import _names as invalid_names
-from crs_model.testing._steer import InputModel, _dependents, _var_names
+from crs_model.testing._steer import InputModel
 from crs_model.types import BOOL, REAL
-from crs_model.verify.checks.missing_data import input_deps as _input_deps
-from crs_model.verify.search import Search
 from crs_model.verify.simulation import boundary_points as _boundary_points
+from tests import index_reference as ref
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_PATHS = [
@@ -68,7 +65,7 @@ each_spec = pytest.mark.parametrize("path", SPEC_PATHS, ids=IDS)
 def test_sites_cover_every_formula_in_spec_order(path: Path) -> None:
     spec, idx = loaded(path)
     # the harvest's own list of formulas is the index's threshold sources, in the same order
-    harvested = list(_boundaries.spec_formulas(spec))
+    harvested = list(ref.spec_formulas(spec))
     sources = [s.ast for s in idx.sites if s.kind not in (SiteKind.OUTPUT, SiteKind.RELATION)]
     assert len(sources) == len(harvested)
     assert all(a is b for a, b in zip(sources, harvested, strict=True))
@@ -115,8 +112,8 @@ def test_names_inputs_and_conjuncts_of_every_site(path: Path) -> None:
     for site in idx.sites:
         assert set(site.names) == expr.names(site.ast)
         assert len(site.names) == len(set(site.names))
-        assert list(site.direct_inputs) == _var_names(site.ast, spec.variables)
-        assert set(site.inputs) == _input_deps(spec, site.ast)
+        assert list(site.direct_inputs) == ref.var_names(site.ast, spec.variables)
+        assert set(site.inputs) == ref.input_deps(spec, site.ast)
         assert list(site.inputs) == [v for v in spec.variables if v in site.inputs]  # declaration order
         conj = expr.conjuncts(site.ast)
         assert len(site.conjuncts) == len(conj)
@@ -131,7 +128,7 @@ def test_constraint_fields_as_the_validator_and_invalid_strategy_read_them(path:
     for i, (c, site) in enumerate(zip(spec.constraints, constraints, strict=True)):
         assert site.element == f"constraint:{c.id}"
         # patient.py: the fields named in an inconsistent-input message, in source order
-        assert list(site.direct_inputs) == [f for f in _constraint_fields(c) if f in spec.variables]
+        assert list(site.direct_inputs) == [f for f in ref.constraint_fields(c) if f in spec.variables]
         assert set(site.direct_inputs) == set(invalid_names(spec, i))
 
 
@@ -139,66 +136,27 @@ def test_constraint_fields_as_the_validator_and_invalid_strategy_read_them(path:
 def test_definition_order_dependents_and_readers(path: Path) -> None:
     spec, idx = loaded(path)
     assert idx.definition_order == tuple(spec.definitions)  # the loader's dependency order
-    definitions = {n: d.formula.ast for n, d in spec.definitions.items()}
-    assert dict(idx.dependents) == _dependents(spec, definitions)
+    assert dict(idx.dependents) == ref.dependents(spec)
     for v in spec.variables:
-        want = [s for s in idx.sites if v in _input_deps(spec, s.ast)]
+        want = [s for s in idx.sites if v in ref.input_deps(spec, s.ast)]
         assert list(idx.readers[v]) == want
     assert any(idx.dependents.values())  # the comparison above is not between empty maps
 
 
 # ---------------------------------------------------------------- thresholds
-def harvest_via_index(spec: Spec, idx: SpecIndex, *, near_only: bool = False) -> dict[str, tuple[float, ...]]:
-    """``_boundaries.harvest``'s policy, unchanged, on the index's inputs (how it will be wired)."""
-    out: dict[str, tuple[float, ...]] = {}
-    for name, compared in idx.thresholds.items():
-        v = spec.variables[name]
-        lo = v.minimum if v.minimum is not None else -math.inf
-        hi = v.maximum if v.maximum is not None else math.inf
-        vals: set[float] = set()
-        for c in {*compared, *idx.members[name], *idx.cap_crossings[name]}:
-            vals.update(_boundaries._near(v, c))
-        if not near_only:
-            vals.update(c for c in idx.constants if v.type.base != "int" or float(c).is_integer())
-            if math.isfinite(lo):
-                vals.add(lo)
-            if math.isfinite(hi):
-                vals.add(hi)
-        keep = sorted(round(x, 6) for x in vals if lo <= x <= hi and (v.type.base != "int" or float(x).is_integer()))
-        out[name] = tuple(int(x) for x in keep) if v.type.base == "int" else tuple(keep)
-    return out
-
-
-def boundary_points_via_index(spec: Spec, idx: SpecIndex) -> dict[str, list[float]]:
-    """``verify.simulation.boundary_points``'s policy, unchanged, on the index's sampling thresholds."""
-    out: dict[str, list[float]] = {}
-    for name, pts in idx.sampling_thresholds.items():
-        v = spec.variables[name]
-        step = 1.0 if v.type.base == "int" else 0.1
-        cand = set(pts) | {c - step for c in pts} | {c + step for c in pts}
-        cand |= {(a + b) / 2 for a, b in itertools.pairwise(pts)}
-        lo = v.minimum if v.minimum is not None else -math.inf
-        hi = v.maximum if v.maximum is not None else math.inf
-        keep = [c for c in cand if lo <= c <= hi]
-        if v.type.base == "int":
-            keep = [float(round(c)) for c in keep]
-        out[name] = sorted(set(keep))
-    return out
-
-
 @each_spec
 def test_thresholds_equal_the_testing_layers(path: Path) -> None:
     spec, idx = loaded(path)
-    assert dict(idx.thresholds) == _boundaries.thresholds(spec)
-    assert harvest_via_index(spec, idx) == _boundaries.harvest(spec)
-    assert harvest_via_index(spec, idx, near_only=True) == _boundaries.harvest(spec, near_only=True)
+    assert dict(idx.thresholds) == ref.thresholds(spec) == _boundaries.thresholds(spec)
+    assert _boundaries.harvest(spec) == ref.harvest(spec)
+    assert _boundaries.harvest(spec, near_only=True) == ref.harvest(spec, near_only=True)
     assert any(idx.thresholds.values())
 
 
 @each_spec
 def test_sampling_points_equal_the_verifiers(path: Path) -> None:
     spec, idx = loaded(path)
-    assert boundary_points_via_index(spec, idx) == _boundary_points(spec)
+    assert _boundary_points(spec) == ref.boundary_points(spec)
     assert idx.sampling_thresholds
 
 
@@ -210,7 +168,7 @@ def test_raw_comparisons_once_per_formula(path: Path) -> None:
     for site in idx.sites:
         if site.kind is SiteKind.OUTPUT:  # the same tree as its definition's site
             continue
-        for node in _boundaries._walk(site.ast):
+        for node in ref.walk(site.ast):
             if not isinstance(node, Compare):
                 continue
             for var, other, left in ((node.left, node.right, True), (node.right, node.left, False)):
@@ -256,20 +214,14 @@ def test_comparison_records_folded_constants_and_the_side_of_the_input() -> None
 
 
 # ---------------------------------------------------------------- graph
-def _verifier_stub(spec: Spec) -> Any:
-    """What ``Search.topo`` and ``Search.parents`` read, without building the Z3 encoding."""
-    return types.SimpleNamespace(spec=spec, _order=[], rank={}, _parent_map=None)
-
-
 @each_spec
 def test_node_order_rank_and_parents_equal_the_verifiers(path: Path) -> None:
     spec, idx = loaded(path)
-    stub = _verifier_stub(spec)
-    assert idx.node_order == tuple(Search.topo(stub))
-    assert dict(idx.rank) == stub.rank
+    assert idx.node_order == tuple(ref.topo(spec))
+    assert dict(idx.rank) == {n: i for i, n in enumerate(ref.topo(spec))}
     assert idx.node_order[0] == spec.entry
     parents = {k: [(e.source, e.index) for e in edges] for k, edges in idx.incoming.items() if edges}
-    assert parents == Search.parents(stub)
+    assert parents == ref.parents(spec)
     assert dict(idx.edges) == {e.id: e for n in spec.nodes.values() for e in n.edges}
     # check_unreachable's edges into each element, in spec order
     into: dict[str, list[Any]] = {}
@@ -284,13 +236,39 @@ def test_node_order_rank_and_parents_equal_the_verifiers(path: Path) -> None:
 def test_paths_equal_the_steering_models_and_reachability_networkxs(path: Path) -> None:
     spec, idx = loaded(path)
     assert idx.outcome_paths is not None
-    model_paths = InputModel(spec).paths
+    model_paths = ref.steering_paths(spec)
     assert {o: list(p) for o, p in idx.outcome_paths.items()} == model_paths
+    assert InputModel(spec).paths == model_paths
     assert idx.path_count == sum(len(p) for p in model_paths.values())
     g = build_graph(spec)
     for nid in spec.nodes:
         below = nx.descendants(g, nid)
         assert idx.reachable_outcomes[nid] == tuple(o for o in spec.outcomes if o in below)
+
+
+def test_steering_beyond_the_path_listing_takes_the_first_path_to_each_outcome() -> None:
+    from benchmarks.bench_verify import synthetic_spec
+
+    spec = synthetic_spec(1_000)
+    assert spec.index.outcome_paths is None
+    paths = InputModel(spec).paths
+    assert set(paths) == set(spec.outcomes)
+    for o, ps in paths.items():
+        assert len(ps) == (1 if o in spec.index.reachable_outcomes[spec.entry] else 0)
+        for p in ps:  # a real path from the entry, each edge the first in its node that leads to o
+            assert p[0].source == spec.entry
+            assert p[-1].target == o
+            assert len(p) <= 65
+            for a, b in itertools.pairwise(p):
+                assert a.target == b.source
+            for e in p:
+                first = next(
+                    x
+                    for x in spec.nodes[e.source].edges
+                    if x.target == o or o in spec.index.reachable_outcomes.get(x.target, ())
+                )
+                assert first is e
+    assert any(paths.values())
 
 
 def test_a_synthetic_1000_node_graph_saturates_the_path_count() -> None:
@@ -300,7 +278,7 @@ def test_a_synthetic_1000_node_graph_saturates_the_path_count() -> None:
     idx = build_index(spec)
     assert idx.path_count == MAX_PATHS + 1
     assert idx.outcome_paths is None  # exponentially many: not listed
-    assert idx.node_order == tuple(Search.topo(_verifier_stub(spec)))
+    assert idx.node_order == tuple(ref.topo(spec))
     g = build_graph(spec)
     for nid in list(spec.nodes)[::97]:
         below = nx.descendants(g, nid)
@@ -408,7 +386,7 @@ def test_a_loaded_chain_as_long_as_the_loader_allows(tmp_path: Path) -> None:
     assert order.index("chain_0") < order.index(f"chain_{n // 2}") < order.index(f"chain_{n - 1}")
     assert idx.definitions[f"chain_{n - 1}"].inputs == ("weight_kg",)
     assert {f"chain_{i}" for i in range(n)} <= set(idx.dependents["weight_kg"])
-    assert dict(idx.dependents) == _dependents(spec, {n: d.formula.ast for n, d in spec.definitions.items()})
+    assert dict(idx.dependents) == ref.dependents(spec)
 
 
 def test_far_deeper_than_the_loader_allows_without_recursion() -> None:
@@ -481,7 +459,7 @@ def test_pure_imports() -> None:
     modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     ours = {m for m in modules if m.startswith("crs_model")}
-    # crs_model.errors only for the Location annotation, under TYPE_CHECKING
+    # crs_model.model and crs_model.errors for annotations only, under TYPE_CHECKING
     assert ours <= {"crs_model.expr", "crs_model.model", "crs_model.types", "crs_model.errors"}
     assert all(m.split(".")[0] in sys.stdlib_module_names for m in modules - ours - {"__future__"})
     code = (
@@ -499,3 +477,51 @@ def test_mapping_fields_are_read_only_proxies() -> None:
         value = getattr(idx, f.name)
         if isinstance(value, Mapping):
             assert isinstance(value, types.MappingProxyType), f.name
+
+
+# ---------------------------------------------------------------- Spec.index: built once per spec
+def test_spec_index_is_built_once_and_equals_build_index() -> None:
+    spec = crs_model.load_spec(SPEC_PATHS[1])
+    assert spec._index is None  # nothing is computed before a consumer asks
+    first = spec.index
+    assert spec.index is first
+    assert first == build_index(spec)
+    assert "_index" not in repr(spec)
+
+
+def test_a_replaced_spec_gets_a_fresh_index() -> None:
+    """Mutation testing builds mutants with ``dataclasses.replace``: a mutant must not
+    inherit the original's index."""
+    spec = crs_model.load_spec(SPEC_PATHS[1])
+    original = spec.index
+    node = spec.nodes[spec.entry]
+    first, *rest = node.edges
+    flipped = dataclasses.replace(first, guard=_formula(first.guard, expr.Not(first.guard.ast, 0), BOOL))
+    nodes = {**spec.nodes, spec.entry: dataclasses.replace(node, edges=(flipped, *rest))}
+    mutant = dataclasses.replace(spec, nodes=nodes)
+    assert mutant._index is None
+    assert mutant.index is not original
+    assert mutant.index == build_index(mutant)
+    assert mutant.index.by_element[f"edge:{first.id}"][0].ast is flipped.guard.ast
+    assert spec.index is original  # the original keeps its own
+    assert mutant == dataclasses.replace(mutant)  # the memo takes no part in equality
+
+
+def test_two_threads_building_at_once_get_equal_indexes() -> None:
+    import threading
+
+    spec = crs_model.load_spec(SPEC_PATHS[0])
+    start = threading.Barrier(2)
+    got: list[SpecIndex] = []
+
+    def read() -> None:
+        start.wait()
+        got.append(spec.index)
+
+    threads = [threading.Thread(target=read) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 2
+    assert got[0] == got[1] == spec.index == build_index(spec)

@@ -11,30 +11,13 @@ mutation runner and the care-course machine.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
-from crs_model.expr import Arith, Call, Compare, Expr, Member, Name, Neg, Num, children
+from crs_model.expr import Arith, Expr, Name, Neg, Num
 from crs_model.model import Spec, Variable
 from crs_model.types import Symbol, SymbolKind
 
 REAL_STEP = 0.1  # "just below / above" for a real input, readable in a care story
-
-
-def spec_formulas(spec: Spec) -> Iterator[Expr]:
-    """Every expression of the spec: constraints, definitions, guards, flags, invariants."""
-    for c in spec.constraints:
-        yield c.formula.ast
-    for d in spec.definitions.values():
-        yield d.formula.ast
-    for n in spec.nodes.values():
-        for e in n.edges:
-            yield e.guard.ast
-    for o in spec.outcomes.values():
-        for f in o.flags:
-            if f.when is not None:
-                yield f.when.ast
-    for i in spec.invariants:
-        yield i.formula.ast
 
 
 def constant_value(node: Expr, symbols: Mapping[str, Symbol]) -> float | None:
@@ -63,14 +46,6 @@ def constant_value(node: Expr, symbols: Mapping[str, Symbol]) -> float | None:
     return None
 
 
-def _walk(node: Expr) -> Iterator[Expr]:
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(children(n))
-
-
 def _near(v: Variable, c: float) -> list[float]:
     if v.type.base == "int":
         lo = math.floor(c)
@@ -88,47 +63,17 @@ def harvest(spec: Spec, *, near_only: bool = False) -> dict[str, tuple[float, ..
     the spec that lies in the input's domain, and the domain ends. ``near_only``
     keeps only the first two: the values right at the input's own thresholds.
     """
-    sym = spec.symbols
-    direct: dict[str, set[float]] = {n: set() for n, v in spec.variables.items() if v.type.numeric}
-    constants: set[float] = {float(p.value) for p in spec.parameters.values() if not isinstance(p.value, bool)}
-    scaled: dict[str, set[float]] = {n: set() for n in direct}
-    for formula in spec_formulas(spec):
-        multipliers: list[tuple[str, float]] = []
-        for n in _walk(formula):
-            if isinstance(n, Num):
-                constants.add(n.value)
-            elif isinstance(n, Compare):
-                for var_side, const_side in ((n.left, n.right), (n.right, n.left)):
-                    c = constant_value(const_side, sym)
-                    if isinstance(var_side, Name) and var_side.id in direct and c is not None:
-                        direct[var_side.id].add(c)
-            elif isinstance(n, Member) and isinstance(n.operand, Name) and n.operand.id in direct:
-                direct[n.operand.id].update(x.value for x in n.values if isinstance(x, Num))
-            elif isinstance(n, Arith) and n.op == "*":
-                for var_side, const_side in ((n.left, n.right), (n.right, n.left)):
-                    c = constant_value(const_side, sym)
-                    if isinstance(var_side, Name) and var_side.id in direct and c:
-                        multipliers.append((var_side.id, c))
-        # a cap such as min(800, 8 * weight_kg) is crossed at weight 800 / 8
-        caps = [
-            c
-            for n in _walk(formula)
-            if isinstance(n, Call)
-            for a in children(n)
-            if (c := constant_value(a, sym)) is not None
-        ]
-        for var, m in multipliers:
-            scaled[var].update(k / m for k in caps)
+    idx = spec.index
     out: dict[str, tuple[float, ...]] = {}
-    for name, thresholds in direct.items():
+    for name, compared in idx.thresholds.items():
         v = spec.variables[name]
         lo = v.minimum if v.minimum is not None else -math.inf
         hi = v.maximum if v.maximum is not None else math.inf
         vals: set[float] = set()
-        for c in thresholds | scaled[name]:
+        for c in {*compared, *idx.members[name], *idx.cap_crossings[name]}:
             vals.update(_near(v, c))
         if not near_only:
-            vals.update(c for c in constants if v.type.base != "int" or float(c).is_integer())
+            vals.update(c for c in idx.constants if v.type.base != "int" or float(c).is_integer())
             if math.isfinite(lo):
                 vals.add(lo)
             if math.isfinite(hi):
@@ -140,13 +85,4 @@ def harvest(spec: Spec, *, near_only: bool = False) -> dict[str, tuple[float, ..
 
 def thresholds(spec: Spec) -> dict[str, tuple[float, ...]]:
     """Only the thresholds each numeric input is directly compared with (for reports and tests)."""
-    sym = spec.symbols
-    found: dict[str, set[float]] = {n: set() for n, v in spec.variables.items() if v.type.numeric}
-    for formula in spec_formulas(spec):
-        for n in _walk(formula):
-            if isinstance(n, Compare):
-                for var_side, const_side in ((n.left, n.right), (n.right, n.left)):
-                    c = constant_value(const_side, sym)
-                    if isinstance(var_side, Name) and var_side.id in found and c is not None:
-                        found[var_side.id].add(c)
-    return {k: tuple(sorted(v)) for k, v in found.items()}
+    return dict(spec.index.thresholds)

@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from crs_model.expr import Name, children
+from crs_model.index import SiteKind
 from crs_model.model import Spec
 from crs_model.testing._strategies import _Source, input_model, patient_decoder
 
@@ -15,14 +15,8 @@ _JUNK: tuple[Any, ...] = ("", "yes", "12", [], {}, [1], {"value": 1}, object.__n
 
 
 def _names(spec: Spec, idx: int) -> list[str]:
-    out: list[str] = []
-    stack = [spec.constraints[idx].formula.ast]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, Name) and n.id in spec.variables and n.id not in out:
-            out.append(n.id)
-        stack.extend(children(n))
-    return out
+    """The inputs constraint ``idx`` names directly, in source order."""
+    return list(spec.index.of_kind(SiteKind.CONSTRAINT)[idx].direct_inputs)
 
 
 def invalid_patients(spec: Spec) -> st.SearchStrategy[tuple[Any, frozenset[str]]]:

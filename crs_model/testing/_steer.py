@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from crs_model.expr import Arith, BoolLit, Call, Compare, Expr, IfThenElse, Logic, Member, Name, Neg, Not, Num, Str
+from crs_model.index import SiteKind
 from crs_model.model import Edge, Spec
 from crs_model.pyeval import ARITH_OPS, COMPARE_OPS, Fn, compile_expr
 from crs_model.testing._boundaries import constant_value, harvest
@@ -25,6 +26,7 @@ Pick = Callable[[int], int]
 Pred = Callable[[Any], bool]
 
 MAX_DEPTH = 16
+MAX_PATH_EDGES = 65  # longer paths are not steered toward
 _MISSING = object()
 _MEMO_MAX = 20_000  # predicates (and the answers memoized per predicate) kept before the memo starts afresh
 
@@ -61,13 +63,17 @@ class InputModel:
                 self.candidates[name] = tuple(v.type.values)
             else:
                 self.candidates[name] = bounds[name]
-        self.definitions: dict[str, Expr] = {n: d.formula.ast for n, d in spec.definitions.items()}
+        idx = spec.index
+        self.definitions: dict[str, Expr] = {n: idx.definitions[n].ast for n in spec.definitions}
         self._lazy: dict[str, Fn] = {}  # definitions computed on first use, as the engine does
         for n, d in spec.definitions.items():
             self._lazy[n] = compile_expr(d.formula.ast, self.symbols, self._lazy)
         self._compiled: dict[int, Fn] = {}
         self._consts: dict[int, float | None] = {}  # constant_value of a node, by id (the spec's ASTs live on)
-        self._names: dict[int, list[str]] = {}
+        # the inputs each definition and constraint names directly, by the id of its tree
+        self._names: dict[int, tuple[str, ...]] = {
+            id(s.ast): s.direct_inputs for s in idx.of_kind(SiteKind.DEFINITION, SiteKind.CONSTRAINT)
+        }
         self._fast: dict[tuple[int, bool], tuple[str, Pred, tuple[Any, ...]] | None] = {}
         self._branches: dict[int, list[tuple[list[tuple[Expr, bool]], Expr, Any]]] = {}
         # one predicate object per distinct test (see _pred), so the candidates an input may take
@@ -80,23 +86,12 @@ class InputModel:
         # only the definitions that depend on the edited input
         self._env_of: object = None
         self._env: dict[str, Any] = {}
-        self._dependents = _dependents(spec, self.definitions)
+        self._dependents = idx.dependents
         self._protected: frozenset[str] = frozenset()  # inputs a repair must not change
         self.constraints: tuple[tuple[Expr, Fn], ...] = tuple(
             (c.formula.ast, compile_expr(c.formula.ast, self.symbols)) for c in spec.constraints
         )
-        self.paths: dict[str, list[tuple[Edge, ...]]] = {o: [] for o in spec.outcomes}
-        self._collect_paths(spec.entry, ())
-
-    def _collect_paths(self, node: str, prefix: tuple[Edge, ...]) -> None:
-        if node in self.spec.outcomes:
-            self.paths[node].append(prefix)
-            return
-        dn = self.spec.nodes.get(node)
-        if dn is None or len(prefix) > 64:
-            return
-        for e in dn.edges:
-            self._collect_paths(e.target, (*prefix, e))
+        self.paths: dict[str, list[tuple[Edge, ...]]] = _steering_paths(spec)
 
     # ------------------------------------------------------------ evaluation
     def full_env(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -308,12 +303,9 @@ class InputModel:
                     self.make_bool(node, want, inputs, pick, d)
                     return
 
-    def var_names(self, node: Expr) -> list[str]:
-        """The inputs ``node`` names directly (memoized)."""
-        hit = self._names.get(id(node))
-        if hit is None:
-            hit = self._names[id(node)] = _var_names(node, self.candidates)
-        return hit
+    def var_names(self, node: Expr) -> tuple[str, ...]:
+        """The inputs a definition's or constraint's tree ``node`` names directly (from the index)."""
+        return self._names[id(node)]
 
     def _ite_branches(self, node: IfThenElse) -> list[tuple[list[tuple[Expr, bool]], Expr, Any]]:
         """The branches of an if/elif/else chain: (conditions to meet, value, the value if constant)."""
@@ -436,30 +428,24 @@ def _const_fails(constant: Any, pred: Pred) -> bool:
     return constant is not _NOT_CONSTANT and not pred(constant)
 
 
-def _dependents(spec: Spec, definitions: Mapping[str, Expr]) -> dict[str, tuple[str, ...]]:
-    """For each input, the definitions whose value can change with it (directly or through
-    another definition)."""
-    uses = {n: set(_var_names(ast, {**spec.variables, **definitions})) for n, ast in definitions.items()}
-    out: dict[str, tuple[str, ...]] = {}
-    for name in spec.variables:
-        hit: set[str] = set()
-        frontier = {name}
-        while frontier:
-            new = {d for d, deps in uses.items() if deps & frontier} - hit
-            hit |= new
-            frontier = new
-        out[name] = tuple(sorted(hit))
-    return out
-
-
-def _var_names(node: Expr, variables: Mapping[str, Any]) -> list[str]:
-    from crs_model.expr import children
-
-    out: list[str] = []
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, Name) and n.id in variables and n.id not in out:
-            out.append(n.id)
-        stack.extend(reversed(children(n)))
+def _steering_paths(spec: Spec) -> dict[str, list[tuple[Edge, ...]]]:
+    """Per outcome, the entry-to-outcome paths steering picks from: every path of at most
+    ``MAX_PATH_EDGES`` edges. Beyond the index's path listing (``MAX_PATHS``) only the first
+    path to each outcome in depth-first edge order: listing them all would be exponential."""
+    idx = spec.index
+    if idx.outcome_paths is not None:
+        return {o: [p for p in ps if len(p) <= MAX_PATH_EDGES] for o, ps in idx.outcome_paths.items()}
+    reach = idx.reachable_outcomes
+    out: dict[str, list[tuple[Edge, ...]]] = {o: [] for o in spec.outcomes}
+    for o in spec.outcomes:
+        path: list[Edge] = []
+        at = spec.entry
+        while at in spec.nodes and len(path) < MAX_PATH_EDGES:
+            e = next((e for e in spec.nodes[at].edges if e.target == o or o in reach.get(e.target, ())), None)
+            if e is None:
+                break
+            path.append(e)
+            at = e.target
+        if at == o:
+            out[o].append(tuple(path))
     return out

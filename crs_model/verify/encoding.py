@@ -299,14 +299,11 @@ class Encoding:
         """A translator for invariants: ``recommendation``, ``has_action`` and ``has_flag`` too."""
         if self._inv_tr is None:
             spec = self.spec
-            actions: dict[str, list[str]] = {}
-            for o in spec.outcomes.values():
-                for a in o.actions:
-                    actions.setdefault(a.id, []).append(o.id)
+            actions = spec.index.action_outcomes
 
             def calls(func: str, ident: str) -> Tri:
                 if func == "has_action":
-                    t = mk_or(*(self.outcomes[oid].definitive for oid in actions.get(ident, [])), ctx=self.ctx)
+                    t = mk_or(*(self.outcomes[oid].definitive for oid in actions.get(ident, ())), ctx=self.ctx)
                 else:
                     t = mk_or(*(enc.flags[ident] for enc in self.outcomes.values() if ident in enc.flags), ctx=self.ctx)
                 return Tri(t, mk_not(t))

@@ -11,7 +11,6 @@ answers come only from a solver holding the graph.
 
 from __future__ import annotations
 
-import collections
 import itertools
 import random
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -57,10 +56,6 @@ class Search:
         self._into: dict[str, list[tuple[int, int]]] = {}
         self._fill_rng = random.Random(SIM_SEED + 1)  # noqa: S311 - reproducible, not cryptography
         self._points: dict[str, list[float]] | None = None
-        self._parent_map: dict[str, list[tuple[str, int]]] | None = None
-        self._order: list[str] = []
-        self.rank: dict[str, int] = {}
-        self._edge_map = {e.id: e for n in spec.nodes.values() for e in n.edges}
 
     # ------------------------------------------------------------ single queries
     def status(self, *goal: z3.BoolRef, local: bool = False, on: z3.Solver | None = None) -> bool:
@@ -142,7 +137,7 @@ class Search:
 
     def cone(self) -> Cone | None:
         """A :class:`Cone` over the decision nodes for :meth:`cover_in_cones`; None for a graph small enough."""
-        order = self.topo()
+        order = self.spec.index.node_order
         return Cone(self.enc, order) if len(order) > self.cone_step else None
 
     def cover_in_cones(self, goals: Goals[K], then: Then[K] | None = None, cone: Cone | None = None) -> set[K]:
@@ -157,7 +152,7 @@ class Search:
         """
         if cone is None:
             return self.cover(goals, then)
-        rank = self.rank
+        rank = self.spec.index.rank
         found: set[K] = set()
         by_step: dict[int, list[K]] = {}
         for k, (gate, _) in goals.items():
@@ -230,30 +225,6 @@ class Search:
                 paths.append(list(path))
             known.append((pid, i))
 
-    def topo(self) -> list[str]:
-        """Decision nodes in a stable topological order (entry first); fills :attr:`rank`."""
-        if self._order:
-            return self._order
-        spec = self.spec
-        indeg = dict.fromkeys(spec.nodes, 0)
-        for node in spec.nodes.values():
-            for e in node.edges:
-                if e.target in indeg:
-                    indeg[e.target] += 1
-        ready = collections.deque(n for n in spec.nodes if indeg[n] == 0)
-        out: list[str] = []
-        while ready:
-            nid = ready.popleft()
-            out.append(nid)
-            for e in spec.nodes[nid].edges:
-                if e.target in indeg:
-                    indeg[e.target] -= 1
-                    if indeg[e.target] == 0:
-                        ready.append(e.target)
-        self._order = out
-        self.rank = {n: i for i, n in enumerate(out)}
-        return out
-
     def run_patient(self, patient: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]] | None:
         """The engine's path and environment for ``patient`` (None if it rejects it or hits a defect)."""
         try:
@@ -309,9 +280,8 @@ class Search:
                     if k not in found and hit(k, path, i, env):
                         found.add(k)
 
-        edges = self._edge_map
-        order = self.topo()
-        rank = self.rank
+        idx = self.spec.index
+        edges, order, rank = idx.edges, idx.node_order, idx.rank
 
         def prefix(path: list[str], upto: int) -> list[z3.BoolRef]:
             return [enc.nodes[a].take[edges[f"{a}->{b}"].index] for a, b in itertools.pairwise(path[: upto + 1])]
@@ -372,26 +342,16 @@ class Search:
                 return None
         if s not in down:
             return None
-        parents = self.parents()
+        incoming = spec.index.incoming
         band = {s}
         stack = [s]
         while stack:
             b = stack.pop()
-            for a, _ in parents.get(b, ()):
-                if a in down and a not in band:
-                    band.add(a)
-                    stack.append(a)
+            for e in incoming[b]:
+                if e.source in down and e.source not in band:
+                    band.add(e.source)
+                    stack.append(e.source)
         return sorted(band, key=rank.__getitem__)
-
-    def parents(self) -> dict[str, list[tuple[str, int]]]:
-        """Per node or outcome: (parent node, edge index) of every edge into it (computed once)."""
-        if self._parent_map is None:
-            pm: dict[str, list[tuple[str, int]]] = {}
-            for node in self.spec.nodes.values():
-                for e in node.edges:
-                    pm.setdefault(e.target, []).append((node.id, e.index))
-            self._parent_map = pm
-        return self._parent_map
 
     def _band_check(
         self, band: list[str], u: str, s: str, prefix: list[z3.BoolRef], goal: z3.BoolRef
@@ -403,13 +363,16 @@ class Search:
         """
         enc = self.enc
         inside = set(band)
+        incoming = self.spec.index.incoming
         lit = {b: z3.Bool(f"@band:{b}", enc.ctx) for b in band}
         enc.local.push()
         try:
             for b in band:
                 if b == u:
                     continue
-                ways = [mk_and(lit[a], enc.nodes[a].take[i]) for a, i in self.parents().get(b, ()) if a in inside]
+                ways = [
+                    mk_and(lit[e.source], enc.nodes[e.source].take[e.index]) for e in incoming[b] if e.source in inside
+                ]
                 enc.local.add(z3.Implies(lit[b], z3.Or(*ways) if ways else enc.false))
             r = enc.check(*prefix, lit[s], goal, local=True)
             return enc.local.model() if r == z3.sat else None

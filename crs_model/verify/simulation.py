@@ -16,7 +16,6 @@ from typing import Any
 
 from crs_model.engine import Engine
 from crs_model.errors import PatientError, SpecDefectError
-from crs_model.expr import Compare, Name, Num, children, conjuncts
 from crs_model.model import Spec, Variable
 from crs_model.pyeval import compile_expr
 
@@ -30,29 +29,10 @@ def boundary_points(spec: Spec) -> dict[str, list[float]]:
 
     Uniform sampling rarely lands between two close thresholds; these points do.
     """
-    consts: dict[str, set[float]] = {}
-    forms = [e.guard.ast for n in spec.nodes.values() for e in n.edges]
-    forms += [d.formula.ast for d in spec.definitions.values()]
-    stack = list(forms)
-    while stack:
-        node = stack.pop()
-        stack.extend(children(node))
-        if not isinstance(node, Compare):
-            continue
-        for var, other in ((node.left, node.right), (node.right, node.left)):
-            if not isinstance(var, Name) or var.id not in spec.variables:
-                continue
-            if isinstance(other, Num):
-                consts.setdefault(var.id, set()).add(other.value)
-            elif isinstance(other, Name) and other.id in spec.parameters:
-                val = spec.parameters[other.id].value
-                if not isinstance(val, bool):
-                    consts.setdefault(var.id, set()).add(float(val))
     out: dict[str, list[float]] = {}
-    for name, cs in consts.items():
+    for name, pts in spec.index.sampling_thresholds.items():  # sorted; a number or parameter, as written
         v = spec.variables[name]
         step = 1.0 if v.type.base == "int" else 0.1
-        pts = sorted(cs)
         cand = set(pts) | {c - step for c in pts} | {c + step for c in pts}
         cand |= {(a + b) / 2 for a, b in itertools.pairwise(pts)}
         lo = v.minimum if v.minimum is not None else -math.inf
@@ -94,11 +74,12 @@ def simulate(
     """
     rng = random.Random(SIM_SEED)  # noqa: S311 - reproducible sampling, not cryptography
     n_edges = sum(len(n.edges) for n in spec.nodes.values())
+    guards = spec.index.by_element
     multi = {
-        e.id: [compile_expr(c, spec.symbols) for c in conjuncts(e.guard.ast)]
+        e.id: [compile_expr(c, spec.symbols) for c in parts]
         for n in spec.nodes.values()
         for e in n.edges
-        if len(conjuncts(e.guard.ast)) > 1
+        if len(parts := guards[f"edge:{e.id}"][0].conjuncts) > 1
     }
     guards_at = {n.id: ids for n in spec.nodes.values() if (ids := [e.id for e in n.edges if e.id in multi])}
     variables = [(name, v, points.get(name)) for name, v in spec.variables.items()]

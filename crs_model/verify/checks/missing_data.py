@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 import z3
 
-from crs_model.errors import Location
-from crs_model.expr import Expr, names
-from crs_model.model import Formula, Severity, Spec
+from crs_model.expr import Expr
+from crs_model.index import FormulaSite, SiteKind
+from crs_model.model import Severity
 from crs_model.verify.capi import raw_and, raw_not, raw_or
 from crs_model.verify.search import LOCAL_CHUNK
 from crs_model.verify.witness import added, expect_changed, expect_completion
@@ -31,14 +31,9 @@ def run(v: Verifier) -> None:
     spec, enc = v.spec, v.enc
     q, q_tr, link = enc.completion()
     p = enc.inputs
-    formulas: list[tuple[str, Formula, Location, str]] = []
-    for node in spec.nodes.values():
-        formulas += [(f"edge:{e.id}", e.guard, e.guard.loc, f"the guard of {e.id}") for e in node.edges]
-    for o in spec.outcomes.values():
-        for name in o.outputs:
-            d = spec.definitions[name]
-            formulas.append((f"outcome:{o.id}", d.formula, o.loc, f"output {name} of '{o.id}'"))
-        formulas += [(f"flag:{fl.id}", fl.when, spec.locate(fl.when, 0), f"flag {fl.id}") for fl in o.flags if fl.when]
+    sites = spec.index.of_kind(SiteKind.GUARD, SiteKind.OUTPUT, SiteKind.FLAG)
+    formulas = [(s.element, s.formula, s.loc, _what(s)) for s in sites]
+    deps_of = {id(s.formula): frozenset(s.inputs) for s in sites}  # the inputs it reads, through definitions
     memo: dict[Expr, z3.BoolRef] = {}  # the same formula at many places is asked about once
     groups: dict[frozenset[str], dict[int, z3.BoolRef]] = {}
     changes: list[z3.BoolRef] = []
@@ -53,7 +48,7 @@ def run(v: Verifier) -> None:
                 assert isinstance(tq, Val)
                 changed = z3.And(tp.k, z3.Or(z3.Not(tq.k), tp.v != tq.v))
             memo[formula.ast] = changed
-            deps = frozenset(input_deps(spec, formula.ast))
+            deps = deps_of[id(formula)]
             groups.setdefault(deps, {})[changed.get_id()] = changed
         changes.append(changed)
     # one query per set of inputs (in disjunctions of at most LOCAL_CHUNK formulas)
@@ -92,7 +87,7 @@ def run(v: Verifier) -> None:
             if fl.when is None:
                 continue
             # the completion may add only inputs the flag's condition depends on
-            needs = input_deps(spec, fl.when.ast)
+            needs = deps_of[id(fl.when)]
             same = [q.known[v] == p.known[v] for v in spec.variables if v not in needs]
             goal = [link, po.definitive, z3.Not(po.flags[fl.id]), q_tr.tri(fl.when.ast).t, *same]
             m = v.model(goal, [p])
@@ -112,18 +107,11 @@ def run(v: Verifier) -> None:
             )
 
 
-def input_deps(spec: Spec, ast: Expr) -> set[str]:
-    """Input variables ``ast`` depends on, through definitions."""
-    out: set[str] = set()
-    stack = list(names(ast))
-    seen: set[str] = set()
-    while stack:
-        n = stack.pop()
-        if n in seen:
-            continue
-        seen.add(n)
-        if n in spec.variables:
-            out.add(n)
-        elif n in spec.definitions:
-            stack.extend(names(spec.definitions[n].formula.ast))
-    return out
+def _what(site: FormulaSite) -> str:
+    """The formula of ``site`` as a finding names it."""
+    ident = site.element.partition(":")[2]
+    if site.kind is SiteKind.GUARD:
+        return f"the guard of {ident}"
+    if site.kind is SiteKind.OUTPUT:
+        return f"output {site.detail} of '{ident}'"
+    return f"flag {ident}"

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import z3
 
-from crs_model.expr import Expr, conjuncts
+from crs_model.expr import Expr
 from crs_model.model import Edge, Severity
 from crs_model.pyeval import compile_expr
 from crs_model.verify.capi import mk_and, raw_not
@@ -29,7 +29,7 @@ def run(v: Verifier) -> None:
             continue
         reach = enc.nodes[node.id].reach
         for e in node.edges:
-            parts = conjuncts(e.guard.ast)
+            parts = spec.index.by_element[f"edge:{e.id}"][0].conjuncts
             if len(parts) < 2 or e.id in v.dead_edges:
                 continue
             for i, c in enumerate(parts):

@@ -58,10 +58,7 @@ def run(v: Verifier) -> None:
                 f"edge {e.id} is never taken: {_edge_reason(v, budget, e, cone)}",
                 f"edge:{e.id}",
             )
-    into: dict[str, list[Edge]] = {}  # edges into each element, in spec order
-    for node in spec.nodes.values():
-        for e in node.edges:
-            into.setdefault(e.target, []).append(e)
+    into = spec.index.incoming  # edges into each element, in spec order
     for k in order:
         if k not in v.unreachable:
             continue
@@ -102,7 +99,7 @@ def _explain_dead_edge(v: Verifier, e: Edge, cone: Cone | None) -> str:
     locate = v.words.locate_part(e.guard, f"edge:{e.id}")
     # the cone the unreachable check just searched holds the node's ancestors and what
     # the search learned about them; the whole graph would start cold
-    on = cone.solver if cone is not None and v.search.rank[e.source] < cone.size else None
+    on = cone.solver if cone is not None and v.spec.index.rank[e.source] < cone.size else None
     ok, parts = enc.check_conjuncts(f"edge:{e.id}", e.guard.ast, locate, reach, local=False, on=on)
     if not ok:
         return "its guard never holds when the patient is at this node; conflicting parts: " + parts_text(parts)
