@@ -6,7 +6,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from crs_model.errors import Location
+from crs_model.diagnostics import Location
+from crs_model.diagnostics import Severity as Severity  # re-exported: model values carry a severity
 from crs_model.expr import Expr
 from crs_model.source import Source, YScalar
 from crs_model.types import Symbol, Type
@@ -44,12 +45,6 @@ class Confidence(enum.Enum):
 class HitPolicy(enum.Enum):
     UNIQUE = "unique"  # exactly one outgoing guard may hold
     FIRST = "first"  # ordered; the first true guard wins
-
-
-class Severity(enum.Enum):
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
 
 
 class Recommendation(enum.Enum):

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from crs_model.commands.common import BadJson, add_spec_argument, load_or_report, read_patient
 from crs_model.errors import InputFileError, OutputFileError, PatientError, SpecDefectError
-from crs_model.signoff import spec_stem
+from crs_model.fileio import spec_stem
 
 # --out's extension -> report format; PDF is refused until the PDF pack exists
 REPORT_SUFFIXES = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
