@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from crs_model.diagnostics import Location
 from crs_model.diagnostics import Severity as Severity  # re-exported: model values carry a severity
@@ -14,12 +15,16 @@ from crs_model.types import Symbol, Type
 
 
 class Status(enum.Enum):
+    """The spec's lifecycle status (``metadata.status``)."""
+
     DRAFT = "draft"
     ACTIVE = "active"
     RETIRED = "retired"
 
 
 class EvidenceKind(enum.Enum):
+    """What kind of source an evidence entry is."""
+
     SEED_REFERENCE = "seed_reference"
     GUIDELINE = "guideline"
     LABEL = "label"
@@ -29,6 +34,8 @@ class EvidenceKind(enum.Enum):
 
 
 class EvidenceLevel(enum.Enum):
+    """The level of evidence the spec assigns to a source."""
+
     GRADE_HIGH = "grade_high"
     GRADE_MODERATE = "grade_moderate"
     GRADE_LOW = "grade_low"
@@ -37,17 +44,23 @@ class EvidenceLevel(enum.Enum):
 
 
 class Confidence(enum.Enum):
+    """How confident the spec's authors are in a source or a flag."""
+
     PRIMARY = "primary"
     SECONDARY = "secondary"
     UNVERIFIED = "unverified"
 
 
 class HitPolicy(enum.Enum):
+    """How a decision node picks an edge: ``unique`` (one guard may hold) or ``first`` (in order)."""
+
     UNIQUE = "unique"  # exactly one outgoing guard may hold
     FIRST = "first"  # ordered; the first true guard wins
 
 
 class Recommendation(enum.Enum):
+    """The closed set of recommendations an outcome can give."""
+
     NO_CRS = "no_crs"
     SUPPORTIVE_CARE = "supportive_care"
     GIVE_TOCILIZUMAB = "give_tocilizumab"
@@ -71,6 +84,8 @@ class Formula:
 
 @dataclass(frozen=True, slots=True)
 class Metadata:
+    """The spec's identity and provenance (``metadata``): id, version, status, authors, reviewers."""
+
     id: str
     title: str
     version: str
@@ -84,6 +99,8 @@ class Metadata:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
+    """One cited source, referenced by id from the elements it supports."""
+
     id: str
     citation: str
     kind: EvidenceKind
@@ -95,6 +112,8 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class Variable:
+    """A patient input: its type, unit, optional numeric domain and label."""
+
     name: str
     type: Type
     unit: str
@@ -107,6 +126,8 @@ class Variable:
 
 @dataclass(frozen=True, slots=True)
 class Constraint:
+    """A condition every valid patient satisfies; input that breaks it is rejected with ``message``."""
+
     id: str
     formula: Formula
     message: str
@@ -116,6 +137,8 @@ class Constraint:
 
 @dataclass(frozen=True, slots=True)
 class Parameter:
+    """A named constant (a threshold or dose) with its rationale and citations."""
+
     name: str
     value: float | bool
     type: Type
@@ -143,6 +166,8 @@ class Definition:
 
 @dataclass(frozen=True, slots=True)
 class Edge:
+    """A guarded transition from one decision node to a node or outcome, in declared order."""
+
     source: str
     target: str
     index: int
@@ -153,11 +178,14 @@ class Edge:
 
     @property
     def id(self) -> str:
+        """``source->target``, the edge's element id."""
         return f"{self.source}->{self.target}"
 
 
 @dataclass(frozen=True, slots=True)
 class DecisionNode:
+    """A question in the decision graph: its outgoing edges and their hit policy."""
+
     id: str
     question: str
     hit_policy: HitPolicy
@@ -168,6 +196,8 @@ class DecisionNode:
 
 @dataclass(frozen=True, slots=True)
 class Action:
+    """A step an outcome tells the clinician to take."""
+
     id: str
     text: str
     cites: tuple[str, ...]
@@ -176,6 +206,8 @@ class Action:
 
 @dataclass(frozen=True, slots=True)
 class Flag:
+    """A note an outcome shows, always or when its condition holds."""
+
     id: str
     text: str
     when: Formula | None
@@ -186,6 +218,8 @@ class Flag:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
+    """A leaf of the graph: the recommendation, the outputs it reports, its actions and flags."""
+
     id: str
     recommendation: Recommendation
     title: str
@@ -198,6 +232,8 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Invariant:
+    """A safety property every decision must satisfy, proven by ``crs-model verify``."""
+
     id: str
     description: str
     severity: Severity
@@ -228,6 +264,8 @@ class MetamorphicRelation:
 
 @dataclass(frozen=True, slots=True)
 class GovernanceQuestion:
+    """An open question for the governance committee: the sources' positions and the conservative choice."""
+
     id: str
     title: str
     question: str
@@ -236,6 +274,18 @@ class GovernanceQuestion:
     affects: tuple[str, ...]  # element references like "parameter:il6_markedly_elevated_pg_ml"
     status: str
     loc: Location
+
+
+_SPEC_MAPPINGS = (
+    "evidence",
+    "variables",
+    "parameters",
+    "definitions",
+    "nodes",
+    "outcomes",
+    "symbols",
+    "invariant_symbols",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +310,13 @@ class Spec:
     invariant_symbols: Mapping[str, Symbol]  # plus ``recommendation``
     graph_loc: Location
     metamorphic_relations: tuple[MetamorphicRelation, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Make every mapping a read-only copy."""
+        # frozen means frozen: every mapping is a read-only view of a private copy, so neither a
+        # caller (``spec.parameters.pop(...)``) nor whoever built the dicts can change a loaded spec
+        for name in _SPEC_MAPPINGS:
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
     def locate(self, formula: Formula, offset: int) -> Location:
         """Location in the spec file of character ``offset`` of ``formula``."""
