@@ -15,6 +15,7 @@ REPORT_SUFFIXES = {".html": "html", ".htm": "html", ".md": "markdown", ".markdow
 
 
 def register(sub: Any) -> None:
+    """Add the ``render``, ``report`` and ``signoff`` subcommands to ``sub``."""
     p = sub.add_parser(
         "render",
         help="draw the decision graph (DOT always; SVG/PNG/PDF through Graphviz)",
@@ -87,6 +88,7 @@ def _formats(text: str) -> list[str]:
 
 
 def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``crs-model render``: write the decision diagrams of a spec."""
     from crs_model.engine import Engine
     from crs_model.fileio import read_regular
     from crs_model.render import Overlay, diagram, dot_text, views, write_diagrams
@@ -170,6 +172,7 @@ def report_format(out: str | None, fmt: str | None) -> str:
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``crs-model report``: write the governance report of a spec."""
     from crs_model.fileio import make_dirs, write_atomic
     from crs_model.report import gather, to_html, to_markdown
 
@@ -200,6 +203,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_signoff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``crs-model signoff``: append a sign-off of the spec's current bytes."""
     from crs_model.signoff import append_record, records_for
 
     spec = load_or_report(args.spec, err)
