@@ -232,7 +232,7 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Invariant:
-    """A safety property every decision must satisfy, proven by ``crs-model verify``."""
+    """A safety property every decision must satisfy, checked by ``crs-model verify``."""
 
     id: str
     description: str
