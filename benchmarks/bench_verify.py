@@ -45,7 +45,7 @@ from crs_model.model import (  # noqa: E402
     Variable,
 )
 from crs_model.source import Source, YMap, YScalar  # noqa: E402
-from crs_model.types import BOOL, INT, REAL, Symbol, SymbolKind, Type, check  # noqa: E402
+from crs_model.types import BOOL, INT, REAL, Base, Symbol, SymbolKind, Type, check  # noqa: E402
 from crs_model.types import Scope as TypeScope  # noqa: E402
 
 SIZES = (100, 1_000, 10_000)
@@ -67,7 +67,7 @@ def _vars(rng: random.Random) -> dict[str, Variable]:
         elif kind == "real":
             out[name] = Variable(name, REAL, "mg/L", 0, 1000, name, "", loc)
         else:
-            out[name] = Variable(name, Type("enum", ("a", "b", "c", "d")), "", None, None, name, "", loc)
+            out[name] = Variable(name, Type(Base.ENUM, ("a", "b", "c", "d")), "", None, None, name, "", loc)
     return out
 
 
@@ -145,7 +145,7 @@ def synthetic_spec(n_nodes: int, seed: int = 1) -> Spec:
     }
     inv_symbols = dict(symbols)
     inv_symbols["recommendation"] = Symbol(
-        "recommendation", SymbolKind.OUTCOME, Type("enum", tuple(r.value for r in Recommendation))
+        "recommendation", SymbolKind.OUTCOME, Type(Base.ENUM, tuple(r.value for r in Recommendation))
     )
     md = Metadata(f"synthetic-{n_nodes}", "synthetic", "0", Status.DRAFT, "", (), (), "", "")
     raw = f"synthetic {n_nodes} {seed}".encode()

@@ -7,35 +7,15 @@ errors mean the spec or the tool is wrong and should be reported.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from crs_model.diagnostics import Diagnostic, Location
 
 
 class CrsModelError(Exception):
     """Root of every error raised on purpose by crs_model."""
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
-    """A place in a spec file: 1-based line and column."""
-
-    file: str
-    line: int
-    column: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One located message about a spec."""
-
-    location: Location | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.location}: " if self.location else ""
-        return f"{where}error: {self.message}"
+# A spec problem is a diagnostic of error severity without a code; the old name stays importable.
+Problem = Diagnostic
 
 
 class SpecError(CrsModelError, ValueError):
@@ -45,8 +25,8 @@ class SpecError(CrsModelError, ValueError):
     (not only the first), so one edit cycle can fix them all.
     """
 
-    def __init__(self, problems: list[Problem] | Problem) -> None:
-        self.problems: tuple[Problem, ...] = (problems,) if isinstance(problems, Problem) else tuple(problems)
+    def __init__(self, problems: list[Diagnostic] | Diagnostic) -> None:
+        self.problems: tuple[Diagnostic, ...] = (problems,) if isinstance(problems, Diagnostic) else tuple(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
@@ -117,3 +97,17 @@ class OutputFileError(CrsModelError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: cannot write: {reason}")
+
+
+__all__ = [
+    "CrsModelError",
+    "InputFileError",
+    "Location",
+    "OutputFileError",
+    "PatientError",
+    "Problem",
+    "RenderError",
+    "SignoffError",
+    "SpecDefectError",
+    "SpecError",
+]

@@ -10,6 +10,9 @@ replaces the target with ``os.replace``. A reader sees the old file or the new o
 never half of it; a failed write (disk full, read-only folder) leaves the old file
 as it was. A target that is a symbolic link is replaced as a link: the file it
 points to is never written.
+
+Naming: the files made from a spec (sign-off, trace map, diagrams) sit beside it
+and share its stem.
 """
 
 from __future__ import annotations
@@ -165,4 +168,24 @@ def write_atomic(path: str | Path, data: bytes) -> None:
                 os.unlink(tmp)
 
 
-__all__ = ["iter_lines", "make_dirs", "open_regular", "read_regular", "read_stream", "write_atomic"]
+def spec_stem(spec_path: str | Path) -> str:
+    """``specs/cytosorb_crs.yaml`` -> ``cytosorb_crs`` (names of files made from a spec)."""
+    p = Path(spec_path)
+    return p.name[: -len(p.suffix)] if p.suffix in (".yaml", ".yml") else p.name
+
+
+def beside(spec_path: str | Path, suffix: str) -> Path:
+    """A file next to the spec: ``beside("specs/a.yaml", ".trace.yaml")`` -> ``specs/a.trace.yaml``."""
+    return Path(spec_path).with_name(spec_stem(spec_path) + suffix)
+
+
+__all__ = [
+    "beside",
+    "iter_lines",
+    "make_dirs",
+    "open_regular",
+    "read_regular",
+    "read_stream",
+    "spec_stem",
+    "write_atomic",
+]

@@ -43,7 +43,7 @@ from crs_model.model import (
     Variable,
 )
 from crs_model.source import Source, YMap, YNode, YScalar, YSeq, load_yaml
-from crs_model.types import BOOL, INT, REAL, Scope, Symbol, SymbolKind, Type, TypeCheckError, check, suggest
+from crs_model.types import BOOL, INT, REAL, Base, Scope, Symbol, SymbolKind, Type, TypeCheckError, check, suggest
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -290,7 +290,7 @@ class _Builder:
         inv_symbols["recommendation"] = Symbol(
             "recommendation",
             SymbolKind.OUTCOME,
-            Type("enum", tuple(rc.value for rc in Recommendation)),
+            Type(Base.ENUM, tuple(rc.value for rc in Recommendation)),
             label="recommendation",
         )
         invariants = self.invariants(r.get(root, "invariants", "the spec"), Scope(inv_symbols, actions, flags))
@@ -405,7 +405,7 @@ class _Builder:
                 values = r.texts(m, "values", what, required=True)
                 if len(values) < 2 or len(set(values)) != len(values):
                     r.err(m.loc, f"{what}: an enum needs at least two distinct values")
-                ty = Type("enum", values)
+                ty = Type(Base.ENUM, values)
             else:
                 tnode = r.get(m, "type", what, required=False)
                 r.err(tnode.loc if tnode else m.loc, f"{what}: type={tname!r} is not one of bool, int, real, enum")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from crs_model.errors import Location
+from crs_model.diagnostics import Location
+from crs_model.diagnostics import Severity as Severity  # re-exported: model values carry a severity
 from crs_model.expr import Expr
 from crs_model.source import Source, YScalar
 from crs_model.types import Symbol, Type
@@ -17,12 +19,16 @@ if TYPE_CHECKING:  # index reads model; model builds the index only on first use
 
 
 class Status(enum.Enum):
+    """The spec's lifecycle status (``metadata.status``)."""
+
     DRAFT = "draft"
     ACTIVE = "active"
     RETIRED = "retired"
 
 
 class EvidenceKind(enum.Enum):
+    """What kind of source an evidence entry is."""
+
     SEED_REFERENCE = "seed_reference"
     GUIDELINE = "guideline"
     LABEL = "label"
@@ -32,6 +38,8 @@ class EvidenceKind(enum.Enum):
 
 
 class EvidenceLevel(enum.Enum):
+    """The level of evidence the spec assigns to a source."""
+
     GRADE_HIGH = "grade_high"
     GRADE_MODERATE = "grade_moderate"
     GRADE_LOW = "grade_low"
@@ -40,23 +48,23 @@ class EvidenceLevel(enum.Enum):
 
 
 class Confidence(enum.Enum):
+    """How confident the spec's authors are in a source or a flag."""
+
     PRIMARY = "primary"
     SECONDARY = "secondary"
     UNVERIFIED = "unverified"
 
 
 class HitPolicy(enum.Enum):
+    """How a decision node picks an edge: ``unique`` (one guard may hold) or ``first`` (in order)."""
+
     UNIQUE = "unique"  # exactly one outgoing guard may hold
     FIRST = "first"  # ordered; the first true guard wins
 
 
-class Severity(enum.Enum):
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
-
-
 class Recommendation(enum.Enum):
+    """The closed set of recommendations an outcome can give."""
+
     NO_CRS = "no_crs"
     SUPPORTIVE_CARE = "supportive_care"
     GIVE_TOCILIZUMAB = "give_tocilizumab"
@@ -80,6 +88,8 @@ class Formula:
 
 @dataclass(frozen=True, slots=True)
 class Metadata:
+    """The spec's identity and provenance (``metadata``): id, version, status, authors, reviewers."""
+
     id: str
     title: str
     version: str
@@ -93,6 +103,8 @@ class Metadata:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
+    """One cited source, referenced by id from the elements it supports."""
+
     id: str
     citation: str
     kind: EvidenceKind
@@ -104,6 +116,8 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class Variable:
+    """A patient input: its type, unit, optional numeric domain and label."""
+
     name: str
     type: Type
     unit: str
@@ -116,6 +130,8 @@ class Variable:
 
 @dataclass(frozen=True, slots=True)
 class Constraint:
+    """A condition every valid patient satisfies; input that breaks it is rejected with ``message``."""
+
     id: str
     formula: Formula
     message: str
@@ -125,6 +141,8 @@ class Constraint:
 
 @dataclass(frozen=True, slots=True)
 class Parameter:
+    """A named constant (a threshold or dose) with its rationale and citations."""
+
     name: str
     value: float | bool
     type: Type
@@ -152,6 +170,8 @@ class Definition:
 
 @dataclass(frozen=True, slots=True)
 class Edge:
+    """A guarded transition from one decision node to a node or outcome, in declared order."""
+
     source: str
     target: str
     index: int
@@ -162,11 +182,14 @@ class Edge:
 
     @property
     def id(self) -> str:
+        """``source->target``, the edge's element id."""
         return f"{self.source}->{self.target}"
 
 
 @dataclass(frozen=True, slots=True)
 class DecisionNode:
+    """A question in the decision graph: its outgoing edges and their hit policy."""
+
     id: str
     question: str
     hit_policy: HitPolicy
@@ -177,6 +200,8 @@ class DecisionNode:
 
 @dataclass(frozen=True, slots=True)
 class Action:
+    """A step an outcome tells the clinician to take."""
+
     id: str
     text: str
     cites: tuple[str, ...]
@@ -185,6 +210,8 @@ class Action:
 
 @dataclass(frozen=True, slots=True)
 class Flag:
+    """A note an outcome shows, always or when its condition holds."""
+
     id: str
     text: str
     when: Formula | None
@@ -195,6 +222,8 @@ class Flag:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
+    """A leaf of the graph: the recommendation, the outputs it reports, its actions and flags."""
+
     id: str
     recommendation: Recommendation
     title: str
@@ -207,6 +236,8 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Invariant:
+    """A safety property every decision must satisfy, checked by ``crs-model verify``."""
+
     id: str
     description: str
     severity: Severity
@@ -237,6 +268,8 @@ class MetamorphicRelation:
 
 @dataclass(frozen=True, slots=True)
 class GovernanceQuestion:
+    """An open question for the governance committee: the sources' positions and the conservative choice."""
+
     id: str
     title: str
     question: str
@@ -245,6 +278,18 @@ class GovernanceQuestion:
     affects: tuple[str, ...]  # element references like "parameter:il6_markedly_elevated_pg_ml"
     status: str
     loc: Location
+
+
+_SPEC_MAPPINGS = (
+    "evidence",
+    "variables",
+    "parameters",
+    "definitions",
+    "nodes",
+    "outcomes",
+    "symbols",
+    "invariant_symbols",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +332,13 @@ class Spec:
             idx = build_index(self)
             object.__setattr__(self, "_index", idx)  # memo on a frozen value, as Decision.cites
         return idx
+
+    def __post_init__(self) -> None:
+        """Make every mapping a read-only copy."""
+        # frozen means frozen: every mapping is a read-only view of a private copy, so neither a
+        # caller (``spec.parameters.pop(...)``) nor whoever built the dicts can change a loaded spec
+        for name in _SPEC_MAPPINGS:
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
     def locate(self, formula: Formula, offset: int) -> Location:
         """Location in the spec file of character ``offset`` of ``formula``."""

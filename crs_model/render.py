@@ -13,9 +13,9 @@ from pathlib import Path
 
 from crs_model.diagram import Overlay, diagram, dot_text, view_suffix, views
 from crs_model.errors import RenderError
+from crs_model.fileio import spec_stem
 from crs_model.graphviz import FORMATS, graphviz_binary, graphviz_version, run_graphviz, svg_inline
 from crs_model.model import Spec
-from crs_model.signoff import spec_stem
 from crs_model.vocabulary import SEVERITY_COLOUR, FindingLike, OutcomeClass, outcome_class
 
 

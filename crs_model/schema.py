@@ -9,6 +9,7 @@ from crs_model.text import Renderer
 
 
 def patient_schema(spec: Spec) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a patient input for ``spec``."""
     props: dict[str, Any] = {}
     for v in spec.variables.values():
         base = v.type.base

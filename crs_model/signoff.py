@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crs_model.errors import Location, Problem, SignoffError, SpecError
-from crs_model.model import Severity, Spec, Status
-from crs_model.verify.report import Finding  # z3-free: pure data
+from crs_model.diagnostics import Diagnostic, Location, Severity
+from crs_model.errors import Problem, SignoffError, SpecError
+from crs_model.fileio import beside, spec_stem
+from crs_model.model import Spec, Status
 
 if TYPE_CHECKING:
     from crs_model.source import YNode
@@ -59,17 +60,6 @@ class SignoffRecord:
     def to_dict(self) -> dict[str, str]:
         """The record as the sign-off file stores it (every field, in file order)."""
         return {k: getattr(self, k) for k in FIELDS}
-
-
-def spec_stem(spec_path: str | Path) -> str:
-    """``specs/cytosorb_crs.yaml`` -> ``cytosorb_crs`` (names of files made from a spec)."""
-    p = Path(spec_path)
-    return p.name[: -len(p.suffix)] if p.suffix in (".yaml", ".yml") else p.name
-
-
-def beside(spec_path: str | Path, suffix: str) -> Path:
-    """A file next to the spec: ``beside("specs/a.yaml", ".trace.yaml")`` -> ``specs/a.trace.yaml``."""
-    return Path(spec_path).with_name(spec_stem(spec_path) + suffix)
 
 
 def signoff_path(spec_path: str | Path) -> Path:
@@ -401,7 +391,7 @@ def _status_location(spec: Spec) -> Location:
     return Location(spec.path, 1, 1)
 
 
-def signoff_findings(spec: Spec) -> list[Finding]:
+def signoff_findings(spec: Spec) -> list[Diagnostic]:
     """Warnings for ``crs-model verify``: the current hash is unsigned; an ``active`` spec is unsigned.
 
     Each malformed or torn record is an error finding at its ``file:line:col`` (it
@@ -412,13 +402,23 @@ def signoff_findings(spec: Spec) -> list[Finding]:
         file = read_signoffs(spec.path)
     except SignoffError as exc:
         return [
-            Finding(
-                "signoff", Severity.ERROR, Location(str(signoff_path(spec.path)), 1, 1), str(exc), None, "signoff:file"
+            Diagnostic(
+                location=Location(str(signoff_path(spec.path)), 1, 1),
+                message=str(exc),
+                severity=Severity.ERROR,
+                code="signoff",
+                element="signoff:file",
             )
         ]
     fallback = Location(str(file.path), 1, 1)
     bad = [
-        Finding("signoff", Severity.ERROR, p.location or fallback, p.message, None, "signoff:file")
+        Diagnostic(
+            location=p.location or fallback,
+            message=p.message,
+            severity=Severity.ERROR,
+            code="signoff",
+            element="signoff:file",
+        )
         for p in file.problems
     ]
     records = file.records
@@ -429,26 +429,24 @@ def signoff_findings(spec: Spec) -> list[Finding]:
     others = f" ({len(records)} record{'s' if len(records) != 1 else ''} for other bytes)" if records else ""
     out = [
         *bad,
-        Finding(
-            "signoff",
-            Severity.WARNING,
-            Location(spec.path, 1, 1),
-            f"this spec's sha256 {_short(spec.sha256)}… ({md.id} {md.version}) has no governance sign-off in "
+        Diagnostic(
+            location=Location(spec.path, 1, 1),
+            message=f"this spec's sha256 {_short(spec.sha256)}… ({md.id} {md.version}) has no governance sign-off in "
             f"{where}{others}; run `crs-model signoff {spec.path} --name NAME --role ROLE` after review",
-            None,
-            "spec:sha256",
+            severity=Severity.WARNING,
+            code="signoff",
+            element="spec:sha256",
         ),
     ]
     if md.status is Status.ACTIVE:
         out.append(
-            Finding(
-                "signoff",
-                Severity.WARNING,
-                loc,
-                f"metadata.status is 'active' but this exact version ({md.version}, sha256 "
+            Diagnostic(
+                location=loc,
+                message=f"metadata.status is 'active' but this exact version ({md.version}, sha256 "
                 f"{_short(spec.sha256)}…) has no sign-off: an active spec must be signed off before use",
-                None,
-                "metadata:status",
+                severity=Severity.WARNING,
+                code="signoff",
+                element="metadata:status",
             )
         )
     return out

@@ -29,6 +29,8 @@ _NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 
 @dataclass(frozen=True, slots=True)
 class YScalar:
+    """A YAML scalar with its location and its span in the source text."""
+
     value: Scalar
     loc: Location
     style: str | None
@@ -38,12 +40,16 @@ class YScalar:
 
 @dataclass(frozen=True, slots=True)
 class YMap:
+    """A YAML mapping: keys in file order, each with its key node and value node."""
+
     loc: Location
     items: dict[str, tuple[YScalar, YNode]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class YSeq:
+    """A YAML sequence with its location."""
+
     loc: Location
     items: list[YNode] = field(default_factory=list)
 

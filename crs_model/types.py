@@ -24,30 +24,44 @@ from crs_model.expr import (
 from crs_model.hints import did_you_mean
 
 
+class Base(enum.StrEnum):
+    """The closed set of base types; a member equals its name as a string (``Base.INT == "int"``)."""
+
+    BOOL = "bool"
+    INT = "int"
+    REAL = "real"
+    ENUM = "enum"
+    STR = "str"  # a bare string literal, only meaningful beside an enum
+
+
 @dataclass(frozen=True, slots=True)
 class Type:
-    """``base`` is bool, int, real, enum or str (a bare string literal)."""
+    """A static type: a :class:`Base`, and for an enum its values in declared order."""
 
-    base: str
+    base: Base
     values: tuple[str, ...] = ()
 
     @property
     def numeric(self) -> bool:
-        return self.base in ("int", "real")
+        """Whether values of this type are numbers (int or real)."""
+        return self.base in (Base.INT, Base.REAL)
 
     def __str__(self) -> str:
-        if self.base == "enum":
+        """The type as a spec writes it: ``real``, ``enum {a, b}``."""
+        if self.base is Base.ENUM:
             return "enum {" + ", ".join(self.values) + "}"
-        return self.base
+        return self.base.value
 
 
-BOOL = Type("bool")
-INT = Type("int")
-REAL = Type("real")
-STR = Type("str")
+BOOL = Type(Base.BOOL)
+INT = Type(Base.INT)
+REAL = Type(Base.REAL)
+STR = Type(Base.STR)
 
 
 class SymbolKind(enum.Enum):
+    """What a name in an expression refers to."""
+
     VARIABLE = "variable"
     PARAMETER = "parameter"
     DEFINITION = "definition"
@@ -56,6 +70,8 @@ class SymbolKind(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Symbol:
+    """A name an expression may use: its kind, type, unit and label (and a parameter's value)."""
+
     name: str
     kind: SymbolKind
     type: Type

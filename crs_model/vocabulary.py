@@ -164,17 +164,28 @@ class FindingLike(Protocol):
     """What the overlay reads from a verifier finding (``crs_model.verify.Finding``)."""
 
     @property
-    def check(self) -> str: ...
+    def check(self) -> str:
+        """The check kind that produced the finding."""
+
     @property
-    def severity(self) -> Any: ...  # Severity enum (``.value`` error|warning|info) or its text
+    def severity(self) -> Any:
+        """A Severity enum (``.value`` error|warning|info) or its text."""
+
     @property
-    def location(self) -> Location | None: ...
+    def location(self) -> Location | None:
+        """Where in the spec, when located."""
+
     @property
-    def message(self) -> str: ...
+    def message(self) -> str:
+        """The finding in words."""
+
     @property
-    def witness(self) -> Mapping[str, Any] | None: ...
+    def witness(self) -> Mapping[str, Any] | None:
+        """A patient that exhibits the finding, if any."""
+
     @property
-    def element(self) -> str: ...
+    def element(self) -> str:
+        """The ``kind:id`` of the spec element the finding is about."""
 
 
 def severity_text(finding: FindingLike) -> str:

@@ -14,14 +14,14 @@ from crs_model.exact import arith, exact, needs_exact
 from crs_model.expr import MAX_DEPTH, ExprSyntaxError, Logic, Name, Num, parse
 from crs_model.pyeval import compile_expr, exact_compare
 from crs_model.text import Renderer
-from crs_model.types import BOOL, INT, REAL, Scope, Symbol, SymbolKind, Type, TypeCheckError, check
+from crs_model.types import BOOL, INT, REAL, Base, Scope, Symbol, SymbolKind, Type, TypeCheckError, check
 
 SYMS = {
     "a": Symbol("a", SymbolKind.VARIABLE, BOOL, label="a"),
     "b": Symbol("b", SymbolKind.VARIABLE, BOOL, label="b"),
     "x": Symbol("x", SymbolKind.VARIABLE, REAL, unit="pg/mL", label="IL-6"),
     "n": Symbol("n", SymbolKind.VARIABLE, INT, label="n"),
-    "e": Symbol("e", SymbolKind.VARIABLE, Type("enum", ("car_t", "sepsis")), label="etiology"),
+    "e": Symbol("e", SymbolKind.VARIABLE, Type(Base.ENUM, ("car_t", "sepsis")), label="etiology"),
     "thr": Symbol("thr", SymbolKind.PARAMETER, REAL, unit="pg/mL", label="thr", value=500.0),
 }
 

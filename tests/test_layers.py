@@ -100,14 +100,6 @@ EXCEPTIONS: dict[tuple[str, str, str], str] = {
         "load_spec(require_signoff=True) is public API (kept by issue 10); the import is function-local, "
         "so evaluation never loads sign-off"
     ),
-    ("backend", "crs_model.render", "crs_model.signoff"): (
-        "spec_stem() is a file-naming helper that lives in signoff.py; it belongs in a lower module "
-        "(source or a file-io module) - for the lead"
-    ),
-    ("backend", "crs_model.signoff", "crs_model.verify.report"): (
-        "sign-off findings reuse the verifier's Finding until one diagnostic type lives at the bottom "
-        "(issue 10 D4) - for the lead"
-    ),
     ("private", "crs_model.commands.fuzz", "crs_model.testing._backend"): "commands/ needs a public runner API",
     ("private", "crs_model.commands.fuzz", "crs_model.testing._care"): "commands/ needs a public runner API",
     ("private", "crs_model.commands.fuzz", "crs_model.testing._profiles"): "commands/ needs a public runner API",

@@ -173,30 +173,35 @@ def test_patient_overlay_insufficient_data_shows_missing(spec: Spec) -> None:
 
 FAKE_FINDINGS = (
     Finding(
-        "overlap",
-        Severity.ERROR,
-        Location("specs/x.yaml", 10, 3),
-        "guards to 'a' and 'b' both hold",
-        {"etiology": "sepsis", "tocilizumab_doses": 0},
-        "node:tocilizumab_repeat",
+        location=Location("specs/x.yaml", 10, 3),
+        message="guards to 'a' and 'b' both hold",
+        severity=Severity.ERROR,
+        code="overlap",
+        element="node:tocilizumab_repeat",
+        witness={"etiology": "sepsis", "tocilizumab_doses": 0},
     ),
     Finding(
-        "uncited",
-        Severity.WARNING,
-        Location("specs/x.yaml", 20, 5),
-        "edge without evidence",
-        None,
-        "edge:crs_grade->no_crs",
+        location=Location("specs/x.yaml", 20, 5),
+        message="edge without evidence",
+        severity=Severity.WARNING,
+        code="uncited",
+        element="edge:crs_grade->no_crs",
     ),
     Finding(
-        "invariant",
-        Severity.ERROR,
-        Location("specs/x.yaml", 30, 7),
-        "refuted",
-        {"weight_kg": 120},
-        "invariant:tocilizumab_dose_cap",
+        location=Location("specs/x.yaml", 30, 7),
+        message="refuted",
+        severity=Severity.ERROR,
+        code="invariant",
+        element="invariant:tocilizumab_dose_cap",
+        witness={"weight_kg": 120},
     ),
-    Finding("unreachable", Severity.INFO, Location("specs/x.yaml", 40, 1), "never reached", None, "outcome:no_crs"),
+    Finding(
+        location=Location("specs/x.yaml", 40, 1),
+        message="never reached",
+        severity=Severity.INFO,
+        code="unreachable",
+        element="outcome:no_crs",
+    ),
 )
 
 
@@ -217,7 +222,13 @@ def test_findings_overlay_marks_elements_and_lists_witnesses(spec: Spec) -> None
 
 
 def test_flag_findings_mark_their_outcome(spec: Spec) -> None:
-    flag = Finding("missing-data", Severity.INFO, Location("s", 1, 1), "m", None, "flag:car_t_note")
+    flag = Finding(
+        location=Location("s", 1, 1),
+        message="m",
+        severity=Severity.INFO,
+        code="missing-data",
+        element="flag:car_t_note",
+    )
     nodes = nodes_of(diagram(spec, Overlay(findings=(flag,))))
     assert "⚠ F1 (info)" in label_text(nodes["consider_cytosorb"])
     assert "⚠" not in label_text(nodes["cytosorb_contraindicated"])

@@ -136,7 +136,7 @@ def test_malformed_signoff_file_is_located(spec_copy: Path) -> None:
     assert read_records(spec_copy) == ()
     spec = crs_model.load_spec(spec_copy)
     (finding,) = [f for f in signoff_findings(spec) if f.severity is Severity.ERROR]
-    assert (finding.location.line, finding.location.column) == (1, 3)
+    assert (finding.line, finding.column) == (1, 3)
     signoff_path(spec_copy).write_text("- {name: A, colour: red}\n", encoding="utf-8")
     (problem,) = read_signoffs(spec_copy).problems
     assert "unknown key 'colour'" in str(problem)
@@ -347,7 +347,7 @@ def test_verify_hook_warns_for_unsigned_and_active(spec_copy: Path) -> None:
     findings = signoff_findings(active)
     assert [f.element for f in findings] == ["spec:sha256", "metadata:status"]
     status_line = spec_copy.read_text(encoding="utf-8").splitlines().index("  status: active") + 1
-    assert findings[1].location.line == status_line
+    assert findings[1].line == status_line
     assert "active" in findings[1].message
 
     append_record(active, name="Dr A", role="chair")

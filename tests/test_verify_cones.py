@@ -98,7 +98,7 @@ def random_spec(seed: int, n_nodes: int = 48, width: int = 4) -> Spec:
 
 
 def _key(f: Finding) -> tuple[str, str, str, int, int, str]:
-    return (f.check, f.severity.value, f.element, f.location.line, f.location.column, f.message)
+    return (f.check, f.severity.value, f.element, f.line, f.column, f.message)
 
 
 @pytest.fixture(scope="module", params=SEEDS)

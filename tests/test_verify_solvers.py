@@ -17,7 +17,7 @@ FAULTY = Path(__file__).resolve().parent.parent / "specs" / "examples" / "faulty
 
 
 def _key(f: Finding) -> tuple[str, str, int, str]:
-    return (f.check, f.element, f.location.line, f.message)
+    return (f.check, f.element, f.line, f.message)
 
 
 class _NoRenewal(Verifier):

@@ -11,7 +11,7 @@ import z3
 
 from crs_model.expr import names, parse
 from crs_model.pyeval import compile_expr
-from crs_model.types import BOOL, INT, REAL, Scope, Symbol, SymbolKind, Type, check
+from crs_model.types import BOOL, INT, REAL, Base, Scope, Symbol, SymbolKind, Type, check
 from crs_model.verify.solver import make_solver
 from crs_model.verify.z3expr import Translator, Tri
 
@@ -20,7 +20,7 @@ SYMBOLS = {
     "b": Symbol("b", SymbolKind.VARIABLE, BOOL),
     "i": Symbol("i", SymbolKind.VARIABLE, INT),
     "x": Symbol("x", SymbolKind.VARIABLE, REAL),
-    "e": Symbol("e", SymbolKind.VARIABLE, Type("enum", ("lo", "mid", "hi"))),
+    "e": Symbol("e", SymbolKind.VARIABLE, Type(Base.ENUM, ("lo", "mid", "hi"))),
     "limit": Symbol("limit", SymbolKind.PARAMETER, REAL, value=2.5),
     "on": Symbol("on", SymbolKind.PARAMETER, BOOL, value=True),
 }

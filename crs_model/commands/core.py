@@ -26,6 +26,7 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def register(sub: Any) -> None:
+    """Add the ``check-spec``, ``schema`` and ``evaluate`` subcommands to ``sub``."""
     p = sub.add_parser(
         "evaluate",
         help="decide for one or more patients (JSON object, JSONL batch, or a folder of .json)",
@@ -68,6 +69,7 @@ def register(sub: Any) -> None:
 
 # ------------------------------------------------------------------ check-spec
 def cmd_check_spec(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``crs-model check-spec``: load and type-check specs; exit 2 with every located problem."""
     paths: list[str | None] = list(args.specs) or [None]
     status = 0
     for path in paths:
@@ -88,6 +90,7 @@ def cmd_check_spec(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 # ------------------------------------------------------------------ schema
 def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``crs-model schema``: print the JSON Schema of a spec's patient input."""
     from crs_model.schema import patient_schema
 
     spec = load_or_report(args.spec, err)
@@ -111,6 +114,7 @@ def _expand(inputs: list[str]) -> Iterator[str]:
 
 
 def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``crs-model evaluate``: decide for one patient and print the decision."""
     from crs_model.engine import Engine
 
     inputs: list[str] = args.inputs

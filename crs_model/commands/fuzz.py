@@ -10,6 +10,7 @@ from crs_model.commands.common import add_spec_argument, load_or_report
 
 
 def register(sub: Any) -> None:
+    """Add the ``fuzz`` subcommand to ``sub``."""
     p = sub.add_parser(
         "fuzz",
         help="property-based fuzzing of the engine against the spec (exit 1 on a failure)",
@@ -30,6 +31,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_fuzz(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``crs-model fuzz``: run the property suite on generated patients."""
     if args.examples is not None and args.examples < 1:
         err.write("crs-model: error: fuzz: --examples must be at least 1\n")
         return 2

@@ -10,6 +10,7 @@ from crs_model.commands.common import add_spec_argument, load_or_report
 
 
 def register(sub: Any) -> None:
+    """Add the ``mutate`` subcommand to ``sub``."""
     p = sub.add_parser(
         "mutate",
         help="plant small faults in a spec and report which the fuzz suite catches",
@@ -29,6 +30,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_mutate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``crs-model mutate``: score the verifier and suite on mutants of the spec."""
     if args.max_mutants < 1 or args.examples < 1 or args.deep < 1:
         err.write("crs-model: error: mutate: --max-mutants, --examples and --deep must be at least 1\n")
         return 2

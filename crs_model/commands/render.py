@@ -8,13 +8,14 @@ from typing import Any, TextIO
 
 from crs_model.commands.common import BadJson, add_spec_argument, load_or_report, read_patient
 from crs_model.errors import InputFileError, OutputFileError, PatientError, SpecDefectError
-from crs_model.signoff import spec_stem
+from crs_model.fileio import spec_stem
 
 # --out's extension -> report format; PDF is refused until the PDF pack exists
 REPORT_SUFFIXES = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
 
 
 def register(sub: Any) -> None:
+    """Add the ``render``, ``report`` and ``signoff`` subcommands to ``sub``."""
     p = sub.add_parser(
         "render",
         help="draw the decision graph (DOT always; SVG/PNG/PDF through Graphviz)",
@@ -87,6 +88,7 @@ def _formats(text: str) -> list[str]:
 
 
 def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``crs-model render``: write the decision diagrams of a spec."""
     from crs_model.engine import Engine
     from crs_model.fileio import read_regular
     from crs_model.render import Overlay, diagram, dot_text, views, write_diagrams
@@ -170,6 +172,7 @@ def report_format(out: str | None, fmt: str | None) -> str:
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``crs-model report``: write the governance report of a spec."""
     from crs_model.fileio import make_dirs, write_atomic
     from crs_model.report import gather, to_html, to_markdown
 
@@ -200,6 +203,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_signoff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``crs-model signoff``: append a sign-off of the spec's current bytes."""
     from crs_model.signoff import append_record, records_for
 
     spec = load_or_report(args.spec, err)

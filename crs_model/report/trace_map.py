@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from crs_model.signoff import beside
+from crs_model.fileio import beside
 
 
 @dataclass(frozen=True, slots=True)

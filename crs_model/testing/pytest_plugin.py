@@ -22,6 +22,7 @@ SUITE = Path(__file__).resolve().with_name("suite.py")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--crs-spec`` and ``--crs-profile`` to pytest."""
     group = parser.getgroup("crs_model", "crs_model invariant suite")
     group.addoption(
         "--crs-spec",
@@ -41,6 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    """With ``--crs-spec`` or ``--crs-profile``, load the Hypothesis profile and collect the suite."""
     spec = config.getoption("crs_spec", default=None)
     profile = config.getoption("crs_profile", default=None)
     if spec is None and profile is None:

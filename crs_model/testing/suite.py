@@ -20,6 +20,7 @@ from crs_model.testing.pytest_plugin import spec_from_config
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One ``test_property`` case per property of the spec's suite."""
     if "crs_property" in metafunc.fixturenames:
         spec = spec_from_config(metafunc.config)
         metafunc.parametrize("crs_property", [p.name for p in suite(spec)])
@@ -27,6 +28,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="module")
 def crs_context(crs_spec: Spec) -> Context:
+    """The generation context of the spec under test, built once per module."""
     return Context.for_spec(crs_spec)
 
 
@@ -36,6 +38,7 @@ def _report(failure: str, example: object) -> str:
 
 
 def test_property(crs_property: str, crs_context: Context) -> None:
+    """The property holds on every generated patient (a falsifying input is shown)."""
     prop = next(p for p in suite(crs_context.spec) if p.name == crs_property)
     result = run_property(prop, crs_context, settings())
     if result.skipped:
@@ -46,6 +49,7 @@ def test_property(crs_property: str, crs_context: Context) -> None:
 
 
 def test_care_course(crs_spec: Spec) -> None:
+    """Simulated care courses keep every invariant."""
     result = run_care_course(crs_spec, settings())
     if result.skipped:
         pytest.skip(result.skipped)
@@ -55,6 +59,7 @@ def test_care_course(crs_spec: Spec) -> None:
 
 
 def test_coverage(crs_context: Context) -> None:
+    """Generation reaches the spec's outcomes and edges."""
     result = run_coverage(crs_context, settings())
     if result.failure:
         pytest.fail(result.failure, pytrace=False)

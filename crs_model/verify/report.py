@@ -13,8 +13,7 @@ from enum import StrEnum
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from crs_model.errors import Location
-from crs_model.model import Severity
+from crs_model.diagnostics import Diagnostic, Severity
 
 
 class Check(StrEnum):
@@ -60,32 +59,9 @@ _RULES = {
 _ORDER = {c: i for i, c in enumerate((*CHECKS, INTERNAL, UNDECIDED, SIGNOFF))}
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One verifier result, located in the spec, with a witness patient when satisfiable."""
-
-    check: str
-    severity: Severity
-    location: Location
-    message: str
-    witness: dict[str, Any] | None
-    element: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """The finding as JSON (see docs/verify.md)."""
-        loc = self.location
-        return {
-            "check": self.check,
-            "severity": self.severity.value,
-            "location": {"file": loc.file, "line": loc.line, "column": loc.column},
-            "element": self.element,
-            "message": self.message,
-            "witness": self.witness,
-        }
-
-    def __str__(self) -> str:
-        """``file:line:col: severity: [check] message``."""
-        return f"{self.location}: {self.severity.value}: [{self.check}] {self.message}"
+# A verifier result is the bottom layer's diagnostic: ``code`` (also ``.check``) is the check kind,
+# and every finding is located in the spec (or in the sign-off file beside it).
+Finding = Diagnostic
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +93,7 @@ class CheckResult:
 
 def finding_order(f: Finding) -> tuple[int, int, int, str, str]:
     """The stable order of findings in a report: by check kind, then place in the spec."""
-    return (_ORDER.get(f.check, len(_ORDER)), f.location.line, f.location.column, f.element, f.message)
+    return (_ORDER.get(f.code, len(_ORDER)), f.line, f.column, f.element, f.message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +193,18 @@ _SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.I
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
+def _sarif_location(f: Finding) -> dict[str, Any]:
+    """The finding's place: physical (file, line, column) when located, always logical (the element)."""
+    where: dict[str, Any] = {}
+    if f.location is not None:
+        where["physicalLocation"] = {
+            "artifactLocation": {"uri": f.location.file},
+            "region": {"startLine": f.location.line, "startColumn": f.location.column},
+        }
+    where["logicalLocations"] = [{"fullyQualifiedName": f.element}]
+    return where
+
+
 def to_sarif(reports: list[Report], *, tool_version: str) -> dict[str, Any]:
     """A SARIF 2.1.0 log: one run, results located in the spec files."""
     rule_ids = [*CHECKS, INTERNAL, UNDECIDED, SIGNOFF]
@@ -238,15 +226,7 @@ def to_sarif(reports: list[Report], *, tool_version: str) -> dict[str, Any]:
                 "ruleIndex": rule_ids.index(f.check),
                 "level": _SARIF_LEVEL[f.severity],
                 "message": {"text": f.message},
-                "locations": [
-                    {
-                        "physicalLocation": {
-                            "artifactLocation": {"uri": f.location.file},
-                            "region": {"startLine": f.location.line, "startColumn": f.location.column},
-                        },
-                        "logicalLocations": [{"fullyQualifiedName": f.element}],
-                    }
-                ],
+                "locations": [_sarif_location(f)],
             }
             if f.witness is not None:
                 res["properties"] = {"witness": f.witness}

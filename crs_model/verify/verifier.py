@@ -171,18 +171,20 @@ class Verifier:
         expect: Expect | None = None,
     ) -> None:
         """Add a finding; with a witness and ``expect``, also an ``internal`` one if the engine disagrees."""
-        self.findings.append(Finding(check, severity, loc, message, witness, element))
+        self.findings.append(
+            Finding(location=loc, message=message, severity=severity, code=check, element=element, witness=witness)
+        )
         if witness is not None and expect is not None:
             why = expect(self.engine, witness)
             if why is not None:
                 self.findings.append(
                     Finding(
-                        INTERNAL,
-                        Severity.ERROR,
-                        loc,
-                        f"the engine does not reproduce this {check} finding on its witness: {why}",
-                        witness,
-                        element,
+                        location=loc,
+                        message=f"the engine does not reproduce this {check} finding on its witness: {why}",
+                        severity=Severity.ERROR,
+                        code=INTERNAL,
+                        element=element,
+                        witness=witness,
                     )
                 )
 
@@ -198,13 +200,12 @@ class Verifier:
         self._undecided.append(element)
         self.findings.append(
             Finding(
-                UNDECIDED,
-                Severity.ERROR,
-                loc,
-                f"undecided: {what}; the solver answered unknown ({reason}), so it is neither proven nor "
+                location=loc,
+                message=f"undecided: {what}; the solver answered unknown ({reason}), so it is neither proven nor "
                 f"refuted; {' or '.join(hints)}",
-                None,
-                element,
+                severity=Severity.ERROR,
+                code=UNDECIDED,
+                element=element,
             )
         )
 
