@@ -9,7 +9,7 @@ would decide the unknown guards; it never follows an edge on a guess.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -189,7 +189,9 @@ class Engine:
         self._invariants = tuple(
             (inv, compile_expr(inv.formula.ast, spec.invariant_symbols)) for inv in spec.invariants
         )
-        self._json_cache: dict[int, str] = {}  # keyed by id() of notes the engine owns
+        # JSON of the notes this engine owns, by identity: each entry keeps its object, so an id is
+        # never recycled while cached, and a foreign object with a reused id is not mistaken for it
+        self._json_cache: dict[int, tuple[object, str]] = {}
         self._tail_cache: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
         self._cite_cache: dict[tuple[tuple[str, ...], tuple[str, ...] | None], tuple[str, ...]] = {}
         md = spec.metadata
@@ -280,11 +282,8 @@ class Engine:
 
     def decision_json(self, d: Decision) -> str:
         """Compact JSON text of ``d.to_dict()`` from memoized fragments."""
-        frag = self._json_cache
-        actions = frag.get(id(d.actions))
-        if actions is None:
-            actions = frag[id(d.actions)] = _dumps([a.to_dict() for a in d.actions])
-        flags = ",".join([frag.get(id(f)) or frag.setdefault(id(f), _dumps(f.to_dict())) for f in d.flags])
+        actions = self._fragment(d.actions, lambda: [a.to_dict() for a in d.actions])
+        flags = ",".join([self._fragment(f, f.to_dict) for f in d.flags])
         key = (d.path, d.cites)
         tail = self._tail_cache.get(key)
         if tail is None:
@@ -299,6 +298,15 @@ class Engine:
             f'{{"recommendation":"{d.recommendation}","outcome":{outcome},"astct_grade":{grade},'
             f'"tocilizumab_dose_mg":{dose},"actions":{actions},"flags":[{flags}],"missing":{missing}{tail}'
         )
+
+    def _fragment(self, obj: object, build: Callable[[], Any]) -> str:
+        hit = self._json_cache.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        text = _dumps(build())
+        if len(self._json_cache) < 4096:
+            self._json_cache[id(obj)] = (obj, text)
+        return text
 
     def path_cites(self, path: tuple[str, ...], flags: tuple[Note, ...] | None) -> tuple[str, ...]:
         """Evidence along the path, in first-seen order (memoized: paths repeat)."""

@@ -441,3 +441,20 @@ def test_precision_is_checked_at_load(edit: str, fragment: str) -> None:
     with pytest.raises(SpecError) as exc:
         load_spec_bytes(text.encode(), "p.yaml")
     assert fragment in str(exc.value)
+
+
+def test_decision_json_of_notes_the_engine_does_not_own(engine: Engine) -> None:
+    # the fragment cache is keyed by identity; notes from elsewhere must not be mistaken for its own
+    import dataclasses
+
+    from crs_model.engine import Note
+
+    d = engine.evaluate(FULL)
+    engine.decision_json(d)  # fills the cache with this engine's notes
+    for i in range(50):  # objects freed each round: CPython reuses their ids for the next round's
+        other = dataclasses.replace(
+            d,
+            actions=tuple(Note(a.id, f"{a.text} (edit {i})", a.citations) for a in d.actions),
+            flags=tuple(Note(f"{f.id}_{i}", f.text, f.citations) for f in d.flags),
+        )
+        assert json.loads(engine.decision_json(other)) == json.loads(json.dumps(other.to_dict()))
