@@ -38,6 +38,7 @@ class Note:
     citations: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
+        """The note as it appears in the JSON decision."""
         return {"id": self.id, "text": self.text, "citations": list(self.citations)}
 
 
