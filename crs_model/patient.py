@@ -115,7 +115,7 @@ class PatientValidator:
             self._constraints.append((compile_expr(c.formula.ast, spec.symbols), c, list(site.direct_inputs)))
 
     def validate(self, data: Any) -> dict[str, Any]:
-        """The checked inputs of ``data`` (absent ones as None); :class:`PatientError` names a bad field."""
+        """The checked inputs of ``data`` (absent or null ones left out); :class:`PatientError` names a bad field."""
         if not isinstance(data, Mapping):
             raise PatientError("<input>", f"a patient must be a JSON object, got {type(data).__name__}", None)
         if len(data) > MAX_PATIENT_KEYS:
