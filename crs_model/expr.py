@@ -343,7 +343,7 @@ def _folded(node: Expr, kids: tuple[tuple[Expr, object], ...], params: Mapping[s
         case Str() | BoolLit():
             return node, node.value
         case Name():
-            return node, params.get(node.id, _NO)
+            value = params.get(node.id, _NO)
         case IfThenElse() if vals[0] is True or vals[0] is False:
             return kids[1] if vals[0] else kids[2]
         case Neg() if const:
@@ -375,6 +375,9 @@ def _folded(node: Expr, kids: tuple[tuple[Expr, object], ...], params: Mapping[s
             assert_never(node)
     if value is not _NO and (lit := _literal(value, node.pos)) is not None:
         return lit, value
+    if isinstance(node, Arith) and node.op == "/" and vals[1] is not _NO and vals[1] == 0:
+        # a literal 0 divisor is a type error: keep the divisor as written
+        return _rebuild(node, (kids[0][0], node.right)), _NO
     return _rebuild(node, tuple(k for k, _ in kids)), _NO
 
 

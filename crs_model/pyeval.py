@@ -217,9 +217,11 @@ def _compile_compare(
 ) -> Fn:
     op = COMPARE_OPS[node.op]
     rc, rv = _const(node.right, symbols)
-    if isinstance(node.left, Name) and rc and (defs is None or node.left.id not in defs):
+    left_sym = symbols.get(node.left.id) if isinstance(node.left, Name) else None
+    left_param = left_sym is not None and left_sym.kind is SymbolKind.PARAMETER  # a constant, not in env
+    if isinstance(node.left, Name) and rc and not left_param and (defs is None or node.left.id not in defs):
         key = node.left.id
-        sym = symbols.get(key)
+        sym = left_sym
         if sym is not None and sym.kind is SymbolKind.DEFINITION:  # read from env: may be a Fraction
             exact_rv = exact(rv)
 

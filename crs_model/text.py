@@ -42,7 +42,7 @@ class Renderer:
 
     def render(self, node: Expr) -> str:
         """``node`` as clinical text, parenthesised only where precedence needs it."""
-        return fold(node, self._raw)[0]
+        return _flatten(fold(node, self._raw)[0])
 
     def _unit_of(self, node: Expr) -> str:
         if isinstance(node, Name):
@@ -63,7 +63,7 @@ class Renderer:
             return f"{node.id} ({shown})" if self.param_names else shown
         return sym.label or node.id
 
-    def _raw(self, node: Expr, kids: tuple[tuple[str, int], ...]) -> tuple[str, int]:
+    def _raw(self, node: Expr, kids: tuple[_Part, ...]) -> _Part:
         """``(text, precedence)`` of ``node`` from its children's pairs (see :func:`~crs_model.expr.fold`)."""
         match node:
             case Num():
@@ -75,41 +75,59 @@ class Renderer:
             case Name():
                 return self._name(node), 9
             case Neg():
-                return "-" + _wrap(kids[0], 8), 8
+                return ("-", _wrap(kids[0], 8)), 8
             case Not():
-                return "not " + _wrap(kids[0], 5), 4
+                return ("not ", _wrap(kids[0], 5)), 4
             case Logic():
                 p = _PREC[node.op]
                 left_p = p + 1 if node.op == "implies" else p
                 right_p = p if node.op == "implies" else p + 1
-                return f"{_wrap(kids[0], left_p)} {node.op} {_wrap(kids[1], right_p)}", p
+                return (_wrap(kids[0], left_p), f" {node.op} ", _wrap(kids[1], right_p)), p
             case Compare():
                 unit = self._unit_of(node.left)
                 left = _wrap(kids[0], 6)
                 if isinstance(node.right, Num) and unit:
-                    right = fmt_number(node.right.value, unit)
+                    right: _Text = fmt_number(node.right.value, unit)
                 else:
                     right = _wrap(kids[1], 6)
-                return f"{left} {_OPS[node.op]} {right}", 5
+                return (left, f" {_OPS[node.op]} ", right), 5
             case Arith():
                 p = _PREC[node.op]
-                return f"{_wrap(kids[0], p)} {_OPS.get(node.op, node.op)} {_wrap(kids[1], p + 1)}", p
+                return (_wrap(kids[0], p), f" {_OPS.get(node.op, node.op)} ", _wrap(kids[1], p + 1)), p
             case Member():
                 vals = ", ".join(v.value if isinstance(v, Str) else fmt_number(v.value) for v in node.values)
                 word = "not one of" if node.negated else "one of"
-                return f"{_wrap(kids[0], 6)} {word} {{{vals}}}", 5
+                return (_wrap(kids[0], 6), f" {word} {{{vals}}}"), 5
             case IfThenElse():
-                return f"if {_wrap(kids[0], 0)} then {_wrap(kids[1], 0)} else {_wrap(kids[2], 0)}", 0
+                return ("if ", _wrap(kids[0], 0), " then ", _wrap(kids[1], 0), " else ", _wrap(kids[2], 0)), 0
             case Call():
-                args = ", ".join(_wrap(a, 0) for a in kids)
+                args = tuple(piece for i, a in enumerate(kids) for piece in ((", ",) if i else ()) + (_wrap(a, 0),))
                 if node.func in ("has_action", "has_flag"):
-                    return f"{node.func.replace('_', ' ')} {args}", 9
-                return f"{node.func}({args})", 9
+                    return (f"{node.func.replace('_', ' ')} ", *args), 9
+                return (f"{node.func}(", *args, ")"), 9
             case _:
                 assert_never(node)
 
 
-def _wrap(part: tuple[str, int], outer: int) -> str:
+# Text is built as nested tuples of pieces and joined once at the end: concatenating at
+# every level would copy the text once per level (quadratic on a deep tree).
+_Text = str | tuple["_Text", ...]
+_Part = tuple[_Text, int]
+
+
+def _wrap(part: _Part, outer: int) -> _Text:
     """A child's text, in parentheses when it binds looser than its place needs."""
     text, prec = part
-    return f"({text})" if prec < outer else text
+    return ("(", text, ")") if prec < outer else text
+
+
+def _flatten(text: _Text) -> str:
+    out: list[str] = []
+    stack = [text]
+    while stack:
+        t = stack.pop()
+        if isinstance(t, str):
+            out.append(t)
+        else:
+            stack.extend(reversed(t))
+    return "".join(out)
