@@ -219,11 +219,13 @@ def _translator(classes: tuple[str, ...]) -> str:
 
 
 def test_mypy_reports_a_translator_that_forgot_a_node_class(tmp_path: Path) -> None:
-    (tmp_path / "complete.py").write_text(_translator(_CLASSES))
+    src = tmp_path / "src"  # a cache of its own: a stale one could replay an old verdict
+    src.mkdir()
+    (src / "complete.py").write_text(_translator(_CLASSES))
     for dropped in ("Member", "Call", "Neg"):
-        (tmp_path / f"missing_{dropped}.py").write_text(_translator(tuple(c for c in _CLASSES if c != dropped)))
+        (src / f"missing_{dropped}.py").write_text(_translator(tuple(c for c in _CLASSES if c != dropped)))
     run = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", str(tmp_path)],
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), str(tmp_path / "src")],
         cwd=ROOT,
         capture_output=True,
         text=True,
