@@ -403,9 +403,8 @@ def fold_constants(node: Expr, symbols: Mapping[str, Symbol]) -> Expr:
     Meaning is unchanged: a value no literal spells exactly (``1/3``) and a division by zero
     (unknown at run time) are left as they are, and so is every sub-expression that reads an input.
     """
-    from crs_model.types import SymbolKind  # types imports this module
-
-    params = {n: s.value for n, s in symbols.items() if s.kind is SymbolKind.PARAMETER and s.value is not None}
+    # only a parameter's symbol has a value (types.Symbol); no import of types, which imports this module
+    params = {n: s.value for n, s in symbols.items() if s.value is not None}
     folded: tuple[Expr, object] = fold(node, lambda n, kids: _folded(n, kids, params))
     return folded[0]
 
