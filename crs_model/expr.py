@@ -22,12 +22,18 @@ depth and size are bounded, so no backend's recursion can overflow.
 
 from __future__ import annotations
 
+import dataclasses
+import operator
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING, Any, TypeVar, assert_never, cast
 
-from crs_model.exact import Exact, NumberError, parse_decimal
+from crs_model.exact import Exact, NumberError, arith, exact, parse_decimal
+
+if TYPE_CHECKING:
+    from crs_model.types import Symbol
 
 MAX_EXPR_CHARS = 4000
 MAX_DEPTH = 32  # nesting while parsing (parentheses, 'not', unary '-', 'if')
@@ -148,29 +154,134 @@ _CMP_ALIASES = {"≤": "<=", "≥": ">=", "≠": "!=", "=<": "<=", "=>": ">="}
 
 def children(node: Expr) -> tuple[Expr, ...]:
     """Direct sub-expressions, in source order."""
-    if isinstance(node, (Neg, Not)):
-        return (node.operand,)
-    if isinstance(node, (Arith, Compare, Logic)):
-        return (node.left, node.right)
-    if isinstance(node, IfThenElse):
-        return (node.cond, node.then, node.orelse)
-    if isinstance(node, Member):
-        return (node.operand, *node.values)
-    if isinstance(node, Call):
-        return node.args
-    return ()
+    match node:
+        case Num() | Str() | BoolLit() | Name():
+            return ()
+        case Neg() | Not():
+            return (node.operand,)
+        case Arith() | Compare() | Logic():
+            return (node.left, node.right)
+        case IfThenElse():
+            return (node.cond, node.then, node.orelse)
+        case Member():
+            return (node.operand, *node.values)
+        case Call():
+            return node.args
+        case _:
+            assert_never(node)
+
+
+# ---------------------------------------------------------------- walking
+# Every backend walks the AST through these, never by recursion: a tree built directly
+# (not parsed) may be far deeper than Python's stack.
+R = TypeVar("R")
+
+
+def walk(node: Expr) -> Iterator[Expr]:
+    """Every node of ``node``, pre-order (parents first, children in source order); a shared
+    sub-tree is visited at each place it occurs."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(children(n)))
+
+
+def post_order(node: Expr) -> list[Expr]:
+    """Every distinct node (by identity) of ``node`` once, children before parents, in source order."""
+    out: list[Expr] = []
+    seen: set[int] = set()
+    stack: list[tuple[Expr, bool]] = [(node, False)]
+    while stack:
+        n, expanded = stack.pop()
+        if expanded:
+            out.append(n)
+            continue
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        stack.append((n, True))
+        stack.extend((c, False) for c in reversed(children(n)) if id(c) not in seen)
+    return out
+
+
+def fold(
+    node: Expr,
+    fn: Callable[[Expr, tuple[R, ...]], R],
+    memo: dict[int, tuple[Expr, R]] | None = None,
+) -> R:
+    """Evaluate ``node`` bottom-up: ``fn(n, results of n's children)``, each distinct node once.
+
+    ``fn`` is called on children (left to right, each sub-tree whole) before their parent,
+    so a translator with side effects (a solver's term table) sees the order a recursive
+    walk would. ``memo`` maps ``id(n)`` to ``(n, result)`` (the node is kept so its id stays
+    unique); pass one to share results across calls.
+    """
+    done: dict[int, tuple[Expr, R]] = {} if memo is None else memo
+    stack: list[tuple[Expr, bool]] = [(node, False)]
+    while stack:
+        n, expanded = stack.pop()
+        key = id(n)
+        if key in done:
+            continue
+        kids = children(n)
+        if expanded:
+            done[key] = (n, fn(n, tuple(done[id(c)][1] for c in kids)))
+        else:
+            stack.append((n, True))
+            stack.extend((c, False) for c in reversed(kids) if id(c) not in done)
+    return done[id(node)][1]
+
+
+def _rebuild(node: Expr, kids: tuple[Expr, ...]) -> Expr:
+    """``node`` with its children replaced by ``kids`` (same order as :func:`children`)."""
+    match node:
+        case Num() | Str() | BoolLit() | Name():
+            return node
+        case Neg() | Not():
+            return dataclasses.replace(node, operand=kids[0])
+        case Arith() | Compare() | Logic():
+            return dataclasses.replace(node, left=kids[0], right=kids[1])
+        case IfThenElse():
+            return IfThenElse(kids[0], kids[1], kids[2], node.pos)
+        case Member():
+            values = kids[1:]
+            if not all(isinstance(v, (Num, Str)) for v in values):
+                raise TypeError("a set's members must stay literals")
+            return Member(kids[0], cast(tuple[Num | Str, ...], values), node.negated, node.pos)
+        case Call():
+            return Call(node.func, kids, node.pos)
+        case _:
+            assert_never(node)
+
+
+def replace(node: Expr, mapping_fn: Callable[[Expr], Expr | None]) -> Expr:
+    """``node`` with every sub-tree for which ``mapping_fn`` returns a node replaced by it
+    (outermost first: a replaced sub-tree is not looked into). Unchanged sub-trees are shared."""
+    done: dict[int, tuple[Expr, Expr]] = {}
+    stack: list[tuple[Expr, bool]] = [(node, False)]
+    while stack:
+        n, expanded = stack.pop()
+        key = id(n)
+        if expanded:
+            kids = children(n)
+            new = tuple(done[id(c)][1] for c in kids)
+            done[key] = (n, n if all(a is b for a, b in zip(new, kids, strict=True)) else _rebuild(n, new))
+            continue
+        if key in done:
+            continue
+        sub = mapping_fn(n)
+        if sub is not None:
+            done[key] = (n, sub)
+            continue
+        stack.append((n, True))
+        stack.extend((c, False) for c in reversed(children(n)) if id(c) not in done)
+    return done[id(node)][1]
 
 
 def names(node: Expr) -> set[str]:
     """Every name referenced anywhere in ``node``."""
-    out: set[str] = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, Name):
-            out.add(n.id)
-        stack.extend(children(n))
-    return out
+    return {n.id for n in post_order(node) if isinstance(n, Name)}
 
 
 def measure(node: Expr, inlined: Mapping[str, int] | None = None) -> tuple[int, int]:
@@ -192,9 +303,110 @@ def measure(node: Expr, inlined: Mapping[str, int] | None = None) -> tuple[int, 
 
 def conjuncts(node: Expr) -> list[Expr]:
     """Top-level ``and`` operands (``a and b and c`` -> [a, b, c])."""
-    if isinstance(node, Logic) and node.op == "and":
-        return conjuncts(node.left) + conjuncts(node.right)
-    return [node]
+    out: list[Expr] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Logic) and n.op == "and":
+            stack.append(n.right)
+            stack.append(n.left)
+        else:
+            out.append(n)
+    return out
+
+
+# ---------------------------------------------------------------- constant folding
+_NO = object()  # "not a constant"
+
+
+def _literal(value: object, pos: int) -> Expr | None:
+    """The literal node that means ``value`` exactly, or None when no literal can."""
+    if isinstance(value, bool):
+        return BoolLit(value, pos)
+    if isinstance(value, str):
+        return Str(value, pos)
+    if isinstance(value, int):
+        return Num(float(value), True, pos) if -(2**53) <= value <= 2**53 else None
+    if isinstance(value, float):
+        return Num(value, False, pos)  # an engine float means its repr exactly
+    return None  # a Fraction no float spells (1/3)
+
+
+def _folded(node: Expr, kids: tuple[tuple[Expr, object], ...], params: Mapping[str, object]) -> tuple[Expr, object]:
+    """One step of :func:`fold_constants`: ``(node with folded children, its value or _NO)``."""
+    vals: list[Any] = [v for _, v in kids]
+    const = all(v is not _NO for v in vals)
+    value: object = _NO
+    match node:
+        case Num():
+            return node, int(node.value) if node.is_int else node.value
+        case Str() | BoolLit():
+            return node, node.value
+        case Name():
+            value = params.get(node.id, _NO)
+        case IfThenElse() if vals[0] is True or vals[0] is False:
+            return kids[1] if vals[0] else kids[2]
+        case Neg() if const:
+            value = -vals[0]
+        case Not() if const:
+            value = not vals[0]
+        case Arith() if const:
+            a, b = vals
+            if node.op == "/" and b == 0:
+                value = _NO  # unknown at run time: left for the engine to say so
+            elif type(a) is int and type(b) is int and node.op != "/":
+                value = a + b if node.op == "+" else a - b if node.op == "-" else a * b
+            else:
+                value = arith(node.op, a, b)
+        case Compare() if const:
+            value = _COMPARE[node.op](_meaning(vals[0]), _meaning(vals[1]))
+        case Logic() if const:
+            p, q = vals
+            value = (p and q) if node.op == "and" else (p or q) if node.op == "or" else ((not p) or q)
+        case Member() if const:
+            members = {v.exact if isinstance(v, Num) else v.value for v in node.values}
+            value = (_meaning(vals[0]) in members) != node.negated
+        case Call() if const and node.func in ("min", "max"):
+            pick = min if node.func == "min" else max
+            value = pick(vals, key=exact)
+        case Neg() | Not() | Arith() | Compare() | Logic() | Member() | Call() | IfThenElse():
+            pass
+        case _:
+            assert_never(node)
+    if value is not _NO and (lit := _literal(value, node.pos)) is not None:
+        return lit, value
+    if isinstance(node, Arith) and node.op == "/" and vals[1] is not _NO and vals[1] == 0:
+        # a literal 0 divisor is a type error: keep the divisor as written
+        return _rebuild(node, (kids[0][0], node.right)), _NO
+    return _rebuild(node, tuple(k for k, _ in kids)), _NO
+
+
+def _meaning(v: Any) -> Any:
+    """What a constant means: a number its exact value (so 0.1 + 0.2 == 0.3, as in the engine)."""
+    return exact(v) if isinstance(v, (int, float, Fraction)) and not isinstance(v, bool) else v
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+def fold_constants(node: Expr, symbols: Mapping[str, Symbol]) -> Expr:
+    """``node`` with parameters and every sub-expression of literals and parameters replaced by
+    the literal of its value, computed with the engine's exact arithmetic (:mod:`crs_model.exact`).
+
+    Meaning is unchanged: a value no literal spells exactly (``1/3``) and a division by zero
+    (unknown at run time) are left as they are, and so is every sub-expression that reads an input.
+    """
+    # only a parameter's symbol has a value (types.Symbol); no import of types, which imports this module
+    params = {n: s.value for n, s in symbols.items() if s.value is not None}
+    folded: tuple[Expr, object] = fold(node, lambda n, kids: _folded(n, kids, params))
+    return folded[0]
 
 
 # ---------------------------------------------------------------- tokenizer

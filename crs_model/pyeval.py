@@ -27,7 +27,7 @@ import operator
 from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from fractions import Fraction
-from typing import Any
+from typing import Any, assert_never
 
 from crs_model.exact import arith, exact, needs_exact
 from crs_model.expr import (
@@ -45,6 +45,7 @@ from crs_model.expr import (
     Num,
     Str,
     children,
+    fold,
 )
 from crs_model.types import Symbol, SymbolKind
 
@@ -97,107 +98,130 @@ def compile_expr(node: Expr, symbols: Mapping[str, Symbol], defs: Mapping[str, F
 
     With ``defs`` (compiled definitions), a definition is computed on first use
     and stored in ``env`` (which must then be a dict); without, it is read from
-    ``env``.
+    ``env``. Closures are built bottom-up (:func:`~crs_model.expr.fold`), so
+    compiling never recurses; running them nests one call per tree level, which
+    the loader's depth bound keeps far below Python's recursion limit.
     """
+    return fold(node, lambda n, kids: _compile(n, kids, symbols, defs))
+
+
+def _compile(node: Expr, kids: tuple[Fn, ...], symbols: Mapping[str, Symbol], defs: Mapping[str, Fn] | None) -> Fn:
+    """The closure of ``node`` from its children's closures (``kids``, in source order)."""
     is_const, value = _const(node, symbols)
     if is_const:
         return lambda env: value
-    if isinstance(node, Name):
-        key = node.id
-        dfn = defs.get(key) if defs is not None else None
-        if dfn is not None:
-            lazy = dfn
+    match node:
+        case Num() | Str() | BoolLit():  # pragma: no cover - constants, handled above
+            raise AssertionError("a literal is a constant")
+        case Name():
+            key = node.id
+            dfn = defs.get(key) if defs is not None else None
+            if dfn is not None:
+                lazy = dfn
 
-            def definition(env: Env) -> Any:
-                v = env.get(key, _NOT_YET)
-                if v is _NOT_YET:
-                    v = env[key] = lazy(env)  # type: ignore[index]
-                return v
+                def definition(env: Env) -> Any:
+                    v = env.get(key, _NOT_YET)
+                    if v is _NOT_YET:
+                        v = env[key] = lazy(env)  # type: ignore[index]
+                    return v
 
-            return definition
-        return lambda env: env.get(key)
-    if isinstance(node, Not):
-        f = compile_expr(node.operand, symbols, defs)
+                return definition
+            return lambda env: env.get(key)
+        case Not():
+            f = kids[0]
 
-        def not_(env: Env) -> Any:
-            a = f(env)
-            return None if a is None else not a
+            def not_(env: Env) -> Any:
+                a = f(env)
+                return None if a is None else not a
 
-        return not_
-    if isinstance(node, Neg):
-        f = compile_expr(node.operand, symbols, defs)
-        return lambda env: None if (a := f(env)) is None else -a
-    if isinstance(node, Compare):
-        return _compile_compare(node, symbols, defs)
-    if isinstance(node, Arith):
-        lf = compile_expr(node.left, symbols, defs)
-        rf = compile_expr(node.right, symbols, defs)
-        if node.op == "/":
+            return not_
+        case Neg():
+            g = kids[0]
+            return lambda env: None if (a := g(env)) is None else -a
+        case Compare():
+            return _compile_compare(node, kids, symbols, defs)
+        case Arith():
+            return _compile_arith(node, kids)
+        case Logic():
+            return _compile_logic(node, kids)
+        case IfThenElse():
+            return _compile_ite(kids)
+        case Member():
+            return _compile_member(node, kids[0])
+        case Call():
+            return _compile_call(node, kids)
+        case _:
+            assert_never(node)
 
-            def div(env: Env) -> Any:
-                a, b = lf(env), rf(env)
-                if a is None or b is None or b == 0:
-                    return None
-                return arith("/", a, b)
 
-            return div
-        op = ARITH_OPS[node.op]
-        sym = node.op
+def _compile_arith(node: Arith, kids: tuple[Fn, ...]) -> Fn:
+    lf, rf = kids
+    if node.op == "/":
 
-        def arith_(env: Env) -> Any:
-            a = lf(env)
-            if a is None:
+        def div(env: Env) -> Any:
+            a, b = lf(env), rf(env)
+            if a is None or b is None or b == 0:
                 return None
-            b = rf(env)
-            if b is None:
-                return None
-            return op(a, b) if type(a) is int and type(b) is int else arith(sym, a, b)
+            return arith("/", a, b)
 
-        return arith_
-    if isinstance(node, Logic):
-        return _compile_logic(node, symbols, defs)
-    if isinstance(node, IfThenElse):
-        cf = compile_expr(node.cond, symbols, defs)
-        tf = compile_expr(node.then, symbols, defs)
-        ef = compile_expr(node.orelse, symbols, defs)
+        return div
+    op = ARITH_OPS[node.op]
+    sym = node.op
 
-        def ite(env: Env) -> Any:
-            c = cf(env)
-            if c is True:
-                return tf(env)
-            if c is False:
-                return ef(env)
-            a, b = tf(env), ef(env)
-            if a is None or b is None:
-                return None
-            return a if (a == b if type(a) is type(b) else exact_compare(operator.eq, a, b)) else None
+    def arith_(env: Env) -> Any:
+        a = lf(env)
+        if a is None:
+            return None
+        b = rf(env)
+        if b is None:
+            return None
+        return op(a, b) if type(a) is int and type(b) is int else arith(sym, a, b)
 
-        return ite
-    if isinstance(node, Member):
-        f = compile_expr(node.operand, symbols, defs)
-        members = frozenset(v.value for v in node.values)
-        exact_members = frozenset(v.exact if isinstance(v, Num) else v.value for v in node.values)
-        negated = node.negated
-
-        def member(env: Env) -> Any:
-            a = f(env)
-            if a is None:
-                return None
-            # a float's hash is its binary value's: only a computed Fraction needs the exact set
-            return (a in (exact_members if type(a) is Fraction else members)) != negated
-
-        return member
-    if isinstance(node, Call):
-        return _compile_call(node, symbols, defs)
-    raise TypeError(f"cannot compile {type(node).__name__}")  # pragma: no cover
+    return arith_
 
 
-def _compile_compare(node: Compare, symbols: Mapping[str, Symbol], defs: Mapping[str, Fn] | None) -> Fn:
+def _compile_ite(kids: tuple[Fn, ...]) -> Fn:
+    cf, tf, ef = kids
+
+    def ite(env: Env) -> Any:
+        c = cf(env)
+        if c is True:
+            return tf(env)
+        if c is False:
+            return ef(env)
+        a, b = tf(env), ef(env)
+        if a is None or b is None:
+            return None
+        return a if (a == b if type(a) is type(b) else exact_compare(operator.eq, a, b)) else None
+
+    return ite
+
+
+def _compile_member(node: Member, f: Fn) -> Fn:
+    members = frozenset(v.value for v in node.values)
+    exact_members = frozenset(v.exact if isinstance(v, Num) else v.value for v in node.values)
+    negated = node.negated
+
+    def member(env: Env) -> Any:
+        a = f(env)
+        if a is None:
+            return None
+        # a float's hash is its binary value's: only a computed Fraction needs the exact set
+        return (a in (exact_members if type(a) is Fraction else members)) != negated
+
+    return member
+
+
+def _compile_compare(
+    node: Compare, kids: tuple[Fn, ...], symbols: Mapping[str, Symbol], defs: Mapping[str, Fn] | None
+) -> Fn:
     op = COMPARE_OPS[node.op]
     rc, rv = _const(node.right, symbols)
-    if isinstance(node.left, Name) and rc and (defs is None or node.left.id not in defs):
+    left_sym = symbols.get(node.left.id) if isinstance(node.left, Name) else None
+    left_param = left_sym is not None and left_sym.kind is SymbolKind.PARAMETER  # a constant, not in env
+    if isinstance(node.left, Name) and rc and not left_param and (defs is None or node.left.id not in defs):
         key = node.left.id
-        sym = symbols.get(key)
+        sym = left_sym
         if sym is not None and sym.kind is SymbolKind.DEFINITION:  # read from env: may be a Fraction
             exact_rv = exact(rv)
 
@@ -215,8 +239,7 @@ def _compile_compare(node: Compare, symbols: Mapping[str, Symbol], defs: Mapping
             return None if a is None else op(a, rv)
 
         return cmp_name_const
-    lf = compile_expr(node.left, symbols, defs)
-    rf = compile_expr(node.right, symbols, defs)
+    lf, rf = kids
 
     def cmp(env: Env) -> Any:
         a = lf(env)
@@ -230,9 +253,8 @@ def _compile_compare(node: Compare, symbols: Mapping[str, Symbol], defs: Mapping
     return cmp
 
 
-def _compile_logic(node: Logic, symbols: Mapping[str, Symbol], defs: Mapping[str, Fn] | None) -> Fn:
-    lf = compile_expr(node.left, symbols, defs)
-    rf = compile_expr(node.right, symbols, defs)
+def _compile_logic(node: Logic, kids: tuple[Fn, ...]) -> Fn:
+    lf, rf = kids
     if node.op == "and":
 
         def and_(env: Env) -> Any:
@@ -270,14 +292,14 @@ def _compile_logic(node: Logic, symbols: Mapping[str, Symbol], defs: Mapping[str
     return implies
 
 
-def _compile_call(node: Call, symbols: Mapping[str, Symbol], defs: Mapping[str, Fn] | None) -> Fn:
+def _compile_call(node: Call, kids: tuple[Fn, ...]) -> Fn:
     if node.func in ("has_action", "has_flag"):
         key = ACTIONS_KEY if node.func == "has_action" else FLAGS_KEY
         arg = node.args[0]
         assert isinstance(arg, Str)
         ident = arg.value
         return lambda env: ident in env.get(key, ())
-    fs = [compile_expr(a, symbols, defs) for a in node.args]
+    fs = list(kids)
     pick = min if node.func == "min" else max
     if len(fs) == 2:
         f1, f2 = fs
@@ -364,28 +386,52 @@ class UnknownExplainer:
         self._flat[id(node)] = (node, ops)
         return ops
 
-    def _missing(self, node: Expr, env: Env, memo: dict[int, AbstractSet[str]]) -> AbstractSet[str]:
-        if isinstance(node, Name) and node.id not in self._definitions:  # an input or a parameter
-            sym = self._symbols.get(node.id)
-            known = (sym is not None and sym.kind is SymbolKind.PARAMETER) or env.get(node.id) is not None
-            return _NONE if known else {node.id}
-        if isinstance(node, (Num, Str, BoolLit)):
-            return _NONE
+    def _missing(self, root: Expr, env: Env, memo: dict[int, AbstractSet[str]]) -> AbstractSet[str]:
+        # Top-down, not a fold: a known node, or the branch an 'if' does not take, is not
+        # looked into. An explicit stack; a node's answer is the union of its parts' answers.
         # memo: a definition named by several guards (or twice in one) is explained once per call
-        key = id(node)
-        hit = memo.get(key)
-        if hit is not None:
-            return hit
-        out: AbstractSet[str] = _NONE
-        if self._value(node, env) is None:
-            if isinstance(node, Name):  # a definition
-                out = self._missing(self._definitions[node.id], env, memo)
-            elif isinstance(node, IfThenElse) and (cond := self._value(node.cond, env)) is not None:
-                out = self._missing(node.then if cond is True else node.orelse, env, memo)
+        pending: dict[int, tuple[Expr, ...]] = {}
+        stack: list[tuple[Expr, bool]] = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            key = id(node)
+            if expanded:
+                parts = pending.pop(key)
+                if len(parts) == 1:
+                    memo[key] = memo[id(parts[0])]
+                else:
+                    acc: set[str] = set()
+                    for part in parts:
+                        acc |= memo[id(part)]
+                    memo[key] = acc
+                continue
+            if key in memo:
+                continue
+            step = self._explain(node, env)
+            if isinstance(step, tuple):
+                pending[key] = step
+                stack.append((node, True))
+                stack.extend((part, False) for part in reversed(step))
             else:
-                acc: set[str] = set()
-                for child in self._operands(node):
-                    acc |= self._missing(child, env, memo)
-                out = acc
-        memo[key] = out
-        return out
+                memo[key] = step
+        return memo[id(root)]
+
+    def _explain(self, node: Expr, env: Env) -> AbstractSet[str] | tuple[Expr, ...]:
+        """The inputs ``node`` blames, or the parts whose blamed inputs it blames."""
+        match node:
+            case Name() if node.id not in self._definitions:  # an input or a parameter
+                sym = self._symbols.get(node.id)
+                known = (sym is not None and sym.kind is SymbolKind.PARAMETER) or env.get(node.id) is not None
+                return _NONE if known else {node.id}
+            case Num() | Str() | BoolLit():
+                return _NONE
+            case _ if self._value(node, env) is not None:
+                return _NONE
+            case Name():  # a definition
+                return (self._definitions[node.id],)
+            case IfThenElse() if (cond := self._value(node.cond, env)) is not None:
+                return (node.then if cond is True else node.orelse,)
+            case Neg() | Not() | Arith() | Compare() | Logic() | Member() | Call() | IfThenElse():
+                return self._operands(node)
+            case _:
+                assert_never(node)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import assert_never
 
 from crs_model.expr import (
     Arith,
@@ -18,6 +19,7 @@ from crs_model.expr import (
     Not,
     Num,
     Str,
+    fold,
 )
 from crs_model.types import Symbol, SymbolKind
 
@@ -39,7 +41,8 @@ class Renderer:
         self.param_names = param_names
 
     def render(self, node: Expr) -> str:
-        return self._r(node, 0)
+        """``node`` as clinical text, parenthesised only where precedence needs it."""
+        return _flatten(fold(node, self._raw)[0])
 
     def _unit_of(self, node: Expr) -> str:
         if isinstance(node, Name):
@@ -60,51 +63,71 @@ class Renderer:
             return f"{node.id} ({shown})" if self.param_names else shown
         return sym.label or node.id
 
-    def _r(self, node: Expr, outer: int) -> str:
-        text, prec = self._raw(node)
-        return f"({text})" if prec < outer else text
+    def _raw(self, node: Expr, kids: tuple[_Part, ...]) -> _Part:
+        """``(text, precedence)`` of ``node`` from its children's pairs (see :func:`~crs_model.expr.fold`)."""
+        match node:
+            case Num():
+                return fmt_number(node.value), 9
+            case Str():
+                return node.value, 9
+            case BoolLit():
+                return ("yes" if node.value else "no"), 9
+            case Name():
+                return self._name(node), 9
+            case Neg():
+                return ("-", _wrap(kids[0], 8)), 8
+            case Not():
+                return ("not ", _wrap(kids[0], 5)), 4
+            case Logic():
+                p = _PREC[node.op]
+                left_p = p + 1 if node.op == "implies" else p
+                right_p = p if node.op == "implies" else p + 1
+                return (_wrap(kids[0], left_p), f" {node.op} ", _wrap(kids[1], right_p)), p
+            case Compare():
+                unit = self._unit_of(node.left)
+                left = _wrap(kids[0], 6)
+                if isinstance(node.right, Num) and unit:
+                    right: _Text = fmt_number(node.right.value, unit)
+                else:
+                    right = _wrap(kids[1], 6)
+                return (left, f" {_OPS[node.op]} ", right), 5
+            case Arith():
+                p = _PREC[node.op]
+                return (_wrap(kids[0], p), f" {_OPS.get(node.op, node.op)} ", _wrap(kids[1], p + 1)), p
+            case Member():
+                vals = ", ".join(v.value if isinstance(v, Str) else fmt_number(v.value) for v in node.values)
+                word = "not one of" if node.negated else "one of"
+                return (_wrap(kids[0], 6), f" {word} {{{vals}}}"), 5
+            case IfThenElse():
+                return ("if ", _wrap(kids[0], 0), " then ", _wrap(kids[1], 0), " else ", _wrap(kids[2], 0)), 0
+            case Call():
+                args = tuple(piece for i, a in enumerate(kids) for piece in ((", ",) if i else ()) + (_wrap(a, 0),))
+                if node.func in ("has_action", "has_flag"):
+                    return (f"{node.func.replace('_', ' ')} ", *args), 9
+                return (f"{node.func}(", *args, ")"), 9
+            case _:
+                assert_never(node)
 
-    def _raw(self, node: Expr) -> tuple[str, int]:
-        if isinstance(node, Num):
-            return fmt_number(node.value), 9
-        if isinstance(node, Str):
-            return node.value, 9
-        if isinstance(node, BoolLit):
-            return ("yes" if node.value else "no"), 9
-        if isinstance(node, Name):
-            return self._name(node), 9
-        if isinstance(node, Neg):
-            return "-" + self._r(node.operand, 8), 8
-        if isinstance(node, Not):
-            return "not " + self._r(node.operand, 5), 4
-        if isinstance(node, Logic):
-            p = _PREC[node.op]
-            left_p = p + 1 if node.op == "implies" else p
-            right_p = p if node.op == "implies" else p + 1
-            return f"{self._r(node.left, left_p)} {node.op} {self._r(node.right, right_p)}", p
-        if isinstance(node, Compare):
-            unit = self._unit_of(node.left)
-            left = self._r(node.left, 6)
-            if isinstance(node.right, Num) and unit:
-                right = fmt_number(node.right.value, unit)
-            else:
-                right = self._r(node.right, 6)
-            return f"{left} {_OPS[node.op]} {right}", 5
-        if isinstance(node, Arith):
-            p = _PREC[node.op]
-            return f"{self._r(node.left, p)} {_OPS.get(node.op, node.op)} {self._r(node.right, p + 1)}", p
-        if isinstance(node, Member):
-            vals = ", ".join(v.value if isinstance(v, Str) else fmt_number(v.value) for v in node.values)
-            word = "not one of" if node.negated else "one of"
-            return f"{self._r(node.operand, 6)} {word} {{{vals}}}", 5
-        if isinstance(node, IfThenElse):
-            return (
-                f"if {self._r(node.cond, 0)} then {self._r(node.then, 0)} else {self._r(node.orelse, 0)}",
-                0,
-            )
-        if isinstance(node, Call):
-            args = ", ".join(self._r(a, 0) for a in node.args)
-            if node.func in ("has_action", "has_flag"):
-                return f"{node.func.replace('_', ' ')} {args}", 9
-            return f"{node.func}({args})", 9
-        raise TypeError(type(node).__name__)  # pragma: no cover
+
+# Text is built as nested tuples of pieces and joined once at the end: concatenating at
+# every level would copy the text once per level (quadratic on a deep tree).
+_Text = str | tuple["_Text", ...]
+_Part = tuple[_Text, int]
+
+
+def _wrap(part: _Part, outer: int) -> _Text:
+    """A child's text, in parentheses when it binds looser than its place needs."""
+    text, prec = part
+    return ("(", text, ")") if prec < outer else text
+
+
+def _flatten(text: _Text) -> str:
+    out: list[str] = []
+    stack = [text]
+    while stack:
+        t = stack.pop()
+        if isinstance(t, str):
+            out.append(t)
+        else:
+            stack.extend(reversed(t))
+    return "".join(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import assert_never
 
 from crs_model.expr import (
     Arith,
@@ -20,6 +21,7 @@ from crs_model.expr import (
     Not,
     Num,
     Str,
+    fold,
 )
 from crs_model.hints import did_you_mean
 
@@ -105,39 +107,100 @@ class Scope:
 
 def check(node: Expr, scope: Scope) -> Type:
     """Type-check ``node``; return its type or raise :class:`TypeCheckError`."""
-    return _Checker(scope).visit(node)
+    result = fold(node, _Checker(scope).step)
+    if isinstance(result, TypeCheckError):
+        raise result
+    return result
 
 
 def _join_numeric(a: Type, b: Type) -> Type:
     return INT if a == INT and b == INT else REAL
 
 
+# A child's result: its type, or the error checking it found. Errors are values, not
+# raised, so the parent reports the first one a left-to-right reading meets: the same
+# error a recursive checker raises, whatever order the bottom-up walk computed them in.
+_Result = Type | TypeCheckError
+
+
+class _Error(Exception):
+    """Carries a child's error out of :meth:`_Checker.step` (never leaves this module)."""
+
+    def __init__(self, error: TypeCheckError) -> None:
+        self.error = error
+
+
+def _ok(result: _Result) -> Type:
+    if isinstance(result, TypeCheckError):
+        raise _Error(result)
+    return result
+
+
+def _want(node: Expr, result: _Result, pred: str) -> Type:
+    t = _ok(result)
+    ok = t.numeric if pred == "numeric" else t.base == pred
+    if not ok:
+        raise _Error(TypeCheckError(node.pos, f"expected a {pred} value here, found {t}"))
+    return t
+
+
 class _Checker:
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
 
-    def visit(self, node: Expr) -> Type:
-        method = getattr(self, "v_" + type(node).__name__)
-        result: Type = method(node)
-        return result
+    def step(self, node: Expr, kids: tuple[_Result, ...]) -> _Result:
+        try:
+            return self._type(node, kids)
+        except _Error as exc:
+            return exc.error
+        except TypeCheckError as exc:
+            return exc
 
-    def want(self, node: Expr, pred: str) -> Type:
-        t = self.visit(node)
-        ok = t.numeric if pred == "numeric" else t.base == pred
-        if not ok:
-            raise TypeCheckError(node.pos, f"expected a {pred} value here, found {t}")
-        return t
+    def _type(self, node: Expr, kids: tuple[_Result, ...]) -> Type:
+        match node:
+            case Num():
+                return INT if node.is_int else REAL
+            case Str():
+                return STR
+            case BoolLit():
+                return BOOL
+            case Name():
+                return self._name(node)
+            case Neg():
+                return _want(node.operand, kids[0], "numeric")
+            case Not():
+                _want(node.operand, kids[0], "bool")
+                return BOOL
+            case Arith():
+                a = _want(node.left, kids[0], "numeric")
+                b = _want(node.right, kids[1], "numeric")
+                if node.op == "/":
+                    if isinstance(node.right, Num) and node.right.value == 0:
+                        raise TypeCheckError(node.right.pos, "division by zero")
+                    return REAL
+                return _join_numeric(a, b)
+            case Logic():
+                _want(node.left, kids[0], "bool")
+                _want(node.right, kids[1], "bool")
+                return BOOL
+            case Compare():
+                return self._compare(node, _ok(kids[0]), _ok(kids[1]))
+            case Member():
+                return self._member(node, _ok(kids[0]))
+            case IfThenElse():
+                _want(node.cond, kids[0], "bool")
+                a, b = _ok(kids[1]), _ok(kids[2])
+                if a.numeric and b.numeric:
+                    return _join_numeric(a, b)
+                if a == b and a.base in ("bool", "enum"):
+                    return a
+                raise TypeCheckError(node.pos, f"'then' branch is {a} but 'else' branch is {b}")
+            case Call():
+                return self._call(node, kids)
+            case _:
+                assert_never(node)
 
-    def v_Num(self, node: Num) -> Type:
-        return INT if node.is_int else REAL
-
-    def v_Str(self, node: Str) -> Type:
-        return STR
-
-    def v_BoolLit(self, node: BoolLit) -> Type:
-        return BOOL
-
-    def v_Name(self, node: Name) -> Type:
+    def _name(self, node: Name) -> Type:
         sym = self.scope.symbols.get(node.id)
         if sym is None:
             # a misspelt input is the commonest slip: suggest among inputs first
@@ -146,30 +209,7 @@ class _Checker:
             raise TypeCheckError(node.pos, f"unknown name '{node.id}'{hint}")
         return sym.type
 
-    def v_Neg(self, node: Neg) -> Type:
-        return self.want(node.operand, "numeric")
-
-    def v_Not(self, node: Not) -> Type:
-        self.want(node.operand, "bool")
-        return BOOL
-
-    def v_Arith(self, node: Arith) -> Type:
-        a = self.want(node.left, "numeric")
-        b = self.want(node.right, "numeric")
-        if node.op == "/":
-            if isinstance(node.right, Num) and node.right.value == 0:
-                raise TypeCheckError(node.right.pos, "division by zero")
-            return REAL
-        return _join_numeric(a, b)
-
-    def v_Logic(self, node: Logic) -> Type:
-        self.want(node.left, "bool")
-        self.want(node.right, "bool")
-        return BOOL
-
-    def v_Compare(self, node: Compare) -> Type:
-        a = self.visit(node.left)
-        b = self.visit(node.right)
+    def _compare(self, node: Compare, a: Type, b: Type) -> Type:
         if node.op in ("<", "<=", ">", ">="):
             for side, t in ((node.left, a), (node.right, b)):
                 if not t.numeric:
@@ -190,8 +230,7 @@ class _Checker:
                 return BOOL
         raise TypeCheckError(node.pos, f"cannot compare {a} with {b}")
 
-    def v_Member(self, node: Member) -> Type:
-        t = self.visit(node.operand)
+    def _member(self, node: Member, t: Type) -> Type:
         for v in node.values:
             if t.base == "enum":
                 if not isinstance(v, Str) or v.value not in t.values:
@@ -203,22 +242,13 @@ class _Checker:
                 raise TypeCheckError(node.pos, f"'in' needs an enum or a number, found {t}")
         return BOOL
 
-    def v_IfThenElse(self, node: IfThenElse) -> Type:
-        self.want(node.cond, "bool")
-        a = self.visit(node.then)
-        b = self.visit(node.orelse)
-        if a.numeric and b.numeric:
-            return _join_numeric(a, b)
-        if a == b and a.base in ("bool", "enum"):
-            return a
-        raise TypeCheckError(node.pos, f"'then' branch is {a} but 'else' branch is {b}")
-
-    def v_Call(self, node: Call) -> Type:
+    def _call(self, node: Call, kids: tuple[_Result, ...]) -> Type:
         if node.func in ("min", "max"):
             if len(node.args) < 2:
                 raise TypeCheckError(node.pos, f"{node.func}() needs at least 2 arguments")
-            ts = [self.want(a, "numeric") for a in node.args]
+            ts = [_want(a, r, "numeric") for a, r in zip(node.args, kids, strict=True)]
             return INT if all(t == INT for t in ts) else REAL
+        # the arguments' own types are not asked: only one quoted id is allowed here
         allowed = self.scope.actions if node.func == "has_action" else self.scope.flags
         if allowed is None:
             raise TypeCheckError(node.pos, f"{node.func}() is only allowed in invariants")

@@ -12,8 +12,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import assert_never
 
-from crs_model.expr import Arith, Expr, Name, Neg, Num
+from crs_model.expr import (
+    Arith,
+    BoolLit,
+    Call,
+    Compare,
+    Expr,
+    IfThenElse,
+    Logic,
+    Member,
+    Name,
+    Neg,
+    Not,
+    Num,
+    Str,
+    fold,
+)
 from crs_model.model import Spec, Variable
 from crs_model.types import Symbol, SymbolKind
 
@@ -21,29 +37,39 @@ REAL_STEP = 0.1  # "just below / above" for a real input, readable in a care sto
 
 
 def constant_value(node: Expr, symbols: Mapping[str, Symbol]) -> float | None:
-    """Numeric value of a constant sub-expression (literals and parameters), else None."""
-    if isinstance(node, Num):
-        return node.value
-    if isinstance(node, Name):
-        sym = symbols.get(node.id)
-        if sym is not None and sym.kind is SymbolKind.PARAMETER and isinstance(sym.value, (int, float)):
-            return float(sym.value)
-        return None
-    if isinstance(node, Neg):
-        v = constant_value(node.operand, symbols)
-        return None if v is None else -v
-    if isinstance(node, Arith):
-        a, b = constant_value(node.left, symbols), constant_value(node.right, symbols)
-        if a is None or b is None:
-            return None
-        if node.op == "+":
-            return a + b
-        if node.op == "-":
-            return a - b
-        if node.op == "*":
-            return a * b
-        return a / b if b else None
-    return None
+    """Numeric value of a constant sub-expression (literals and parameters), else None.
+
+    Float arithmetic on purpose: these are the values the test data aims at, not proofs.
+    """
+
+    def step(n: Expr, kids: tuple[float | None, ...]) -> float | None:
+        match n:
+            case Num():
+                return n.value
+            case Name():
+                sym = symbols.get(n.id)
+                if sym is not None and sym.kind is SymbolKind.PARAMETER and isinstance(sym.value, (int, float)):
+                    return float(sym.value)
+                return None
+            case Neg():
+                return None if kids[0] is None else -kids[0]
+            case Arith():
+                a, b = kids
+                if a is None or b is None:
+                    return None
+                if n.op == "+":
+                    return a + b
+                if n.op == "-":
+                    return a - b
+                if n.op == "*":
+                    return a * b
+                return a / b if b else None
+            case Str() | BoolLit() | Not() | Compare() | Logic() | IfThenElse() | Member() | Call():
+                return None
+            case _:
+                assert_never(n)
+
+    return fold(node, step)
 
 
 def _near(v: Variable, c: float) -> list[float]:

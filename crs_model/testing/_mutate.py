@@ -24,20 +24,24 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 from crs_model.expr import (
     Arith,
+    BoolLit,
     Call,
     Compare,
     Expr,
     IfThenElse,
     Logic,
     Member,
+    Name,
     Neg,
     Not,
     Num,
-    children,
+    Str,
+    replace,
+    walk,
 )
 from crs_model.model import DecisionNode, Edge, Formula, Parameter, Spec
 
@@ -67,31 +71,9 @@ class MutantResult:
 
 
 # ------------------------------------------------------------------ AST surgery
-def _walk(node: Expr) -> Iterator[Expr]:
-    yield node
-    for c in children(node):
-        yield from _walk(c)
-
-
 def _replace(node: Expr, target: Expr, new: Expr) -> Expr:
-    if node is target:
-        return new
-    if isinstance(node, (Neg, Not)):
-        return dataclasses.replace(node, operand=_replace(node.operand, target, new))
-    if isinstance(node, (Arith, Compare, Logic)):
-        return dataclasses.replace(node, left=_replace(node.left, target, new), right=_replace(node.right, target, new))
-    if isinstance(node, IfThenElse):
-        return dataclasses.replace(
-            node,
-            cond=_replace(node.cond, target, new),
-            then=_replace(node.then, target, new),
-            orelse=_replace(node.orelse, target, new),
-        )
-    if isinstance(node, Member):
-        return dataclasses.replace(node, operand=_replace(node.operand, target, new))
-    if isinstance(node, Call):
-        return dataclasses.replace(node, args=tuple(_replace(a, target, new) for a in node.args))
-    return node
+    """``node`` with the sub-tree ``target`` (by identity) replaced by ``new``."""
+    return replace(node, lambda n: new if n is target else None)
 
 
 def _shifted(value: float, is_int: bool) -> list[float]:
@@ -103,19 +85,24 @@ def _shifted(value: float, is_int: bool) -> list[float]:
 
 def _expr_mutations(ast: Expr) -> Iterator[tuple[str, str, Expr]]:
     """(operator, site description, mutated AST) for one expression."""
-    for n in _walk(ast):
-        if isinstance(n, Compare):
-            yield (
-                "flip",
-                f"'{n.op}' -> '{_FLIP[n.op]}' at {n.pos}",
-                _replace(ast, n, dataclasses.replace(n, op=_FLIP[n.op])),
-            )
-        elif isinstance(n, Num):
-            for v in _shifted(n.value, n.is_int):
-                yield "shift", f"{n.value:g} -> {v:g} at {n.pos}", _replace(ast, n, dataclasses.replace(n, value=v))
-        elif isinstance(n, Logic) and n.op == "and":
-            yield "drop", f"drop left conjunct at {n.pos}", _replace(ast, n, n.right)
-            yield "drop", f"drop right conjunct at {n.pos}", _replace(ast, n, n.left)
+    for n in walk(ast):
+        match n:
+            case Compare():
+                yield (
+                    "flip",
+                    f"'{n.op}' -> '{_FLIP[n.op]}' at {n.pos}",
+                    _replace(ast, n, dataclasses.replace(n, op=_FLIP[n.op])),
+                )
+            case Num():
+                for v in _shifted(n.value, n.is_int):
+                    yield "shift", f"{n.value:g} -> {v:g} at {n.pos}", _replace(ast, n, dataclasses.replace(n, value=v))
+            case Logic() if n.op == "and":
+                yield "drop", f"drop left conjunct at {n.pos}", _replace(ast, n, n.right)
+                yield "drop", f"drop right conjunct at {n.pos}", _replace(ast, n, n.left)
+            case Str() | BoolLit() | Name() | Neg() | Not() | Arith() | Logic() | IfThenElse() | Member() | Call():
+                pass  # no operator of this kind
+            case _:
+                assert_never(n)
 
 
 def _formula(f: Formula, ast: Expr, note: str) -> Formula:

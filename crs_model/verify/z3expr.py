@@ -9,8 +9,9 @@ verifier's counterpart of :mod:`crs_model.pyeval`). Every value is a pair:
   Int codes in declaration order) and ``k``, which holds iff the value is known.
 
 Inputs are a typed constant plus a ``known`` Bool each; parameters are numerals.
-Translation walks the AST once per distinct subtree (memoized by value), so shared
-definitions and repeated guards are built once and Z3's hash-consing shares the rest.
+Translation is one bottom-up :func:`~crs_model.expr.fold` (no recursion), memoized by
+identity and, through a structural key per node, by value: shared definitions and
+repeated guards are built once and Z3's hash-consing shares the rest.
 
 The solver factory is :mod:`crs_model.verify.solver`, the hot C-API constructors
 :mod:`crs_model.verify.capi`.
@@ -21,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import assert_never
 
 import z3
 
@@ -39,6 +41,7 @@ from crs_model.expr import (
     Not,
     Num,
     Str,
+    fold,
 )
 from crs_model.types import Symbol, SymbolKind, Type
 from crs_model.verify.capi import mk_and, mk_not, mk_or
@@ -66,6 +69,17 @@ class Val:
 
 
 Term = Tri | Val
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """What a parent needs of a translated child: its term (None for a bare string, which
+    only means something beside an enum), its enum type when statically known, and its
+    structural key (equal sub-trees, positions included, have equal keys)."""
+
+    term: Term | None
+    enum: Type | None
+    key: int
 
 
 def numeral(value: float | int | Fraction, is_int: bool, ctx: z3.Context) -> z3.ArithRef:
@@ -105,7 +119,9 @@ class Translator:
         # keyed by value, not identity: the same guard written at many places (large
         # graphs repeat their tests) is translated once; positions are part of the key
         # but a formula's positions are offsets in its own text, so repeats still match
-        self._memo: dict[Expr, Term] = {}
+        self._memo: dict[int, Term] = {}  # structural key -> term
+        self._keys: dict[tuple[object, ...], int] = {}  # flat structural tuple -> key (no deep hashing)
+        self._parts: dict[int, tuple[Expr, _Part]] = {}  # fold's identity memo
         self._names: dict[str, Term] = {}
 
     # ----------------------------------------------------------- helpers
@@ -159,79 +175,110 @@ class Translator:
 
     def static_type(self, node: Expr) -> Type | None:
         """Enum type of ``node`` when it is an enum-valued name or conditional."""
-        if isinstance(node, Name):
-            if node.id in self.symbols:
-                return self.symbols[node.id].type
-            return None
-        if isinstance(node, IfThenElse):
-            return self.static_type(node.then) or self.static_type(node.orelse)
-        return None
+        return self._part(node).enum
 
     # ----------------------------------------------------------- dispatch
     def term(self, node: Expr) -> Term:
-        """The term of ``node`` (memoized by value)."""
-        hit = self._memo.get(node)
-        if hit is not None:
-            return hit
-        out = self._build(node)
-        self._memo[node] = out
+        """The term of ``node`` (memoized by identity and by value)."""
+        out = self._part(node).term
+        if out is None:
+            raise TypeError("a bare string is only meaningful beside an enum")
         return out
 
-    def _build(self, node: Expr) -> Term:
-        if isinstance(node, BoolLit):
-            return Tri(self.true, self.false) if node.value else Tri(self.false, self.true)
-        if isinstance(node, Num):
-            return Val(numeral(node.exact, node.is_int, self.ctx), self.true)
-        if isinstance(node, Name):
-            return self.name(node.id)
-        if isinstance(node, Not):
-            a = self.tri(node.operand)
-            return Tri(a.f, a.t)
-        if isinstance(node, Neg):
-            x = self.val(node.operand)
-            return Val(-x.v, x.k)
-        if isinstance(node, Logic):
-            a, b = self.tri(node.left), self.tri(node.right)
-            if node.op == "and":
-                return Tri(mk_and(a.t, b.t), mk_or(a.f, b.f))
-            if node.op == "or":
-                return Tri(mk_or(a.t, b.t), mk_and(a.f, b.f))
-            return Tri(mk_or(a.f, b.t), mk_and(a.t, b.f))  # implies
-        if isinstance(node, Arith):
-            x, y = self.val(node.left), self.val(node.right)
-            if node.op == "/":
-                xv, yv = z3.ToReal(x.v) if x.v.is_int() else x.v, z3.ToReal(y.v) if y.v.is_int() else y.v
-                return Val(xv / yv, mk_and(x.k, y.k, yv != 0))
-            if node.op == "+":
-                v = x.v + y.v
-            elif node.op == "-":
-                v = x.v - y.v
-            else:
-                v = x.v * y.v
-            return Val(v, mk_and(x.k, y.k))
-        if isinstance(node, Compare):
-            return self._compare(node)
-        if isinstance(node, Member):
-            return self._member(node)
-        if isinstance(node, IfThenElse):
-            return self._ite(node)
-        if isinstance(node, Call):
-            return self._call(node)
-        if isinstance(node, Str):  # pragma: no cover - only inside comparisons
-            raise TypeError("a bare string is only meaningful beside an enum")
-        raise TypeError(type(node).__name__)  # pragma: no cover
+    def _part(self, node: Expr) -> _Part:
+        return fold(node, self._step, self._parts)
 
-    def _operand(self, node: Expr, other: Expr) -> Term:
+    def _step(self, node: Expr, kids: tuple[_Part, ...]) -> _Part:
+        shape: tuple[object, ...]
+        enum: Type | None = None
+        match node:
+            case Num():
+                shape = (Num, node.value, node.is_int, node.pos)
+            case Str() | BoolLit():
+                shape = (type(node), node.value, node.pos)
+            case Name():
+                shape = (Name, node.id, node.pos)
+                sym = self.symbols.get(node.id)
+                enum = sym.type if sym is not None else None
+            case Neg() | Not() | IfThenElse():
+                shape = (type(node), node.pos)
+                if isinstance(node, IfThenElse):
+                    enum = kids[1].enum or kids[2].enum
+            case Arith() | Compare() | Logic():
+                shape = (type(node), node.op, node.pos)
+            case Member():
+                shape = (Member, node.negated, node.pos)
+            case Call():
+                shape = (Call, node.func, node.pos)
+            case _:
+                assert_never(node)
+        shape = (*shape, *(k.key for k in kids))
+        key = self._keys.setdefault(shape, len(self._keys))
         if isinstance(node, Str):
-            t = self.static_type(other)
+            return _Part(None, enum, key)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = self._build(node, kids)
+        return _Part(hit, enum, key)
+
+    def _build(self, node: Expr, kids: tuple[_Part, ...]) -> Term:
+        match node:
+            case BoolLit():
+                return Tri(self.true, self.false) if node.value else Tri(self.false, self.true)
+            case Num():
+                return Val(numeral(node.exact, node.is_int, self.ctx), self.true)
+            case Name():
+                return self.name(node.id)
+            case Not():
+                a = _tri(kids[0], node)
+                return Tri(a.f, a.t)
+            case Neg():
+                x = _val(kids[0], node)
+                return Val(-x.v, x.k)
+            case Logic():
+                a, b = _tri(kids[0], node), _tri(kids[1], node)
+                if node.op == "and":
+                    return Tri(mk_and(a.t, b.t), mk_or(a.f, b.f))
+                if node.op == "or":
+                    return Tri(mk_or(a.t, b.t), mk_and(a.f, b.f))
+                return Tri(mk_or(a.f, b.t), mk_and(a.t, b.f))  # implies
+            case Arith():
+                x, y = _val(kids[0], node), _val(kids[1], node)
+                if node.op == "/":
+                    xv, yv = z3.ToReal(x.v) if x.v.is_int() else x.v, z3.ToReal(y.v) if y.v.is_int() else y.v
+                    return Val(xv / yv, mk_and(x.k, y.k, yv != 0))
+                if node.op == "+":
+                    v = x.v + y.v
+                elif node.op == "-":
+                    v = x.v - y.v
+                else:
+                    v = x.v * y.v
+                return Val(v, mk_and(x.k, y.k))
+            case Compare():
+                return self._compare(node, kids)
+            case Member():
+                return self._member(node, kids)
+            case IfThenElse():
+                return self._ite(node, kids)
+            case Call():
+                return self._call(node, kids)
+            case Str():  # pragma: no cover - _step gives a bare string no term
+                raise TypeError("a bare string is only meaningful beside an enum")
+            case _:
+                assert_never(node)
+
+    def _operand(self, part: _Part, other: _Part, node: Expr) -> Term:
+        if part.term is None:  # a string literal: the enum code beside the other side's enum
+            t = other.enum
             assert t is not None, "string literal compared with a non-enum"
             assert t.base == "enum", "string literal compared with a non-enum"
+            assert isinstance(node, Str)
             return Val(self.enum_code(t, node.value), self.true)
-        return self.term(node)
+        return part.term
 
-    def _compare(self, node: Compare) -> Tri:
-        a = self._operand(node.left, node.right)
-        b = self._operand(node.right, node.left)
+    def _compare(self, node: Compare, kids: tuple[_Part, ...]) -> Tri:
+        a = self._operand(kids[0], kids[1], node.left)
+        b = self._operand(kids[1], kids[0], node.right)
         if isinstance(a, Tri) and isinstance(b, Tri):
             eq_t = mk_or(mk_and(a.t, b.t), mk_and(a.f, b.f))
             eq_f = mk_or(mk_and(a.t, b.f), mk_and(a.f, b.t))
@@ -250,9 +297,9 @@ class Translator:
         k = mk_and(a.k, b.k)
         return Tri(mk_and(k, c), mk_and(k, mk_not(c)))
 
-    def _member(self, node: Member) -> Tri:
-        x = self.val(node.operand)
-        t = self.static_type(node.operand)
+    def _member(self, node: Member, kids: tuple[_Part, ...]) -> Tri:
+        x = _val(kids[0], node)
+        t = kids[0].enum
         lits: list[z3.BoolRef] = []
         for item in node.values:
             if isinstance(item, Str):
@@ -265,10 +312,10 @@ class Translator:
             inside = mk_not(inside)
         return Tri(mk_and(x.k, inside), mk_and(x.k, mk_not(inside)))
 
-    def _ite(self, node: IfThenElse) -> Term:
-        c = self.tri(node.cond)
-        a = self._operand(node.then, node.orelse)
-        b = self._operand(node.orelse, node.then)
+    def _ite(self, node: IfThenElse, kids: tuple[_Part, ...]) -> Term:
+        c = _tri(kids[0], node)
+        a = self._operand(kids[1], kids[2], node.then)
+        b = self._operand(kids[2], kids[1], node.orelse)
         unk = c.unknown
         if isinstance(a, Tri) and isinstance(b, Tri):
             t = mk_or(mk_and(c.t, a.t), mk_and(c.f, b.t), mk_and(unk, a.t, b.t))
@@ -284,9 +331,9 @@ class Translator:
         k = z3.If(c.t, a.k, z3.If(c.f, b.k, mk_and(a.k, b.k, av == bv)))
         return Val(v, k)
 
-    def _call(self, node: Call) -> Term:
+    def _call(self, node: Call, kids: tuple[_Part, ...]) -> Term:
         if node.func in ("min", "max"):
-            vals = [self.val(a) for a in node.args]
+            vals = [_val(k, node) for k in kids]
             real = any(not x.v.is_int() for x in vals)
             acc = z3.ToReal(vals[0].v) if real and vals[0].v.is_int() else vals[0].v
             for x in vals[1:]:
@@ -297,3 +344,13 @@ class Translator:
         arg = node.args[0]
         assert isinstance(arg, Str)
         return self.calls(node.func, arg.value)
+
+
+def _tri(part: _Part, at: Expr) -> Tri:
+    assert isinstance(part.term, Tri), f"expected a boolean operand under offset {at.pos}"
+    return part.term
+
+
+def _val(part: _Part, at: Expr) -> Val:
+    assert isinstance(part.term, Val), f"expected a value operand under offset {at.pos}"
+    return part.term
