@@ -70,36 +70,48 @@ class Num:
 
 @dataclass(frozen=True, slots=True)
 class Str:
+    """A quoted enum value (``'car_t'``)."""
+
     value: str
     pos: int
 
 
 @dataclass(frozen=True, slots=True)
 class BoolLit:
+    """``true`` or ``false``."""
+
     value: bool
     pos: int
 
 
 @dataclass(frozen=True, slots=True)
 class Name:
+    """A variable, parameter or definition, by its spec name."""
+
     id: str
     pos: int
 
 
 @dataclass(frozen=True, slots=True)
 class Neg:
+    """Unary minus."""
+
     operand: Expr
     pos: int
 
 
 @dataclass(frozen=True, slots=True)
 class Not:
+    """Logical ``not`` (Kleene: ``not unknown`` is unknown)."""
+
     operand: Expr
     pos: int
 
 
 @dataclass(frozen=True, slots=True)
 class Arith:
+    """``left op right`` for ``+ - * /`` (exact arithmetic)."""
+
     op: str  # + - * /
     left: Expr
     right: Expr
@@ -108,6 +120,8 @@ class Arith:
 
 @dataclass(frozen=True, slots=True)
 class Compare:
+    """``left op right`` for ``< <= > >= == !=`` (comparisons do not chain)."""
+
     op: str  # < <= > >= == !=
     left: Expr
     right: Expr
@@ -116,6 +130,8 @@ class Compare:
 
 @dataclass(frozen=True, slots=True)
 class Logic:
+    """``left op right`` for ``and``, ``or`` and ``implies``."""
+
     op: str  # and | or | implies
     left: Expr
     right: Expr
@@ -124,6 +140,8 @@ class Logic:
 
 @dataclass(frozen=True, slots=True)
 class IfThenElse:
+    """``if cond then a else b`` (unknown unless decided, or both branches equal)."""
+
     cond: Expr
     then: Expr
     orelse: Expr
@@ -132,6 +150,8 @@ class IfThenElse:
 
 @dataclass(frozen=True, slots=True)
 class Member:
+    """``operand in {values}``, or ``not in`` when ``negated``."""
+
     operand: Expr
     values: tuple[Num | Str, ...]
     negated: bool
@@ -140,6 +160,8 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class Call:
+    """A built-in function call: ``min``, ``max``, ``has_action``, ``has_flag``."""
+
     func: str  # min | max | has_action | has_flag
     args: tuple[Expr, ...]
     pos: int

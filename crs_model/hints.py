@@ -39,6 +39,12 @@ def hint_budget(hints: int = SPEC_HINTS) -> Iterator[None]:
         _budget.reset(token)
 
 
+def hint_available() -> bool:
+    """Whether the next hint will be computed (lets a caller skip gathering candidates)."""
+    budget = _budget.get()
+    return budget is None or budget[0] > 0
+
+
 def _nearest(name: str, candidates: list[str]) -> list[str]:
     """Up to MAX_COMPARED candidates closest in length to ``name`` (ties: shorter, then given order)."""
     if len(candidates) <= MAX_COMPARED:

@@ -23,7 +23,7 @@ from crs_model.expr import (
     Str,
     fold,
 )
-from crs_model.hints import did_you_mean
+from crs_model.hints import did_you_mean, hint_available
 
 
 class Base(enum.StrEnum):
@@ -203,9 +203,11 @@ class _Checker:
     def _name(self, node: Name) -> Type:
         sym = self.scope.symbols.get(node.id)
         if sym is None:
-            # a misspelt input is the commonest slip: suggest among inputs first
-            inputs = sorted(n for n, s in self.scope.symbols.items() if s.kind is SymbolKind.VARIABLE)
-            hint = suggest(node.id, inputs) or suggest(node.id, sorted(self.scope.symbols))
+            hint = ""
+            if hint_available():  # gathering candidates costs as much as a hint: skip both once spent
+                # a misspelt input is the commonest slip: suggest among inputs first
+                inputs = sorted(n for n, s in self.scope.symbols.items() if s.kind is SymbolKind.VARIABLE)
+                hint = suggest(node.id, inputs) or suggest(node.id, sorted(self.scope.symbols))
             raise TypeCheckError(node.pos, f"unknown name '{node.id}'{hint}")
         return sym.type
 
