@@ -736,10 +736,10 @@ class _Builder:
                     change.append((key, None))
                     continue
                 text = vn.value if isinstance(vn.value, str) else str(vn.value).lower()
-                if var.type.base == "enum" and isinstance(vn.value, str) and vn.value in var.type.values:
+                if var.type.base == Base.ENUM and isinstance(vn.value, str) and vn.value in var.type.values:
                     text = f"'{vn.value}'"  # a bare enum value reads naturally in YAML
                 scalar = YScalar(text, vn.loc, vn.style, vn.start, vn.end)
-                want = None if var.type.base == "enum" else var.type  # enum values are checked on the follow-up
+                want = None if var.type.base == Base.ENUM else var.type  # enum values are checked on the follow-up
                 f = self._formula(scalar, input_scope, want, f"{what}.change.{key}")
                 if f is not None:
                     change.append((key, f))

@@ -19,6 +19,7 @@ from crs_model.index import SiteKind
 from crs_model.model import Spec, Variable
 from crs_model.pyeval import compile_expr
 from crs_model.text import fmt_number
+from crs_model.types import Base
 
 MAX_PATIENT_KEYS = 256
 
@@ -53,7 +54,7 @@ def _range_text(v: Variable) -> str:
 def _checker(v: Variable) -> Check:
     name = v.name
     base = v.type.base
-    if base == "bool":
+    if base == Base.BOOL:
 
         def check_bool(x: Any) -> Any:
             if x is True or x is False:
@@ -61,7 +62,7 @@ def _checker(v: Variable) -> Check:
             raise PatientError(name, f"{name}={_js(x)} is not a boolean (expected true or false)", x)
 
         return check_bool
-    if base == "enum":
+    if base == Base.ENUM:
         values = frozenset(v.type.values)
         shown = ", ".join(v.type.values)
 
@@ -75,7 +76,7 @@ def _checker(v: Variable) -> Check:
     lo = v.minimum if v.minimum is not None else -math.inf
     hi = v.maximum if v.maximum is not None else math.inf
     rng = _range_text(v)
-    if base == "int":
+    if base == Base.INT:
 
         def check_int(x: Any) -> Any:
             if type(x) is not int:

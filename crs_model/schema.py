@@ -6,6 +6,7 @@ from typing import Any
 
 from crs_model.model import Spec
 from crs_model.text import Renderer
+from crs_model.types import Base
 
 
 def patient_schema(spec: Spec) -> dict[str, Any]:
@@ -14,16 +15,16 @@ def patient_schema(spec: Spec) -> dict[str, Any]:
     for v in spec.variables.values():
         base = v.type.base
         s: dict[str, Any]
-        if base == "bool":
+        if base == Base.BOOL:
             s = {"type": ["boolean", "null"]}
-        elif base == "enum":
+        elif base == Base.ENUM:
             s = {"enum": [*v.type.values, None]}
         else:
-            s = {"type": ["integer" if base == "int" else "number", "null"]}
+            s = {"type": ["integer" if base == Base.INT else "number", "null"]}
             if v.minimum is not None:
-                s["minimum"] = int(v.minimum) if base == "int" else v.minimum
+                s["minimum"] = int(v.minimum) if base == Base.INT else v.minimum
             if v.maximum is not None:
-                s["maximum"] = int(v.maximum) if base == "int" else v.maximum
+                s["maximum"] = int(v.maximum) if base == Base.INT else v.maximum
         s["title"] = v.label
         desc = v.description
         if v.unit:

@@ -192,7 +192,7 @@ class _Checker:
                 a, b = _ok(kids[1]), _ok(kids[2])
                 if a.numeric and b.numeric:
                     return _join_numeric(a, b)
-                if a == b and a.base in ("bool", "enum"):
+                if a == b and a.base in (Base.BOOL, Base.ENUM):
                     return a
                 raise TypeCheckError(node.pos, f"'then' branch is {a} but 'else' branch is {b}")
             case Call():
@@ -219,10 +219,10 @@ class _Checker:
             return BOOL
         if a.numeric and b.numeric:
             return BOOL
-        if a == b and a.base in ("bool", "enum"):
+        if a == b and a.base in (Base.BOOL, Base.ENUM):
             return BOOL
         for enum_t, other, other_node in ((a, b, node.right), (b, a, node.left)):
-            if enum_t.base == "enum" and other == STR and isinstance(other_node, Str):
+            if enum_t.base == Base.ENUM and other == STR and isinstance(other_node, Str):
                 if other_node.value not in enum_t.values:
                     hint = suggest(other_node.value, list(enum_t.values))
                     raise TypeCheckError(
@@ -234,7 +234,7 @@ class _Checker:
 
     def _member(self, node: Member, t: Type) -> Type:
         for v in node.values:
-            if t.base == "enum":
+            if t.base == Base.ENUM:
                 if not isinstance(v, Str) or v.value not in t.values:
                     raise TypeCheckError(v.pos, f"{v.value!r} is not one of {', '.join(t.values)}")
             elif t.numeric:

@@ -31,7 +31,7 @@ from crs_model.expr import (
     fold,
 )
 from crs_model.model import Spec, Variable
-from crs_model.types import Symbol, SymbolKind
+from crs_model.types import Base, Symbol, SymbolKind
 
 REAL_STEP = 0.1  # "just below / above" for a real input, readable in a care story
 
@@ -73,7 +73,7 @@ def constant_value(node: Expr, symbols: Mapping[str, Symbol]) -> float | None:
 
 
 def _near(v: Variable, c: float) -> list[float]:
-    if v.type.base == "int":
+    if v.type.base == Base.INT:
         lo = math.floor(c)
         cands: list[float] = [lo - 1, lo, lo + 1] if lo == c else [lo, lo + 1]
     else:
@@ -99,13 +99,13 @@ def harvest(spec: Spec, *, near_only: bool = False) -> dict[str, tuple[float, ..
         for c in {*compared, *idx.members[name], *idx.cap_crossings[name]}:
             vals.update(_near(v, c))
         if not near_only:
-            vals.update(c for c in idx.constants if v.type.base != "int" or float(c).is_integer())
+            vals.update(c for c in idx.constants if v.type.base != Base.INT or float(c).is_integer())
             if math.isfinite(lo):
                 vals.add(lo)
             if math.isfinite(hi):
                 vals.add(hi)
-        keep = sorted(round(x, 6) for x in vals if lo <= x <= hi and (v.type.base != "int" or float(x).is_integer()))
-        out[name] = tuple(int(x) for x in keep) if v.type.base == "int" else tuple(keep)
+        keep = sorted(round(x, 6) for x in vals if lo <= x <= hi and (v.type.base != Base.INT or float(x).is_integer()))
+        out[name] = tuple(int(x) for x in keep) if v.type.base == Base.INT else tuple(keep)
     return out
 
 

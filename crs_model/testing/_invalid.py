@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from crs_model.index import SiteKind
 from crs_model.model import Spec
 from crs_model.testing._strategies import _Source, input_model, patient_decoder
+from crs_model.types import Base
 
 _JUNK: tuple[Any, ...] = ("", "yes", "12", [], {}, [1], {"value": 1}, object.__name__, -0.0)
 
@@ -39,9 +40,9 @@ def invalid_patients(spec: Spec) -> st.SearchStrategy[tuple[Any, frozenset[str]]
             return p, frozenset({key})
         if kind == 1:  # wrong JSON type
             bad: Any
-            if v.type.base == "bool":
+            if v.type.base == Base.BOOL:
                 bad = (1, 0.0, "true", None if False else "false")[junk % 4]
-            elif v.type.base == "enum":
+            elif v.type.base == Base.ENUM:
                 bad = (text + "_x") if junk % 2 else 3
             else:
                 bad = (True, False, "38.5", [38.5], {"v": 1})[junk % 5]
@@ -50,18 +51,18 @@ def invalid_patients(spec: Spec) -> st.SearchStrategy[tuple[Any, frozenset[str]]
         if kind == 2 and v.type.numeric:  # non-finite or out of domain
             choices: list[float] = [math.nan, math.inf, -math.inf]
             if lo is not None:
-                choices.append(lo - (1 if v.type.base == "int" else 0.001))
+                choices.append(lo - (1 if v.type.base == Base.INT else 0.001))
                 choices.append(lo - 1000)
             if hi is not None:
-                choices.append(hi + (1 if v.type.base == "int" else 0.001))
+                choices.append(hi + (1 if v.type.base == Base.INT else 0.001))
                 choices.append(hi * 10 + 1)
             bad_num: float = choices[junk % len(choices)]
-            if v.type.base == "int" and math.isfinite(bad_num):
+            if v.type.base == Base.INT and math.isfinite(bad_num):
                 p[name] = int(bad_num)
             else:
                 p[name] = bad_num
             return p, frozenset({name})
-        if kind == 2 and v.type.base == "int":  # pragma: no cover - ints are numeric
+        if kind == 2 and v.type.base == Base.INT:  # pragma: no cover - ints are numeric
             pass
         if kind == 3 and spec.constraints:  # violate a declared constraint
             idx = which % len(spec.constraints)
@@ -76,7 +77,7 @@ def invalid_patients(spec: Spec) -> st.SearchStrategy[tuple[Any, frozenset[str]]
         if kind == 4:  # not an object at all
             return [[p], None, "patient", 3][junk % 4], frozenset({"<input>"})
         # an integer input given a fraction (or a fallback for the kinds above that did not apply)
-        ints = [n for n in names if variables[n].type.base == "int"]
+        ints = [n for n in names if variables[n].type.base == Base.INT]
         if ints:
             n = ints[which % len(ints)]
             p[n] = 1.5

@@ -44,6 +44,7 @@ from crs_model.expr import (
     walk,
 )
 from crs_model.model import DecisionNode, Edge, Formula, Parameter, Spec
+from crs_model.types import Base
 
 _FLIP = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "=="}
 
@@ -167,7 +168,7 @@ def mutants(spec: Spec) -> list[Mutant]:
     for name, p in spec.parameters.items():
         if isinstance(p.value, bool):
             continue
-        for v in _shifted(float(p.value), p.type.base == "int"):
+        for v in _shifted(float(p.value), p.type.base == Base.INT):
             out.append(
                 Mutant(
                     f"shift:parameter:{name}:{v:g}",

@@ -20,7 +20,7 @@ from crs_model.index import SiteKind
 from crs_model.model import Edge, Spec
 from crs_model.pyeval import ARITH_OPS, COMPARE_OPS, Fn, compile_expr
 from crs_model.testing._boundaries import constant_value, harvest
-from crs_model.types import SymbolKind
+from crs_model.types import Base, SymbolKind
 
 Pick = Callable[[int], int]
 Pred = Callable[[Any], bool]
@@ -57,9 +57,9 @@ class InputModel:
         self.near: dict[str, tuple[Any, ...]] = {n: v for n, v in near.items() if v}
         self.candidates: dict[str, tuple[Any, ...]] = {}
         for name, v in spec.variables.items():
-            if v.type.base == "bool":
+            if v.type.base == Base.BOOL:
                 self.candidates[name] = (False, True)
-            elif v.type.base == "enum":
+            elif v.type.base == Base.ENUM:
                 self.candidates[name] = tuple(v.type.values)
             else:
                 self.candidates[name] = bounds[name]

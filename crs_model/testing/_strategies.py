@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from crs_model.model import Spec, Variable
 from crs_model.testing._steer import InputModel
+from crs_model.types import Base
 
 Patient = dict[str, Any]
 
@@ -76,10 +77,10 @@ Decoder = Callable[[int, int], Any]  # (selector byte, 16 value bits) -> value
 
 def _decoder(v: Variable, candidates: tuple[Any, ...], near: tuple[Any, ...]) -> Decoder:
     """A value from one slot's selector and value bits (see the module docstring)."""
-    if v.type.base in ("bool", "enum") or candidates:
+    if v.type.base in (Base.BOOL, Base.ENUM) or candidates:
         pool_near = near or candidates
         n_near, n_cand = len(pool_near), len(candidates)
-        if v.type.base in ("bool", "enum"):
+        if v.type.base in (Base.BOOL, Base.ENUM):
 
             def pooled(sel: int, bits: int) -> Any:
                 # three in eight: right at / beside one of the input's own thresholds (29.9 / 30 / 30.1 kg)
@@ -102,7 +103,7 @@ def _decoder(v: Variable, candidates: tuple[Any, ...], near: tuple[Any, ...]) ->
 def _numeric(v: Variable) -> Decoder:
     lo = v.minimum if v.minimum is not None else -1e6
     hi = v.maximum if v.maximum is not None else 1e6
-    if v.type.base == "int":
+    if v.type.base == Base.INT:
         a, b = math.ceil(lo), math.floor(hi)
         width = b - a + 1
         return lambda sel, bits: a + bits % width

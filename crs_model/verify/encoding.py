@@ -21,6 +21,7 @@ import z3
 from crs_model.errors import Location
 from crs_model.expr import Expr, conjuncts
 from crs_model.model import Edge, HitPolicy, Spec
+from crs_model.types import Base
 from crs_model.verify.capi import check_fast, mk_and, mk_not, mk_or
 from crs_model.verify.limits import DEFAULT_RLIMIT
 from crs_model.verify.solver import make_solver
@@ -83,9 +84,9 @@ class Inputs:
         self.known: dict[str, z3.BoolRef] = {}
         for name, var in spec.variables.items():
             base = var.type.base
-            if base == "bool":
+            if base == Base.BOOL:
                 v: z3.ExprRef = z3.Bool(f"{name}{suffix}", ctx)
-            elif base == "real":
+            elif base == Base.REAL:
                 v = z3.Real(f"{name}{suffix}", ctx)
             else:  # int and enum (an Int code)
                 v = z3.Int(f"{name}{suffix}", ctx)
@@ -167,13 +168,13 @@ class Encoding:
         for name, var in self.spec.variables.items():
             v = inputs.values[name]
             el = f"variable:{name}"
-            if var.type.base == "enum":
+            if var.type.base == Base.ENUM:
                 assert isinstance(v, z3.ArithRef)
                 fact = z3.And(v >= 0, v < len(var.type.values))
                 out.append((f"dom:{name}", fact, Part(f"{name} is one of {', '.join(var.type.values)}", var.loc, el)))
-            elif var.type.base in ("int", "real"):
+            elif var.type.base in (Base.INT, Base.REAL):
                 assert isinstance(v, z3.ArithRef)
-                isint = var.type.base == "int"
+                isint = var.type.base == Base.INT
                 if var.minimum is not None:
                     fact = v >= numeral(var.minimum, isint and float(var.minimum).is_integer(), self.ctx)
                     out.append((f"min:{name}", fact, Part(f"{name} ≥ {var.minimum:g}", var.loc, el)))
@@ -379,11 +380,11 @@ class Encoding:
                 continue
             raw = model.eval(inputs.values[name], model_completion=True)
             base = var.type.base
-            if base == "bool":
+            if base == Base.BOOL:
                 out[name] = z3.is_true(raw)
-            elif base in ("enum", "int"):
+            elif base in (Base.ENUM, Base.INT):
                 assert isinstance(raw, z3.IntNumRef), f"an int model value for {name}"
-                out[name] = var.type.values[raw.as_long()] if base == "enum" else raw.as_long()
+                out[name] = var.type.values[raw.as_long()] if base == Base.ENUM else raw.as_long()
             else:
                 frac = raw.as_fraction() if z3.is_rational_value(raw) else _approx(raw)
                 out[name] = int(frac) if frac.denominator == 1 else float(frac)

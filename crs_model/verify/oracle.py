@@ -18,6 +18,7 @@ import z3
 
 from crs_model.errors import PatientError, SpecDefectError
 from crs_model.model import Spec
+from crs_model.types import Base
 from crs_model.verify.encoding import Encoding
 from crs_model.verify.z3expr import numeral
 
@@ -40,11 +41,11 @@ class Z3Oracle:
         self._enums: dict[tuple[str, str], z3.BoolRef] = {}
         for name, var in spec.variables.items():
             v = self.enc.inputs.values[name]
-            if var.type.base == "bool":
+            if var.type.base == Base.BOOL:
                 assert isinstance(v, z3.BoolRef)
                 self._bools[(name, True)] = v
                 self._bools[(name, False)] = z3.Not(v)
-            elif var.type.base == "enum":
+            elif var.type.base == Base.ENUM:
                 for i, code in enumerate(var.type.values):
                     self._enums[(name, code)] = v == i
         tr = self.enc.tr
@@ -71,20 +72,20 @@ class Z3Oracle:
                 continue
             known = self.enc.inputs.known[name]
             base = var.type.base
-            if base == "bool":
+            if base == Base.BOOL:
                 if x is not True and x is not False:
                     raise PatientError(name, f"{name}={x!r} is not a boolean", x)
                 lits += [known, self._bools[(name, x)]]
-            elif base == "enum":
+            elif base == Base.ENUM:
                 lit = self._enums.get((name, x)) if type(x) is str else None
                 if lit is None:
                     raise PatientError(name, f"{name}={x!r} is not one of {', '.join(var.type.values)}", x)
                 lits += [known, lit]
             else:
-                ok = type(x) is int if base == "int" else type(x) in (int, float) and math.isfinite(x)
+                ok = type(x) is int if base == Base.INT else type(x) in (int, float) and math.isfinite(x)
                 if not ok:
                     raise PatientError(name, f"{name}={x!r} is not a valid {base}", x)
-                lits += [known, self.enc.inputs.values[name] == numeral(x, base == "int", self.enc.ctx)]
+                lits += [known, self.enc.inputs.values[name] == numeral(x, base == Base.INT, self.enc.ctx)]
         return lits
 
     def decide(self, patient: Mapping[str, Any]) -> tuple[str, str | None, tuple[str, ...]]:

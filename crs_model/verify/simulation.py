@@ -18,6 +18,7 @@ from crs_model.engine import Engine
 from crs_model.errors import PatientError, SpecDefectError
 from crs_model.model import Spec, Variable
 from crs_model.pyeval import compile_expr
+from crs_model.types import Base
 
 SIM_SEED = 0
 SIM_MAX = 50_000  # random patients at most
@@ -32,13 +33,13 @@ def boundary_points(spec: Spec) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
     for name, pts in spec.index.sampling_thresholds.items():  # sorted; a number or parameter, as written
         v = spec.variables[name]
-        step = 1.0 if v.type.base == "int" else 0.1
+        step = 1.0 if v.type.base == Base.INT else 0.1
         cand = set(pts) | {c - step for c in pts} | {c + step for c in pts}
         cand |= {(a + b) / 2 for a, b in itertools.pairwise(pts)}
         lo = v.minimum if v.minimum is not None else -math.inf
         hi = v.maximum if v.maximum is not None else math.inf
         keep = [c for c in cand if lo <= c <= hi]
-        if v.type.base == "int":
+        if v.type.base == Base.INT:
             keep = [float(round(c)) for c in keep]
         out[name] = sorted(set(keep))
     return out
@@ -47,16 +48,16 @@ def boundary_points(spec: Spec) -> dict[str, list[float]]:
 def sample(v: Variable, rng: random.Random, points: list[float] | None = None) -> Any:
     """A random in-domain value for one input (all inputs known), often at a guard threshold."""
     base = v.type.base
-    if base == "bool":
+    if base == Base.BOOL:
         return rng.random() < 0.5
-    if base == "enum":
+    if base == Base.ENUM:
         return rng.choice(v.type.values)
     if points and rng.random() < 0.6:
         x = rng.choice(points)
-        return int(x) if base == "int" else x
+        return int(x) if base == Base.INT else x
     lo = v.minimum if v.minimum is not None else -1000.0
     hi = v.maximum if v.maximum is not None else 1000.0
-    if base == "int":
+    if base == Base.INT:
         return rng.randint(math.ceil(lo), math.floor(hi))
     return round(rng.uniform(lo, hi), 1) if rng.random() < 0.8 else float(rng.randint(math.ceil(lo), int(hi)))
 

@@ -16,6 +16,7 @@ from crs_model.engine import Decision, Engine
 from crs_model.errors import PatientError, SpecDefectError
 from crs_model.model import Formula, Spec
 from crs_model.pyeval import compile_expr
+from crs_model.types import Base
 from crs_model.verify.encoding import Inputs, Undecided
 from crs_model.verify.search import Search
 from crs_model.verify.wording import show, tv
@@ -47,7 +48,7 @@ def minimal_model(
     else:  # pragma: no cover - each round drops at least one literal
         lits = {}
     reals = [
-        z3.IsInt(inp.number(n)) for inp in copies for n, v in search.spec.variables.items() if v.type.base == "real"
+        z3.IsInt(inp.number(n)) for inp in copies for n, v in search.spec.variables.items() if v.type.base == Base.REAL
     ]
     if reals and enc.check(*goal, *lits.values(), *reals, local=local) == z3.sat:
         return solver.model()

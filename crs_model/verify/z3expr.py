@@ -43,7 +43,7 @@ from crs_model.expr import (
     Str,
     fold,
 )
-from crs_model.types import Symbol, SymbolKind, Type
+from crs_model.types import Base, Symbol, SymbolKind, Type
 from crs_model.verify.capi import mk_and, mk_not, mk_or
 
 
@@ -155,16 +155,16 @@ class Translator:
         sym = self.symbols[ident]
         out: Term
         if sym.kind is SymbolKind.PARAMETER:
-            if sym.type.base == "bool":
+            if sym.type.base == Base.BOOL:
                 out = Tri(self.true, self.false) if sym.value else Tri(self.false, self.true)
             else:
                 assert isinstance(sym.value, (int, float))
-                out = Val(numeral(sym.value, sym.type.base == "int", self.ctx), self.true)
+                out = Val(numeral(sym.value, sym.type.base == Base.INT, self.ctx), self.true)
         elif sym.kind is SymbolKind.DEFINITION:
             out = self.term(self.definitions[ident])
         else:
             v, k = self.inputs[ident]
-            if sym.type.base == "bool":
+            if sym.type.base == Base.BOOL:
                 assert isinstance(v, z3.BoolRef)
                 out = Tri(z3.And(k, v), z3.And(k, mk_not(v)))
             else:
@@ -271,7 +271,7 @@ class Translator:
         if part.term is None:  # a string literal: the enum code beside the other side's enum
             t = other.enum
             assert t is not None, "string literal compared with a non-enum"
-            assert t.base == "enum", "string literal compared with a non-enum"
+            assert t.base == Base.ENUM, "string literal compared with a non-enum"
             assert isinstance(node, Str)
             return Val(self.enum_code(t, node.value), self.true)
         return part.term

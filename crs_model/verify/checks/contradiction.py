@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from crs_model.expr import Expr
 from crs_model.model import Severity
+from crs_model.types import Base
 from crs_model.verify.encoding import Undecided
 from crs_model.verify.wording import parts_text
 from crs_model.verify.z3expr import Tri
@@ -64,7 +65,7 @@ def run(v: Verifier) -> None:
             continue
         if ok:
             continue
-        what = "hold" if d.formula.type.base == "bool" else "be computed (it is never known)"
+        what = "hold" if d.formula.type.base == Base.BOOL else "be computed (it is never known)"
         v.add(
             "contradiction",
             Severity.ERROR,
