@@ -27,9 +27,26 @@ import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
-from crs_model.expr import Arith, Call, Compare, Expr, Logic, Member, Name, Neg, Num, children
+from crs_model.expr import (
+    Arith,
+    BoolLit,
+    Call,
+    Compare,
+    Expr,
+    IfThenElse,
+    Logic,
+    Member,
+    Name,
+    Neg,
+    Not,
+    Num,
+    Str,
+    children,
+    conjuncts,
+    fold,
+)
 from crs_model.types import Symbol, SymbolKind
 
 if TYPE_CHECKING:  # annotations only: model imports this module when Spec.index is first read
@@ -193,63 +210,48 @@ def _preorder(root: Expr) -> Iterator[Expr]:
         stack.extend(reversed(children(node)))
 
 
-def _fold(root: Expr, symbols: Mapping[str, Symbol], memo: dict[int, float | None]) -> float | None:
-    """The constant value of ``root`` (literals and parameters folded), else None; ``memo`` by ``id``.
+def constant_value(
+    node: Expr, symbols: Mapping[str, Symbol], memo: dict[int, tuple[Expr, float | None]] | None = None
+) -> float | None:
+    """Numeric value of a constant sub-expression (literals and numeric parameters), else None.
 
-    The testing layer's folding rules: ``+ - * /`` and unary minus over numbers and
-    numeric parameters; a division by zero and every other node (names of inputs,
-    comparisons, calls) are not constant. Bottom-up without recursion, and only into
-    arithmetic: the rest of a formula is never visited.
+    The values test data aims at, not proofs: float arithmetic on purpose; a division by zero
+    and every node that reads an input (or is not arithmetic) are not constant. ``memo``
+    (see :func:`crs_model.expr.fold`) shares results across calls.
     """
-    stack: list[tuple[Expr, bool]] = [(root, False)]
-    while stack:
-        node, ready = stack.pop()
-        if id(node) in memo:
-            continue
-        if isinstance(node, (Neg, Arith)) and not ready:
-            stack.append((node, True))
-            stack.extend((c, False) for c in children(node))
-            continue
-        value: float | None = None
-        if isinstance(node, Num):
-            value = node.value
-        elif isinstance(node, Name):
-            sym = symbols.get(node.id)
-            if sym is not None and sym.kind is SymbolKind.PARAMETER and isinstance(sym.value, (int, float)):
-                value = float(sym.value)
-        elif isinstance(node, Neg):
-            v = memo[id(node.operand)]
-            value = None if v is None else -v
-        elif isinstance(node, Arith):
-            a, b = memo[id(node.left)], memo[id(node.right)]
-            if a is not None and b is not None:
-                if node.op == "+":
-                    value = a + b
-                elif node.op == "-":
-                    value = a - b
-                elif node.op == "*":
-                    value = a * b
-                else:
-                    value = a / b if b else None
-        memo[id(node)] = value
-    return memo[id(root)]
 
+    def step(n: Expr, kids: tuple[float | None, ...]) -> float | None:
+        match n:
+            case Num():
+                return n.value
+            case Name():
+                sym = symbols.get(n.id)
+                if sym is not None and sym.kind is SymbolKind.PARAMETER and isinstance(sym.value, (int, float)):
+                    return float(sym.value)
+                return None
+            case Neg():
+                return None if kids[0] is None else -kids[0]
+            case Arith():
+                a, b = kids
+                if a is None or b is None:
+                    return None
+                if n.op == "+":
+                    return a + b
+                if n.op == "-":
+                    return a - b
+                if n.op == "*":
+                    return a * b
+                return a / b if b else None
+            case Str() | BoolLit() | Not() | Compare() | Logic() | IfThenElse() | Member() | Call():
+                return None
+            case _:
+                assert_never(n)
 
-def _conjuncts(root: Expr) -> tuple[Expr, ...]:
-    out: list[Expr] = []
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Logic) and node.op == "and":
-            stack.append(node.right)
-            stack.append(node.left)
-        else:
-            out.append(node)
-    return tuple(out)
+    return fold(node, step, memo)
 
 
 def _facts(root: Expr, symbols: Mapping[str, Symbol], numeric: Mapping[str, object]) -> _Facts:
-    memo: dict[int, float | None] = {}
+    memo: dict[int, tuple[Expr, float | None]] = {}
     names: dict[str, None] = {}  # insertion-ordered set
     literals: list[float] = []
     comparisons: list[tuple[str, str, float, bool, bool]] = []
@@ -263,7 +265,7 @@ def _facts(root: Expr, symbols: Mapping[str, Symbol], numeric: Mapping[str, obje
             literals.append(node.value)
         elif isinstance(node, Compare):
             for var, other, left in ((node.left, node.right, True), (node.right, node.left, False)):
-                c = _fold(other, symbols, memo)
+                c = constant_value(other, symbols, memo)
                 if isinstance(var, Name) and var.id in numeric and c is not None:
                     # a bare number or a numeric parameter's name, as the verifier's sampler reads them
                     literal = isinstance(other, Num) or (
@@ -275,14 +277,14 @@ def _facts(root: Expr, symbols: Mapping[str, Symbol], numeric: Mapping[str, obje
                 members.extend((node.operand.id, v.value) for v in node.values if isinstance(v, Num))
         elif isinstance(node, Arith) and node.op == "*":
             for var, other in ((node.left, node.right), (node.right, node.left)):
-                c = _fold(other, symbols, memo)
+                c = constant_value(other, symbols, memo)
                 if isinstance(var, Name) and var.id in numeric and c:
                     multipliers.append((var.id, c))
         elif isinstance(node, Call):
-            caps.extend(c for a in node.args if (c := _fold(a, symbols, memo)) is not None)
+            caps.extend(c for a in node.args if (c := constant_value(a, symbols, memo)) is not None)
     return _Facts(
         tuple(names),
-        _conjuncts(root),
+        tuple(conjuncts(root)),
         tuple(literals),
         tuple(comparisons),
         tuple(members),

@@ -14,8 +14,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from crs_model.expr import Arith, Call, Compare, Expr, Member, Name, Num, children, names
+from crs_model.index import constant_value
 from crs_model.model import Constraint, Edge, Spec
-from crs_model.testing._boundaries import _near, constant_value
+from crs_model.testing._boundaries import _near
 
 
 def spec_formulas(spec: Spec) -> Iterator[Expr]:

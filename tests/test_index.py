@@ -30,7 +30,7 @@ import crs_model
 from crs_model import expr
 from crs_model.expr import Arith, Compare, Name, Num
 from crs_model.graph import build_graph
-from crs_model.index import MAX_PATHS, SiteKind, SpecIndex, build_index
+from crs_model.index import MAX_PATHS, SiteKind, SpecIndex, build_index, constant_value
 from crs_model.model import Definition, Formula, Spec
 from crs_model.testing import _boundaries
 from crs_model.testing._invalid import _names as invalid_names
@@ -172,7 +172,7 @@ def test_raw_comparisons_once_per_formula(path: Path) -> None:
             if not isinstance(node, Compare):
                 continue
             for var, other, left in ((node.left, node.right, True), (node.right, node.left, False)):
-                c = _boundaries.constant_value(other, spec.symbols)
+                c = constant_value(other, spec.symbols)
                 if isinstance(var, Name) and var.id in numeric and c is not None:
                     want.append((site.element, var.id, node.op, c, left))
     got = [(c.element, c.input, c.op, c.value, c.input_left) for c in idx.comparisons]

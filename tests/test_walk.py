@@ -35,10 +35,10 @@ from crs_model.expr import (
     replace,
     walk,
 )
+from crs_model.index import constant_value
 from crs_model.model import Spec
 from crs_model.pyeval import Fn, UnknownExplainer, compile_expr
 from crs_model.testing import patients
-from crs_model.testing._boundaries import constant_value
 from crs_model.testing._mutate import _expr_mutations
 from crs_model.text import Renderer
 from crs_model.types import BOOL, INT, REAL, Scope, Symbol, SymbolKind, check

@@ -11,65 +11,11 @@ mutation runner and the care-course machine.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import assert_never
 
-from crs_model.expr import (
-    Arith,
-    BoolLit,
-    Call,
-    Compare,
-    Expr,
-    IfThenElse,
-    Logic,
-    Member,
-    Name,
-    Neg,
-    Not,
-    Num,
-    Str,
-    fold,
-)
 from crs_model.model import Spec, Variable
-from crs_model.types import Base, Symbol, SymbolKind
+from crs_model.types import Base
 
 REAL_STEP = 0.1  # "just below / above" for a real input, readable in a care story
-
-
-def constant_value(node: Expr, symbols: Mapping[str, Symbol]) -> float | None:
-    """Numeric value of a constant sub-expression (literals and parameters), else None.
-
-    Float arithmetic on purpose: these are the values the test data aims at, not proofs.
-    """
-
-    def step(n: Expr, kids: tuple[float | None, ...]) -> float | None:
-        match n:
-            case Num():
-                return n.value
-            case Name():
-                sym = symbols.get(n.id)
-                if sym is not None and sym.kind is SymbolKind.PARAMETER and isinstance(sym.value, (int, float)):
-                    return float(sym.value)
-                return None
-            case Neg():
-                return None if kids[0] is None else -kids[0]
-            case Arith():
-                a, b = kids
-                if a is None or b is None:
-                    return None
-                if n.op == "+":
-                    return a + b
-                if n.op == "-":
-                    return a - b
-                if n.op == "*":
-                    return a * b
-                return a / b if b else None
-            case Str() | BoolLit() | Not() | Compare() | Logic() | IfThenElse() | Member() | Call():
-                return None
-            case _:
-                assert_never(n)
-
-    return fold(node, step)
 
 
 def _near(v: Variable, c: float) -> list[float]:

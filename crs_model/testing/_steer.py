@@ -16,10 +16,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from crs_model.expr import Arith, BoolLit, Call, Compare, Expr, IfThenElse, Logic, Member, Name, Neg, Not, Num, Str
-from crs_model.index import SiteKind
+from crs_model.index import SiteKind, constant_value
 from crs_model.model import Edge, Spec
 from crs_model.pyeval import ARITH_OPS, COMPARE_OPS, Fn, compile_expr
-from crs_model.testing._boundaries import constant_value, harvest
+from crs_model.testing._boundaries import harvest
 from crs_model.types import Base, SymbolKind
 
 Pick = Callable[[int], int]
