@@ -381,7 +381,7 @@ def _folded(node: Expr, kids: tuple[tuple[Expr, object], ...], params: Mapping[s
             else:
                 value = arith(node.op, a, b)
         case Compare() if const:
-            value = _COMPARE[node.op](_meaning(vals[0]), _meaning(vals[1]))
+            value = COMPARE_OPS[node.op](_meaning(vals[0]), _meaning(vals[1]))
         case Logic() if const:
             p, q = vals
             value = (p and q) if node.op == "and" else (p or q) if node.op == "or" else ((not p) or q)
@@ -408,7 +408,7 @@ def _meaning(v: Any) -> Any:
     return exact(v) if isinstance(v, (int, float, Fraction)) and not isinstance(v, bool) else v
 
 
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+COMPARE_OPS: dict[str, Callable[[Any, Any], bool]] = {  # the engine's, steering's and folding's
     "<": operator.lt,
     "<=": operator.le,
     ">": operator.gt,

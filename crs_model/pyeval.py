@@ -31,6 +31,7 @@ from typing import Any, assert_never
 
 from crs_model.exact import arith, exact, needs_exact
 from crs_model.expr import (
+    COMPARE_OPS,
     Arith,
     BoolLit,
     Call,
@@ -52,14 +53,6 @@ from crs_model.types import Symbol, SymbolKind
 Env = Mapping[str, Any]
 Fn = Callable[[Env], Any]
 
-COMPARE_OPS: dict[str, Callable[[Any, Any], bool]] = {  # also used by the test-data steering
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
 ARITH_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add,
     "-": operator.sub,

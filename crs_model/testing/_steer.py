@@ -15,10 +15,25 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from crs_model.expr import Arith, BoolLit, Call, Compare, Expr, IfThenElse, Logic, Member, Name, Neg, Not, Num, Str
+from crs_model.expr import (
+    COMPARE_OPS,
+    Arith,
+    BoolLit,
+    Call,
+    Compare,
+    Expr,
+    IfThenElse,
+    Logic,
+    Member,
+    Name,
+    Neg,
+    Not,
+    Num,
+    Str,
+)
 from crs_model.index import SiteKind, constant_value
 from crs_model.model import Edge, Spec
-from crs_model.pyeval import ARITH_OPS, COMPARE_OPS, Fn, compile_expr
+from crs_model.pyeval import ARITH_OPS, Fn, compile_expr
 from crs_model.testing._boundaries import harvest
 from crs_model.types import Base, SymbolKind
 
