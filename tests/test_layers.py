@@ -100,12 +100,6 @@ EXCEPTIONS: dict[tuple[str, str, str], str] = {
         "load_spec(require_signoff=True) is public API (kept by issue 10); the import is function-local, "
         "so evaluation never loads sign-off"
     ),
-    ("private", "crs_model.commands.fuzz", "crs_model.testing._backend"): "commands/ needs a public runner API",
-    ("private", "crs_model.commands.fuzz", "crs_model.testing._care"): "commands/ needs a public runner API",
-    ("private", "crs_model.commands.fuzz", "crs_model.testing._profiles"): "commands/ needs a public runner API",
-    ("private", "crs_model.commands.fuzz", "crs_model.testing._properties"): "commands/ needs a public runner API",
-    ("private", "crs_model.commands.mutate", "crs_model.testing._mutate"): "commands/ needs a public runner API",
-    ("private", "crs_model.commands.mutate", "crs_model.testing._profiles"): "commands/ needs a public runner API",
 }
 
 

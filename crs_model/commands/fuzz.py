@@ -38,10 +38,17 @@ def cmd_fuzz(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     spec = load_or_report(args.spec, err)
     if spec is None:
         return 2
-    from crs_model.testing._backend import BACKEND, with_backend
-    from crs_model.testing._care import run_care_course
-    from crs_model.testing._profiles import profile
-    from crs_model.testing._properties import Context, PropertyResult, run_coverage, run_property, suite
+    from crs_model.testing.runner import (
+        BACKEND,
+        Context,
+        PropertyResult,
+        profile,
+        run_care_course,
+        run_coverage,
+        run_property,
+        suite,
+        with_backend,
+    )
 
     base = profile(args.profile)
     ctx = Context.for_spec(spec)

@@ -37,8 +37,7 @@ def cmd_mutate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     spec = load_or_report(args.spec, err)
     if spec is None:
         return 2
-    from crs_model.testing._mutate import MutantResult, mutants, run_all, select, verifier_for
-    from crs_model.testing._profiles import profile
+    from crs_model.testing.runner import MutantResult, mutants, profile, run_all, select, verifier_for
 
     base = profile("ci")
     every = mutants(spec)
