@@ -266,8 +266,8 @@ def explain(condition: str, value: Any, reads: Iterable[ValueRead]) -> str:
     ``condition`` is the condition in clinical words (``crs_model.text.Renderer``),
     ``value`` its result for the patient (a truth value, or a number for a formula)
     and ``reads`` what it read (:func:`values_read`).
-    Meant for every counterexample and witness wording (the verifier words its own
-    today, in ``crs_model/verify/checks.py``: ``Verifier.explain``, ``_show``, ``_tv``).
+    Every counterexample and witness wording uses it (the verifier's through
+    ``crs_model.verify.wording``).
     """
     subs = [f"{r.label} ({r.name}) was {value_text(r.value)}" for r in reads]
     result = truth_text(value) if value is None or isinstance(value, bool) else value_text(value)

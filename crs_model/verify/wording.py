@@ -5,28 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from crs_model.expr import Expr, children, names
+from crs_model.expr import Expr, children
 from crs_model.model import Formula, Spec
 from crs_model.pyeval import compile_expr
 from crs_model.text import Renderer
-from crs_model.types import SymbolKind
 from crs_model.verify.encoding import Part
+from crs_model.vocabulary import explain, truth_text, value_text, values_read
 
 
 def show(x: Any) -> str:
-    """An input value as a message shows it (``absent``, ``yes``/``no``, ``38.5``)."""
-    if x is None:
-        return "absent"
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, float):
-        return f"{x:g}"
-    return str(x)
+    """An input value as a message shows it: the presentation vocabulary's wording."""
+    return value_text(x)
 
 
 def tv(x: Any) -> str:
     """A formula's value as a message shows it (``unknown``, ``true``/``false``, a number)."""
-    return "unknown" if x is None else ("true" if x is True else "false" if x is False else show(x))
+    return truth_text(x) if x is None or isinstance(x, bool) else value_text(x)
 
 
 def start(node: Expr) -> int:
@@ -64,14 +58,7 @@ class Wording:
         symbols = self.spec.invariant_symbols if invariant else self.spec.symbols
         renderer = self.inv_renderer if invariant else self.renderer
         value = compile_expr(formula.ast, symbols)(env)
-        subs: list[str] = []
-        for n in sorted(names(formula.ast)):
-            sym = symbols.get(n)
-            if sym is None or sym.kind is SymbolKind.PARAMETER:
-                continue
-            subs.append(f"{sym.label or n} ({n}) was {show(env.get(n))}")
-        head = f"'{renderer.render(formula.ast)}' was {tv(value)}"
-        return head + (": " + ", ".join(subs) if subs else "")
+        return explain(renderer.render(formula.ast), value, values_read(formula.ast, env, symbols))
 
 
 __all__ = ["Wording", "parts_text", "show", "start", "tv"]
