@@ -264,7 +264,8 @@ class Engine:
 
     def trace(self, decision: Decision) -> tuple[Step, ...]:
         """Guard values at each decision node of ``decision.path`` (see :attr:`Decision.trace`)."""
-        env = decision._env  # noqa: SLF001 - the engine made this Decision; guards compute the definitions they need on first use (no need to complete)
+        # the engine made this Decision; guards compute the definitions they need on first use
+        env = decision._env  # noqa: SLF001
         steps: list[Step] = []
         for i, nid in enumerate(decision.path):
             node = self._nodes.get(nid)
