@@ -42,13 +42,13 @@ def test_evaluate_json_file(tmp_path: Path) -> None:
 
 
 def test_evaluate_text_names_dose_and_path(tmp_path: Path) -> None:
-    p = {"temperature_c": 39.0, "hypotension": False, "oxygen_support": "low_flow", "tocilizumab_doses": 0,
-         "weight_kg": 120.0}  # fmt: skip
+    p = {"on_cytosorb": False, "etiology": "car_t", "temperature_c": 39.0, "hypotension": False,
+         "oxygen_support": "low_flow", "tocilizumab_doses": 0, "weight_kg": 120.0}  # fmt: skip
     code, out, _ = run("evaluate", write(tmp_path, "p.json", p))
     assert code == 0
     assert "recommendation: give_tocilizumab" in out
     assert "tocilizumab dose: 800.0 mg" in out
-    assert "path: crs_grade -> tocilizumab_given -> give_first_tocilizumab" in out
+    assert "path: cytosorb_running -> crs_grade -> crs_pathway -> tocilizumab_given -> give_first_tocilizumab" in out
 
 
 def test_invalid_object_exits_2_with_field_value_and_range(tmp_path: Path) -> None:
@@ -110,8 +110,10 @@ def test_trace_shows_guard_values(tmp_path: Path) -> None:
     code, out, _ = run("evaluate", write(tmp_path, "p.json", FULL), "--format", "json", "--trace")
     assert code == 0
     trace = json.loads(out)["trace"]
-    assert trace[0]["node"] == "crs_grade"
-    assert {"to": "tocilizumab_given", "value": True} in trace[0]["guards"]
+    assert trace[0]["node"] == "cytosorb_running"
+    assert {"to": "crs_grade", "value": True} in trace[0]["guards"]
+    assert trace[1]["node"] == "crs_grade"
+    assert {"to": "crs_pathway", "value": True} in trace[1]["guards"]
 
 
 def test_schema_is_derived_from_spec() -> None:

@@ -37,17 +37,20 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "flags": {"car_t_note"},
     },
     # positive pressure (4); prone-refractory with IL-6 1200; post-treatment IL-6 900 > 620
-    "07_covid19_ecmo_crrt_consider_cytosorb.json": {
-        "recommendation": "consider_cytosorb",
+    # on CytoSorb 74 h, improved at the 72 h assessment, indication persisting (prone-refractory with
+    # IL-6 1200); post-treatment IL-6 900 > 620 (unverified note)
+    "07_covid19_on_cytosorb_improved_continue.json": {
+        "recommendation": "continue_cytosorb",
         "astct_grade": 4,
-        "flags": {"covid19_ecmo_harm_signal", "ecmo_side_branch", "post_cytosorb_il6_prognostic"},
+        "flags": {"continued_after_assessment", "post_cytosorb_il6_prognostic"},
     },
-    "08_sepsis_platelets_15_cytosorb_contraindicated.json": {
-        "recommendation": "cytosorb_contraindicated",
+    # sepsis gets no CRS algorithm (no tocilizumab dose, no CytoSorb): standard sepsis care
+    "08_sepsis_standard_care.json": {
+        "recommendation": "sepsis_standard_care",
         "astct_grade": 4,
-        "flags": {"contra_platelets"},
+        "flags": {"sepsis_hydrocortisone_not_crs_steroids"},
     },
-    # one vasopressor + vasopressin = 3, no indication, 4 doses given
+    # one vasopressor + vasopressin = 3, 0.2 ug/kg/min (not above 0.3), no indication, 4 doses given
     "09_four_doses_given_continue_standard_therapy.json": {
         "recommendation": "continue_standard_therapy",
         "astct_grade": 3,

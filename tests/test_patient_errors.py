@@ -71,6 +71,23 @@ CONSTRAINT_CASES: list[tuple[str, dict[str, Any], str]] = [
         {"post_cytosorb_il6_pg_ml": 700, "cytosorb_cartridges_used": 0},
         "post_cytosorb_il6_pg_ml",
     ),
+    (
+        "first_dose_hours_need_a_dose",
+        {"hours_since_first_tocilizumab": 5, "tocilizumab_doses": 0},
+        "hours_since_first_tocilizumab",
+    ),
+    (
+        "vasopressor_dose_needs_a_vasopressor",
+        {"norepinephrine_equivalent_ug_kg_min": 0.2, "vasopressor_count": 0, "vasopressin": False},
+        "norepinephrine_equivalent_ug_kg_min",
+    ),
+    ("running_cytosorb_needs_a_cartridge", {"on_cytosorb": True, "cytosorb_cartridges_used": 0}, "on_cytosorb"),
+    ("cytosorb_hours_need_a_cartridge", {"hours_on_cytosorb": 5, "cytosorb_cartridges_used": 0}, "hours_on_cytosorb"),
+    (
+        "cartridge_hours_need_running_cytosorb",
+        {"hours_since_cartridge_change": 5, "on_cytosorb": False},
+        "hours_since_cartridge_change",
+    ),
 ]
 
 
@@ -184,7 +201,7 @@ def test_cli_rejects_inconsistent_input(tmp_path: Path, cid: str, patient: dict[
 
 # ------------------------------------------------------------------ CLI, JSONL batch
 def test_jsonl_batch_one_line_per_input_line(tmp_path: Path) -> None:
-    good = {"temperature_c": 36.9, "tocilizumab_doses": 0, "corticosteroids_given": False}
+    good = {"on_cytosorb": False, "temperature_c": 36.9, "tocilizumab_doses": 0, "corticosteroids_given": False}
     lines = [
         json.dumps(good),
         json.dumps({"il6": 500}),

@@ -350,7 +350,7 @@ def test_render_check_detects_stale_diagrams(tmp_path: Path) -> None:
     assert code == 0
     assert "match" in out
     spec_copy = tmp_path / "cytosorb_crs.yaml"
-    spec_copy.write_bytes(SPEC.read_bytes().replace(b"version: 0.1.0", b"version: 0.1.1", 1))
+    spec_copy.write_bytes(SPEC.read_bytes().replace(b"version: 0.2.0", b"version: 0.2.1", 1))
     code, _, err = run("render", str(spec_copy), "--out", str(tmp_path), "--check")
     assert code == 1
     assert "stale:" in err

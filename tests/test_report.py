@@ -249,7 +249,7 @@ def test_signoff_section_follows_the_record(spec_copy: Path) -> None:
     spec = crs_model.load_spec(spec_copy)
     append_record(spec, name="Dr Old", role="chair", date="2026-01-01")
     raw = spec_copy.read_bytes()
-    spec_copy.write_bytes(raw.replace(b"version: 0.1.0", b"version: 0.1.1", 1))
+    spec_copy.write_bytes(raw.replace(b"version: 0.2.0", b"version: 0.2.1", 1))
     newer = crs_model.load_spec(spec_copy)
     text = plain_text(to_html(newer, gather(newer, verifier=False, svg=False)))
     assert "has no sign-off" in text

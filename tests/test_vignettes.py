@@ -38,7 +38,7 @@ EXPECT_KEYS = {
 CLI_IDS = (
     "fever_exactly_38_grade1_supportive",
     "dose_29_9_kg_is_12_mg_per_kg",
-    "covid19_on_ecmo_and_crrt",
+    "covid19_on_ecmo_specialist_review",
     "platelets_19_9_contraindicated",
     "no_weight_first_tocilizumab",
     "absent_temperature_before_tocilizumab",
