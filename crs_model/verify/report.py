@@ -250,7 +250,9 @@ def _sarif_location(f: Finding) -> dict[str, Any]:
 
 def to_sarif(reports: list[Report], *, tool_version: str) -> dict[str, Any]:
     """A SARIF 2.1.0 log: one run, results located in the spec files."""
-    rule_ids = [*CHECKS, INTERNAL, UNDECIDED, SIGNOFF]
+    # a rule added later goes last, so that every older rule keeps its ruleIndex
+    late = (Check.TEMPORAL.value,)
+    rule_ids = [*(c for c in CHECKS if c not in late), INTERNAL, UNDECIDED, SIGNOFF, *late]
     rules = [
         {
             "id": r,
