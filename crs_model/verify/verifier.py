@@ -146,6 +146,8 @@ class Verifier:
             if check is Check.TEMPORAL and not self.spec.temporal_invariants and verdict is Verdict.PROVEN:
                 status, verdict = "not-applicable", None  # sane transitions prove no temporal invariant
             results.append(CheckResult(name, status, dt, len(new), verdict, tuple(self._undecided)))
+        # a summary only when the check ran (a skipped one claims nothing, not even "not applicable")
+        temporal_ran = any(c.name == Check.TEMPORAL.value and c.status != "skipped" for c in results)
         internal = [f for f in self.findings if f.check == INTERNAL]
         if internal:
             results.append(CheckResult(INTERNAL, "failed", 0.0, len(internal), Verdict.REFUTED))
@@ -161,7 +163,7 @@ class Verifier:
             invariant_status=dict(self.invariant_status),
             encode_s=self.encode_s,
             rlimit=self.rlimit,
-            temporal=None if self.spec.care is None else TemporalSummary(self.bmc_depth, dict(self.temporal_status)),
+            temporal=TemporalSummary(self.bmc_depth, dict(self.temporal_status)) if temporal_ran else None,
         )
 
     def _background_consistent(self) -> bool:

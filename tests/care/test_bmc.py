@@ -33,7 +33,8 @@ def temporal(rep: Report) -> dict[str, str]:
 def test_mini_care_every_temporal_invariant_proven_at_depth_6(tmp_path: Path) -> None:
     rep = verify(care_spec(tmp_path))
     assert rep.ok, [str(f) for f in rep.errors]
-    assert rep.temporal is not None and rep.temporal.depth == 6
+    assert rep.temporal is not None
+    assert rep.temporal.depth == 6
     assert temporal(rep) == {"cytosorb_after_both_in_course": "proven", "tocilizumab_not_within_8h": "proven"}
     check = next(c for c in rep.checks if c.name == "temporal")
     assert (check.status, check.verdict) == ("passed", "proven")
@@ -62,16 +63,21 @@ def test_refuting_course_is_a_dated_story_that_the_engine_replays() -> None:
     spec = crs_model.load_spec(FAULTY / "17_temporal_repeat_window_too_short.yaml")
     rep = verify(spec, checks=["temporal"])
     [f] = [f for f in rep.findings if f.check == "temporal"]
-    assert f.course is not None and f.witness == f.course["steps"][0]["inputs"]
+    assert f.course is not None
+    assert f.witness == f.course["steps"][0]["inputs"]
     steps = f.course["steps"]
     assert [s["recommendation"] for s in steps] == ["give_tocilizumab", "give_tocilizumab"]
     gap = steps[1]["hour"] - steps[0]["hour"]
     assert 4 <= gap < 8  # the fault's 4 h repeat rule against the label's 8 h
     story = f.course["story"]
-    assert story[0].startswith("h0: start:") and "weight = " in story[0] and " kg" in story[0]
+    assert story[0].startswith("h0: start:")
+    assert "weight = " in story[0]
+    assert " kg" in story[0]
     assert "tocilizumab doses given 0 → 1" in story[1]
-    assert story[2].startswith(f"h{gap} (+{gap} h)") and "hours since last tocilizumab 0 → " in story[2]
-    assert story[-1].startswith(f"violated at h{gap}:") and "= 1" in story[-1]
+    assert story[2].startswith(f"h{gap} (+{gap} h)")
+    assert "hours since last tocilizumab 0 → " in story[2]
+    assert story[-1].startswith(f"violated at h{gap}:")
+    assert "= 1" in story[-1]
     assert f.course["counts"] == {"count_within(8 h, recommendation = give_tocilizumab)": 1}
     text = rep.to_text()
     assert "    course:\n      h0: start:" in text
@@ -119,7 +125,8 @@ def test_unsatisfiable_start_proves_nothing() -> None:
     assert not rep.ok
     assert set(temporal(rep).values()) == {"unknown"}  # never a vacuous "proven"
     [f] = [f for f in rep.findings if f.element == "care:course"]
-    assert "no care course exists" in f.message and "persistent_instability_after_standard_therapy" in f.message
+    assert "no care course exists" in f.message
+    assert "persistent_instability_after_standard_therapy" in f.message
 
 
 def test_tiny_rlimit_is_undecided_per_invariant(tmp_path: Path) -> None:
@@ -128,7 +135,8 @@ def test_tiny_rlimit_is_undecided_per_invariant(tmp_path: Path) -> None:
     assert not rep.ok
     assert temporal(rep) == {"cytosorb_after_both_in_course": "unknown", "tocilizumab_not_within_8h": "proven"}
     [u] = rep.undecided
-    assert u.element == "invariant:cytosorb_after_both_in_course" and "at depth" in u.message
+    assert u.element == "invariant:cytosorb_after_both_in_course"
+    assert "at depth" in u.message
     check = next(c for c in rep.checks if c.name == "temporal")
     assert (check.status, check.verdict) == ("failed", "unknown")
 
@@ -145,7 +153,8 @@ def test_spec_without_care_has_no_temporal_check() -> None:
     rep = verify(crs_model.load_spec(ROOT / "specs" / "examples" / "mini_crs.yaml"))
     assert [c.name for c in rep.checks] == [c for c in CHECKS if c != "temporal"]
     assert rep.temporal is None
-    assert "temporal" not in rep.to_json() and "temporal" not in rep.to_text()
+    assert "temporal" not in rep.to_json()
+    assert "temporal" not in rep.to_text()
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
@@ -157,7 +166,8 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
 @pytest.mark.parametrize("bad", ["0", "65", "abc", "-1", "1.5", "٣"])
 def test_cli_bad_depth_exits_2(bad: str) -> None:
     code, out, err = run_cli("verify", "specs/examples/mini_crs.yaml", "--bmc-depth", bad)
-    assert code == 2 and out == ""
+    assert code == 2
+    assert out == ""
     assert f"--bmc-depth={bad!r} is not a whole number of care-course steps in 1..64" in err
     assert "Traceback" not in err
 
@@ -166,5 +176,13 @@ def test_cli_depth_in_json(tmp_path: Path) -> None:
     spec = care_spec(tmp_path)
     code, out, _ = run_cli("verify", spec.path, "--bmc-depth", "3", "--check", "temporal", "--format", "json")
     doc = json.loads(out)
-    assert doc["temporal"]["depth"] == 3 and doc["temporal"]["proven_for"].endswith("up to 3 steps from any start state")
+    assert doc["temporal"]["depth"] == 3
+    assert doc["temporal"]["proven_for"].endswith("up to 3 steps from any start state")
     assert code == 0  # sign-off is a warning
+
+
+def test_skipped_temporal_check_claims_nothing(tmp_path: Path) -> None:
+    rep = verify(care_spec(tmp_path), checks=["invariant"])
+    assert next(c for c in rep.checks if c.name == "temporal").status == "skipped"
+    assert rep.temporal is None
+    assert "temporal invariants" not in rep.to_text()
