@@ -33,7 +33,15 @@ from crs_model.testing._backend import with_backend
 from crs_model.testing._boundaries import REAL_STEP
 from crs_model.testing._care_story import Move, State, StoryTeller
 from crs_model.testing._properties import PropertyResult, lean_gc
-from crs_model.testing._strategies import _SLOT, _decode_inputs, _decoders, _Source, input_model, patient_decoder
+from crs_model.testing._strategies import (
+    _SLOT,
+    _absent_per_256,
+    _decode_inputs,
+    _decoders,
+    _Source,
+    input_model,
+    patient_decoder,
+)
 from crs_model.vocabulary import value_text
 
 START_ATTEMPTS = 8  # drawn patients per course before it counts as not started
@@ -96,7 +104,7 @@ def _plan(spec: Spec) -> _Plan:
         return inputs
 
     spontaneous = _decoders(model, list(care.spontaneous))
-    per256 = round(_UNKNOWN_PROBABILITY * 256)
+    per256 = _absent_per_256(_UNKNOWN_PROBABILITY)
 
     def changes(drawn: list[tuple[int, bytes]], state: dict[str, Any]) -> dict[str, Any]:
         # (which spontaneous input, a value slot) pairs: a list the shrinker empties first, so a
