@@ -168,7 +168,8 @@ class CourseSemantics:
                 continue
             grown = arith("+", v, hours)
             cap = self._max[name]
-            out[name] = min(grown, exact(cap), key=exact) if cap is not None else grown
+            # the cap as declared (a float or an int), not its exact Fraction: the validator takes JSON numbers
+            out[name] = min(grown, cap, key=exact) if cap is not None else grown
         return out
 
     # ------------------------------------------------------------ temporal invariants
