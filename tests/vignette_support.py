@@ -53,10 +53,11 @@ def seed_statements(text: str) -> list[str]:
     return out
 
 
-def load_vignettes() -> list[dict[str, Any]]:
-    """Every vignette of every ``tests/vignettes/*.yaml`` file, with its file name in ``_file``."""
+def load_vignettes(folder: Path = VIGNETTE_DIR) -> list[dict[str, Any]]:
+    """Every vignette of every ``*.yaml`` file of ``folder`` (default ``tests/vignettes``), with its
+    file name in ``_file``."""
     out: list[dict[str, Any]] = []
-    for path in sorted(VIGNETTE_DIR.glob("*.yaml")):
+    for path in sorted(folder.glob("*.yaml")):
         items = yaml.safe_load(path.read_text(encoding="utf-8"))
         assert isinstance(items, list), f"{path.name}: a vignette file holds a list"
         for item in items:
