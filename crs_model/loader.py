@@ -298,11 +298,12 @@ class _Builder:
         definitions = self.definitions(r.get(root, "definitions", "the spec", required=False), symbols)
         codes_node = r.get(root, "recommendations", "the spec")
         self.codes_declared = codes_node is not None  # else each outcome's code is not reported again
+        self.code_names: list[str] = []
         recommendations = self.recommendations(codes_node)
         class_labels = self.outcome_classes(r.get(root, "outcome_classes", "the spec", required=False))
         outputs = self.outputs(r.get(root, "outputs", "the spec", required=False), definitions, symbols)
         graph_node = r.get(root, "graph", "the spec")
-        entry, nodes, outcomes = self.graph(graph_node, symbols, recommendations, outputs)
+        entry, nodes, outcomes = self.graph(graph_node, symbols, outputs)
         if graph_node is not None:
             given = {o.recommendation for o in outcomes.values()}
             for rc in recommendations.values():
@@ -314,7 +315,7 @@ class _Builder:
         inv_symbols["recommendation"] = Symbol(
             "recommendation",
             SymbolKind.OUTCOME,
-            Type(Base.ENUM, (*recommendations, INSUFFICIENT_DATA)),
+            Type(Base.ENUM, (*self.code_names, INSUFFICIENT_DATA)),
             label="recommendation",
         )
         invariants = self.invariants(r.get(root, "invariants", "the spec"), Scope(inv_symbols, actions, flags))
@@ -592,6 +593,7 @@ class _Builder:
             if code == INSUFFICIENT_DATA:
                 r.err(kn.loc, f"{what} is built in (the engine gives it when it cannot decide); do not declare it")
                 continue
+            self.code_names.append(code)  # declared, even with a bad class: its uses are not reported again
             cnode = r.get(m, "class", what)
             if cnode is None:
                 continue
@@ -704,7 +706,6 @@ class _Builder:
         self,
         node: YNode | None,
         symbols: dict[str, Symbol],
-        recommendations: dict[str, RecommendationCode],
         declared_outputs: dict[str, ReportedOutput],
     ) -> tuple[str, dict[str, DecisionNode], dict[str, Outcome]]:
         r = self.r
@@ -757,12 +758,15 @@ class _Builder:
             if oid in nodes:
                 r.err(kn.loc, f"{what} has the same id as a decision node")
             r.keys(om, ("recommendation", "title", "outputs", "actions", "flags", "cites"), what)
-            rec = self._code(om, what, recommendations)
+            rec = self._code(om, what)
             outputs = r.texts(om, "outputs", what)
-            for o in outputs:
-                if o not in declared_outputs:
+            onode = om.items.get("outputs")
+            items = onode[1].items if onode and isinstance(onode[1], YSeq) else ()
+            for item in items:  # r.texts reported the items that are not text
+                o = item.value.strip() if isinstance(item, YScalar) and isinstance(item.value, str) else None
+                if o is not None and o not in declared_outputs:
                     r.err(
-                        om.loc,
+                        item.loc,
                         f"{what}: output '{o}' is not declared under 'outputs'{suggest(o, sorted(declared_outputs))}",
                     )
             actions: list[Action] = []
@@ -793,7 +797,7 @@ class _Builder:
                 )
         return entry, nodes, outcomes
 
-    def _code(self, om: YMap, what: str, recommendations: dict[str, RecommendationCode]) -> str | None:
+    def _code(self, om: YMap, what: str) -> str | None:
         """The outcome's recommendation: a declared code, never the built-in one."""
         node = self.r.get(om, "recommendation", what)
         if node is None:
@@ -802,14 +806,16 @@ class _Builder:
         if v == INSUFFICIENT_DATA:
             self.r.err(om.loc, f"{what}: insufficient_data is produced by the engine, not declared as an outcome")
             return None
-        if not isinstance(v, str) or (v not in recommendations and self.codes_declared):
+        if not isinstance(v, str):
+            self.r.err(node.loc, f"{what}.recommendation must be a code declared under 'recommendations'")
+            return None
+        if v not in self.code_names and self.codes_declared:
             self.r.err(
                 node.loc,
                 f"{what}.recommendation={v!r} is not a code declared under 'recommendations'"
-                f"{suggest(str(v), list(recommendations))}",
+                f"{suggest(v, self.code_names)}",
             )
-            return None
-        return v
+        return v  # kept even when undeclared, so its actions and flags are known to invariants
 
     def invariants(self, node: YNode | None, scope: Scope) -> tuple[Invariant, ...]:
         r = self.r
