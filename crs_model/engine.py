@@ -9,6 +9,7 @@ would decide the unknown guards; it never follows an edge on a guess.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -29,6 +30,16 @@ OutputValue = int | float | bool | str | None
 
 # (name, value or None when not reported on this decision, decimal places of a real output)
 _Report = tuple[tuple[str, Fn | None, int | None], ...]
+
+
+def _value_json(v: OutputValue) -> str:
+    """JSON of an output value, as ``_dumps`` writes it, without the encoder for the common types."""
+    t = type(v)
+    if t is int:
+        return str(v)
+    if t is float and math.isfinite(v):  # type: ignore[arg-type]  # t is float
+        return repr(v)  # what json writes for a finite float
+    return _dumps(v)
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,9 +322,7 @@ class Engine:
             if len(self._tail_cache) < 4096:
                 self._tail_cache[key] = tail
         keys = self._output_keys
-        outputs = "".join(
-            [f"{keys.get(k) or _dumps(k) + ':'}{'null' if v is None else _dumps(v)}," for k, v in d.outputs.items()]
-        )
+        outputs = "".join([f"{keys.get(k) or _dumps(k) + ':'}{_value_json(v)}," for k, v in d.outputs.items()])
         outcome = "null" if d.outcome is None else f'"{d.outcome}"'
         missing = _dumps(list(d.missing)) if d.missing else "[]"
         return (
