@@ -23,8 +23,6 @@ from crs_model.patient import PatientValidator
 from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, Fn, UnknownExplainer, compile_expr
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-INSUFFICIENT = INSUFFICIENT_DATA
-
 OutputValue = int | float | bool | str | None
 """The value of a reported output on a decision (``None``: not reported, or unknown)."""
 
@@ -404,7 +402,7 @@ class Engine:
     def _insufficient(self, env: dict[str, Any], path: list[str], missing: tuple[str, ...]) -> Decision:
         tpath = tuple(path)
         return Decision(
-            INSUFFICIENT,
+            INSUFFICIENT_DATA,
             None,
             self._report(self._insufficient_report, env),
             (),

@@ -198,6 +198,8 @@ class _Builder:
         self.cite_refs: list[tuple[str, Location, str]] = []
         self.inlined: dict[str, int] = {}  # definition -> depth of its tree with definitions inlined
         self.too_deep: set[str] = set()  # definitions over MAX_INLINED_DEPTH, reported once
+        self.codes_declared = True  # the spec has a ``recommendations`` section
+        self.code_names: list[str] = []  # every declared code, even one with a bad class
 
     # ------------------------------------------------------------ helpers
     def _cites(self, m: YMap, what: str) -> tuple[str, ...]:
@@ -298,7 +300,6 @@ class _Builder:
         definitions = self.definitions(r.get(root, "definitions", "the spec", required=False), symbols)
         codes_node = r.get(root, "recommendations", "the spec")
         self.codes_declared = codes_node is not None  # else each outcome's code is not reported again
-        self.code_names: list[str] = []
         recommendations = self.recommendations(codes_node)
         class_labels = self.outcome_classes(r.get(root, "outcome_classes", "the spec", required=False))
         outputs = self.outputs(r.get(root, "outputs", "the spec", required=False), definitions, symbols)
@@ -641,7 +642,9 @@ class _Builder:
             r.keys(m, ("report", "unit", "precision", "label"), what)
             d = definitions.get(name)
             if d is None:
-                r.err(kn.loc, f"{what} is not a definition{suggest(name, sorted(definitions))}")
+                sym = symbols.get(name)
+                if sym is None or sym.kind is not SymbolKind.DEFINITION:  # else its definition was reported
+                    r.err(kn.loc, f"{what} is not a definition{suggest(name, sorted(definitions))}")
                 continue
             if name in DECISION_KEYS:
                 r.err(kn.loc, f"{what} has the name of a key of the decision itself; rename the definition")
