@@ -304,7 +304,7 @@ class _Builder:
                 label=html_label(label),
             )
         )
-        g.add_edge(pydot.Edge(d.path[-1], INSUFFICIENT_DATA, style="dashed", color="#B8860B", penwidth="3"))
+        g.add_edge(pydot.Edge(d.path[-1], INSUFFICIENT_DATA, style="dashed", color=cls.border, penwidth="3"))
 
     def add_findings_table(self, g: pydot.Dot) -> None:
         if self.overlay.findings is None:
