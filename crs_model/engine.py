@@ -26,8 +26,9 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 OutputValue = int | float | bool | str | None
 """The value of a reported output on a decision (``None``: not reported, or unknown)."""
 
-# (name, value or None when not reported on this decision, decimal places of a real output)
-_Report = tuple[tuple[str, Fn | None, int | None], ...]
+# every declared output as None (declared order), then the ones reported here:
+# (name, value, decimal places of a real output)
+_Report = tuple[dict[str, "OutputValue"], tuple[tuple[str, Fn, int | None], ...]]
 
 
 def _value_json(v: OutputValue) -> str:
@@ -190,11 +191,11 @@ class Engine:
         self._defs: tuple[tuple[str, Fn], ...] = tuple(defs.items())
         outs = {n: compile_expr(Name(n, 0), sym, defs) for n in spec.outputs}
 
+        nulls: dict[str, OutputValue] = dict.fromkeys(spec.outputs)
+
         def report(listed: tuple[str, ...]) -> _Report:
-            return tuple(
-                (n, outs[n] if ro.report is ReportMode.ALWAYS or n in listed else None, ro.precision)
-                for n, ro in spec.outputs.items()
-            )
+            shown = [n for n, ro in spec.outputs.items() if ro.report is ReportMode.ALWAYS or n in listed]
+            return nulls, tuple((n, outs[n], spec.outputs[n].precision) for n in shown)
 
         self._insufficient_report = report(())
         self._output_keys = {n: _dumps(n) + ":" for n in spec.outputs}  # JSON of each key, once
@@ -367,11 +368,12 @@ class Engine:
 
     @staticmethod
     def _report(report: _Report, env: dict[str, Any]) -> Mapping[str, OutputValue]:
-        out: dict[str, OutputValue] = {}
-        for name, fn, places in report:
-            v = None if fn is None else fn(env)
+        nulls, shown = report
+        out = nulls.copy()
+        for name, fn, places in shown:
+            v = fn(env)
             # only the reported value is rounded; guards and invariants saw the exact one
-            out[name] = round_half_up(v, places) if v is not None and places is not None else v
+            out[name] = round_half_up(v, places) if places is not None and v is not None else v
         return MappingProxyType(out)
 
     def _outcome(self, co: _COutcome, env: dict[str, Any], path: list[str]) -> Decision:
