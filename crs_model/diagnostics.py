@@ -45,7 +45,8 @@ class Diagnostic:
     ``location`` is None only for a problem with no place in a file (the file
     itself cannot be read). ``code`` is the kind (a check name, ``signoff``);
     empty for a spec problem. ``witness`` is a patient (JSON object) that exhibits
-    the finding, or None.
+    the finding, or None; ``course`` a care course (JSON object: dated steps and
+    their story) that exhibits a temporal finding, or None.
     """
 
     location: Location | None
@@ -54,6 +55,7 @@ class Diagnostic:
     code: str = ""
     element: str = ""
     witness: dict[str, Any] | None = None
+    course: dict[str, Any] | None = None
 
     @property
     def check(self) -> str:
@@ -73,7 +75,7 @@ class Diagnostic:
     def to_dict(self) -> dict[str, Any]:
         """The diagnostic as JSON (see docs/verify.md); ``check`` is its code, ``location`` null when none."""
         loc = self.location
-        return {
+        out: dict[str, Any] = {
             "check": self.code,
             "severity": self.severity.value,
             "location": None if loc is None else {"file": loc.file, "line": loc.line, "column": loc.column},
@@ -81,6 +83,9 @@ class Diagnostic:
             "message": self.message,
             "witness": self.witness,
         }
+        if self.course is not None:  # only temporal findings have one: other findings' JSON is unchanged
+            out["course"] = self.course
+        return out
 
     def __str__(self) -> str:
         """``file:line:col: severity: [code] message`` (no place or ``[code]`` when there is none)."""

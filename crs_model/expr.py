@@ -160,16 +160,20 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """A built-in function call: ``min``, ``max``, ``has_action``, ``has_flag``."""
+    """A built-in function call: ``min``, ``max``, ``has_action``, ``has_flag``, and in
+    temporal invariants ``count_before``, ``count_within`` (see :mod:`crs_model.care`)."""
 
-    func: str  # min | max | has_action | has_flag
+    func: str  # min | max | has_action | has_flag | count_before | count_within
     args: tuple[Expr, ...]
     pos: int
 
 
 Expr = Num | Str | BoolLit | Name | Neg | Not | Arith | Compare | Logic | IfThenElse | Member | Call
 
-FUNCTIONS = ("min", "max", "has_action", "has_flag")
+# Counting over the earlier steps of a care course: allowed in temporal invariants only
+# (the type checker enforces it) and rewritten away before any backend sees them.
+TEMPORAL_FUNCTIONS = ("count_before", "count_within")
+FUNCTIONS = ("min", "max", "has_action", "has_flag", *TEMPORAL_FUNCTIONS)
 KEYWORDS = frozenset({"and", "or", "not", "implies", "if", "then", "else", "in", "true", "false"})
 _CMP_ALIASES = {"≤": "<=", "≥": ">=", "≠": "!=", "=<": "<=", "=>": ">="}
 

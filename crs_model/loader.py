@@ -20,6 +20,8 @@ from crs_model.hints import hint_budget
 from crs_model.model import (
     INSUFFICIENT_DATA,
     Action,
+    Care,
+    CareFollow,
     Confidence,
     Constraint,
     DecisionNode,
@@ -44,6 +46,7 @@ from crs_model.model import (
     Severity,
     Spec,
     Status,
+    TemporalInvariant,
     Variable,
 )
 from crs_model.source import Source, YMap, YNode, YScalar, YSeq, load_yaml
@@ -83,6 +86,8 @@ TOP_KEYS = (
     "graph",
     "invariants",
     "metamorphic_relations",
+    "care",
+    "temporal_invariants",
     "governance_questions",
 )
 
@@ -326,6 +331,14 @@ class _Builder:
             Scope(symbols),
             variables,
         )
+        codes = {o.recommendation for o in outcomes.values()}
+        care = self.care(r.get(root, "care", "the spec", required=False), symbols, variables, codes)
+        temporal = self.temporal_invariants(
+            r.get(root, "temporal_invariants", "the spec", required=False),
+            Scope(inv_symbols, actions, flags, temporal=True),
+            care,
+            {i.id for i in invariants},
+        )
         governance = self.governance(r.get(root, "governance_questions", "the spec", required=False))
         for cite, loc, what in self.cite_refs:
             if cite not in evidence:
@@ -355,6 +368,8 @@ class _Builder:
             outputs=outputs,
             class_labels=class_labels,
             metamorphic_relations=relations,
+            care=care,
+            temporal_invariants=temporal,
         )
         self._check_refs(spec)
         from crs_model.graph import structural_problems  # networkx: load-time only
@@ -848,27 +863,8 @@ class _Builder:
                 when = self._formula(sc, scope, BOOL, f"{what}.when") if sc else None
             sc = r.scalar(m, "expect", what)
             expect = self._formula(sc, scope, BOOL, f"{what}.expect") if sc else None
-            change: list[tuple[str, Formula | None]] = []
             cm = r.as_map(r.get(m, "change", what), f"{what}.change")
-            for key, (kn, vn) in cm.items.items() if cm else ():
-                var = variables.get(key)
-                if var is None:
-                    r.err(kn.loc, f"{what}.change sets unknown input '{key}'{suggest(key, sorted(variables))}")
-                    continue
-                if not isinstance(vn, YScalar):
-                    r.err(vn.loc, f"{what}.change.{key} must be an expression, a literal value or null")
-                    continue
-                if vn.value is None:  # null: the input becomes unknown in the follow-up patient
-                    change.append((key, None))
-                    continue
-                text = vn.value if isinstance(vn.value, str) else str(vn.value).lower()
-                if var.type.base == Base.ENUM and isinstance(vn.value, str) and vn.value in var.type.values:
-                    text = f"'{vn.value}'"  # a bare enum value reads naturally in YAML
-                scalar = YScalar(text, vn.loc, vn.style, vn.start, vn.end)
-                want = None if var.type.base == Base.ENUM else var.type  # enum values are checked on the follow-up
-                f = self._formula(scalar, input_scope, want, f"{what}.change.{key}")
-                if f is not None:
-                    change.append((key, f))
+            change = self._input_values(cm, input_scope, variables, f"{what}.change")
             if cm is not None and not cm.items:
                 r.err(cm.loc, f"{what}.change must set at least one input")
             cites = self._cites(m, what)
@@ -887,6 +883,130 @@ class _Builder:
                         m.loc,
                     )
                 )
+        return tuple(out)
+
+    def _input_values(
+        self, cm: YMap | None, scope: Scope, variables: dict[str, Variable], what: str
+    ) -> list[tuple[str, Formula | None]]:
+        """``input: value`` pairs (an expression, a literal, or null for unknown), checked against each input."""
+        r = self.r
+        out: list[tuple[str, Formula | None]] = []
+        for key, (kn, vn) in cm.items.items() if cm else ():
+            var = variables.get(key)
+            if var is None:
+                r.err(kn.loc, f"{what} sets unknown input '{key}'{suggest(key, sorted(variables))}")
+                continue
+            if not isinstance(vn, YScalar):
+                r.err(vn.loc, f"{what}.{key} must be an expression, a literal value or null")
+                continue
+            if vn.value is None:  # null: the input becomes unknown
+                out.append((key, None))
+                continue
+            text = vn.value if isinstance(vn.value, str) else str(vn.value).lower()
+            if var.type.base == Base.ENUM and isinstance(vn.value, str) and vn.value in var.type.values:
+                text = f"'{vn.value}'"  # a bare enum value reads naturally in YAML
+            scalar = YScalar(text, vn.loc, vn.style, vn.start, vn.end)
+            want = None if var.type.base == Base.ENUM else var.type  # enum values are checked on the result
+            f = self._formula(scalar, scope, want, f"{what}.{key}")
+            if f is None:
+                continue
+            if var.type.base == Base.ENUM and f.type != var.type and f.type.base != Base.STR:
+                r.err(
+                    vn.loc, f"{what}.{key} must be one of {', '.join(var.type.values)}, but this expression is {f.type}"
+                )
+                continue
+            out.append((key, f))
+        return out
+
+    def care(
+        self, node: YNode | None, symbols: dict[str, Symbol], variables: dict[str, Variable], codes: set[str]
+    ) -> Care | None:
+        """The ``care`` section: how a course moves between consultations (see :class:`Care`)."""
+        r = self.r
+        m = r.as_map(node, "care")
+        if m is None:
+            return None
+        what = "care"
+        r.keys(m, ("description", "start", "step_hours", "clock", "spontaneous", "follow", "cites"), what)
+        scope = Scope(dict(symbols))
+        sc = r.scalar(m, "start", what)
+        start = self._formula(sc, scope, BOOL, "care.start") if sc else None
+        lo = hi = None
+        sm = r.as_map(r.get(m, "step_hours", what), "care.step_hours")
+        if sm is not None:
+            r.keys(sm, ("min", "max"), "care.step_hours")
+            lo = r.number(sm, "min", "care.step_hours")
+            hi = r.number(sm, "max", "care.step_hours")
+            if lo is not None and hi is not None and not (0 <= lo <= hi and hi > 0):
+                r.err(sm.loc, f"care.step_hours: need 0 <= min <= max and max > 0, got min {lo!r}, max {hi!r}")
+        lists: dict[str, tuple[str, ...]] = {}
+        for key in ("clock", "spontaneous"):
+            names = r.texts(m, key, what)
+            node_k = m.items.get(key)
+            loc = node_k[1].loc if node_k else m.loc
+            for n in names:
+                var = variables.get(n)
+                if var is None:
+                    r.err(loc, f"care.{key} names unknown input '{n}'{suggest(n, sorted(variables))}")
+                elif key == "clock" and not var.type.numeric:
+                    r.err(loc, f"care.clock input '{n}' must be a number of hours, but it is {var.type}")
+            if len(set(names)) != len(names):
+                r.err(loc, f"care.{key} names an input twice")
+            lists[key] = names
+        for n in sorted(set(lists["clock"]) & set(lists["spontaneous"])):
+            r.err(
+                m.loc, f"care: input '{n}' is both clock and spontaneous; a spontaneous input already takes any value"
+            )
+        follow: dict[str, CareFollow] = {}
+        for kn, fm in self._entries(r.get(m, "follow", what, required=False), "care.follow"):
+            code = str(kn.value)
+            fwhat = f"care.follow.{code}"
+            if code not in codes:
+                r.err(kn.loc, f"{fwhat}: no outcome gives recommendation '{code}'{suggest(code, sorted(codes))}")
+            r.keys(fm, ("set", "description", "cites"), fwhat)
+            setm = r.as_map(r.get(fm, "set", fwhat), f"{fwhat}.set")
+            sets = self._input_values(setm, scope, variables, f"{fwhat}.set")
+            if setm is not None and not setm.items:
+                r.err(setm.loc, f"{fwhat}.set must set at least one input")
+            follow[code] = CareFollow(
+                code, tuple(sets), r.text(fm, "description", fwhat, False), self._cites(fm, fwhat), kn.loc
+            )
+        cites = self._cites(m, what)
+        if start is None or lo is None or hi is None:
+            return None
+        return Care(
+            start,
+            lo,
+            hi,
+            lists["clock"],
+            lists["spontaneous"],
+            follow,
+            r.text(m, "description", what, False),
+            cites,
+            m.loc,
+        )
+
+    def temporal_invariants(
+        self, node: YNode | None, scope: Scope, care: Care | None, seen: set[str]
+    ) -> tuple[TemporalInvariant, ...]:
+        r = self.r
+        out: list[TemporalInvariant] = []
+        entries = self._list_entries(node, "temporal_invariants")
+        if entries and care is None and not r.problems:
+            r.err(
+                node.loc if node is not None else None, "temporal invariants need a care section (how a course moves)"
+            )
+        for ident, m in entries:
+            what = f"temporal invariant '{ident}'"
+            if ident in seen:
+                r.err(m.loc, f"{what} has the same id as an invariant")
+            r.keys(m, ("id", "description", "severity", "expr", "cites"), what)
+            sev = r.choice(m, "severity", what, Severity)
+            sc = r.scalar(m, "expr", what)
+            f = self._formula(sc, scope, BOOL, what) if sc else None
+            cites = self._cites(m, what)
+            if f is not None and sev is not None:
+                out.append(TemporalInvariant(ident, r.text(m, "description", what), sev, f, cites, m.loc))
         return tuple(out)
 
     def governance(self, node: YNode | None) -> tuple[GovernanceQuestion, ...]:

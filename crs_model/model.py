@@ -302,6 +302,79 @@ class MetamorphicRelation:
 
 
 @dataclass(frozen=True, slots=True)
+class CareFollow:
+    """What following one recommendation does to the inputs (``care.follow.<code>``).
+
+    ``sets`` are evaluated together on the state the recommendation was given in
+    (inputs, parameters and definitions); ``None`` makes the input unknown.
+    """
+
+    recommendation: str
+    sets: tuple[tuple[str, Formula | None], ...]
+    description: str
+    cites: tuple[str, ...]
+    loc: Location
+
+    @property
+    def id(self) -> str:
+        """The transition's element id (``transition:<code>``)."""
+        return self.recommendation
+
+
+@dataclass(frozen=True, slots=True)
+class Care:
+    """How a course of care moves from one consultation to the next (``care``).
+
+    One step: the engine decides on a valid state; the care team follows the
+    recommendation (:attr:`follow`, none for a code without an entry); between
+    ``step_min_h`` and ``step_max_h`` hours pass and every known :attr:`clock` input
+    grows by them (capped at its maximum); every :attr:`spontaneous` input may take
+    any value of its domain or become unknown; every other input is held. The next
+    state must satisfy the constraints. Every course starts in a state where
+    :attr:`start` is true. See docs/care.md.
+    """
+
+    start: Formula
+    step_min_h: float
+    step_max_h: float
+    clock: tuple[str, ...]
+    spontaneous: tuple[str, ...]
+    follow: Mapping[str, CareFollow]
+    description: str
+    cites: tuple[str, ...]
+    loc: Location
+
+    def __post_init__(self) -> None:
+        """Make :attr:`follow` a read-only copy."""
+        object.__setattr__(self, "follow", MappingProxyType(dict(self.follow)))
+
+    @property
+    def changing(self) -> frozenset[str]:
+        """Names the care section lets change (set by a transition, clock or spontaneous)."""
+        names = set(self.clock) | set(self.spontaneous)
+        for f in self.follow.values():
+            names |= {n for n, _ in f.sets}
+        return frozenset(names)
+
+
+@dataclass(frozen=True, slots=True)
+class TemporalInvariant:
+    """A property of every step of every care course (``temporal_invariants``).
+
+    Its formula reads like an invariant on the current step and may count earlier
+    steps with ``count_before(cond)`` and ``count_within(hours, cond)``; proven by
+    bounded model checking up to a stated depth and fuzzed by the care machine.
+    """
+
+    id: str
+    description: str
+    severity: Severity
+    formula: Formula
+    cites: tuple[str, ...]
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
 class GovernanceQuestion:
     """An open question for the governance committee: the sources' positions and the conservative choice."""
 
@@ -355,6 +428,8 @@ class Spec:
     outputs: Mapping[str, ReportedOutput]  # the decision's reported outputs, in JSON order
     class_labels: Mapping[OutcomeClass, str]  # the spec's names for classes (``outcome_classes``)
     metamorphic_relations: tuple[MetamorphicRelation, ...] = ()
+    care: Care | None = None
+    temporal_invariants: tuple[TemporalInvariant, ...] = ()
     # not an init field: dataclasses.replace (how mutants are built) gives the copy a fresh index
     _index: SpecIndex | None = field(default=None, init=False, compare=False, repr=False)
 
@@ -401,4 +476,8 @@ class Spec:
         ids |= {f"invariant:{i.id}" for i in self.invariants}
         ids |= {f"governance:{g.id}" for g in self.governance}
         ids |= {f"relation:{m.id}" for m in self.metamorphic_relations}
+        ids |= {f"invariant:{t.id}" for t in self.temporal_invariants}
+        if self.care is not None:
+            ids.add("care:course")
+            ids |= {f"transition:{k}" for k in self.care.follow}
         return ids

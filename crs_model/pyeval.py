@@ -32,6 +32,7 @@ from typing import Any, assert_never
 from crs_model.exact import arith, exact, needs_exact
 from crs_model.expr import (
     COMPARE_OPS,
+    TEMPORAL_FUNCTIONS,
     Arith,
     BoolLit,
     Call,
@@ -286,6 +287,8 @@ def _compile_logic(node: Logic, kids: tuple[Fn, ...]) -> Fn:
 
 
 def _compile_call(node: Call, kids: tuple[Fn, ...]) -> Fn:
+    if node.func in TEMPORAL_FUNCTIONS:  # counts over a course: crs_model.course splits them out first
+        raise ValueError(f"{node.func}() counts over a care course; split it out with course.split_temporal")
     if node.func in ("has_action", "has_flag"):
         key = ACTIONS_KEY if node.func == "has_action" else FLAGS_KEY
         arg = node.args[0]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from crs_model.expr import (
+    TEMPORAL_FUNCTIONS,
     Arith,
     BoolLit,
     Call,
@@ -22,6 +23,7 @@ from crs_model.expr import (
     Num,
     Str,
     fold,
+    walk,
 )
 from crs_model.hints import did_you_mean, hint_available
 
@@ -103,6 +105,7 @@ class Scope:
     symbols: Mapping[str, Symbol]
     actions: frozenset[str] | None = None  # has_action ids; None: not allowed here
     flags: frozenset[str] | None = None
+    temporal: bool = False  # count_before / count_within allowed (temporal invariants)
 
 
 def check(node: Expr, scope: Scope) -> Type:
@@ -244,7 +247,35 @@ class _Checker:
                 raise TypeCheckError(node.pos, f"'in' needs an enum or a number, found {t}")
         return BOOL
 
+    def _temporal(self, node: Call, kids: tuple[_Result, ...]) -> Type:
+        if not self.scope.temporal:
+            raise TypeCheckError(node.pos, f"{node.func}() is only allowed in temporal invariants")
+        arity = 1 if node.func == "count_before" else 2
+        if len(node.args) != arity:
+            shape = "(condition)" if arity == 1 else "(hours, condition)"
+            raise TypeCheckError(node.pos, f"{node.func}() takes {arity} argument(s): {node.func}{shape}")
+        if arity == 2:
+            hours = node.args[0]
+            _want(hours, kids[0], "numeric")
+            constant = isinstance(hours, Num) or (
+                isinstance(hours, Name)
+                and (sym := self.scope.symbols.get(hours.id)) is not None
+                and sym.kind is SymbolKind.PARAMETER
+            )
+            if not constant:
+                raise TypeCheckError(hours.pos, "count_within() needs its hours as a number or a parameter")
+            if isinstance(hours, Num) and hours.value < 0:
+                raise TypeCheckError(hours.pos, "count_within() needs hours of 0 or more")
+        cond = node.args[-1]
+        _want(cond, kids[-1], "bool")
+        for inner in walk(cond):
+            if isinstance(inner, Call) and inner.func in TEMPORAL_FUNCTIONS:
+                raise TypeCheckError(inner.pos, f"{inner.func}() cannot be nested inside {node.func}()")
+        return INT
+
     def _call(self, node: Call, kids: tuple[_Result, ...]) -> Type:
+        if node.func in TEMPORAL_FUNCTIONS:
+            return self._temporal(node, kids)
         if node.func in ("min", "max"):
             if len(node.args) < 2:
                 raise TypeCheckError(node.pos, f"{node.func}() needs at least 2 arguments")

@@ -57,7 +57,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crs_model.vocabulary",
         ),
     ),
-    ("engine", ("crs_model.patient", "crs_model.pyeval", "crs_model.engine", "crs_model.schema")),
+    (
+        "engine",
+        ("crs_model.patient", "crs_model.pyeval", "crs_model.engine", "crs_model.schema", "crs_model.course"),
+    ),
     ("api", ("crs_model",)),  # the public facade (load_spec, Engine, evaluate) that apps import
     (
         "backends",

@@ -16,7 +16,17 @@ pytestmark = pytest.mark.quality  # does the verifier find each planted fault
 ROOT = Path(__file__).resolve().parent.parent
 FAULTY = sorted((ROOT / "specs" / "examples" / "faulty").glob("*.yaml"))
 EXPECT = re.compile(r"^# expect: (?P<check>\S+) (?P<element>\S+) at (?P<line>\d+):(?P<col>\d+)$", re.M)
-ALL_KINDS = {"contradiction", "unreachable", "overlap", "gap", "invariant", "missing-data", "redundant", "uncited"}
+ALL_KINDS = {
+    "contradiction",
+    "unreachable",
+    "overlap",
+    "gap",
+    "invariant",
+    "temporal",
+    "missing-data",
+    "redundant",
+    "uncited",
+}
 
 _cache: dict[Path, Report] = {}
 

@@ -17,6 +17,7 @@ def test_checks_keep_their_names_and_order() -> None:
         "overlap",
         "gap",
         "invariant",
+        "temporal",
         "missing-data",
         "redundant",
         "uncited",

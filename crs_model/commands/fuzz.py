@@ -16,7 +16,8 @@ def register(sub: Any) -> None:
         help="property-based fuzzing of the engine against the spec (exit 1 on a failure)",
         description="Run the Hypothesis property suite on a spec: invariants on engine decisions, totality "
         "and determinism, invalid inputs, malformed spec text, the spec's metamorphic relations, the "
-        "engine-vs-Z3 differential (when the verifier is installed) and stateful CRS care courses.",
+        "engine-vs-Z3 differential (when the verifier is installed) and stateful care courses (from the spec's "
+        "care section and temporal invariants).",
     )
     add_spec_argument(p, positional=True)
     p.add_argument("--examples", type=int, default=None, metavar="N", help="examples per property (default: profile)")
@@ -75,7 +76,7 @@ def cmd_fuzz(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         results.append(run_coverage(ctx, base, args.examples, fast_backend=fast))
         _line(out, results[-1])
     if "care_course" in wanted:
-        results.append(run_care_course(spec, base, args.examples))
+        results.append(run_care_course(spec, base, args.examples, fast_backend=fast))
         _line(out, results[-1])
     failed = [r for r in results if r.failure]
     total = sum(r.examples for r in results)

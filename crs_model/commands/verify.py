@@ -8,7 +8,7 @@ import time
 from typing import Any, TextIO
 
 from crs_model.commands.common import load_or_report
-from crs_model.verify import DEFAULT_RLIMIT, MAX_RLIMIT  # z3-free
+from crs_model.verify import DEFAULT_BMC_DEPTH, DEFAULT_RLIMIT, MAX_BMC_DEPTH, MAX_RLIMIT  # z3-free
 
 FORMATS = ("text", "json", "sarif", "junit")
 
@@ -20,6 +20,15 @@ def _rlimit(text: str) -> int | None:
         return None
     value = int(digits)
     return value if 1 <= value <= MAX_RLIMIT else None
+
+
+def _depth(text: str) -> int | None:
+    """``--bmc-depth`` as an int in 1..MAX_BMC_DEPTH (ASCII digits), else None."""
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 4:
+        return None
+    value = int(digits)
+    return value if 1 <= value <= MAX_BMC_DEPTH else None
 
 
 def register(sub: Any) -> None:
@@ -44,7 +53,7 @@ def register(sub: Any) -> None:
         action="append",
         metavar="KIND",
         help="run only this check kind (repeatable): contradiction, unreachable, overlap, gap, invariant, "
-        "missing-data, redundant, uncited",
+        "temporal, missing-data, redundant, uncited",
     )
     p.add_argument("--info", action="store_true", help="list info findings in text output (default: count only)")
     p.add_argument(
@@ -53,6 +62,13 @@ def register(sub: Any) -> None:
         metavar="N",
         help=f"solver resource limit per query (deterministic work units; default: {DEFAULT_RLIMIT:_}); "
         "raise it when a query is reported undecided",
+    )
+    p.add_argument(
+        "--bmc-depth",
+        default=str(DEFAULT_BMC_DEPTH),
+        metavar="K",
+        help=f"temporal invariants are proven for every care course of up to K steps (bounded model checking; "
+        f"1..{MAX_BMC_DEPTH}, default: {DEFAULT_BMC_DEPTH})",
     )
     p.set_defaults(handler=cmd_verify)
 
@@ -75,6 +91,13 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"in 1..{MAX_RLIMIT}\n"
         )
         return 2
+    depth = _depth(args.bmc_depth)
+    if depth is None:
+        err.write(
+            f"crs-model: error: --bmc-depth={args.bmc_depth!r} is not a whole number of care-course steps "
+            f"in 1..{MAX_BMC_DEPTH}\n"
+        )
+        return 2
     paths: list[str | None] = [*args.specs, *args.spec_opts] or [None]
     reports: list[Report] = []
     status = 0
@@ -88,7 +111,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             err.write(f"[{i}/{len(paths)}] verifying {spec.path}\n")
         t0 = time.perf_counter()
         # sign-off findings are part of the report: counted, in every format, and an error fails the run
-        report = verify(spec, checks=args.check, rlimit=rlimit).with_findings(signoff_findings(spec))
+        report = verify(spec, checks=args.check, rlimit=rlimit, bmc_depth=depth).with_findings(signoff_findings(spec))
         reports.append(report)
         if not report.ok and status == 0:
             status = 1

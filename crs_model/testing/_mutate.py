@@ -306,7 +306,8 @@ def run_mutant(
         r = run_care_course(mutant.spec, fast, examples)
         if r.failure:
             killed.append("care_course")
-            if "no decision" not in (r.failure or ""):
+            # a snapshot or temporal invariant broken in a course; not a gap, nor an invalid transition
+            if "invariant(s)" in r.failure:
                 violates, evidence = True, "care course"
     if verifier is not None:
         v = verifier(mutant.spec)

@@ -24,6 +24,7 @@ class Check(StrEnum):
     OVERLAP = "overlap"
     GAP = "gap"
     INVARIANT = "invariant"
+    TEMPORAL = "temporal"
     MISSING_DATA = "missing-data"
     REDUNDANT = "redundant"
     UNCITED = "uncited"
@@ -49,6 +50,8 @@ _RULES = {
     "overlap": "Two guards of a 'unique' decision node hold together for some valid patient.",
     "gap": "A reachable patient for whom no guard of a decision node holds.",
     "invariant": "A declared safety invariant that some patient's decision violates.",
+    "temporal": "A temporal invariant that some care course violates (bounded model checking), an impossible "
+    "course start, or a care transition that leaves an invalid state.",
     "missing-data": "A definitive decision that a completion of the patient's absent inputs would change.",
     "redundant": "A guard conjunct already implied by every path to its node.",
     "uncited": "An edge, outcome, parameter or invariant without evidence.",
@@ -97,6 +100,37 @@ def finding_order(f: Finding) -> tuple[int, int, int, str, str]:
 
 
 @dataclass(frozen=True, slots=True)
+class TemporalSummary:
+    """What the temporal check established: the depth ``k`` and a verdict per temporal invariant.
+
+    ``proven`` means: for every care course of up to ``depth`` steps from any start state.
+    """
+
+    depth: int
+    status: dict[str, str] = field(default_factory=dict)  # id -> a Verdict value
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"depth": k, "proven_for": ..., "invariants": {...}}``."""
+        return {
+            "depth": self.depth,
+            "proven_for": f"every care course of up to {self.depth} steps from any start state",
+            "invariants": dict(sorted(self.status.items())),
+        }
+
+    def text(self) -> str:
+        """One summary line for the text report."""
+        if not self.status:
+            return "temporal invariants: none declared (not applicable); care start and transitions checked"
+        proven = sum(1 for v in self.status.values() if v == Verdict.PROVEN)
+        unknown = sum(1 for v in self.status.values() if v == Verdict.UNKNOWN)
+        extra = f" ({unknown} unknown)" if unknown else ""
+        return (
+            f"temporal invariants: {proven}/{len(self.status)} proven{extra} for every care course "
+            f"of up to {self.depth} steps (bounded model checking, depth {self.depth})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """Everything ``verify`` found for one spec (findings in a stable order)."""
 
@@ -110,6 +144,8 @@ class Report:
     invariant_status: dict[str, str] = field(default_factory=dict)  # id -> a Verdict value
     encode_s: float = 0.0
     rlimit: int = 0  # the solver resource limit per query the run used (0: not recorded)
+    # the temporal check, when the spec has a care section (else empty: the check does not apply)
+    temporal: TemporalSummary | None = None
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -157,6 +193,8 @@ class Report:
             "summary": {"ok": self.ok, **self.counts(), "undecided": len(self.undecided)},
             "checks": checks,
             "invariants": dict(sorted(self.invariant_status.items())),
+            # only for a spec with a care section, so other reports keep their bytes
+            **({"temporal": self.temporal.to_json()} if self.temporal is not None else {}),
             "findings": [f.to_dict() for f in self.findings],
         }
 
@@ -170,10 +208,15 @@ class Report:
             lines.append(str(f))
             if f.witness is not None:
                 lines.append(f"    witness: {json.dumps(f.witness, ensure_ascii=False)}")
+            if f.course is not None:
+                lines.append("    course:")
+                lines.extend(f"      {line}" for line in f.course["story"])
         if timings:
             lines.append(f"  encode: {self.encode_s * 1000:.0f} ms")
             for c in self.checks:
                 lines.append(f"  {c.name:<14} {c.status:<7} {c.findings:>3} finding(s) {c.duration_s * 1000:8.1f} ms")
+        if self.temporal is not None:
+            lines.append(self.temporal.text())
         n = self.counts()
         proven = sum(1 for v in self.invariant_status.values() if v == Verdict.PROVEN)
         unknown = sum(1 for v in self.invariant_status.values() if v == Verdict.UNKNOWN)
@@ -207,7 +250,9 @@ def _sarif_location(f: Finding) -> dict[str, Any]:
 
 def to_sarif(reports: list[Report], *, tool_version: str) -> dict[str, Any]:
     """A SARIF 2.1.0 log: one run, results located in the spec files."""
-    rule_ids = [*CHECKS, INTERNAL, UNDECIDED, SIGNOFF]
+    # a rule added later goes last, so that every older rule keeps its ruleIndex
+    late = (Check.TEMPORAL.value,)
+    rule_ids = [*(c for c in CHECKS if c not in late), INTERNAL, UNDECIDED, SIGNOFF, *late]
     rules = [
         {
             "id": r,
@@ -230,6 +275,8 @@ def to_sarif(reports: list[Report], *, tool_version: str) -> dict[str, Any]:
             }
             if f.witness is not None:
                 res["properties"] = {"witness": f.witness}
+            if f.course is not None:
+                res.setdefault("properties", {})["course"] = f.course
             results.append(res)
     return {
         "$schema": SARIF_SCHEMA,
@@ -272,6 +319,19 @@ def _junit_case(
     return case, n_fail, n_err
 
 
+def _verdict_case(rep: Report, kind: str, what: str, inv_id: str, status: str) -> tuple[ET.Element, int, int]:
+    """One (temporal) invariant's test case: an ``<error>`` when unknown, a ``<failure>`` when refuted."""
+    case = ET.Element("testcase", classname=f"verify.{rep.spec_id}.{kind}", name=inv_id, time="0")
+    text = "\n".join(str(f) for f in rep.findings if f.element == f"invariant:{inv_id}")
+    if status == Verdict.UNKNOWN:
+        ET.SubElement(case, "error", message=f"{what} {inv_id} {status}", type=UNDECIDED).text = text
+        return case, 0, 1
+    if status != Verdict.PROVEN:
+        ET.SubElement(case, "failure", message=f"{what} {inv_id} {status}", type=kind).text = text
+        return case, 1, 0
+    return case, 0, 0
+
+
 def to_junit(reports: list[Report]) -> str:
     """JUnit XML: a test suite per spec, a test case per check kind and per invariant (and sign-off).
 
@@ -301,18 +361,15 @@ def to_junit(reports: list[Report]) -> str:
             )
             failures, errors = failures + n_fail, errors + n_err
             cases.append(case)
-        for inv_id, status in sorted(rep.invariant_status.items()):
-            case = ET.Element("testcase", classname=f"verify.{rep.spec_id}.invariant", name=inv_id, time="0")
-            fs = [f for f in rep.findings if f.element == f"invariant:{inv_id}"]
-            if status == Verdict.UNKNOWN:
-                errors += 1
-                el = ET.SubElement(case, "error", message=f"invariant {inv_id} {status}", type=UNDECIDED)
-                el.text = "\n".join(str(f) for f in fs)
-            elif status != Verdict.PROVEN:
-                failures += 1
-                fail = ET.SubElement(case, "failure", message=f"invariant {inv_id} {status}", type="invariant")
-                fail.text = "\n".join(str(f) for f in fs)
-            cases.append(case)
+        temporal = rep.temporal.status if rep.temporal is not None else {}
+        for kind, what, statuses in (
+            ("invariant", "invariant", rep.invariant_status),
+            ("temporal", "temporal invariant", temporal),
+        ):
+            for inv_id, status in sorted(statuses.items()):
+                case, n_fail, n_err = _verdict_case(rep, kind, what, inv_id, status)
+                failures, errors = failures + n_fail, errors + n_err
+                cases.append(case)
         signoff = [f for f in rep.findings if f.check == SIGNOFF]
         if signoff:
             case, n_fail, _ = _junit_case(

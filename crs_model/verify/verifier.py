@@ -22,7 +22,7 @@ from crs_model.errors import Location, PatientError
 from crs_model.model import Severity, Spec
 from crs_model.verify.checks import RUNNERS
 from crs_model.verify.encoding import Encoding, Inputs, Undecided
-from crs_model.verify.limits import DEFAULT_RLIMIT
+from crs_model.verify.limits import DEFAULT_BMC_DEPTH, DEFAULT_RLIMIT
 from crs_model.verify.report import (
     INTERNAL,
     UNDECIDED,
@@ -30,6 +30,7 @@ from crs_model.verify.report import (
     CheckResult,
     Finding,
     Report,
+    TemporalSummary,
     Verdict,
     finding_order,
 )
@@ -59,15 +60,24 @@ class Verifier:
     """Runs the checks for one spec on one shared, incremental solver.
 
     ``cone_step``: nodes per step of :meth:`Search.cover_in_cones` (graphs up to this
-    size are searched whole); ``rlimit``: solver resource units per query.
+    size are searched whole); ``rlimit``: solver resource units per query;
+    ``bmc_depth``: the steps of a care course the temporal check unrolls.
     State the checks share: ``dead_edges`` (contradiction), ``unreachable``
-    (unreachable), ``invariant_status`` (invariant).
+    (unreachable), ``invariant_status`` (invariant), ``temporal_status`` (temporal).
     """
 
-    def __init__(self, spec: Spec, *, cone_step: int = CONE_STEP, rlimit: int = DEFAULT_RLIMIT) -> None:
+    def __init__(
+        self,
+        spec: Spec,
+        *,
+        cone_step: int = CONE_STEP,
+        rlimit: int = DEFAULT_RLIMIT,
+        bmc_depth: int = DEFAULT_BMC_DEPTH,
+    ) -> None:
         t0 = time.perf_counter()
         self.spec = spec
         self.rlimit = rlimit
+        self.bmc_depth = bmc_depth
         with _gc_paused():  # the encoding allocates millions of term wrappers
             self.enc = Encoding(spec, rlimit=rlimit)
             self.enc.completion()
@@ -76,6 +86,7 @@ class Verifier:
         self.search = Search(spec, self.enc, self.engine, cone_step=cone_step)
         self.findings: list[Finding] = []
         self.invariant_status: dict[str, str] = {}
+        self.temporal_status: dict[str, str] = {}
         self.dead_edges: set[str] = set()
         self.unreachable: set[str] = set()
         self._undecided: list[str] = []  # elements the running check could not decide
@@ -104,12 +115,16 @@ class Verifier:
             wanted = [c for c in wanted if c in (Check.CONTRADICTION, Check.UNCITED)]
         for check in Check:
             name = check.value
+            if check is Check.TEMPORAL and self.spec.care is None:
+                continue  # no care section: the check does not apply (and the report keeps its other bytes)
             if check not in wanted:
                 results.append(CheckResult(name, "skipped", 0.0, 0, None))
                 continue
             if undecided_background and check is not Check.UNCITED:
                 if check is Check.INVARIANT:
                     self.invariant_status = {i.id: Verdict.UNKNOWN.value for i in self.spec.invariants}
+                if check is Check.TEMPORAL:
+                    self.temporal_status = {t.id: Verdict.UNKNOWN.value for t in self.spec.temporal_invariants}
                 results.append(CheckResult(name, "failed", 0.0, 0, Verdict.UNKNOWN, ("background",)))
                 continue
             before = len(self.findings)
@@ -123,11 +138,16 @@ class Verifier:
             new = self.findings[before:]
             # refuted: the check found a problem (an error or a warning; info findings are notes)
             refuted = any(f.severity is not Severity.INFO and f.check != UNDECIDED for f in new)
-            verdict = Verdict.REFUTED if refuted else Verdict.UNKNOWN if self._undecided else Verdict.PROVEN
-            failed = bool(self._undecided) or any(f.severity is Severity.ERROR for f in new)
-            results.append(
-                CheckResult(name, "failed" if failed else "passed", dt, len(new), verdict, tuple(self._undecided))
+            verdict: Verdict | None = (
+                Verdict.REFUTED if refuted else Verdict.UNKNOWN if self._undecided else Verdict.PROVEN
             )
+            failed = bool(self._undecided) or any(f.severity is Severity.ERROR for f in new)
+            status = "failed" if failed else "passed"
+            if check is Check.TEMPORAL and not self.spec.temporal_invariants and verdict is Verdict.PROVEN:
+                status, verdict = "not-applicable", None  # sane transitions prove no temporal invariant
+            results.append(CheckResult(name, status, dt, len(new), verdict, tuple(self._undecided)))
+        # a summary only when the check ran (a skipped one claims nothing, not even "not applicable")
+        temporal_ran = any(c.name == Check.TEMPORAL.value and c.status != "skipped" for c in results)
         internal = [f for f in self.findings if f.check == INTERNAL]
         if internal:
             results.append(CheckResult(INTERNAL, "failed", 0.0, len(internal), Verdict.REFUTED))
@@ -143,6 +163,7 @@ class Verifier:
             invariant_status=dict(self.invariant_status),
             encode_s=self.encode_s,
             rlimit=self.rlimit,
+            temporal=TemporalSummary(self.bmc_depth, dict(self.temporal_status)) if temporal_ran else None,
         )
 
     def _background_consistent(self) -> bool:
@@ -228,9 +249,12 @@ class Verifier:
             return None
 
 
-def run_checks(spec: Spec, checks: Sequence[str] | None = None, *, rlimit: int = DEFAULT_RLIMIT) -> Report:
-    """Build the encoding and run ``checks`` (default: all) on ``spec``, ``rlimit`` per query."""
-    return Verifier(spec, rlimit=rlimit).run(checks)
+def run_checks(
+    spec: Spec, checks: Sequence[str] | None = None, *, rlimit: int = DEFAULT_RLIMIT, bmc_depth: int = DEFAULT_BMC_DEPTH
+) -> Report:
+    """Build the encoding and run ``checks`` (default: all) on ``spec``, ``rlimit`` per query,
+    care courses of up to ``bmc_depth`` steps."""
+    return Verifier(spec, rlimit=rlimit, bmc_depth=bmc_depth).run(checks)
 
 
 __all__ = ["Undecided", "Verifier", "run_checks"]

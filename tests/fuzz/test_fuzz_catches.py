@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
-from crs_model.testing._care import run_care_course
 from crs_model.testing._properties import Context, run_property, suite
 from tests.fuzz.conftest import planted
 
@@ -59,14 +58,6 @@ def test_a_gap_between_guards_breaks_totality() -> None:
     ok, failure, _ = _run("planted", spec, "totality")
     assert not ok
     assert "gap" in failure
-
-
-def test_care_course_catches_a_short_tocilizumab_interval_with_a_story() -> None:
-    spec = planted("    value: 8\n    unit: h", "    value: 4\n    unit: h")
-    r = run_care_course(spec, settings(), 1000)
-    assert r.failure is not None
-    assert "care story" in r.failure
-    assert "tocilizumab dose 2" in r.failure or "tocilizumab_eight_hours_apart" in r.failure
 
 
 @pytest.mark.parametrize("name", ["invariants", "totality", "invalid_inputs"])

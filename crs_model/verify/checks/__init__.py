@@ -16,6 +16,7 @@ from crs_model.verify.checks import (
     missing_data,
     overlap,
     redundant,
+    temporal,
     uncited,
     unreachable,
 )
@@ -30,6 +31,7 @@ RUNNERS: Mapping[Check, Callable[[Verifier], None]] = {
     Check.OVERLAP: overlap.run,
     Check.GAP: gap.run,
     Check.INVARIANT: invariant.run,
+    Check.TEMPORAL: temporal.run,
     Check.MISSING_DATA: missing_data.run,
     Check.REDUNDANT: redundant.run,
     Check.UNCITED: uncited.run,
