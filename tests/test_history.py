@@ -11,8 +11,7 @@ import crs_model
 from crs_model.engine import Engine
 from crs_model.model import Spec
 from crs_model.verify import verify
-from tests.test_vignettes import check_expectations
-from tests.vignette_support import load_vignettes
+from tests.vignette_support import check_expectations, load_vignettes
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORY = ROOT / "specs" / "history" / "cytosorb_crs-0.1.0.yaml"

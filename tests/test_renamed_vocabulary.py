@@ -20,10 +20,10 @@ import crs_model
 from crs_model.cli import main
 from crs_model.model import OutcomeClass, Spec
 from crs_model.verify import Report, verify
-from tests.test_vignettes import VIGNETTES, check_expectations
-from tests.vignette_support import SPEC_PATH
+from tests.vignette_support import SPEC_PATH, check_expectations, load_vignettes
 
 SHIPPED = crs_model.load_spec(SPEC_PATH)
+VIGNETTES = load_vignettes()
 CODES = {c: f"rec_{i}" for i, c in enumerate(SHIPPED.recommendations, 1)}
 OUTPUTS = {o: f"out_{i}" for i, o in enumerate(SHIPPED.outputs, 1)}
 NAMES = {**CODES, **OUTPUTS}

@@ -18,13 +18,11 @@ import crs_model
 from crs_model.cli import main
 from crs_model.engine import Decision, Engine
 from crs_model.model import Spec
-from tests.vignette_support import SPEC_PATH, load_vignettes, normalize, seed_text
+from tests.vignette_support import EXPECT_KEYS, SPEC_PATH, check_expectations, load_vignettes, normalize, seed_text
 
 VIGNETTES = load_vignettes()
 IDS = [v["id"] for v in VIGNETTES]
 VIGNETTE_KEYS = {"id", "exercises", "derivation", "patient", "expect", "_file"}
-# an expect key is one of these or a reported output the spec declares (``outputs:``)
-EXPECT_KEYS = {"recommendation", "outcome", "missing", "path", "flags", "absent_flags", "actions"}
 # A few vignettes also go through the command line, one per kind of answer.
 CLI_IDS = (
     "fever_exactly_38_grade1_supportive",
@@ -49,30 +47,6 @@ def vengine(vspec: Spec) -> Engine:
 def _decide(patient: dict[str, Any]) -> Decision:
     # the public API on the bundled spec, exactly as an embedding app calls it
     return crs_model.evaluate(patient)
-
-
-def check_expectations(got: dict[str, Any], expect: dict[str, Any]) -> None:
-    """Compare a decision (as its JSON dict) with a vignette's ``expect``."""
-    assert got["recommendation"] == expect["recommendation"]
-    if "outcome" in expect:
-        assert got["outcome"] == expect["outcome"]
-    for key, want in expect.items():  # every other key is a reported output
-        if key in EXPECT_KEYS:
-            continue
-        assert key in got, f"{key} is not reported on the decision"
-        if want is None or isinstance(want, (bool, str)):
-            assert got[key] == want, key
-        else:
-            assert got[key] == pytest.approx(want, rel=1e-9), key
-    if "missing" in expect:
-        assert got["missing"] == expect["missing"]
-    if "path" in expect:
-        assert got["path"] == expect["path"]
-    flags = {f["id"] for f in got["flags"]}
-    actions = {a["id"] for a in got["actions"]}
-    assert set(expect.get("flags", ())) <= flags, f"flags shown: {sorted(flags)}"
-    assert not set(expect.get("absent_flags", ())) & flags, f"flags shown: {sorted(flags)}"
-    assert set(expect.get("actions", ())) <= actions, f"actions: {sorted(actions)}"
 
 
 # ------------------------------------------------------------------ the vignette files
