@@ -33,13 +33,15 @@ sys.path.insert(0, str(ROOT))
 from crs_model.errors import Location  # noqa: E402
 from crs_model.expr import parse  # noqa: E402
 from crs_model.model import (  # noqa: E402
+    INSUFFICIENT_DATA,
     DecisionNode,
     Edge,
     Formula,
     HitPolicy,
     Metadata,
     Outcome,
-    Recommendation,
+    OutcomeClass,
+    RecommendationCode,
     Spec,
     Status,
     Variable,
@@ -139,13 +141,11 @@ def synthetic_spec(n_nodes: int, seed: int = 1) -> Spec:
             parent.id, parent.question, parent.hit_policy, (*parent.edges[:-1], new), parent.cites, loc
         )
         has_parent.add(nid)
-    outcomes = {
-        o: Outcome(o, Recommendation(o if o != "give_tocilizumab" else "give_tocilizumab"), o, (), (), (), ("s",), loc)
-        for o in OUTCOMES
-    }
+    outcomes = {o: Outcome(o, o, o, (), (), (), ("s",), loc) for o in OUTCOMES}
+    codes = {o: RecommendationCode(o, OutcomeClass.STANDARD_THERAPY, o, "", loc) for o in OUTCOMES}
     inv_symbols = dict(symbols)
     inv_symbols["recommendation"] = Symbol(
-        "recommendation", SymbolKind.OUTCOME, Type(Base.ENUM, tuple(r.value for r in Recommendation))
+        "recommendation", SymbolKind.OUTCOME, Type(Base.ENUM, (*OUTCOMES, INSUFFICIENT_DATA))
     )
     md = Metadata(f"synthetic-{n_nodes}", "synthetic", "0", Status.DRAFT, "", (), (), "", "")
     raw = f"synthetic {n_nodes} {seed}".encode()
@@ -167,6 +167,9 @@ def synthetic_spec(n_nodes: int, seed: int = 1) -> Spec:
         symbols=symbols,
         invariant_symbols=inv_symbols,
         graph_loc=loc,
+        recommendations=codes,
+        outputs={},
+        class_labels={},
     )
 
 

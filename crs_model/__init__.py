@@ -38,22 +38,22 @@ __all__ = [
     "load_spec",
 ]
 
-_SPEC_NAME = "cytosorb_crs.yaml"
-
 
 @functools.cache
 def bundled_spec_path() -> Path:
     """Absolute path of the shipped CytoSorb-in-CRS spec (the installed copy, else the source tree's).
 
-    Resolved once per process; it stays valid after ``os.chdir``.
+    Resolved once per process; it stays valid after ``os.chdir``. Its file name is package
+    data (``data/bundled_spec.txt``), so the code names no spec.
     """
     here = Path(__file__).resolve().parent
-    for candidate in (here / "specs" / _SPEC_NAME, here.parent / "specs" / _SPEC_NAME):
+    name = (here / "data" / "bundled_spec.txt").read_text(encoding="utf-8").strip()
+    for candidate in (here / "specs" / name, here.parent / "specs" / name):
         if candidate.is_file():
             return candidate
     from crs_model.errors import Problem
 
-    raise SpecError(Problem(None, f"bundled spec {_SPEC_NAME} not found beside {here}"))  # pragma: no cover
+    raise SpecError(Problem(None, f"bundled spec {name} not found beside {here}"))  # pragma: no cover
 
 
 def _shown(path: Path) -> Path:

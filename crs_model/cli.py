@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``crs-model`` parser with every subcommand registered."""
     parser = _Parser(
         prog="crs-model",
-        description="Decision model for CytoSorb hemoadsorption in cytokine release syndrome: "
+        description="A verified clinical decision model declared as a spec (default: the bundled one): "
         "evaluate patients, check and verify specs. Exit codes: 0 ok, 1 a check found problems, "
         "2 bad input or usage.",
     )

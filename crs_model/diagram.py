@@ -27,17 +27,18 @@ import pydot
 from crs_model.dot_labels import cut, esc, html_label, row, short, table, wrap
 from crs_model.engine import Decision
 from crs_model.graph import build_graph
-from crs_model.model import HitPolicy, Outcome, Recommendation, Spec
+from crs_model.model import INSUFFICIENT_DATA, HitPolicy, Outcome, OutcomeClass, Spec
 from crs_model.text import Renderer
 from crs_model.vocabulary import (
     SEVERITY_COLOUR,
     SEVERITY_ORDER,
     FindingLike,
-    OutcomeClass,
+    class_style,
     level_text,
     outcome_class,
     severity_text,
     sort_findings,
+    spec_classes,
     truth_text,
     values_read,
 )
@@ -142,9 +143,9 @@ class _Builder:
         return html_label(table(rows))
 
     def outcome_label(self, o: Outcome) -> str:
-        cls = outcome_class(o.recommendation)
+        cls = outcome_class(self.spec, o.recommendation)
         rows = [
-            row(f"{esc(cls.title.upper())} · {esc(o.recommendation.value)}", size=9, colour=cls.border),
+            row(f"{esc(cls.title.upper())} · {esc(o.recommendation)}", size=9, colour=cls.border),
             row(f"<B>{wrap(o.title, 30 if self.compact else 40)}</B>"),
         ]
         if not self.compact:
@@ -212,7 +213,7 @@ class _Builder:
 
     def add_outcome(self, g: pydot.Dot, oid: str) -> None:
         o = self.spec.outcomes[oid]
-        cls = outcome_class(o.recommendation)
+        cls = outcome_class(self.spec, o.recommendation)
         attrs: dict[str, Any] = {
             "shape": "box",
             "style": "filled",
@@ -281,20 +282,20 @@ class _Builder:
 
     def add_insufficient(self, g: pydot.Dot) -> None:
         d = self.overlay.decision
-        if d is None or d.recommendation != Recommendation.INSUFFICIENT_DATA.value or not d.path:
+        if d is None or d.recommendation != INSUFFICIENT_DATA or not d.path:
             return
-        cls = OutcomeClass.INSUFFICIENT
+        cls = class_style(OutcomeClass.INSUFFICIENT, self.spec)
         missing = ", ".join(d.missing) if d.missing else "(none listed)"
         label = table(
             [
-                row(f"{esc(cls.title.upper())} · insufficient_data", size=9, colour=cls.border),
+                row(f"{esc(cls.title.upper())} · {INSUFFICIENT_DATA}", size=9, colour=cls.border),
                 row("<B>The spec cannot decide without more data</B>"),
                 row("missing: " + wrap(missing, 40), size=10),
             ]
         )
         g.add_node(
             pydot.Node(
-                "insufficient_data",
+                INSUFFICIENT_DATA,
                 shape="box",
                 style="filled,bold",
                 fillcolor=cls.fill,
@@ -303,7 +304,7 @@ class _Builder:
                 label=html_label(label),
             )
         )
-        g.add_edge(pydot.Edge(d.path[-1], "insufficient_data", style="dashed", color="#B8860B", penwidth="3"))
+        g.add_edge(pydot.Edge(d.path[-1], INSUFFICIENT_DATA, style="dashed", color=cls.border, penwidth="3"))
 
     def add_findings_table(self, g: pydot.Dot) -> None:
         if self.overlay.findings is None:
@@ -340,33 +341,35 @@ class _Builder:
         )
 
     def add_legend(self, g: pydot.Dot, *, sources: bool) -> None:
+        classes = spec_classes(self.spec)  # the classes this spec's codes use, and insufficient
         swatches = "".join(
             f'<TD BGCOLOR="{c.fill}" BORDER="1" COLOR="{c.border}"><FONT POINT-SIZE="9">{esc(c.title)}</FONT></TD>'
-            for c in OutcomeClass
+            for c in classes
         )
+        span = f'COLSPAN="{len(classes)}"'
         rows = [
-            '<TR><TD ALIGN="LEFT" COLSPAN="5"><B>Legend</B></TD></TR>',
+            f'<TR><TD ALIGN="LEFT" {span}><B>Legend</B></TD></TR>',
             f"<TR>{swatches}</TR>",
-            '<TR><TD ALIGN="LEFT" COLSPAN="5" BALIGN="LEFT"><FONT POINT-SIZE="9">'
+            f'<TR><TD ALIGN="LEFT" {span} BALIGN="LEFT"><FONT POINT-SIZE="9">'
             "Boxes with rounded corners are decisions (question and hit policy); edges carry their guard. "
             "[n] cites source n below.</FONT></TD></TR>",
         ]
         if self.overlay.decision is not None:
             rows.append(
-                '<TR><TD ALIGN="LEFT" COLSPAN="5"><FONT POINT-SIZE="9" COLOR="#0072B2">'
+                f'<TR><TD ALIGN="LEFT" {span}><FONT POINT-SIZE="9" COLOR="#0072B2">'
                 "Thick blue: the patient's path; each evaluated guard shows its value and the inputs it read."
                 "</FONT></TD></TR>"
             )
         if self.overlay.findings is not None:
             rows.append(
-                '<TR><TD ALIGN="LEFT" COLSPAN="5"><FONT POINT-SIZE="9" COLOR="#C0392B">'
+                f'<TR><TD ALIGN="LEFT" {span}><FONT POINT-SIZE="9" COLOR="#C0392B">'
                 "⚠ Fn: verifier finding n (see the findings table).</FONT></TD></TR>"
             )
         if sources:
-            rows.append('<TR><TD ALIGN="LEFT" COLSPAN="5"><B>Sources</B></TD></TR>')
+            rows.append(f'<TR><TD ALIGN="LEFT" {span}><B>Sources</B></TD></TR>')
             for eid, ev in self.spec.evidence.items():
                 text = f"[{self.cite_no[eid]}] {eid} - {cut(ev.citation, 120)} ({level_text(ev.level)})"
-                rows.append(f'<TR><TD ALIGN="LEFT" COLSPAN="5"><FONT POINT-SIZE="9">{esc(text)}</FONT></TD></TR>')
+                rows.append(f'<TR><TD ALIGN="LEFT" {span}><FONT POINT-SIZE="9">{esc(text)}</FONT></TD></TR>')
         label = html_label(table(rows, CELLSPACING="2"))
         g.add_node(pydot.Node("legend", shape="box", style="filled", fillcolor="#FAFAFA", color="#999999", label=label))
         sink = pydot.Subgraph("legend_rank", rank="sink")

@@ -9,24 +9,36 @@ would decide the unknown guards; it never follows an edge on a guess.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from crs_model.errors import SpecDefectError
 from crs_model.exact import round_half_up
 from crs_model.expr import Expr, Name
-from crs_model.model import HitPolicy, Outcome, Recommendation, Spec
+from crs_model.model import INSUFFICIENT_DATA, HitPolicy, Outcome, ReportMode, Spec
 from crs_model.patient import PatientValidator
 from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, Fn, UnknownExplainer, compile_expr
 
-
-def _none(env: Mapping[str, Any]) -> None:
-    return None
-
-
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-INSUFFICIENT = Recommendation.INSUFFICIENT_DATA.value
+OutputValue = int | float | bool | str | None
+"""The value of a reported output on a decision (``None``: not reported, or unknown)."""
+
+# every declared output as None (declared order), then the ones reported here:
+# (name, value, decimal places of a real output)
+_Report = tuple[dict[str, "OutputValue"], tuple[tuple[str, Fn, int | None], ...]]
+
+
+def _value_json(v: OutputValue) -> str:
+    """JSON of an output value, as ``_dumps`` writes it, without the encoder for the common types."""
+    t = type(v)
+    if t is int:
+        return str(v)
+    if t is float and math.isfinite(v):  # type: ignore[arg-type]  # t is float
+        return repr(v)  # what json writes for a finite float
+    return _dumps(v)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +68,7 @@ class Decision:
 
     recommendation: str
     outcome: str | None
-    astct_grade: int | None
-    tocilizumab_dose_mg: float | None
+    outputs: Mapping[str, OutputValue]  # every declared output, in declared order
     actions: tuple[Note, ...]
     flags: tuple[Note, ...]
     missing: tuple[str, ...]
@@ -68,6 +79,17 @@ class Decision:
     _env: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _engine: Engine | None = field(default=None, compare=False, repr=False)
     _cites: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+
+    def __getattr__(self, name: str) -> OutputValue:
+        """A declared output by name (``decision.<output>``), as in :attr:`outputs`."""
+        # only reached when normal lookup fails; outputs is read without recursing here
+        try:
+            outputs = object.__getattribute__(self, "outputs")
+        except AttributeError:
+            raise AttributeError(name) from None
+        if name in outputs:
+            return outputs[name]  # type: ignore[no-any-return]
+        raise AttributeError(f"'Decision' object has no attribute or output {name!r}")
 
     @property
     def cites(self) -> tuple[str, ...]:
@@ -111,8 +133,7 @@ class Decision:
         d: dict[str, Any] = {
             "recommendation": self.recommendation,
             "outcome": self.outcome,
-            "astct_grade": self.astct_grade,
-            "tocilizumab_dose_mg": self.tocilizumab_dose_mg,
+            **self.outputs,
             "actions": [a.to_dict() for a in self.actions],
             "flags": [f.to_dict() for f in self.flags],
             "missing": list(self.missing),
@@ -148,7 +169,8 @@ class _CNode:
 class _COutcome:
     outcome: Outcome
     recommendation: str
-    outputs: tuple[tuple[str, Fn, Expr, int | None], ...]  # (name, value, formula, precision)
+    needs: tuple[tuple[Fn, Expr], ...]  # the listed outputs that must be known (value, formula)
+    report: _Report
     flags: tuple[tuple[Note, Fn | None], ...]
     actions: tuple[Note, ...]
     cites: tuple[str, ...]
@@ -167,7 +189,16 @@ class Engine:
         for name in idx.definition_order:  # dependencies first
             defs[name] = compile_expr(idx.definitions[name].ast, sym, defs)
         self._defs: tuple[tuple[str, Fn], ...] = tuple(defs.items())
-        self._grade: Fn = compile_expr(Name("astct_grade", 0), sym, defs) if "astct_grade" in defs else _none
+        outs = {n: compile_expr(Name(n, 0), sym, defs) for n in spec.outputs}
+
+        nulls: dict[str, OutputValue] = dict.fromkeys(spec.outputs)
+
+        def report(listed: tuple[str, ...]) -> _Report:
+            shown = [n for n, ro in spec.outputs.items() if ro.report is ReportMode.ALWAYS or n in listed]
+            return nulls, tuple((n, outs[n], spec.outputs[n].precision) for n in shown)
+
+        self._insufficient_report = report(())
+        self._output_keys = {n: _dumps(n) + ":" for n in spec.outputs}  # JSON of each key, once
         self._explain = UnknownExplainer(sym, {n: site.ast for n, site in idx.definitions.items()})
         self._order = {v: i for i, v in enumerate(spec.variables)}
         self._nodes: dict[str, _CNode] = {}
@@ -178,15 +209,12 @@ class Engine:
             self._nodes[nid] = _CNode(nid, node.hit_policy is HitPolicy.FIRST, edges, node.cites)
         self._outcomes: dict[str, _COutcome] = {}
         for oid, o in spec.outcomes.items():
-            outputs = tuple(
-                (n, compile_expr(Name(n, 0), sym, defs), spec.definitions[n].formula.ast, spec.definitions[n].precision)
-                for n in o.outputs
-            )
+            needs = tuple((outs[n], spec.definitions[n].formula.ast) for n in o.outputs)
             flags = tuple(
                 (Note(f.id, f.text, f.cites), compile_expr(f.when.ast, sym, defs) if f.when else None) for f in o.flags
             )
             actions = tuple(Note(a.id, a.text, a.cites) for a in o.actions)
-            self._outcomes[oid] = _COutcome(o, o.recommendation.value, outputs, flags, actions, o.cites)
+            self._outcomes[oid] = _COutcome(o, o.recommendation, needs, report(o.outputs), flags, actions, o.cites)
         self._invariants = tuple(
             (inv, compile_expr(inv.formula.ast, spec.invariant_symbols)) for inv in spec.invariants
         )
@@ -292,13 +320,13 @@ class Engine:
             tail = f',"path":{_dumps(list(d.path))},"cites":{_dumps(list(d.cites))},"spec":{self._spec_json}}}'
             if len(self._tail_cache) < 4096:
                 self._tail_cache[key] = tail
-        grade = "null" if d.astct_grade is None else _dumps(d.astct_grade)
-        dose = "null" if d.tocilizumab_dose_mg is None else _dumps(d.tocilizumab_dose_mg)
+        keys = self._output_keys
+        outputs = "".join([f"{keys.get(k) or _dumps(k) + ':'}{_value_json(v)}," for k, v in d.outputs.items()])
         outcome = "null" if d.outcome is None else f'"{d.outcome}"'
         missing = _dumps(list(d.missing)) if d.missing else "[]"
         return (
-            f'{{"recommendation":"{d.recommendation}","outcome":{outcome},"astct_grade":{grade},'
-            f'"tocilizumab_dose_mg":{dose},"actions":{actions},"flags":[{flags}],"missing":{missing}{tail}'
+            f'{{"recommendation":"{d.recommendation}","outcome":{outcome},{outputs}'
+            f'"actions":{actions},"flags":[{flags}],"missing":{missing}{tail}'
         )
 
     def _fragment(self, obj: object, build: Callable[[], Any]) -> str:
@@ -338,17 +366,22 @@ class Engine:
             self._cite_cache[key] = out
         return out
 
+    @staticmethod
+    def _report(report: _Report, env: dict[str, Any]) -> Mapping[str, OutputValue]:
+        nulls, shown = report
+        out = nulls.copy()
+        for name, fn, places in shown:
+            v = fn(env)
+            # only the reported value is rounded; guards and invariants saw the exact one
+            out[name] = round_half_up(v, places) if places is not None and v is not None else v
+        return MappingProxyType(out)
+
     def _outcome(self, co: _COutcome, env: dict[str, Any], path: list[str]) -> Decision:
-        dose = None
-        if co.outputs:
+        if co.needs:
             unknown: set[str] = set()
-            for name, fn, ast, places in co.outputs:
-                v = fn(env)
-                if v is None:
+            for fn, ast in co.needs:
+                if fn(env) is None:
                     unknown |= self._explain.missing(ast, self.complete(env))
-                elif name == "tocilizumab_dose_mg":
-                    # only the reported value is rounded; guards and invariants saw the exact one
-                    dose = round_half_up(v, places) if places is not None else float(v)
             if unknown:
                 path.append(co.outcome.id)
                 return self._insufficient(env, path, self._missing(unknown, env))
@@ -358,8 +391,7 @@ class Engine:
         return Decision(
             co.recommendation,
             co.outcome.id,
-            self._grade(env),
-            dose,
+            self._report(co.report, env),
             co.actions,
             flags,
             (),
@@ -372,10 +404,9 @@ class Engine:
     def _insufficient(self, env: dict[str, Any], path: list[str], missing: tuple[str, ...]) -> Decision:
         tpath = tuple(path)
         return Decision(
-            INSUFFICIENT,
+            INSUFFICIENT_DATA,
             None,
-            self._grade(env),
-            None,
+            self._report(self._insufficient_report, env),
             (),
             (),
             missing,

@@ -18,6 +18,7 @@ from crs_model.errors import Location, Problem, SpecError
 from crs_model.expr import Expr, ExprSyntaxError, measure, names, parse
 from crs_model.hints import hint_budget
 from crs_model.model import (
+    INSUFFICIENT_DATA,
     Action,
     Care,
     CareFollow,
@@ -37,8 +38,11 @@ from crs_model.model import (
     Metadata,
     MetamorphicRelation,
     Outcome,
+    OutcomeClass,
     Parameter,
-    Recommendation,
+    RecommendationCode,
+    ReportedOutput,
+    ReportMode,
     Severity,
     Spec,
     Status,
@@ -60,9 +64,19 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_DEFINITION_CHAIN = 32
 MAX_INLINED_DEPTH = 128
 MAX_PRECISION = 6  # decimal places a real output may be reported with
+SPEC_FORMAT = 2
 RESERVED = frozenset({"recommendation", "min", "max", "has_action", "has_flag"})
+# the JSON decision's own keys: a reported output sits beside them at top level
+DECISION_KEYS = frozenset(
+    {"recommendation", "outcome", "actions", "flags", "missing", "path", "cites", "spec", "trace"}
+)
+# the classes a spec may give its codes (``insufficient`` is the built-in code's alone)
+DECLARABLE_CLASSES = tuple(c.value for c in OutcomeClass if c is not OutcomeClass.INSUFFICIENT)
 TOP_KEYS = (
     "spec_format",
+    "recommendations",
+    "outcome_classes",
+    "outputs",
     "metadata",
     "evidence",
     "variables",
@@ -189,6 +203,8 @@ class _Builder:
         self.cite_refs: list[tuple[str, Location, str]] = []
         self.inlined: dict[str, int] = {}  # definition -> depth of its tree with definitions inlined
         self.too_deep: set[str] = set()  # definitions over MAX_INLINED_DEPTH, reported once
+        self.codes_declared = True  # the spec has a ``recommendations`` section
+        self.code_names: list[str] = []  # every declared code, even one with a bad class
 
     # ------------------------------------------------------------ helpers
     def _cites(self, m: YMap, what: str) -> tuple[str, ...]:
@@ -275,9 +291,10 @@ class _Builder:
             raise SpecError(r.problems)
         r.keys(root, TOP_KEYS, "the spec")
         fmt = r.number(root, "spec_format", "the spec")
-        if fmt is not None and fmt != 1:
+        if fmt is not None and fmt != SPEC_FORMAT:
             node = r.get(root, "spec_format", "the spec")
-            r.err(node.loc if node else root.loc, f"spec_format={fmt:g} is not supported (expected 1)")
+            # another format's sections mean something else: report only this, not their consequences
+            raise SpecError(Problem(node.loc if node else root.loc, _format_message(fmt)))
         metadata = self.metadata(r.get(root, "metadata", "the spec"))
         evidence = self.evidence(r.get(root, "evidence", "the spec"))
         variables = self.variables(r.get(root, "variables", "the spec"))
@@ -286,16 +303,25 @@ class _Builder:
         self._declare(symbols, variables, parameters)
         constraints = self.constraints(r.get(root, "constraints", "the spec", required=False), symbols)
         definitions = self.definitions(r.get(root, "definitions", "the spec", required=False), symbols)
+        codes_node = r.get(root, "recommendations", "the spec")
+        self.codes_declared = codes_node is not None  # else each outcome's code is not reported again
+        recommendations = self.recommendations(codes_node)
+        class_labels = self.outcome_classes(r.get(root, "outcome_classes", "the spec", required=False))
+        outputs = self.outputs(r.get(root, "outputs", "the spec", required=False), definitions, symbols)
         graph_node = r.get(root, "graph", "the spec")
-        entry, nodes, outcomes = self.graph(graph_node, symbols)
-        self._output_precision(outcomes, definitions, symbols)
+        entry, nodes, outcomes = self.graph(graph_node, symbols, outputs)
+        if graph_node is not None:
+            given = {o.recommendation for o in outcomes.values()}
+            for rc in recommendations.values():
+                if rc.code not in given:
+                    r.err(rc.loc, f"recommendation '{rc.code}' is declared but no outcome gives it")
         actions = frozenset(a.id for o in outcomes.values() for a in o.actions)
         flags = frozenset(f.id for o in outcomes.values() for f in o.flags)
         inv_symbols = dict(symbols)
         inv_symbols["recommendation"] = Symbol(
             "recommendation",
             SymbolKind.OUTCOME,
-            Type(Base.ENUM, tuple(rc.value for rc in Recommendation)),
+            Type(Base.ENUM, (*self.code_names, INSUFFICIENT_DATA)),
             label="recommendation",
         )
         invariants = self.invariants(r.get(root, "invariants", "the spec"), Scope(inv_symbols, actions, flags))
@@ -305,7 +331,7 @@ class _Builder:
             Scope(symbols),
             variables,
         )
-        codes = {o.recommendation.value for o in outcomes.values()}
+        codes = {o.recommendation for o in outcomes.values()}
         care = self.care(r.get(root, "care", "the spec", required=False), symbols, variables, codes)
         temporal = self.temporal_invariants(
             r.get(root, "temporal_invariants", "the spec", required=False),
@@ -338,6 +364,9 @@ class _Builder:
             symbols=symbols,
             invariant_symbols=inv_symbols,
             graph_loc=graph_node.loc if graph_node is not None else root.loc,
+            recommendations=recommendations,
+            outputs=outputs,
+            class_labels=class_labels,
             metamorphic_relations=relations,
             care=care,
             temporal_invariants=temporal,
@@ -508,6 +537,11 @@ class _Builder:
         for kn, m in self._entries(node, "definitions"):
             name = str(kn.value)
             what = f"definition '{name}'"
+            if "precision" in m.items:  # one place: how an output is reported is said under outputs
+                r.err(
+                    m.items["precision"][0].loc,
+                    f"{what}: 'precision' belongs to the reported output now: move it to 'outputs.{name}.precision'",
+                )
             r.keys(m, ("expr", "type", "unit", "label", "description", "precision", "cites"), what)
             if name in symbols or name in RESERVED:
                 r.err(kn.loc, f"definition '{name}' reuses a name already declared")
@@ -561,16 +595,95 @@ class _Builder:
             self.inlined[name] = depth = measure(f.ast, self.inlined)[0]
             if depth > MAX_INLINED_DEPTH:
                 self.too_deep.add(name)
-            precision = self._precision(m, what, ty)
-            out[name] = Definition(
-                name, f, unit, label, r.text(m, "description", what, False), cites, kn.loc, precision
+            out[name] = Definition(name, f, unit, label, r.text(m, "description", what, False), cites, kn.loc)
+        return out
+
+    def recommendations(self, node: YNode | None) -> dict[str, RecommendationCode]:
+        """The codes an outcome may give (``recommendations``), each with its class."""
+        r = self.r
+        out: dict[str, RecommendationCode] = {}
+        for kn, m in self._entries(node, "recommendations"):
+            code = str(kn.value)
+            what = f"recommendation '{code}'"
+            r.keys(m, ("class", "label", "description"), what)
+            if code == INSUFFICIENT_DATA:
+                r.err(kn.loc, f"{what} is built in (the engine gives it when it cannot decide); do not declare it")
+                continue
+            self.code_names.append(code)  # declared, even with a bad class: its uses are not reported again
+            cnode = r.get(m, "class", what)
+            if cnode is None:
+                continue
+            v = cnode.value if isinstance(cnode, YScalar) else None
+            if v == OutcomeClass.INSUFFICIENT.value:
+                r.err(cnode.loc, f"{what}: class 'insufficient' belongs to the built-in code {INSUFFICIENT_DATA} only")
+                continue
+            if v not in DECLARABLE_CLASSES:
+                r.err(
+                    cnode.loc,
+                    f"{what}.class={v!r} is not one of {', '.join(DECLARABLE_CLASSES)}"
+                    f"{suggest(str(v), list(DECLARABLE_CLASSES))}",
+                )
+                continue
+            label = r.text(m, "label", what, False) or code
+            out[code] = RecommendationCode(code, OutcomeClass(v), label, r.text(m, "description", what, False), kn.loc)
+        return out
+
+    def outcome_classes(self, node: YNode | None) -> dict[OutcomeClass, str]:
+        """How the spec names each class in legends and badges (``outcome_classes.<class>.label``)."""
+        r = self.r
+        out: dict[OutcomeClass, str] = {}
+        allowed = [c.value for c in OutcomeClass]
+        for kn, m in self._entries(node, "outcome_classes"):
+            name = str(kn.value)
+            if name not in allowed:
+                r.err(kn.loc, f"outcome_classes: '{name}' is not one of {', '.join(allowed)}{suggest(name, allowed)}")
+                continue
+            what = f"outcome class '{name}'"
+            r.keys(m, ("label",), what)
+            label = r.text(m, "label", what)
+            if label:
+                out[OutcomeClass(name)] = label
+        return out
+
+    def outputs(
+        self, node: YNode | None, definitions: dict[str, Definition], symbols: dict[str, Symbol]
+    ) -> dict[str, ReportedOutput]:
+        """The decision's reported outputs (``outputs``): definitions, with unit and precision."""
+        r = self.r
+        out: dict[str, ReportedOutput] = {}
+        for kn, m in self._entries(node, "outputs"):
+            name = str(kn.value)
+            what = f"output '{name}'"
+            r.keys(m, ("report", "unit", "precision", "label"), what)
+            d = definitions.get(name)
+            if d is None:
+                sym = symbols.get(name)
+                if sym is None or sym.kind is not SymbolKind.DEFINITION:  # else its definition was reported
+                    r.err(kn.loc, f"{what} is not a definition{suggest(name, sorted(definitions))}")
+                continue
+            if name in DECISION_KEYS:
+                r.err(kn.loc, f"{what} has the name of a key of the decision itself; rename the definition")
+                continue
+            mode = r.choice(m, "report", what, ReportMode, required=False) or ReportMode.LISTED
+            unit = r.text(m, "unit", what, False)
+            if unit and d.unit and unit != d.unit:
+                unode = r.get(m, "unit", what)
+                r.err(
+                    unode.loc if unode else m.loc,
+                    f"{what}: unit {unit!r} differs from its definition's unit {d.unit!r}; give one of them",
+                )
+            precision = self._precision(m, what, symbols[name].type)
+            out[name] = ReportedOutput(
+                name, mode, unit or d.unit, precision, r.text(m, "label", what, False) or d.label, kn.loc
             )
         return out
 
     def _precision(self, m: YMap, what: str, ty: Type) -> int | None:
-        """Decimal places a real output is reported with: a whole number 0..MAX_PRECISION."""
+        """Decimal places a real output is reported with: required, a whole number 0..MAX_PRECISION."""
         node = self.r.get(m, "precision", what, required=False)
         if node is None:
+            if ty == REAL:
+                self.r.err(m.loc, f"{what} is real and needs 'precision' (decimal places it is reported with)")
             return None
         v = node.value if isinstance(node, YScalar) else None
         if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_PRECISION:
@@ -580,23 +693,9 @@ class _Builder:
             )
             return None
         if ty != REAL:
-            self.r.err(node.loc, f"{what}: precision applies to real definitions only (this one is {ty})")
+            self.r.err(node.loc, f"{what}: precision applies to real outputs only (this one is {ty})")
             return None
         return v
-
-    def _output_precision(
-        self, outcomes: dict[str, Outcome], definitions: dict[str, Definition], symbols: dict[str, Symbol]
-    ) -> None:
-        """A real output must declare how it is reported: the engine rounds it, nothing else."""
-        for o in outcomes.values():
-            for name in o.outputs:
-                d = definitions.get(name)
-                if d is not None and symbols[name].type == REAL and d.precision is None:
-                    self.r.err(
-                        d.loc,
-                        f"definition '{name}' is a real output of outcome '{o.id}' and needs "
-                        "'precision' (decimal places it is reported with)",
-                    )
 
     def _topo(self, raw: dict[str, tuple[YScalar, YMap, set[str], YScalar, Expr | None]]) -> list[str]:
         order: list[str] = []
@@ -622,7 +721,10 @@ class _Builder:
         return order
 
     def graph(
-        self, node: YNode | None, symbols: dict[str, Symbol]
+        self,
+        node: YNode | None,
+        symbols: dict[str, Symbol],
+        declared_outputs: dict[str, ReportedOutput],
     ) -> tuple[str, dict[str, DecisionNode], dict[str, Outcome]]:
         r = self.r
         m = r.as_map(node, "graph")
@@ -674,13 +776,17 @@ class _Builder:
             if oid in nodes:
                 r.err(kn.loc, f"{what} has the same id as a decision node")
             r.keys(om, ("recommendation", "title", "outputs", "actions", "flags", "cites"), what)
-            rec = r.choice(om, "recommendation", what, Recommendation)
-            if rec is Recommendation.INSUFFICIENT_DATA:
-                r.err(om.loc, f"{what}: insufficient_data is produced by the engine, not declared as an outcome")
+            rec = self._code(om, what)
             outputs = r.texts(om, "outputs", what)
-            for o in outputs:
-                if o not in symbols or symbols[o].kind is not SymbolKind.DEFINITION:
-                    r.err(om.loc, f"{what}: output '{o}' is not a definition{suggest(o, sorted(symbols))}")
+            onode = om.items.get("outputs")
+            items = onode[1].items if onode and isinstance(onode[1], YSeq) else ()
+            for item in items:  # r.texts reported the items that are not text
+                o = item.value.strip() if isinstance(item, YScalar) and isinstance(item.value, str) else None
+                if o is not None and o not in declared_outputs:
+                    r.err(
+                        item.loc,
+                        f"{what}: output '{o}' is not declared under 'outputs'{suggest(o, sorted(declared_outputs))}",
+                    )
             actions: list[Action] = []
             for aid, am in self._list_entries(r.get(om, "actions", what, required=False), "action"):
                 awhat = f"action '{aid}'"
@@ -708,6 +814,26 @@ class _Builder:
                     kn.loc,
                 )
         return entry, nodes, outcomes
+
+    def _code(self, om: YMap, what: str) -> str | None:
+        """The outcome's recommendation: a declared code, never the built-in one."""
+        node = self.r.get(om, "recommendation", what)
+        if node is None:
+            return None
+        v = node.value if isinstance(node, YScalar) else None
+        if v == INSUFFICIENT_DATA:
+            self.r.err(om.loc, f"{what}: insufficient_data is produced by the engine, not declared as an outcome")
+            return None
+        if not isinstance(v, str):
+            self.r.err(node.loc, f"{what}.recommendation must be a code declared under 'recommendations'")
+            return None
+        if v not in self.code_names and self.codes_declared:
+            self.r.err(
+                node.loc,
+                f"{what}.recommendation={v!r} is not a code declared under 'recommendations'"
+                f"{suggest(v, self.code_names)}",
+            )
+        return v  # kept even when undeclared, so its actions and flags are known to invariants
 
     def invariants(self, node: YNode | None, scope: Scope) -> tuple[Invariant, ...]:
         r = self.r
@@ -925,6 +1051,17 @@ class _Builder:
                         g.loc,
                         f"governance question '{g.id}' affects unknown element '{ref}'{suggest(ref, sorted(ids))}",
                     )
+
+
+def _format_message(fmt: float) -> str:
+    if fmt == 1:
+        return (
+            "spec_format=1 is no longer read (expected 2): set 'spec_format: 2', declare every code an "
+            "outcome gives under 'recommendations:' with its class (e.g. 'my_code: {class: standard_therapy}'), "
+            "and declare the reported outputs under 'outputs:' (each real one with the 'precision' "
+            "that moves there from its definition)"
+        )
+    return f"spec_format={fmt:g} is not supported (expected {SPEC_FORMAT})"
 
 
 def load_spec_bytes(raw: bytes, path: str) -> Spec:

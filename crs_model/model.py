@@ -62,17 +62,54 @@ class HitPolicy(enum.Enum):
     FIRST = "first"  # ordered; the first true guard wins
 
 
-class Recommendation(enum.Enum):
-    """The closed set of recommendations an outcome can give."""
+# The one recommendation code every spec has: the engine gives it when it cannot decide.
+INSUFFICIENT_DATA = "insufficient_data"
 
-    NO_CRS = "no_crs"
-    SUPPORTIVE_CARE = "supportive_care"
-    GIVE_TOCILIZUMAB = "give_tocilizumab"
-    ADD_CORTICOSTEROIDS = "add_corticosteroids"
-    CONTINUE_STANDARD_THERAPY = "continue_standard_therapy"
-    CONSIDER_CYTOSORB = "consider_cytosorb"
-    CYTOSORB_CONTRAINDICATED = "cytosorb_contraindicated"
-    INSUFFICIENT_DATA = "insufficient_data"
+
+class OutcomeClass(enum.StrEnum):
+    """The toolkit's closed set of outcome classes: presentation words, not clinical ones.
+
+    A spec gives each of its recommendation codes one class; the class drives colours,
+    badges and report grouping. ``insufficient`` belongs to the built-in code
+    :data:`INSUFFICIENT_DATA` only.
+    """
+
+    NO_CONDITION = "no_condition"
+    STANDARD_THERAPY = "standard_therapy"
+    DEVICE = "device"
+    REVIEW = "review"  # specialist review or an override is needed
+    CONTRAINDICATED = "contraindicated"
+    INSUFFICIENT = "insufficient"
+
+
+class ReportMode(enum.StrEnum):
+    """When a declared output is reported on a decision."""
+
+    ALWAYS = "always"  # on every decision (insufficient_data too); null when unknown
+    LISTED = "listed"  # only on outcomes that list it; such an outcome needs it known
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendationCode:
+    """A recommendation code the spec declares (``recommendations.<code>``) and its class."""
+
+    code: str
+    cls: OutcomeClass
+    label: str
+    description: str
+    loc: Location | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedOutput:
+    """A definition the decision reports (``outputs.<name>``): when, in which unit, how rounded."""
+
+    name: str
+    report: ReportMode
+    unit: str
+    precision: int | None  # decimal places of a real output; None for the other types
+    label: str
+    loc: Location | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +192,7 @@ class Parameter:
 
 @dataclass(frozen=True, slots=True)
 class Definition:
-    """A named expression. ``precision`` (decimal places) is how a real value is
-    reported as an outcome output; guards and invariants see the exact value."""
+    """A named expression over inputs, parameters and earlier definitions."""
 
     name: str
     formula: Formula
@@ -165,7 +201,6 @@ class Definition:
     description: str
     cites: tuple[str, ...]
     loc: Location
-    precision: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,9 +260,9 @@ class Outcome:
     """A leaf of the graph: the recommendation, the outputs it reports, its actions and flags."""
 
     id: str
-    recommendation: Recommendation
+    recommendation: str  # a code declared under ``recommendations``
     title: str
-    outputs: tuple[str, ...]  # definitions that must be known to give this outcome
+    outputs: tuple[str, ...]  # declared outputs that must be known to give this outcome
     actions: tuple[Action, ...]
     flags: tuple[Flag, ...]
     cites: tuple[str, ...]
@@ -362,6 +397,9 @@ _SPEC_MAPPINGS = (
     "outcomes",
     "symbols",
     "invariant_symbols",
+    "recommendations",
+    "outputs",
+    "class_labels",
 )
 
 
@@ -386,6 +424,9 @@ class Spec:
     symbols: Mapping[str, Symbol]  # variables, parameters and definitions
     invariant_symbols: Mapping[str, Symbol]  # plus ``recommendation``
     graph_loc: Location
+    recommendations: Mapping[str, RecommendationCode]  # declared codes, in declared order
+    outputs: Mapping[str, ReportedOutput]  # the decision's reported outputs, in JSON order
+    class_labels: Mapping[OutcomeClass, str]  # the spec's names for classes (``outcome_classes``)
     metamorphic_relations: tuple[MetamorphicRelation, ...] = ()
     care: Care | None = None
     temporal_invariants: tuple[TemporalInvariant, ...] = ()

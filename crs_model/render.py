@@ -15,8 +15,8 @@ from crs_model.diagram import Overlay, diagram, dot_text, view_suffix, views
 from crs_model.errors import RenderError
 from crs_model.fileio import spec_stem
 from crs_model.graphviz import FORMATS, graphviz_binary, graphviz_version, run_graphviz, svg_inline
-from crs_model.model import Spec
-from crs_model.vocabulary import SEVERITY_COLOUR, FindingLike, OutcomeClass, outcome_class
+from crs_model.model import OutcomeClass, Spec
+from crs_model.vocabulary import SEVERITY_COLOUR, ClassStyle, FindingLike, outcome_class
 
 
 def write_diagrams(
@@ -61,6 +61,7 @@ def write_diagrams(
 __all__ = [
     "FORMATS",
     "SEVERITY_COLOUR",
+    "ClassStyle",
     "FindingLike",
     "OutcomeClass",
     "Overlay",

@@ -1,31 +1,34 @@
 """Human-readable text for one decision (the CLI's default output).
 
-Every clinical word comes from the spec: the grade and each output are shown under
-their spec label and unit, and how a drug is given is read in the outcome's actions.
+Every clinical word comes from the spec: each reported output is shown under its spec
+label and unit, and how a drug is given is read in the outcome's actions.
 """
 
 from __future__ import annotations
 
-from crs_model.engine import Decision
-from crs_model.model import Spec
-from crs_model.vocabulary import output_text, truth_text, value_text
+from crs_model.engine import Decision, OutputValue
+from crs_model.model import ReportedOutput, ReportMode, Spec
+from crs_model.vocabulary import output_text, truth_text
 
-# The definition behind ``Decision.astct_grade``: the engine reports it by this name.
-_GRADE = "astct_grade"
+NO_DECISION = "the spec cannot decide without more data"
+
+
+def reported(d: Decision, spec: Spec) -> list[tuple[ReportedOutput, OutputValue]]:
+    """The outputs ``d`` reports, in declared order: the ``always`` ones, and those its outcome lists."""
+    listed = spec.outcomes[d.outcome].outputs if d.outcome is not None else ()
+    return [
+        (ro, d.outputs.get(name))
+        for name, ro in spec.outputs.items()
+        if ro.report is ReportMode.ALWAYS or name in listed
+    ]
 
 
 def decision_text(d: Decision, spec: Spec, *, trace: bool = False) -> str:
-    """The decision in a few lines: recommendation, grade, outputs, path, actions, flags, evidence, spec."""
+    """The decision in a few lines: recommendation, outputs, path, actions, flags, evidence, spec."""
     lines: list[str] = []
-    title = spec.outcomes[d.outcome].title if d.outcome else "the spec cannot decide without more data"
+    title = spec.outcomes[d.outcome].title if d.outcome else NO_DECISION
     lines.append(f"recommendation: {d.recommendation} - {title}")
-    if (grade := spec.symbols.get(_GRADE)) is not None:
-        lines.append(f"{grade.label or _GRADE}: {value_text(d.astct_grade)}")
-    if d.outcome is not None:
-        values = d.values
-        for name in spec.outcomes[d.outcome].outputs:
-            sym = spec.symbols[name]
-            lines.append(f"{sym.label or name}: {output_text(values.get(name), sym.unit)}")
+    lines.extend(f"{ro.label}: {output_text(v, ro.unit, ro.precision)}" for ro, v in reported(d, spec))
     if d.missing:
         lines.append(f"missing (would decide '{d.path[-1]}'): {', '.join(d.missing)}")
     lines.append("path: " + " -> ".join(d.path))

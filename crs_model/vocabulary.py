@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from crs_model.errors import Location
 from crs_model.expr import Expr, names
-from crs_model.model import EvidenceLevel, Recommendation
+from crs_model.model import INSUFFICIENT_DATA, EvidenceLevel, OutcomeClass, Spec
 from crs_model.types import Symbol, SymbolKind
 
 UNKNOWN = "unknown"
@@ -32,59 +32,59 @@ UNKNOWN = "unknown"
 # ---------------------------------------------------------------------------- outcome classes
 
 
-class OutcomeClass(enum.Enum):
-    """The five outcome colour classes: title, fill, border and badge ink (colour-blind-safe tints)."""
+@dataclass(frozen=True, slots=True)
+class ClassStyle:
+    """How one outcome class is shown: its title (the spec's label or the default) and colours."""
 
-    NO_CRS = ("no CRS", "#EEEEEE", "#777777", "#333")
-    STANDARD = ("standard therapy", "#D6E6F5", "#0072B2", "#003d63")
-    CYTOSORB = ("CytoSorb", "#D5EFD9", "#009E73", "#00573f")
-    CONTRAINDICATED = ("contraindicated", "#F8D3D3", "#C0392B", "#7d1f16")
-    INSUFFICIENT = ("insufficient data", "#FFF1C9", "#B8860B", "#6b4e06")
-
-    @property
-    def title(self) -> str:
-        """The class in words (diagram legend, outcome headers, pack badges)."""
-        return self.value[0]
-
-    @property
-    def fill(self) -> str:
-        """Background of an outcome box or badge."""
-        return self.value[1]
-
-    @property
-    def border(self) -> str:
-        """Border of an outcome box or badge, and the colour of its class line."""
-        return self.value[2]
-
-    @property
-    def ink(self) -> str:
-        """Text colour of a badge on :attr:`fill` (darker than the border, for contrast)."""
-        return self.value[3]
+    cls: OutcomeClass
+    title: str  # the class in words (diagram legend, outcome headers, pack badges)
+    fill: str  # background of an outcome box or badge
+    border: str  # border of an outcome box or badge, and the colour of its class line
+    ink: str  # text colour of a badge on fill (darker than the border, for contrast)
 
     @property
     def css_class(self) -> str:
-        """``class-cytosorb``: the pack's CSS class for a badge of this class."""
-        return "class-" + self.name.lower()
+        """``class-device``: the pack's CSS class for a badge of this class."""
+        return "class-" + self.cls.value
 
 
-# The one seam between recommendation codes and their classes. The codes are
-# clinical content: when the spec declares each outcome's class (next issue), this
-# table goes and the function reads the spec instead; every caller stays as it is.
-_CLASS_OF = {
-    Recommendation.NO_CRS: OutcomeClass.NO_CRS,
-    Recommendation.SUPPORTIVE_CARE: OutcomeClass.STANDARD,
-    Recommendation.GIVE_TOCILIZUMAB: OutcomeClass.STANDARD,
-    Recommendation.ADD_CORTICOSTEROIDS: OutcomeClass.STANDARD,
-    Recommendation.CONTINUE_STANDARD_THERAPY: OutcomeClass.STANDARD,
-    Recommendation.CONSIDER_CYTOSORB: OutcomeClass.CYTOSORB,
-    Recommendation.CYTOSORB_CONTRAINDICATED: OutcomeClass.CONTRAINDICATED,
-    Recommendation.INSUFFICIENT_DATA: OutcomeClass.INSUFFICIENT,
+# Default title, fill, border and badge ink of each class (colour-blind-safe tints).
+# A spec renames a class with ``outcome_classes.<class>.label``; the colours are the toolkit's.
+_STYLE: Mapping[OutcomeClass, tuple[str, str, str, str]] = {
+    OutcomeClass.NO_CONDITION: ("no condition", "#EEEEEE", "#777777", "#333"),
+    OutcomeClass.STANDARD_THERAPY: ("standard therapy", "#D6E6F5", "#0072B2", "#003d63"),
+    OutcomeClass.DEVICE: ("device", "#D5EFD9", "#009E73", "#00573f"),
+    OutcomeClass.REVIEW: ("specialist review", "#E8DDF0", "#7B4F9E", "#4a2d63"),
+    OutcomeClass.CONTRAINDICATED: ("contraindicated", "#F8D3D3", "#C0392B", "#7d1f16"),
+    OutcomeClass.INSUFFICIENT: ("insufficient data", "#FFF1C9", "#B8860B", "#6b4e06"),
 }
 
 
-def outcome_class(recommendation: Recommendation | str) -> OutcomeClass:
-    """The colour class of a recommendation code (the only place that maps one to the other)."""
-    return _CLASS_OF[Recommendation(recommendation)]
+def class_style(cls: OutcomeClass, spec: Spec | None = None) -> ClassStyle:
+    """The style of ``cls``, titled as ``spec`` names it (the toolkit's default title without a spec)."""
+    title, fill, border, ink = _STYLE[cls]
+    if spec is not None:
+        title = spec.class_labels.get(cls, title)
+    return ClassStyle(cls, title, fill, border, ink)
+
+
+def outcome_class(spec: Spec, code: str) -> ClassStyle:
+    """The class of a recommendation code, as ``spec`` declares it (``insufficient_data``: built in).
+
+    Raises ``KeyError`` for a code the spec does not declare.
+    """
+    cls = OutcomeClass.INSUFFICIENT if code == INSUFFICIENT_DATA else spec.recommendations[code].cls
+    return class_style(cls, spec)
+
+
+def spec_classes(spec: Spec) -> tuple[ClassStyle, ...]:
+    """The classes ``spec``'s codes use, plus ``insufficient``, in the toolkit's order (legends)."""
+    used = {rc.cls for rc in spec.recommendations.values()} | {OutcomeClass.INSUFFICIENT}
+    return tuple(class_style(c, spec) for c in OutcomeClass if c in used)
+
+
+ALL_CLASSES: tuple[ClassStyle, ...] = tuple(class_style(c) for c in OutcomeClass)
+"""Every class with its default title: the pack's CSS has a rule for each."""
 
 
 # ---------------------------------------------------------------------------- tones and statuses
@@ -228,9 +228,11 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
-def output_text(value: Any, unit: str) -> str:
-    """A computed output such as a dose: a number to one decimal (``580.0 mg``), with its unit."""
-    shown = f"{value:.1f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else value_text(value)
+def output_text(value: Any, unit: str, precision: int | None = None) -> str:
+    """A reported output with its unit: a real one to its ``precision`` (``580.0 mg``), else as
+    :func:`value_text` (``4``, ``yes``, ``unknown``)."""
+    real = precision is not None and isinstance(value, (int, float)) and not isinstance(value, bool)
+    shown = f"{value:.{precision}f}" if real else value_text(value)
     return f"{shown} {unit}" if unit and value is not None else shown
 
 

@@ -238,8 +238,9 @@ def test_missing_inputs_equal_the_plain_reference(p: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- spec defects
 def _tiny(tmp_path: Path, guards: tuple[str, str], policy: str = "unique") -> Engine:
     text = textwrap.dedent(f"""\
-        spec_format: 1
+        spec_format: 2
         metadata: {{id: t, title: t, version: 1.0.0, status: draft, date: 2026-01-01, authors: [x], jurisdiction: x}}
+        recommendations: {{no_crs: {{class: no_condition}}, supportive_care: {{class: standard_therapy}}}}
         evidence: [{{id: s, citation: c, kind: study, level: grade_low, confidence: primary}}]
         variables: {{v: {{type: int, min: 0, max: 10}}}}
         definitions: {{}}
@@ -287,7 +288,7 @@ def test_spec_path_constant() -> None:
 # ------------------------------------------------------------------ exact numbers
 ARITH_SPEC = textwrap.dedent(
     """\
-    spec_format: 1
+    spec_format: 2
     metadata:
       id: exact-arith
       title: Guards whose float result crosses the threshold
@@ -307,8 +308,16 @@ ARITH_SPEC = textwrap.dedent(
       scaled:
         type: real
         expr: tenth * x
-        precision: 2
         cites: [src]
+    recommendations:
+      no_crs: {class: no_condition}
+      supportive_care: {class: standard_therapy}
+      give_tocilizumab: {class: standard_therapy}
+      add_corticosteroids: {class: standard_therapy}
+      consider_cytosorb: {class: device}
+    outputs:
+      scaled:
+        precision: 2
     graph:
       entry: start
       nodes:
@@ -434,12 +443,15 @@ def test_round_half_up_rounds_the_decimal_value(value: float, places: int, want:
 @pytest.mark.parametrize(
     ("edit", "fragment"),
     [
-        ("    precision: 2\n", "needs 'precision' (decimal places it is reported with)"),
+        (
+            "    precision: 2\n|    report: listed\n",
+            "output 'scaled' is real and needs 'precision' (decimal places it is reported with)",
+        ),
         ("    precision: 2\n|    precision: -1\n", "precision=-1 must be a whole number of decimal places 0..6"),
         ("    precision: 2\n|    precision: 1.5\n", "precision=1.5 must be a whole number"),
         (
             "    type: real\n|    type: int\n|    expr: tenth * x|    expr: n",
-            "precision applies to real definitions only",
+            "precision applies to real outputs only",
         ),
     ],
 )

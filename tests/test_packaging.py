@@ -95,10 +95,11 @@ def test_installed_package_is_typed_for_an_apps_mypy(wheel: Path, tmp_path: Path
         zf.extractall(purelib)
     app = tmp_path / "app.py"
     app.write_text(
-        "import crs_model\n\n"
-        "def grade(p: dict[str, object]) -> int | None:\n"
-        "    return crs_model.evaluate(p).astct_grade\n\n"
-        "bad: str = crs_model.evaluate({}).astct_grade\n"
+        "import crs_model\n"
+        "from crs_model.engine import OutputValue\n\n"
+        "def grade(p: dict[str, object]) -> OutputValue:\n"
+        "    return crs_model.evaluate(p).astct_grade  # a declared output, typed as one\n\n"
+        "bad: bytes = crs_model.evaluate({}).recommendation\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("MYPYPATH", "PYTHONPATH")}
     res = subprocess.run(
@@ -111,7 +112,9 @@ def test_installed_package_is_typed_for_an_apps_mypy(wheel: Path, tmp_path: Path
     )
     # the one deliberate error is found, so mypy read crs_model's types (not "missing py.typed")
     assert "py.typed" not in res.stdout, res.stdout
-    assert 'Incompatible types in assignment (expression has type "int | None"' in res.stdout, res.stdout
+    assert 'Incompatible types in assignment (expression has type "str", variable has type "bytes")' in res.stdout, (
+        res.stdout
+    )
     assert res.stdout.count("error:") == 1, res.stdout
 
 

@@ -18,10 +18,9 @@ import crs_model
 from crs_model.cli import main
 from crs_model.engine import Engine
 from crs_model.errors import Location
-from crs_model.model import Recommendation, Severity, Spec
+from crs_model.model import OutcomeClass, Severity, Spec
 from crs_model.render import (
     SEVERITY_COLOUR,
-    OutcomeClass,
     Overlay,
     diagram,
     dot_text,
@@ -98,18 +97,20 @@ def test_full_diagram_shows_questions_policies_guards_and_title(spec: Spec) -> N
 
 def test_outcomes_coloured_by_class_with_key_actions(spec: Spec) -> None:
     nodes = nodes_of(diagram(spec))
-    assert {outcome_class(r) for r in Recommendation} == set(OutcomeClass)
     for oid, o in spec.outcomes.items():
-        cls = outcome_class(o.recommendation)
+        cls = outcome_class(spec, o.recommendation)
         assert attr(nodes[oid], "fillcolor") == cls.fill
         text = label_text(nodes[oid])
         assert cls.title.upper() in text
         assert o.title in text
         first_words = " ".join(o.actions[0].text.split()[:3]).rstrip(".,;:")
         assert first_words in text
-    assert outcome_class("consider_cytosorb") is OutcomeClass.CYTOSORB
-    assert outcome_class("cytosorb_contraindicated") is OutcomeClass.CONTRAINDICATED
-    assert outcome_class("insufficient_data") is OutcomeClass.INSUFFICIENT
+    assert outcome_class(spec, "consider_cytosorb").cls is OutcomeClass.DEVICE
+    assert outcome_class(spec, "cytosorb_contraindicated").cls is OutcomeClass.CONTRAINDICATED
+    assert outcome_class(spec, "insufficient_data").cls is OutcomeClass.INSUFFICIENT
+    # the legend shows the classes the spec uses (not review), under the spec's names
+    legend = label_text(nodes["legend"])
+    assert legend.startswith("Legend no CRS standard therapy CytoSorb contraindicated insufficient data Boxes")
 
 
 def test_citation_markers_refer_to_the_legend(spec: Spec) -> None:

@@ -55,6 +55,17 @@ POINTS_AT = {
     "unknown_variable": "il_6",
     "unreachable_node": "orphan:",
     "yaml_alias": "*sources",
+    # spec_format 2: declared codes, classes and outputs
+    "spec_format_1": "1",
+    "undeclared_code": "consider_cytosrb",
+    "builtin_code": "insufficient_data:",
+    "insufficient_class": "insufficient}",
+    "bad_class": "devise",
+    "unknown_output": "il6_elevatd:",
+    "output_precision": "1}",
+    "undeclared_output": "il6_elevated]",
+    "definition_precision": "precision:",
+    "output_decision_key": "path:",
 }
 
 

@@ -64,7 +64,7 @@ def random_spec(seed: int, n_nodes: int = 48, width: int = 4) -> Spec:
         rng.shuffle(targets[i])
     nodes = [(policies[i], list(zip(targets[i], guards[i], strict=True))) for i in range(n_nodes)]
     lines = [
-        "spec_format: 1",
+        "spec_format: 2",
         "metadata:",
         f"  id: random-{seed}",
         "  title: random layered spec",
@@ -93,6 +93,7 @@ def random_spec(seed: int, n_nodes: int = 48, width: int = 4) -> Spec:
     lines += ["  outcomes:"]
     for o in OUTCOMES:
         lines += [f"    {o}:", f"      recommendation: {o}", f"      title: {o}", "      cites: [t]"]
+    lines += ["recommendations:", *(f"  {o}: {{class: standard_therapy}}" for o in OUTCOMES)]
     lines += ["invariants: []", ""]
     return load_spec_bytes("\n".join(lines).encode(), f"random-{seed}.yaml")
 

@@ -36,7 +36,7 @@ def test_exit_codes() -> None:
 
 def test_unloadable_spec_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("spec_format: 1\nmetadata: [\n", encoding="utf-8")
+    bad.write_text("spec_format: 2\nmetadata: [\n", encoding="utf-8")
     code, _, err = run(str(bad))
     assert code == 2
     assert "bad.yaml:" in err

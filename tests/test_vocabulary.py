@@ -11,7 +11,7 @@ import pytest
 
 from crs_model import load_spec
 from crs_model.engine import Engine
-from crs_model.model import Recommendation, Spec
+from crs_model.model import OutcomeClass, Spec
 from crs_model.pyeval import compile_expr
 from crs_model.render import Overlay, diagram
 from crs_model.report import PackInputs, to_html, to_markdown
@@ -19,11 +19,12 @@ from crs_model.report.html_writer import pack_css
 from crs_model.report_text import decision_text
 from crs_model.text import Renderer
 from crs_model.vocabulary import (
+    ALL_CLASSES,
     SEVERITIES,
     SEVERITY_COLOUR,
     SEVERITY_ORDER,
-    OutcomeClass,
     Tone,
+    class_style,
     explain,
     outcome_class,
     status_tone,
@@ -52,11 +53,38 @@ def test_value_wording() -> None:
     assert [value_text(v) for v, _ in cases] == [want for _, want in cases]
 
 
-def test_every_recommendation_has_one_class() -> None:
-    assert {outcome_class(r) for r in Recommendation} == set(OutcomeClass)
-    assert outcome_class("cytosorb_contraindicated") is OutcomeClass.CONTRAINDICATED
-    with pytest.raises(ValueError, match="not_a_code"):
-        outcome_class("not_a_code")
+def test_every_recommendation_has_one_class(spec: Spec) -> None:
+    assert {outcome_class(spec, r).cls for r in spec.recommendations} == set(OutcomeClass) - {
+        OutcomeClass.REVIEW,
+        OutcomeClass.INSUFFICIENT,
+    }
+    assert outcome_class(spec, "cytosorb_contraindicated").cls is OutcomeClass.CONTRAINDICATED
+    assert outcome_class(spec, "insufficient_data").cls is OutcomeClass.INSUFFICIENT
+    with pytest.raises(KeyError, match="not_a_code"):
+        outcome_class(spec, "not_a_code")
+
+
+def test_class_titles_default_to_generic_words_and_the_spec_renames_them(spec: Spec) -> None:
+    assert [c.title for c in ALL_CLASSES] == [
+        "no condition",
+        "standard therapy",
+        "device",
+        "specialist review",
+        "contraindicated",
+        "insufficient data",
+    ]
+    assert outcome_class(spec, "no_crs").title == "no CRS"  # outcome_classes.no_condition.label
+    assert outcome_class(spec, "give_tocilizumab").title == "standard therapy"  # not renamed: the default
+    # the five colour sets of the first version are kept exactly; review adds a sixth
+    assert [(c.fill, c.border, c.ink) for c in ALL_CLASSES if c.cls is not OutcomeClass.REVIEW] == [
+        ("#EEEEEE", "#777777", "#333"),
+        ("#D6E6F5", "#0072B2", "#003d63"),
+        ("#D5EFD9", "#009E73", "#00573f"),
+        ("#F8D3D3", "#C0392B", "#7d1f16"),
+        ("#FFF1C9", "#B8860B", "#6b4e06"),
+    ]
+    assert len({c.fill for c in ALL_CLASSES}) == len(ALL_CLASSES)
+    assert class_style(OutcomeClass.DEVICE, spec).css_class == "class-device"
 
 
 def test_status_words_have_one_tone() -> None:
@@ -87,7 +115,7 @@ def test_explain_names_the_condition_its_value_and_every_input(spec: Spec) -> No
 def test_pack_css_colours_are_generated_from_the_vocabulary() -> None:
     css = pack_css()
     assert "$" not in css
-    for c in OutcomeClass:
+    for c in ALL_CLASSES:
         assert f".badge.{c.css_class}{{background:{c.fill};border-color:{c.border};color:{c.ink}}}" in css
     for t in Tone:
         assert f"--{t.css_class}:{t.colour}" in css
@@ -95,7 +123,7 @@ def test_pack_css_colours_are_generated_from_the_vocabulary() -> None:
         assert t.tint in css
     # the data file holds no class colour of its own: they come only from the vocabulary
     raw = (Path(__file__).resolve().parent.parent / "crs_model" / "report" / "pack.css").read_text(encoding="utf-8")
-    for c in OutcomeClass:
+    for c in ALL_CLASSES:
         assert c.fill not in raw
         assert c.css_class not in raw
 
@@ -104,7 +132,7 @@ def test_pack_and_diagram_show_an_outcome_in_the_same_class_colours(spec: Spec) 
     page = to_html(spec, PackInputs())
     nodes = nodes_of(diagram(spec))
     for oid, o in spec.outcomes.items():
-        cls = outcome_class(o.recommendation)
+        cls = outcome_class(spec, o.recommendation)
         assert attr(nodes[oid], "fillcolor") == cls.fill
         assert attr(nodes[oid], "color") == cls.border
         assert f'<span class="badge {cls.css_class}">{cls.title}</span>' in page
@@ -195,7 +223,7 @@ def test_text_output_words_come_from_the_spec(tmp_path: Path) -> None:
     patient = json.loads((SPEC_PATH.parent / "examples" / "patients" / "03_grade2_first_tocilizumab.json").read_text())
     d = Engine(spec).evaluate(patient)
     text = decision_text(d, spec)
-    assert f"anti-IL-6 dose: {d.tocilizumab_dose_mg:.1f} mg\n" in text
+    assert f"anti-IL-6 dose: {d.outputs['tocilizumab_dose_mg']:.1f} mg\n" in text
     assert "CRS grade: 2\n" in text
     assert "tocilizumab dose" not in text
     # how the drug is given is the spec's action text, shown once, under actions

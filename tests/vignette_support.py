@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,13 +54,42 @@ def seed_statements(text: str) -> list[str]:
     return out
 
 
-def load_vignettes() -> list[dict[str, Any]]:
-    """Every vignette of every ``tests/vignettes/*.yaml`` file, with its file name in ``_file``."""
+def load_vignettes(folder: Path = VIGNETTE_DIR) -> list[dict[str, Any]]:
+    """Every vignette of every ``*.yaml`` file of ``folder`` (default ``tests/vignettes``), with its
+    file name in ``_file``."""
     out: list[dict[str, Any]] = []
-    for path in sorted(VIGNETTE_DIR.glob("*.yaml")):
+    for path in sorted(folder.glob("*.yaml")):
         items = yaml.safe_load(path.read_text(encoding="utf-8"))
         assert isinstance(items, list), f"{path.name}: a vignette file holds a list"
         for item in items:
             assert isinstance(item, dict), f"{path.name}: each vignette is a mapping"
             out.append({**item, "_file": path.name})
     return out
+
+
+# an expect key is one of these or a reported output the spec declares (``outputs:``)
+EXPECT_KEYS = {"recommendation", "outcome", "missing", "path", "flags", "absent_flags", "actions"}
+
+
+def check_expectations(got: dict[str, Any], expect: dict[str, Any]) -> None:
+    """Compare a decision (as its JSON dict) with a vignette's ``expect``."""
+    assert got["recommendation"] == expect["recommendation"]
+    if "outcome" in expect:
+        assert got["outcome"] == expect["outcome"]
+    for key, want in expect.items():  # every other key is a reported output
+        if key in EXPECT_KEYS:
+            continue
+        assert key in got, f"{key} is not reported on the decision"
+        if want is None or isinstance(want, (bool, str)):
+            assert got[key] == want, key
+        else:
+            assert got[key] == pytest.approx(want, rel=1e-9), key
+    if "missing" in expect:
+        assert got["missing"] == expect["missing"]
+    if "path" in expect:
+        assert got["path"] == expect["path"]
+    flags = {f["id"] for f in got["flags"]}
+    actions = {a["id"] for a in got["actions"]}
+    assert set(expect.get("flags", ())) <= flags, f"flags shown: {sorted(flags)}"
+    assert not set(expect.get("absent_flags", ())) & flags, f"flags shown: {sorted(flags)}"
+    assert set(expect.get("actions", ())) <= actions, f"actions: {sorted(actions)}"

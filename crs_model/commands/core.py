@@ -182,6 +182,8 @@ def _evaluate_one(engine: Any, item: str, args: argparse.Namespace, out: TextIO,
 
 def _evaluate_jsonl(engine: Any, item: str, args: argparse.Namespace, out: TextIO, err: TextIO, *, many: bool) -> int:
     from crs_model.fileio import iter_lines, open_regular
+    from crs_model.report_text import reported
+    from crs_model.vocabulary import value_text
 
     where = STDIN if item == "-" else item
     try:
@@ -223,8 +225,8 @@ def _evaluate_jsonl(engine: Any, item: str, args: argparse.Namespace, out: TextI
             if text_mode:
                 d = decision
                 extra = f" missing={','.join(d.missing)}" if d.missing else ""
-                dose = f" dose={d.tocilizumab_dose_mg:g}mg" if d.tocilizumab_dose_mg is not None else ""
-                write(f"{n}: {d.recommendation} grade={d.astct_grade}{dose}{extra}\n")
+                outs = "".join(f" {ro.name}={value_text(v)}" for ro, v in reported(d, engine.spec))
+                write(f"{n}: {d.recommendation}{outs}{extra}\n")
             elif trace:
                 write(head + _dumps(decision.to_dict(trace=True))[1:] + "\n")
             elif many:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crs_model.vocabulary import OutcomeClass, Tone
+from crs_model.vocabulary import ClassStyle, Tone
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ class Badge:
     """A short status word, coloured by its tone or outcome class."""
 
     text: str
-    kind: Tone | OutcomeClass
+    kind: Tone | ClassStyle
 
 
 @dataclass(frozen=True, slots=True)

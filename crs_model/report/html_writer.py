@@ -10,7 +10,7 @@ from crs_model.model import Spec
 from crs_model.report.document import UL, B, Badge, Cell, Cite, Code, Figure, H, P, Pre, T, Table
 from crs_model.report.inputs import PackInputs
 from crs_model.report.sections import Sections
-from crs_model.vocabulary import OutcomeClass, Tone
+from crs_model.vocabulary import ALL_CLASSES, Tone
 
 
 def pack_css() -> str:
@@ -22,7 +22,7 @@ def pack_css() -> str:
         for t in Tone
     ]
     badges += [
-        f".badge.{c.css_class}{{background:{c.fill};border-color:{c.border};color:{c.ink}}}" for c in OutcomeClass
+        f".badge.{c.css_class}{{background:{c.fill};border-color:{c.border};color:{c.ink}}}" for c in ALL_CLASSES
     ]
     return string.Template(template).substitute(
         tone_colours=";".join(f"--{t.css_class}:{t.colour}" for t in Tone),

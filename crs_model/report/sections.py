@@ -191,9 +191,9 @@ class Sections:
         # outcomes
         out.append(H(3, "Outcomes: what is recommended", "outcomes"))
         for oid, o in spec.outcomes.items():
-            cls = outcome_class(o.recommendation)
+            cls = outcome_class(spec, o.recommendation)
             out.append(H(4, o.title, f"outcome-{oid}"))
-            head: Cell = [Badge(cls.title, cls), T(" "), Code(o.recommendation.value), T(" · ")]
+            head: Cell = [Badge(cls.title, cls), T(" "), Code(o.recommendation), T(" · ")]
             head += [Code(oid), T(" · sources: "), *self.cites(o.cites)]
             if o.outputs:
                 head += [T(" · needs known: " + ", ".join(self._label(n) for n in o.outputs))]

@@ -23,13 +23,11 @@ from crs_model.engine import Decision, Engine
 from crs_model.errors import PatientError, SpecDefectError, SpecError
 from crs_model.expr import Compare, Name, Str, conjuncts
 from crs_model.loader import load_spec_bytes
-from crs_model.model import MetamorphicRelation, Recommendation, Spec
+from crs_model.model import INSUFFICIENT_DATA, MetamorphicRelation, Spec
 from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, Fn, compile_expr
 from crs_model.testing._backend import with_backend
 from crs_model.testing._invalid import invalid_patients, malformed_spec_texts
 from crs_model.testing._strategies import patients, patients_toward
-
-_RECOMMENDATIONS = frozenset(r.value for r in Recommendation)
 
 
 class Oracle:
@@ -136,14 +134,17 @@ def check_invariants_where_decided(ctx: Context, patient: Mapping[str, Any]) -> 
 def check_totality(ctx: Context, patient: Mapping[str, Any]) -> bool:
     d1 = decide(ctx, patient)
     require(isinstance(d1, Decision), f"expected one Decision, got {type(d1).__name__}")
-    require(d1.recommendation in _RECOMMENDATIONS, f"unknown recommendation {d1.recommendation!r}")
+    require(
+        d1.recommendation in ctx.spec.invariant_symbols["recommendation"].type.values,
+        f"unknown recommendation {d1.recommendation!r}",
+    )
     require(d1.path and d1.path[0] == ctx.spec.entry, f"path {d1.path} does not start at the entry")
     if d1.outcome is not None:
         require(d1.path[-1] == d1.outcome, f"path {d1.path} does not end at outcome {d1.outcome}")
-        require(d1.recommendation == ctx.spec.outcomes[d1.outcome].recommendation.value, "outcome/code mismatch")
+        require(d1.recommendation == ctx.spec.outcomes[d1.outcome].recommendation, "outcome/code mismatch")
         require(not d1.missing, "a decided outcome lists missing inputs")
     else:
-        require(d1.recommendation == Recommendation.INSUFFICIENT_DATA.value, "no outcome but a recommendation")
+        require(d1.recommendation == INSUFFICIENT_DATA, "no outcome but a recommendation")
         require(d1.missing, "insufficient_data without the missing inputs")
     # the same patient again, keys in reverse order: a second evaluation must give the identical
     # decision (determinism) and must not depend on key order - one check covers both
@@ -225,7 +226,7 @@ def _relation_sources(rel: MetamorphicRelation) -> Callable[[Context], st.Search
                 wanted.add(c.right.value)
 
     def build(ctx: Context) -> st.SearchStrategy[Any]:
-        targets = sorted(o.id for o in ctx.spec.outcomes.values() if o.recommendation.value in wanted)
+        targets = sorted(o.id for o in ctx.spec.outcomes.values() if o.recommendation in wanted)
         if not targets:
             return patients(ctx.spec)
         return patients_toward(ctx.spec, targets)

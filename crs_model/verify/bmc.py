@@ -86,11 +86,15 @@ class Unrolling:
         self._dt = z3.Real("dt", ctx)  # placeholder for the hours after a step
         self.start = enc.tr.tri(self.care.start.ast).t
         self._next = self._successor()
+        spontaneous = set(self.care.spontaneous)
+        # a spontaneous input "held" (no change by itself) keeps its value after follow
+        self._held = {n: vk for n, vk in self._successor(everything=True).items() if n in spontaneous}
+        self._next = {n: vk for n, vk in self._next.items() if n not in spontaneous}
         self.monitors = tuple(self._monitor(inv) for inv in spec.temporal_invariants)
         self.frames: list[Frame] = []
 
     # ------------------------------------------------------------ one step, over the base encoding
-    def _successor(self) -> dict[str, tuple[z3.ExprRef, z3.BoolRef]]:
+    def _successor(self, everything: bool = False) -> dict[str, tuple[z3.ExprRef, z3.BoolRef]]:
         """Each held input's (value, known) after follow and ``dt`` hours, over the base step.
 
         An unknown input keeps its old value constant (which no formula reads), so its
@@ -104,7 +108,7 @@ class Unrolling:
                 sets.setdefault(name, []).append((code, f))
         out: dict[str, tuple[z3.ExprRef, z3.BoolRef]] = {}
         for name, var in self.spec.variables.items():
-            if name in spontaneous:
+            if name in spontaneous and not everything:
                 continue
             old_v, old_k = base.values[name], base.known[name]
             v, k = old_v, old_k
@@ -185,9 +189,12 @@ class Unrolling:
         for name in self.spec.variables:
             nxt = self._next.get(name)
             if nxt is None:  # spontaneous
-                if spontaneous_held:
-                    old, new = a.inputs, b.inputs
-                    facts += [new.values[name] == old.values[name], new.known[name] == old.known[name]]
+                if spontaneous_held:  # no change by itself: the value after follow (a set may change it)
+                    hv, hk = self._held[name]
+                    facts += [
+                        b.inputs.values[name] == a.put(hv, (self._dt, a.dt)),
+                        b.inputs.known[name] == a.put_bool(hk, (self._dt, a.dt)),
+                    ]
                 continue
             v, k = nxt
             facts += [

@@ -293,7 +293,7 @@ class Encoding:
         rec: z3.ArithRef = insufficient
         for o in self.spec.outcomes.values():
             enc = self.outcomes[o.id]
-            rec = z3.If(enc.definitive, z3.IntVal(codes.index(o.recommendation.value), self.ctx), rec)
+            rec = z3.If(enc.definitive, z3.IntVal(codes.index(o.recommendation), self.ctx), rec)
         return rec
 
     def invariant_translator(self) -> Translator:

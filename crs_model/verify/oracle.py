@@ -115,7 +115,7 @@ class Z3Oracle:
             nid = nxt
         path.append(nid)
         if all(z3.is_true(m.eval(k)) for k in self._outputs[nid]):
-            return self.spec.outcomes[nid].recommendation.value, nid, tuple(path)
+            return self.spec.outcomes[nid].recommendation, nid, tuple(path)
         return INSUFFICIENT, None, tuple(path)
 
 

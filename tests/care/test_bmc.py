@@ -186,3 +186,26 @@ def test_skipped_temporal_check_claims_nothing(tmp_path: Path) -> None:
     assert next(c for c in rep.checks if c.name == "temporal").status == "skipped"
     assert rep.temporal is None
     assert "temporal invariants" not in rep.to_text()
+
+
+def test_a_set_spontaneous_input_keeps_its_set_value_when_nothing_changes(tmp_path: Path) -> None:
+    # a (deliberately odd) transition clears the dose count and, with it, the persistent-instability
+    # input (a spontaneous one) that needs a dose: the followed state is valid, so no finding
+    follow = (
+        "    consider_cytosorb:\n"
+        "      set: {tocilizumab_doses: 0, hours_since_last_tocilizumab: null,\n"
+        "            hemodynamic_instability_persistent: false}\n"
+        "      cites: [seed]\n"
+    )
+    anchor = "  cites: [seed]\ntemporal_invariants:"
+    assert anchor in CARE
+    extra = CARE.replace(anchor, follow + anchor)
+    rep = verify(care_spec(tmp_path, extra), checks=["temporal"])
+    assert not [f for f in rep.findings if f.element == "transition:consider_cytosorb"], [
+        f.message for f in rep.findings
+    ]
+    # without clearing it, the held value breaks 'persistent instability needs a dose'
+    extra = extra.replace(",\n            hemodynamic_instability_persistent: false}", "}")
+    rep = verify(care_spec(tmp_path, extra), checks=["temporal"])
+    [f] = [f for f in rep.findings if f.element == "transition:consider_cytosorb"]
+    assert "persistent_instability_after_standard_therapy" in f.message
