@@ -110,7 +110,9 @@ def test_outcomes_coloured_by_class_with_key_actions(spec: Spec) -> None:
     assert outcome_class(spec, "insufficient_data").cls is OutcomeClass.INSUFFICIENT
     # the legend shows the classes the spec uses (not review), under the spec's names
     legend = label_text(nodes["legend"])
-    assert legend.startswith("Legend no CRS standard therapy CytoSorb contraindicated insufficient data Boxes")
+    assert legend.startswith(
+        "Legend no CRS standard therapy CytoSorb specialist review contraindicated insufficient data Boxes"
+    )
 
 
 def test_citation_markers_refer_to_the_legend(spec: Spec) -> None:
@@ -153,7 +155,7 @@ def test_patient_overlay_highlights_path_and_guard_values(spec: Spec) -> None:
             assert f"guard = {word}" in text
             if step.taken == target:
                 assert attr(edges[(step.node, target)], "penwidth") == "4"
-    grade = label_text(edges[("crs_grade", "tocilizumab_given")])
+    grade = label_text(edges[("crs_grade", "crs_pathway")])
     assert "ASTCT grade = 4" in grade
     assert "patient p.json: consider_cytosorb (consider_cytosorb)" in title_text(g)
     # off-path edges were not evaluated: no guard value shown
@@ -161,7 +163,7 @@ def test_patient_overlay_highlights_path_and_guard_values(spec: Spec) -> None:
 
 
 def test_patient_overlay_insufficient_data_shows_missing(spec: Spec) -> None:
-    decision = Engine(spec).evaluate({"etiology": "car_t"})
+    decision = Engine(spec).evaluate({"etiology": "car_t", "on_cytosorb": False})
     assert decision.recommendation == "insufficient_data"
     g = diagram(spec, Overlay(decision=decision))
     nodes, edges = nodes_of(g), edges_of(g)
@@ -341,7 +343,7 @@ def test_render_patient_overlay_file(tmp_path: Path) -> None:
     assert code == 0, err
     dot = (tmp_path / "cytosorb_crs.patient-grade4.dot").read_text(encoding="utf-8")
     assert "guard = TRUE" in dot
-    assert "consider_cytosorb via crs_grade -> tocilizumab_given" in out
+    assert "consider_cytosorb via cytosorb_running -> crs_grade -> crs_pathway -> tocilizumab_given" in out
 
 
 def test_render_check_detects_stale_diagrams(tmp_path: Path) -> None:

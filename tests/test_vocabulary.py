@@ -55,9 +55,9 @@ def test_value_wording() -> None:
 
 def test_every_recommendation_has_one_class(spec: Spec) -> None:
     assert {outcome_class(spec, r).cls for r in spec.recommendations} == set(OutcomeClass) - {
-        OutcomeClass.REVIEW,
         OutcomeClass.INSUFFICIENT,
     }
+    assert outcome_class(spec, "specialist_review").cls is OutcomeClass.REVIEW
     assert outcome_class(spec, "cytosorb_contraindicated").cls is OutcomeClass.CONTRAINDICATED
     assert outcome_class(spec, "insufficient_data").cls is OutcomeClass.INSUFFICIENT
     with pytest.raises(KeyError, match="not_a_code"):
