@@ -16,12 +16,13 @@ import pytest
 from hypothesis import Phase, settings
 
 import crs_model
+from crs_model.testing._care import run_care_course
 from crs_model.testing._properties import Context, run_coverage, run_property, suite
 
 FAULTY = Path(__file__).resolve().parents[2] / "specs" / "examples" / "faulty"
 BY_CHECK = {"gap": "totality", "overlap": "totality", "invariant": "invariants", "unreachable": "coverage"}
 OUT_OF_REACH = {"contradiction", "missing-data", "redundant", "uncited"}  # left to the verifier
-# the temporal faults (16-19) need care courses, not single patients: the care-course machine's part
+# the temporal faults (16-20) need care courses, not single patients: the care-course machine's part
 TEMPORAL = {"temporal"}
 
 pytestmark = pytest.mark.quality
@@ -34,14 +35,23 @@ def _check(path: Path) -> str:
     raise AssertionError(f"{path.name}: no '# expect:' line")
 
 
+def _element(path: Path) -> str:
+    for line in path.read_text(encoding="utf-8").splitlines()[:5]:
+        if line.startswith("# expect:"):
+            return line.split()[3]
+    raise AssertionError(f"{path.name}: no '# expect:' line")
+
+
 ALL = sorted(FAULTY.glob("*.yaml"))
 CASES = [p for p in ALL if _check(p) in BY_CHECK]
+COURSES = [p for p in ALL if _check(p) in TEMPORAL]
 
 
 def test_every_planted_fault_is_fuzzed_or_left_to_the_verifier() -> None:
-    assert len(ALL) == 19
+    assert len(ALL) == 20
     assert {_check(p) for p in ALL} == set(BY_CHECK) | OUT_OF_REACH | TEMPORAL
     assert len(CASES) == 9
+    assert len(COURSES) == 5
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
@@ -60,3 +70,16 @@ def test_fuzzing_catches_what_it_can_reach(path: Path) -> None:
         # a 0.4 % chance of a miss for a new seed (the ci profile's seed catches it at example 1,696)
         result = run_property(prop, ctx, fast, 3000)
     assert result.failure is not None, f"{path.name} ({check}) was not caught by {prop_name}"
+
+
+@pytest.mark.parametrize("path", COURSES, ids=[p.stem for p in COURSES])
+def test_care_courses_catch_every_temporal_fault(path: Path) -> None:
+    """The generic care machine finds each temporal fault the model checker refutes: a violated
+    temporal invariant, a transition into an invalid patient, or a start no patient meets."""
+    spec = crs_model.load_spec(path)
+    fast = settings(settings(), phases=[Phase.explicit, Phase.generate], derandomize=True, database=None)
+    result = run_care_course(spec, fast, 1000)
+    assert result.failure is not None, f"{path.name} was not caught by care courses"
+    kind, _, ident = _element(path).partition(":")
+    said = {"invariant": f"violated {ident}", "transition": f"following {ident}", "care": "no care course started"}
+    assert said[kind] in result.failure, result.failure
