@@ -61,12 +61,22 @@ def complete_patients(n: int, seed: int = 7) -> list[dict[str, Any]]:
             "heparin_induced_thrombocytopenia": rng.random() < 0.05,
             "platelets_10e9_l": round(rng.uniform(5, 300), 0),
             "cytosorb_cartridges_used": 0,
+            "on_cytosorb": False,
         }
+        if vaso or p["vasopressin"]:
+            p["norepinephrine_equivalent_ug_kg_min"] = round(rng.uniform(0.05, 0.6), 2)
+        if rng.random() < 0.25:  # on CytoSorb: the course branch
+            hours = round(rng.uniform(0, 120), 1)
+            p.update(on_cytosorb=True, cytosorb_cartridges_used=1 + int(hours // 24), hours_on_cytosorb=hours)
+            p["hours_since_cartridge_change"] = round(min(hours, rng.uniform(0, 30)), 1)
+            p["cytosorb_response"] = rng.choice(["improved", "unchanged", "worsened"])
         p["hemodynamic_instability_persistent"] = (
             p["hypotension"] and doses > 0 and p["corticosteroids_given"] and rng.random() < 0.5
         )
         if doses:
-            p["hours_since_last_tocilizumab"] = round(rng.uniform(1, 48), 1)
+            last = round(rng.uniform(1, 48), 1)
+            p["hours_since_last_tocilizumab"] = last
+            p["hours_since_first_tocilizumab"] = round(last + 8 * (doses - 1) + rng.uniform(0, 12), 1)
         out.append(p)
     return out
 
