@@ -53,6 +53,7 @@ from crs_model.source import Source, YMap, YNode, YScalar, YSeq, load_yaml
 from crs_model.types import BOOL, INT, REAL, Base, Scope, Symbol, SymbolKind, Type, TypeCheckError, check, suggest
 
 E = TypeVar("E", bound=enum.Enum)
+P = TypeVar("P", Invariant, TemporalInvariant)
 
 _IDENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
@@ -336,7 +337,7 @@ class _Builder:
         temporal = self.temporal_invariants(
             r.get(root, "temporal_invariants", "the spec", required=False),
             Scope(inv_symbols, actions, flags, temporal=True),
-            care,
+            "care" in root.items,
             {i.id for i in invariants},
         )
         governance = self.governance(r.get(root, "governance_questions", "the spec", required=False))
@@ -836,18 +837,22 @@ class _Builder:
         return v  # kept even when undeclared, so its actions and flags are known to invariants
 
     def invariants(self, node: YNode | None, scope: Scope) -> tuple[Invariant, ...]:
+        return tuple(self._properties(node, scope, "invariants", "invariant", Invariant))
+
+    def _properties(self, node: YNode | None, scope: Scope, section: str, word: str, make: type[P]) -> list[P]:
+        """The entries of an invariant list (id, description, severity, expr, cites) as ``make`` values."""
         r = self.r
-        out: list[Invariant] = []
-        for ident, m in self._list_entries(node, "invariants"):
-            what = f"invariant '{ident}'"
+        out: list[P] = []
+        for ident, m in self._list_entries(node, section):
+            what = f"{word} '{ident}'"
             r.keys(m, ("id", "description", "severity", "expr", "cites"), what)
             sev = r.choice(m, "severity", what, Severity)
             sc = r.scalar(m, "expr", what)
             f = self._formula(sc, scope, BOOL, what) if sc else None
             cites = self._cites(m, what)
             if f is not None and sev is not None:
-                out.append(Invariant(ident, r.text(m, "description", what), sev, f, cites, m.loc))
-        return tuple(out)
+                out.append(make(ident, r.text(m, "description", what), sev, f, cites, m.loc))
+        return out
 
     def relations(
         self, node: YNode | None, scope: Scope, input_scope: Scope, variables: dict[str, Variable]
@@ -987,26 +992,15 @@ class _Builder:
         )
 
     def temporal_invariants(
-        self, node: YNode | None, scope: Scope, care: Care | None, seen: set[str]
+        self, node: YNode | None, scope: Scope, has_care: bool, seen: set[str]
     ) -> tuple[TemporalInvariant, ...]:
-        r = self.r
-        out: list[TemporalInvariant] = []
-        entries = self._list_entries(node, "temporal_invariants")
-        if entries and care is None and not r.problems:
-            r.err(
-                node.loc if node is not None else None, "temporal invariants need a care section (how a course moves)"
-            )
-        for ident, m in entries:
-            what = f"temporal invariant '{ident}'"
-            if ident in seen:
-                r.err(m.loc, f"{what} has the same id as an invariant")
-            r.keys(m, ("id", "description", "severity", "expr", "cites"), what)
-            sev = r.choice(m, "severity", what, Severity)
-            sc = r.scalar(m, "expr", what)
-            f = self._formula(sc, scope, BOOL, what) if sc else None
-            cites = self._cites(m, what)
-            if f is not None and sev is not None:
-                out.append(TemporalInvariant(ident, r.text(m, "description", what), sev, f, cites, m.loc))
+        out = self._properties(node, scope, "temporal_invariants", "temporal invariant", TemporalInvariant)
+        if out and not has_care:
+            assert node is not None
+            self.r.err(node.loc, "temporal invariants need a care section (how a course moves)")
+        for t in out:
+            if t.id in seen:
+                self.r.err(t.loc, f"temporal invariant '{t.id}' has the same id as an invariant")
         return tuple(out)
 
     def governance(self, node: YNode | None) -> tuple[GovernanceQuestion, ...]:
