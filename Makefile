@@ -38,7 +38,7 @@ diagrams: $(STAMP) system-deps
 
 run: $(STAMP) system-deps
 	$(BIN)/crs-model check-spec
-	$(BIN)/crs-model verify
+	$(BIN)/crs-model verify --bmc-depth 10
 	$(BIN)/crs-model render --out diagrams
 	$(BIN)/crs-model report --out out/cytosorb_crs.report.html
 	$(BIN)/crs-model report --out out/cytosorb_crs.report.md

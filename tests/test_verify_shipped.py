@@ -72,3 +72,18 @@ def test_import_crs_model_does_not_import_z3() -> None:
     code = "import sys, crs_model; crs_model.evaluate({}); print('z3' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
+
+
+def test_every_temporal_invariant_proven(shipped: Spec, report: Report) -> None:
+    assert report.temporal is not None
+    assert report.temporal.depth == 6
+    assert report.temporal.status == {t.id: "proven" for t in shipped.temporal_invariants}
+
+
+@pytest.mark.quality
+def test_temporal_invariants_proven_at_depth_10(shipped: Spec) -> None:
+    # ten consultations reach past the 72 h assessment with a day of margin (24 h at most between two)
+    rep = verify(shipped, checks=["temporal"], bmc_depth=10)
+    assert rep.temporal is not None
+    assert rep.temporal.status == {t.id: "proven" for t in shipped.temporal_invariants}
+    assert not rep.errors

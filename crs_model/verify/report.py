@@ -103,7 +103,7 @@ def finding_order(f: Finding) -> tuple[int, int, int, str, str]:
 class TemporalSummary:
     """What the temporal check established: the depth ``k`` and a verdict per temporal invariant.
 
-    ``proven`` means: for every care course of up to ``depth`` steps from any start state.
+    ``proven`` means: for every care course of up to ``depth`` steps from a state where ``care.start`` holds.
     """
 
     depth: int
@@ -113,7 +113,7 @@ class TemporalSummary:
         """``{"depth": k, "proven_for": ..., "invariants": {...}}``."""
         return {
             "depth": self.depth,
-            "proven_for": f"every care course of up to {self.depth} steps from any start state",
+            "proven_for": f"every care course of up to {self.depth} steps from a state where care.start holds",
             "invariants": dict(sorted(self.status.items())),
         }
 

@@ -177,7 +177,7 @@ def test_cli_depth_in_json(tmp_path: Path) -> None:
     code, out, _ = run_cli("verify", spec.path, "--bmc-depth", "3", "--check", "temporal", "--format", "json")
     doc = json.loads(out)
     assert doc["temporal"]["depth"] == 3
-    assert doc["temporal"]["proven_for"].endswith("up to 3 steps from any start state")
+    assert doc["temporal"]["proven_for"].endswith("up to 3 steps from a state where care.start holds")
     assert code == 0  # sign-off is a warning
 
 

@@ -8,7 +8,7 @@ Three parts, on the spec's care section (a spec without one has no temporal chec
    invalid (domain or constraint) once it is followed and the hours pass, with no
    spontaneous change (else an error with the state as witness);
 3. per temporal invariant, bounded model checking (:mod:`crs_model.verify.bmc`):
-   ``proven`` for every course of up to ``k`` steps from any start state, ``refuted``
+   ``proven`` for every course of up to ``k`` steps from a state where ``care.start`` holds, ``refuted``
    with a shortest counterexample course (replayed, told as a story) or ``unknown``.
 """
 
