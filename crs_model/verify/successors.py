@@ -37,7 +37,7 @@ from crs_model.verify.bmc import Unrolling, preferred_model
 from crs_model.verify.capi import check_fast, mk_and, mk_or
 from crs_model.verify.encoding import Encoding, Undecided
 from crs_model.verify.limits import DEFAULT_BMC_DEPTH, DEFAULT_RLIMIT
-from crs_model.verify.story import SolverStep, replay
+from crs_model.verify.story import SolverStep, Storyteller, replay
 
 START = "(start)"  # the pseudo-state before the first consultation; no code has parentheses
 
@@ -60,6 +60,7 @@ class Successors:
     codes: tuple[str, ...]  # the spec's codes and insufficient_data, in the recommendation type's order
     verdicts: Mapping[Pair, Follows]  # every (START or code, code) pair
     witnesses: Mapping[Pair, tuple[SolverStep, ...]]  # per edge: a shortest course ending with the pair
+    stories: Mapping[Pair, tuple[str, ...]]  # per edge: its witness course as a dated care story
     problems: tuple[str, ...] = ()  # witness courses the engine does not reproduce (internal errors)
     queries: int = 0
     seconds: float = 0.0
@@ -101,6 +102,8 @@ class _Search:
         self.solver = enc.new_solver()
         self.verdicts: dict[Pair, Follows] = {(a, b): Follows.NO for a in (START, *self.codes) for b in self.codes}
         self.witnesses: dict[Pair, tuple[SolverStep, ...]] = {}
+        self.stories: dict[Pair, tuple[str, ...]] = {}
+        self.tell = Storyteller(enc.spec)
         self.undecided: set[Pair] = set()
         self.problems: list[str] = []
         self.queries = 0
@@ -117,7 +120,8 @@ class _Search:
             self.depth,
             self.codes,
             dict(self.verdicts),
-            dict(sorted(self.witnesses.items(), key=lambda kv: list(self.verdicts).index(kv[0]))),
+            {p: self.witnesses[p] for p in self.verdicts if p in self.witnesses},
+            {p: self.stories[p] for p in self.verdicts if p in self.stories},
             tuple(self.problems),
             self.queries,
             time.perf_counter() - t0,
@@ -181,6 +185,9 @@ class _Search:
             run = replay(self.sem, course, None)
             if run.disagreement is not None:
                 self.problems.append(f"the witness course of {pair[0]} -> {pair[1]}: {run.disagreement}")
+                continue
+            then = "the course opens with" if i == 0 else f"{pair[0]} is followed by"
+            self.stories[pair] = tuple(self.tell.story(run, f"{then} {code}"))
         return True
 
 
