@@ -57,6 +57,21 @@ class Overlay:
     findings: tuple[FindingLike, ...] | None = None
 
 
+def title_rows(spec: Spec, view: str) -> list[str]:
+    """The title block's rows: spec title, id, version, status, sha256 and the view in words."""
+    md = spec.metadata
+    return [
+        row(f"<B>{esc(md.title)}</B>", size=18),
+        row(
+            f"spec <B>{esc(md.id)}</B>   version <B>{esc(md.version)}</B>   "
+            f"status <B>{esc(md.status.value.upper())}</B>",
+            size=12,
+        ),
+        row(f"sha256 {esc(spec.sha256)}", size=10),
+        row(esc(view), size=10, colour="#555555"),
+    ]
+
+
 class _Builder:
     def __init__(self, spec: Spec, overlay: Overlay, *, compact: bool) -> None:
         self.spec = spec
@@ -100,17 +115,7 @@ class _Builder:
         return SEVERITY_COLOUR.get(worst, SEVERITY_COLOUR["info"])
 
     def title_block(self, view: str) -> str:
-        md = self.spec.metadata
-        rows = [
-            row(f"<B>{esc(md.title)}</B>", size=18),
-            row(
-                f"spec <B>{esc(md.id)}</B>   version <B>{esc(md.version)}</B>   "
-                f"status <B>{esc(md.status.value.upper())}</B>",
-                size=12,
-            ),
-            row(f"sha256 {esc(self.spec.sha256)}", size=10),
-            row(esc(view), size=10, colour="#555555"),
-        ]
+        rows = title_rows(self.spec, view)
         d = self.overlay.decision
         if d is not None:
             who = f"patient {self.overlay.patient_label}: " if self.overlay.patient_label else "patient: "

@@ -50,8 +50,13 @@ def run_graphviz(dot_source: str, fmt: str) -> bytes:
     return proc.stdout
 
 
-def svg_inline(svg: bytes | str) -> str:
-    """Graphviz SVG from its ``<svg`` element on: no XML prolog, no DOCTYPE (an external DTD URL), for inline HTML."""
+def svg_inline(svg: bytes | str, id_prefix: str = "") -> str:
+    """Graphviz SVG from its ``<svg`` element on: no XML prolog, no DOCTYPE (an external DTD URL), for inline HTML.
+
+    ``id_prefix`` is put before every element id, so two diagrams in one page keep unique ids
+    (Graphviz numbers ``graph0``, ``node1`` ... in every SVG).
+    """
     text = svg.decode("utf-8") if isinstance(svg, bytes) else svg
     start = text.find("<svg")
-    return text[start:] if start >= 0 else text
+    text = text[start:] if start >= 0 else text
+    return text.replace(' id="', f' id="{id_prefix}') if id_prefix else text

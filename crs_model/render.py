@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from crs_model.care_diagram import SuccessorsLike, care_diagram
 from crs_model.diagram import Overlay, diagram, dot_text, view_suffix, views
 from crs_model.errors import RenderError
 from crs_model.fileio import spec_stem
 from crs_model.graphviz import FORMATS, graphviz_binary, graphviz_version, run_graphviz, svg_inline
 from crs_model.model import OutcomeClass, Spec
 from crs_model.vocabulary import SEVERITY_COLOUR, ClassStyle, FindingLike, outcome_class
+
+CARE_SUFFIX = ".care"  # the care-course diagram's file-name suffix
 
 
 def write_diagrams(
@@ -27,8 +30,11 @@ def write_diagrams(
     overlay: Overlay | None = None,
     stem: str | None = None,
     split: bool | None = None,
+    care: SuccessorsLike | None = None,
 ) -> list[Path]:
     """Write every view of ``spec`` as DOT (always) and the requested image formats; returns the paths.
+
+    With ``care`` (proven successor pairs of the spec's care course), the care diagram too (``<stem>.care``).
 
     Raises :class:`RenderError` before writing anything when an image format needs Graphviz and it is missing,
     and :class:`OutputFileError` naming the path when a file cannot be written (each file is written atomically).
@@ -45,9 +51,12 @@ def write_diagrams(
     make_dirs(out)  # OutputFileError (exit 2, naming the path) when it cannot be created
     base = stem or spec_stem(spec.path)
     written: list[Path] = []
-    for view in views(spec, split=split):
-        source = dot_text(diagram(spec, overlay, view=view))
-        name = base + view_suffix(view)
+    sources = [
+        (base + view_suffix(view), dot_text(diagram(spec, overlay, view=view))) for view in views(spec, split=split)
+    ]
+    if care is not None:
+        sources.append((base + CARE_SUFFIX, dot_text(care_diagram(spec, care))))
+    for name, source in sources:
         path = out / f"{name}.dot"
         write_atomic(path, source.encode("utf-8"))  # replaces a symlink, never writes through it
         written.append(path)
@@ -59,6 +68,7 @@ def write_diagrams(
 
 
 __all__ = [
+    "CARE_SUFFIX",
     "FORMATS",
     "SEVERITY_COLOUR",
     "ClassStyle",
@@ -66,6 +76,8 @@ __all__ = [
     "OutcomeClass",
     "Overlay",
     "RenderError",
+    "SuccessorsLike",
+    "care_diagram",
     "diagram",
     "dot_text",
     "graphviz_binary",

@@ -71,6 +71,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crs_model.testing.*",
             "crs_model.render*",
             "crs_model.diagram",
+            "crs_model.care_diagram",
             "crs_model.dot_labels",
             "crs_model.graphviz",
             "crs_model.report*",
@@ -84,7 +85,13 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 BACKENDS: dict[str, tuple[str, ...]] = {
     "verify": ("crs_model.verify", "crs_model.verify.*"),
     "testing": ("crs_model.testing", "crs_model.testing.*"),
-    "render": ("crs_model.render*", "crs_model.diagram", "crs_model.dot_labels", "crs_model.graphviz"),
+    "render": (
+        "crs_model.render*",
+        "crs_model.diagram",
+        "crs_model.care_diagram",
+        "crs_model.dot_labels",
+        "crs_model.graphviz",
+    ),
     "report": ("crs_model.report*",),
     "signoff": ("crs_model.signoff",),
 }

@@ -134,8 +134,15 @@ def test_committed_diagrams_are_fresh(spec: Spec) -> None:
         path = DIAGRAMS / f"cytosorb_crs{suffix}.dot"
         if not path.is_file() or path.read_text(encoding="utf-8") != dot_text(diagram(spec, view=view)):
             stale.append(str(path.relative_to(ROOT)))
+    assert spec.care is not None  # the shipped spec has a care course: its diagram is committed too
+    from crs_model.care_diagram import care_diagram
+    from crs_model.verify.successors import successors
+
+    care = DIAGRAMS / "cytosorb_crs.care.dot"
+    if not care.is_file() or care.read_text(encoding="utf-8") != dot_text(care_diagram(spec, successors(spec))):
+        stale.append(str(care.relative_to(ROOT)))
     assert not stale, f"stale diagrams {stale}: regenerate with `make diagrams` (crs-model render --out diagrams)"
-    for view in views(spec):
+    for view in [*views(spec), "care"]:
         suffix = "" if view == "full" else "." + view
         assert (DIAGRAMS / f"cytosorb_crs{suffix}.svg").is_file()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import crs_model
 from crs_model.cli import main
 from tests.conftest import SPEC_PATH as SPEC
 
@@ -68,8 +69,9 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
             page.on("request", lambda r: requests.append(r.url))
             response = page.goto(url, wait_until="load")
             assert response is None or response.ok
-            svg = page.locator("figure.diagram svg")
-            assert svg.count() == 1
+            figures = page.locator("figure.diagram svg")
+            assert figures.count() == 2  # the decision diagram and the care-course diagram
+            svg = figures.nth(0)
             assert svg.is_visible()
             box = svg.bounding_box()
             assert box is not None
@@ -77,6 +79,17 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
             assert box["height"] > 300
             # the diagram is the spec's: one Graphviz node group per decision, outcome and legend
             assert page.locator("figure.diagram svg g.node").count() >= 6 + 8
+            # the care diagram: one node per recommendation code (and insufficient_data), the start, the legend
+            care = figures.nth(1)
+            assert care.is_visible()
+            assert care.locator("g.node").count() == len(crs_model.load_spec(SPEC).recommendations) + 3
+            assert care.locator("g.edge").count() > 0
+            # two inline SVGs in one page: every element id is still unique
+            dupes = page.evaluate(
+                "() => { const ids = [...document.querySelectorAll('[id]')].map(e => e.id);"
+                " return ids.length - new Set(ids).size; }"
+            )
+            assert dupes == 0
             assert page.locator("h2#signoff").is_visible()
             assert page.title().startswith("CytoSorb hemoadsorption")
             page.screenshot(path=str(shot), full_page=False)

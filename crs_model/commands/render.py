@@ -20,7 +20,8 @@ def register(sub: Any) -> None:
         "render",
         help="draw the decision graph (DOT always; SVG/PNG/PDF through Graphviz)",
         description="Write the decision diagrams of a spec: the full graph, a compact overview and, for large "
-        "graphs or with --split, one diagram per decision node. DOT is always written; image formats need "
+        "graphs or with --split, one diagram per decision node; with a care section, the care-course diagram "
+        "(which recommendation can follow which, proven by the verifier). DOT is always written; image formats need "
         "Graphviz's 'dot'. --patient highlights the path the engine takes for one patient; --findings marks "
         "what the verifier reports.",
     )
@@ -129,13 +130,20 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         stem += ".findings"
     overlay = Overlay(decision=decision, patient_label=label, findings=findings)
     split = True if args.split else None
+    # the care diagram belongs to the spec, not to an overlay: drawn with the plain diagrams only
+    care, problems = (None, ()) if decision is not None or findings is not None else _care(spec, err)
     if args.check:
-        stale = []
-        for view in views(spec, split=split):
-            from crs_model.render import view_suffix
+        from crs_model.render import CARE_SUFFIX, care_diagram, view_suffix
 
-            path = Path(args.out) / f"{stem}{view_suffix(view)}.dot"
-            fresh = dot_text(diagram(spec, overlay, view=view)).encode("utf-8")
+        wanted = [
+            (Path(args.out) / f"{stem}{view_suffix(view)}.dot", dot_text(diagram(spec, overlay, view=view)))
+            for view in views(spec, split=split)
+        ]
+        if care is not None:
+            wanted.append((Path(args.out) / f"{stem}{CARE_SUFFIX}.dot", dot_text(care_diagram(spec, care))))
+        stale = []
+        for path, text in wanted:
+            fresh = text.encode("utf-8")
             try:  # a file of another size, a FIFO or a missing file are all stale
                 same = read_regular(path, len(fresh)) == fresh
             except InputFileError:
@@ -148,12 +156,28 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             err.write(f"crs-model: note: regenerate with: crs-model render {spec.path} --out {args.out}\n")
             return 1
         out.write(f"ok: diagrams in {args.out} match {spec.path}\n")
-        return 0
-    for path in write_diagrams(spec, args.out, formats=formats, overlay=overlay, stem=stem, split=split):
+        return 1 if problems else 0
+    for path in write_diagrams(spec, args.out, formats=formats, overlay=overlay, stem=stem, split=split, care=care):
         out.write(f"wrote {path}\n")
     if decision is not None:
         out.write(f"patient {label}: {decision.recommendation} via {' -> '.join(decision.path)}\n")
-    return 0
+    return 1 if problems else 0
+
+
+def _care(spec: Any, err: TextIO) -> tuple[Any, tuple[str, ...]]:
+    """The proven successor pairs for the care diagram (None without a care section or verifier) and
+    the internal errors of their witness courses, each written to ``err``."""
+    from crs_model.report import care_successors
+
+    if spec.care is None:
+        return None, ()
+    care, why = care_successors(spec)
+    if care is None:
+        err.write(f"crs-model: note: care diagram skipped: {why}\n")
+        return None, ()
+    for p in care.problems:
+        err.write(f"crs-model: error: internal: {p}\n")
+    return care, tuple(care.problems)
 
 
 def report_format(out: str | None, fmt: str | None) -> str:

@@ -16,7 +16,7 @@ inline CSS (``pack.css``) and inline SVG and references nothing outside itself.
 from __future__ import annotations
 
 from crs_model.report.html_writer import to_html
-from crs_model.report.inputs import PackInputs, gather, run_verifier, tool_versions
+from crs_model.report.inputs import PackInputs, care_successors, gather, run_verifier, tool_versions
 from crs_model.report.markdown_writer import to_markdown
 from crs_model.report.trace_map import TraceEntry, TraceMap, load_trace_map, trace_path
 
@@ -24,6 +24,7 @@ __all__ = [
     "PackInputs",
     "TraceEntry",
     "TraceMap",
+    "care_successors",
     "gather",
     "load_trace_map",
     "run_verifier",

@@ -27,6 +27,9 @@ class PackInputs:
     signoffs: tuple[SignoffRecord, ...] = ()
     signoff_problem: str = ""
     tools: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    care: Any = None  # crs_model.verify.successors.Successors of the care course (duck-typed)
+    care_svg: str | None = None
+    care_note: str = ""  # why the care diagram is absent
 
 
 def tool_versions(graphviz: str | None, solver: str | None) -> tuple[tuple[str, str], ...]:
@@ -53,6 +56,23 @@ def run_verifier(spec: Spec) -> tuple[Any, str]:
     return module.verify(spec), ""
 
 
+def care_successors(spec: Spec) -> tuple[Any, str]:
+    """``(successors, "")`` of the spec's care course (:mod:`crs_model.verify.successors`), or ``(None, why)``.
+
+    ``why`` says the spec has no care section or this build has no verifier (then no
+    care diagram is drawn: an edge is drawn only when proven).
+    """
+    import importlib
+
+    if spec.care is None:
+        return None, "the spec has no care section"
+    try:
+        module = importlib.import_module("crs_model.verify.successors")
+    except ImportError as exc:
+        return None, f"the care diagram needs the verifier, which is not available in this build ({exc})"
+    return module.successors(spec), ""
+
+
 def gather(
     spec: Spec,
     *,
@@ -62,11 +82,12 @@ def gather(
 ) -> PackInputs:
     """Collect the pack's inputs: verifier report, diagram SVG, traceability map, sign-offs, versions.
 
-    Missing pieces (no Graphviz, no verifier, no map, malformed sign-off file) are
-    stated in the pack rather than raised, so the committee sees what is absent.
+    With a care section, also the proven successor pairs of the care course and their
+    diagram. Missing pieces (no Graphviz, no verifier, no map, malformed sign-off file)
+    are stated in the pack rather than raised, so the committee sees what is absent.
     """
     from crs_model.errors import RenderError, SignoffError
-    from crs_model.render import Overlay, diagram, dot_text, graphviz_version, run_graphviz, svg_inline
+    from crs_model.render import Overlay, care_diagram, diagram, dot_text, graphviz_version, run_graphviz, svg_inline
     from crs_model.signoff import read_records, signoff_findings
 
     report, note = run_verifier(spec) if verifier else (None, "skipped (--no-verify)")
@@ -82,6 +103,15 @@ def gather(
             svg_text = svg_inline(run_graphviz(dot_text(diagram(spec, overlay)), "svg"))
         except RenderError as exc:
             svg_note = f"Diagram not embedded: {exc}."
+    care, care_note = (None, "")
+    care_svg: str | None = None
+    if spec.care is not None:
+        care, care_note = care_successors(spec) if verifier else (None, "the verifier was not run (--no-verify)")
+        if care is not None and svg:
+            try:
+                care_svg = svg_inline(run_graphviz(dot_text(care_diagram(spec, care)), "svg"), id_prefix="care-")
+            except RenderError as exc:
+                care_note = f"Care diagram not embedded: {exc}."
     try:
         records = read_records(spec.path)
         problem = ""
@@ -100,4 +130,7 @@ def gather(
         signoffs=records,
         signoff_problem=problem,
         tools=tool_versions(graphviz_version(), solver),
+        care=care,
+        care_svg=care_svg,
+        care_note=care_note,
     )

@@ -6,7 +6,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from crs_model.model import Spec
+from crs_model.care_diagram import follow_sets, held_inputs, labels, step_hours_text
+from crs_model.fileio import spec_stem
+from crs_model.model import INSUFFICIENT_DATA, Spec
 from crs_model.report.document import (
     UL,
     B,
@@ -291,6 +293,140 @@ class Sections:
         out.extend(examples)
         return out
 
+    # ------------------------------------------------------------ care course
+    def care(self) -> list[Block]:
+        """The care section in words, its transitions, the temporal invariants and the care diagram."""
+        spec, care = self.spec, self.spec.care
+        if care is None:
+            return []
+        out: list[Block] = [H(2, "Care course", "care")]
+        if care.description:
+            out.append(P([T(" ".join(care.description.split()))]))
+        rows: list[list[Cell]] = [
+            [[T("A course starts when")], [T(self.words.render(care.start.ast))]],
+            [[T("Hours between consultations")], [T(step_hours_text(care))]],
+            [[T("Clock inputs (grow with the hours)")], [T(labels(spec, care.clock))]],
+            [[T("Inputs that change by themselves")], [T(labels(spec, care.spontaneous))]],
+            [[T("Held unless a transition sets them")], [T(labels(spec, held_inputs(spec)))]],
+            [[T("Sources")], self.cites(care.cites)],
+        ]
+        out.append(Table(["", ""], rows, "kv"))
+        out.append(H(3, "Transitions: what following a recommendation does", "care-transitions"))
+        trows: list[list[Cell]] = []
+        for code, follow in care.follow.items():
+            cls = outcome_class(spec, code)
+            sets = "; ".join(f"{name} ← {value}" for name, value in follow_sets(spec, code))
+            what: Cell = [T(sets)]
+            if follow.description:
+                what.append(T(" — " + " ".join(follow.description.split())))
+            trows.append([[Badge(cls.title, cls), T(" "), Code(code)], what, self.cites(follow.cites)])
+        out.append(Table(["Recommendation", "Following it sets", "Sources"], trows))
+        quiet = [c for c in (*spec.recommendations, INSUFFICIENT_DATA) if c not in care.follow]
+        out.append(P([T("Following any other recommendation changes no input: "), *_join_codes(quiet), T(".")]))
+        out += self._temporal()
+        out += self._successors()
+        return out
+
+    def _temporal(self) -> list[Block]:
+        rep = self.inp.verify_report
+        summary = getattr(rep, "temporal", None) if rep is not None else None
+        status: Mapping[str, str] = getattr(summary, "status", {}) if summary is not None else {}
+        out: list[Block] = [H(3, "Temporal invariants (bounded model checking)", "care-invariants")]
+        if summary is not None:
+            k = summary.depth
+            out.append(
+                P(
+                    [
+                        T(
+                            f"Proven means: true at every step of every care course of up to {k} steps from any "
+                            f"start state (bounded model checking, depth {k})."
+                        )
+                    ]
+                )
+            )
+        else:
+            out.append(
+                Callout(
+                    Tone.WARN,
+                    [T("BMC verdicts unknown: " + (self.inp.verify_note or "the verifier was not run") + ".")],
+                )
+            )
+        if not self.spec.temporal_invariants:
+            out.append(P([T("No temporal invariants are declared.")]))
+            return out
+        rows: list[list[Cell]] = []
+        examples: list[Block] = []
+        for inv in self.spec.temporal_invariants:
+            word = status.get(inv.id) or "not verified"
+            badge = Badge(word.upper() if word == "refuted" else word, status_tone(word, Tone.WARN))
+            depth = [T(f" (depth {summary.depth})")] if summary is not None and inv.id in status else []
+            rows.append(
+                [
+                    [Code(inv.id)],
+                    [T(" ".join(inv.description.split()))],
+                    [T(self.inv_words.render(inv.formula.ast))],
+                    [T(inv.severity.value)],
+                    [badge, *depth],
+                    self.cites(inv.cites),
+                ]
+            )
+            for f in self.findings:
+                course = getattr(f, "course", None)
+                if f.element == f"invariant:{inv.id}" and course:
+                    examples.append(P([B(f"Counterexample course for {inv.id}: "), T(f.message)]))
+                    examples.append(Pre("\n".join(course.get("story", ()))))
+        out.append(Table(["Invariant", "Statement", "Formally", "Severity", "BMC verdict", "Sources"], rows))
+        out.extend(examples)
+        return out
+
+    def _successors(self) -> list[Block]:
+        succ = self.inp.care
+        out: list[Block] = [H(3, "Which recommendation can follow which", "care-diagram")]
+        if succ is None:
+            out.append(Callout(Tone.WARN, [T("Not computed: " + (self.inp.care_note or "unavailable") + ".")]))
+            return out
+        k = succ.depth
+        out.append(
+            P(
+                [
+                    T(
+                        f"An edge A → B is proven: some care course of up to {k} steps from the start has a "
+                        "consultation recommending A directly followed by one recommending B (Z3 on the unrolled "
+                        "course; each witness course below was replayed through the engine). A pair without an edge is "
+                        "proven not to occur within that depth (unsatisfiable); a dashed edge is undecided, not "
+                        "proven."
+                    ),
+                ]
+            )
+        )
+        for problem in succ.problems:
+            out.append(Callout(Tone.BAD, [T("Internal error: " + problem)]))
+        caption = (
+            f"Care course: recommendations coloured by class, each with what following it sets; edges proven "
+            f"reachable in one consultation within courses of up to {k} steps."
+        )
+        fallback = self.inp.care_note or f"See diagrams/{spec_stem(self.spec.path)}.care.svg (crs-model render)."
+        out.append(Figure(self.inp.care_svg, caption, fallback))
+        rows: list[list[Cell]] = []
+        sources = [succ.start, *succ.codes]
+        for a in sources:
+            nexts: Cell = []
+            for b in succ.codes:
+                verdict = succ.verdicts.get((a, b))
+                if verdict == "yes":
+                    nexts += [T(", ")] if nexts else []
+                    nexts.append(Code(b))
+                elif verdict == "unknown":
+                    nexts += [T(", ")] if nexts else []
+                    nexts += [Code(b), T(" "), Badge("undecided", Tone.WARN)]
+            head: Cell = [T("course start")] if a == succ.start else [Code(a)]
+            rows.append([head, nexts or [T("nothing (not given in any course of the depth)")]])
+        out.append(Table(["Recommendation", "Can be followed by"], rows))
+        stories = [f"{a} → {b}:\n" + "\n".join(lines) for (a, b), lines in succ.stories.items()]
+        if stories:
+            out.append(Pre("\n\n".join(stories), f"Witness courses ({len(stories)})"))
+        return out
+
     # ------------------------------------------------------------ findings
     def findings_section(self) -> list[Block]:
         """The verifier's checks and its findings by severity, with witnesses."""
@@ -447,6 +583,7 @@ class Sections:
             *self.rules(),
             *self.parameters(),
             *self.invariants(),
+            *self.care(),
             *self.findings_section(),
             *self.traceability(),
             *self.governance(),
