@@ -12,7 +12,7 @@ Hypothesis draws, so steering shrinks like any other data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from crs_model.expr import (
@@ -30,9 +30,10 @@ from crs_model.expr import (
     Not,
     Num,
     Str,
+    names,
 )
 from crs_model.index import SiteKind, constant_value
-from crs_model.model import Edge, Spec
+from crs_model.model import Edge, HitPolicy, Spec
 from crs_model.pyeval import ARITH_OPS, Fn, compile_expr
 from crs_model.testing._boundaries import harvest
 from crs_model.types import Base, SymbolKind
@@ -43,6 +44,7 @@ Pred = Callable[[Any], bool]
 MAX_DEPTH = 16
 MAX_PATH_EDGES = 65  # longer paths are not steered toward
 _MISSING = object()
+_PASSES = 3  # passes over the conditions of an if/else branch; draws to meet a steering goal
 _MEMO_MAX = 20_000  # predicates (and the answers memoized per predicate) kept before the memo starts afresh
 
 
@@ -107,6 +109,17 @@ class InputModel:
             (c.formula.ast, compile_expr(c.formula.ast, self.symbols)) for c in spec.constraints
         )
         self.paths: dict[str, list[tuple[Edge, ...]]] = _steering_paths(spec)
+        # every steering path with its outcome, outcomes in name order: what an untargeted patient draws from
+        self.every_path: tuple[tuple[str, tuple[Edge, ...]], ...] = tuple(
+            (o, p) for o in sorted(self.paths) for p in self.paths[o]
+        )
+        self._path_goals: dict[int, tuple[tuple[Edge, ...], tuple[tuple[Expr, bool], ...]]] = {}
+        # inputs the constraints name only in the condition of an implication (``x >= 0 implies
+        # <event>``): data that means something only after an event, the first a repair forgets
+        required = {n for c in spec.constraints for n in _required_names(c.formula.ast)}
+        self.conditional: frozenset[str] = frozenset(
+            n for c in spec.constraints for n in names(c.formula.ast) if n in self.candidates and n not in required
+        )
 
     # ------------------------------------------------------------ evaluation
     def full_env(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -282,8 +295,11 @@ class InputModel:
             start = pick(len(viable)) if viable else 0
             for k in range(len(viable)):  # the drawn branch first, then the others until one works
                 path, value = viable[(start + k) % len(viable)]
-                for cond, want in path:
-                    self.make_bool(cond, want, inputs, pick, d)
+                for _ in range(_PASSES):  # meeting a later condition may undo an earlier one
+                    for cond, want in path:
+                        self.make_bool(cond, want, inputs, pick, d)
+                    if all(self.value(cond, inputs) is want for cond, want in path):
+                        break
                 self.make_value(value, pred, inputs, pick, d)
                 if _holds(pred, self.value(node, inputs)):
                     return
@@ -338,15 +354,50 @@ class InputModel:
         self._branches[id(node)] = branches
         return branches
 
+    def path_goals(self, path: tuple[Edge, ...]) -> tuple[tuple[Expr, bool], ...]:
+        """What taking ``path`` asks of the guards, as ``(guard, wanted value)`` pairs: at each
+        node the guards of the edges the engine tries before the taken one (every other edge of
+        a unique node) false, then the taken edge's guard true. Memoized per path object."""
+        hit = self._path_goals.get(id(path))
+        if hit is not None and hit[0] is path:
+            return hit[1]
+        goals: list[tuple[Expr, bool]] = []
+        for e in path:
+            node = self.spec.nodes[e.source]
+            tried = node.edges[: e.index] if node.hit_policy is HitPolicy.FIRST else node.edges
+            goals.extend((o.guard.ast, False) for o in tried if o.index != e.index)
+            goals.append((e.guard.ast, True))
+        out = tuple(goals)
+        self._path_goals[id(path)] = (path, out)
+        return out
+
     def steer(self, path: tuple[Edge, ...], inputs: dict[str, Any], pick: Pick) -> frozenset[str]:
-        """Make every guard on ``path`` true (two passes: a later fix may undo an earlier one).
+        """Make the guards on ``path`` take it (:meth:`path_goals`), in two passes: the second
+        meets each goal still unmet without undoing the others where a few draws allow.
 
         Returns the inputs steering changed, which a following :meth:`repair` keeps."""
         before = dict(inputs)
-        for _ in range(2):
-            for e in path:
-                self.make_bool(e.guard.ast, True, inputs, pick)
+        goals = self.path_goals(path)
+        for ast, want in goals:
+            self.make_bool(ast, want, inputs, pick)
+        for i, (ast, want) in enumerate(goals):  # a later fix may have undone an earlier one
+            if self.value(ast, inputs) is not want:
+                self._meet(ast, want, goals[:i] + goals[i + 1 :], inputs, pick)
         return frozenset(k for k in inputs if before.get(k, _MISSING) != inputs[k])
+
+    def _meet(
+        self, ast: Expr, want: bool, others: tuple[tuple[Expr, bool], ...], inputs: dict[str, Any], pick: Pick
+    ) -> None:
+        """Give ``ast`` the value ``want`` without undoing the ``others`` goals that are met (a
+        few draws), else regardless of them."""
+        met = [g for g in others if self.value(g[0], inputs) is g[1]]
+        for _ in range(_PASSES):
+            start = dict(inputs)
+            self.make_bool(ast, want, inputs, pick)
+            if self.value(ast, inputs) is want and all(self.value(g, inputs) is w for g, w in met):
+                return
+            self._restore(inputs, start)
+        self.make_bool(ast, want, inputs, pick)
 
     def make_known(self, names: tuple[str, ...], inputs: dict[str, Any], pick: Pick) -> None:
         """Give every absent input that the named definitions depend on a candidate value."""
@@ -357,28 +408,119 @@ class InputModel:
                     cands = self.candidates[var]
                     self._set(inputs, var, cands[pick(len(cands))])
 
-    def repair(self, inputs: dict[str, Any], pick: Pick, keep: frozenset[str] = frozenset()) -> None:
-        """Make every declared constraint non-false without changing the inputs in ``keep``
-        where possible; as a last resort forget (make unknown) inputs the constraint names."""
-        self._protected = keep
-        try:
-            for _ in range(2 * len(self.constraints) + 2):
-                bad = [ast for ast, fn in self.constraints if fn(inputs) is False]
-                if not bad:
-                    return
-                self.make_bool(bad[0], True, inputs, pick)
-                if self.constraints and any(fn(inputs) is False for a, fn in self.constraints if a is bad[0]):
-                    for n in self.var_names(bad[0]):
-                        if n not in keep:
-                            self._forget(inputs, n)
-        finally:
-            self._protected = frozenset()
+    def repair(
+        self,
+        inputs: dict[str, Any],
+        pick: Pick,
+        keep: frozenset[str] = frozenset(),
+        goals: tuple[tuple[Expr, bool], ...] = (),
+    ) -> None:
+        """Make every declared constraint non-false, changing values before forgetting any.
+
+        Each violated constraint in turn is mended by the first step that works: a change of
+        inputs outside ``keep`` (then one that may change inputs in ``keep`` too) that breaks
+        no constraint that holds; forgetting (making unknown) one of its *conditional* inputs
+        (see ``conditional``) that breaks none; a change that breaks none mended before (the
+        others are mended in turn); forgetting any one input it names that breaks none mended
+        before; as a last resort forgetting every input it names outside ``keep``. A step
+        works only if it also keeps true each of the ``goals`` (boolean trees, such as the
+        guards of a steered path, with the value each should have) that had it; a step that does not work is undone."""
+        held = tuple(g for g in goals if self.value(g[0], inputs) is g[1])
+        protects = (keep, frozenset()) if keep else (keep,)
+        mended: list[Fn] = []  # constraints mended so far: a later step must not break them again
+        for _ in range(2 * len(self.constraints) + 2):
+            bad = next((c for c in self.constraints if c[1](inputs) is False), None)
+            if bad is None:
+                return
+            ast, fn = bad
+            holding = [f for _, f in self.constraints if f is not fn and f(inputs) is not False]
+            if (
+                any(self._change(bad, inputs, pick, p, held, holding) for p in protects)
+                or self._forget_one(bad, inputs, keep, held, holding, self.conditional)
+                or any(self._change(bad, inputs, pick, p, held, mended) for p in protects)
+                or self._forget_one(bad, inputs, keep, held, mended, None)
+            ):
+                mended.append(fn)
+            else:
+                for n in self.var_names(ast):
+                    if n not in keep:
+                        self._forget(inputs, n)
         for ast, fn in self.constraints:
             if fn(inputs) is False:
                 for n in self.var_names(ast):
                     self._forget(inputs, n)
                     if fn(inputs) is not False:
                         break
+
+    def _mended(self, inputs: dict[str, Any], fn: Fn, held: tuple[tuple[Expr, bool], ...], ok: Sequence[Fn]) -> bool:
+        return (
+            fn(inputs) is not False
+            and all(c(inputs) is not False for c in ok)
+            and all(self.value(g, inputs) is want for g, want in held)
+        )
+
+    def _change(
+        self,
+        bad: tuple[Expr, Fn],
+        inputs: dict[str, Any],
+        pick: Pick,
+        protect: frozenset[str],
+        held: tuple[tuple[Expr, bool], ...],
+        ok: Sequence[Fn],
+    ) -> bool:
+        """Make constraint ``bad`` non-false by changing inputs outside ``protect`` so that
+        ``held`` stay true and ``ok`` non-false; undone if that fails."""
+        ast, fn = bad
+        before = dict(inputs)
+        self._protected = protect
+        try:
+            self.make_bool(ast, True, inputs, pick)
+        finally:
+            self._protected = frozenset()
+        if self._mended(inputs, fn, held, ok):
+            return True
+        self._restore(inputs, before)
+        return False
+
+    def _forget_one(
+        self,
+        bad: tuple[Expr, Fn],
+        inputs: dict[str, Any],
+        keep: frozenset[str],
+        held: tuple[tuple[Expr, bool], ...],
+        ok: Sequence[Fn],
+        among: frozenset[str] | None,
+    ) -> bool:
+        """Forget the first input of constraint ``bad`` (``among`` those, if given; outside
+        ``keep`` first, then conditional ones first) whose loss makes it non-false while ``held``
+        stay true and ``ok`` non-false."""
+        ast, fn = bad
+        names = [n for n in self.var_names(ast) if n in inputs and (among is None or n in among)]
+        for n in sorted(names, key=lambda n: (n in keep, n not in self.conditional)):
+            value = inputs[n]
+            self._forget(inputs, n)
+            if self._mended(inputs, fn, held, ok):
+                return True
+            self._set(inputs, n, value)
+        return False
+
+    def _restore(self, inputs: dict[str, Any], before: dict[str, Any]) -> None:
+        """Undo the edits made since ``before`` (a copy of ``inputs``), keeping the environment in step."""
+        for k in [k for k in inputs if k not in before]:
+            self._forget(inputs, k)
+        for k, v in before.items():
+            if inputs.get(k, _MISSING) is not v:
+                self._set(inputs, k, v)
+
+
+def _required_names(node: Expr) -> set[str]:
+    """The names a constraint requires: outside the conditions of its top-level implications,
+    or in a consequence but not in its own condition."""
+    if isinstance(node, Logic) and node.op == "implies":
+        return names(node.right) - names(node.left)
+    if isinstance(node, Logic) and node.op == "and":
+        return _required_names(node.left) | _required_names(node.right)
+    return names(node)
 
 
 def _typed(value: Any) -> tuple[type, Any]:

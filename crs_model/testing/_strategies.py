@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from crs_model.model import Spec, Variable
+from crs_model.model import Edge, Spec, Variable
 from crs_model.testing._steer import InputModel
 from crs_model.types import Base
 
@@ -140,16 +140,19 @@ def _decode_inputs(src: _Source, absent_per_256: int, decoders: list[tuple[str, 
 
 
 def _finish(src: _Source, model: InputModel, inputs: dict[str, Any], target: str | None) -> Patient:
-    if target is None:
-        outcomes = sorted(model.paths)
-        k = src.byte() % (len(outcomes) + 1)  # 0: no steering
-        target = outcomes[k - 1] if k else None
-    if target is not None and model.paths.get(target):
+    path: tuple[Edge, ...] | None = None
+    if target is None:  # a drawn path of any outcome, so each edge is steered toward, not just each outcome
+        every = model.every_path
+        k = src.byte() % (len(every) + 1)  # 0: no steering
+        if k:
+            target, path = every[k - 1]
+    elif model.paths.get(target):
         paths = model.paths[target]
         path = paths[src.pick(len(paths))]
+    if target is not None and path is not None:
         keep = model.steer(path, inputs, src.pick)
         model.make_known(model.spec.outcomes[target].outputs, inputs, src.pick)
-        model.repair(inputs, src.pick, keep)
+        model.repair(inputs, src.pick, keep, model.path_goals(path))
     else:
         model.repair(inputs, src.pick)
     ordered = {k: inputs[k] for k in model.spec.variables if k in inputs}
