@@ -39,6 +39,7 @@ from crs_model.testing._boundaries import harvest
 from crs_model.types import Base, SymbolKind
 
 Pick = Callable[[int], int]
+_Held = tuple[tuple[Expr, bool, frozenset[str]], ...]  # goals with their values and the inputs they read
 Pred = Callable[[Any], bool]
 
 MAX_DEPTH = 16
@@ -108,6 +109,9 @@ class InputModel:
         self.constraints: tuple[tuple[Expr, Fn], ...] = tuple(
             (c.formula.ast, compile_expr(c.formula.ast, self.symbols)) for c in spec.constraints
         )
+        self._reads: dict[int, frozenset[str]] = {}
+        self._touched: set[str] = set()  # inputs edited since a repair step began
+        self._creads = tuple(frozenset(self.var_names(ast)) for ast, _ in self.constraints)
         self.paths: dict[str, list[tuple[Edge, ...]]] = _steering_paths(spec)
         # every steering path with its outcome, outcomes in name order: what an untargeted patient draws from
         self.every_path: tuple[tuple[str, tuple[Edge, ...]], ...] = tuple(
@@ -131,6 +135,7 @@ class InputModel:
 
     def _set(self, inputs: dict[str, Any], name: str, value: Any) -> None:
         inputs[name] = value
+        self._touched.add(name)
         if self._env_of is inputs:
             env = self._env
             env[name] = value
@@ -139,6 +144,7 @@ class InputModel:
 
     def _forget(self, inputs: dict[str, Any], name: str) -> None:
         inputs.pop(name, None)
+        self._touched.add(name)
         if self._env_of is inputs:
             env = self._env
             env.pop(name, None)
@@ -425,81 +431,93 @@ class InputModel:
         before; as a last resort forgetting every input it names outside ``keep``. A step
         works only if it also keeps true each of the ``goals`` (boolean trees, such as the
         guards of a steered path, with the value each should have) that had it; a step that does not work is undone."""
-        held = tuple(g for g in goals if self.value(g[0], inputs) is g[1])
+        held = tuple((g, want, self.reads(g)) for g, want in goals if self.value(g, inputs) is want)
         protects = (keep, frozenset()) if keep else (keep,)
-        mended: list[Fn] = []  # constraints mended so far: a later step must not break them again
-        for _ in range(2 * len(self.constraints) + 2):
-            bad = next((c for c in self.constraints if c[1](inputs) is False), None)
-            if bad is None:
+        cons = self.constraints
+        mended: list[int] = []  # constraints mended so far: a later step must not break them again
+        for _ in range(2 * len(cons) + 2):
+            holding = [i for i, (_, fn) in enumerate(cons) if fn(inputs) is not False]
+            if len(holding) == len(cons):
                 return
-            ast, fn = bad
-            holding = [f for _, f in self.constraints if f is not fn and f(inputs) is not False]
+            bad = next(i for i in range(len(cons)) if i not in holding)
             if (
                 any(self._change(bad, inputs, pick, p, held, holding) for p in protects)
                 or self._forget_one(bad, inputs, keep, held, holding, self.conditional)
                 or any(self._change(bad, inputs, pick, p, held, mended) for p in protects)
                 or self._forget_one(bad, inputs, keep, held, mended, None)
             ):
-                mended.append(fn)
+                mended.append(bad)
             else:
-                for n in self.var_names(ast):
+                for n in self.var_names(cons[bad][0]):
                     if n not in keep:
                         self._forget(inputs, n)
-        for ast, fn in self.constraints:
+        for ast, fn in cons:
             if fn(inputs) is False:
                 for n in self.var_names(ast):
                     self._forget(inputs, n)
                     if fn(inputs) is not False:
                         break
 
-    def _mended(self, inputs: dict[str, Any], fn: Fn, held: tuple[tuple[Expr, bool], ...], ok: Sequence[Fn]) -> bool:
+    def reads(self, node: Expr) -> frozenset[str]:
+        """The inputs boolean tree ``node`` reads, through the definitions it names (memoized)."""
+        key = id(node)
+        hit = self._reads.get(key)
+        if hit is None:
+            out: set[str] = set()
+            for n in names(node):
+                if n in self.definitions:
+                    out |= self.reads(self.definitions[n])
+                elif n in self.candidates:
+                    out.add(n)
+            hit = self._reads[key] = frozenset(out)
+        return hit
+
+    def _mended(self, inputs: dict[str, Any], bad: int, held: _Held, ok: Sequence[int]) -> bool:
+        """Constraint ``bad`` is non-false, and the edits since ``_touched`` was reset left the
+        constraints ``ok`` non-false and the ``held`` goals at their values (only those that read
+        an edited input are evaluated again)."""
+        cons, touched = self.constraints, self._touched
         return (
-            fn(inputs) is not False
-            and all(c(inputs) is not False for c in ok)
-            and all(self.value(g, inputs) is want for g, want in held)
+            cons[bad][1](inputs) is not False
+            and all(cons[i][1](inputs) is not False for i in ok if not touched.isdisjoint(self._creads[i]))
+            and all(self.value(g, inputs) is want for g, want, r in held if not touched.isdisjoint(r))
         )
 
     def _change(
-        self,
-        bad: tuple[Expr, Fn],
-        inputs: dict[str, Any],
-        pick: Pick,
-        protect: frozenset[str],
-        held: tuple[tuple[Expr, bool], ...],
-        ok: Sequence[Fn],
+        self, bad: int, inputs: dict[str, Any], pick: Pick, protect: frozenset[str], held: _Held, ok: Sequence[int]
     ) -> bool:
         """Make constraint ``bad`` non-false by changing inputs outside ``protect`` so that
-        ``held`` stay true and ``ok`` non-false; undone if that fails."""
-        ast, fn = bad
+        ``held`` keep their values and ``ok`` stay non-false; undone if that fails."""
         before = dict(inputs)
         self._protected = protect
+        self._touched = set()
         try:
-            self.make_bool(ast, True, inputs, pick)
+            self.make_bool(self.constraints[bad][0], True, inputs, pick)
         finally:
             self._protected = frozenset()
-        if self._mended(inputs, fn, held, ok):
+        if self._mended(inputs, bad, held, ok):
             return True
         self._restore(inputs, before)
         return False
 
     def _forget_one(
         self,
-        bad: tuple[Expr, Fn],
+        bad: int,
         inputs: dict[str, Any],
         keep: frozenset[str],
-        held: tuple[tuple[Expr, bool], ...],
-        ok: Sequence[Fn],
+        held: _Held,
+        ok: Sequence[int],
         among: frozenset[str] | None,
     ) -> bool:
         """Forget the first input of constraint ``bad`` (``among`` those, if given; outside
         ``keep`` first, then conditional ones first) whose loss makes it non-false while ``held``
-        stay true and ``ok`` non-false."""
-        ast, fn = bad
-        names = [n for n in self.var_names(ast) if n in inputs and (among is None or n in among)]
+        keep their values and ``ok`` stay non-false."""
+        names = [n for n in self.var_names(self.constraints[bad][0]) if n in inputs and (among is None or n in among)]
         for n in sorted(names, key=lambda n: (n in keep, n not in self.conditional)):
             value = inputs[n]
+            self._touched = {n}
             self._forget(inputs, n)
-            if self._mended(inputs, fn, held, ok):
+            if self._mended(inputs, bad, held, ok):
                 return True
             self._set(inputs, n, value)
         return False
