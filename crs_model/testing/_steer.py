@@ -117,7 +117,7 @@ class InputModel:
         self.every_path: tuple[tuple[str, tuple[Edge, ...]], ...] = tuple(
             (o, p) for o in sorted(self.paths) for p in self.paths[o]
         )
-        self._path_goals: dict[int, tuple[tuple[Edge, ...], tuple[tuple[Expr, bool], ...]]] = {}
+        self._path_goals: dict[int, tuple[tuple[Edge, ...], tuple[tuple[Expr, bool], ...], tuple[int, ...]]] = {}
         # inputs the constraints name only in the condition of an implication (``x >= 0 implies
         # <event>``): data that means something only after an event, the first a repair forgets
         required = {n for c in spec.constraints for n in _required_names(c.formula.ast)}
@@ -360,30 +360,36 @@ class InputModel:
         self._branches[id(node)] = branches
         return branches
 
-    def path_goals(self, path: tuple[Edge, ...]) -> tuple[tuple[Expr, bool], ...]:
-        """What taking ``path`` asks of the guards, as ``(guard, wanted value)`` pairs: at each
-        node the guards of the edges the engine tries before the taken one (every other edge of
-        a unique node) false, then the taken edge's guard true. Memoized per path object."""
+    def path_goals(self, path: tuple[Edge, ...], edges: int | None = None) -> tuple[tuple[Expr, bool], ...]:
+        """What taking ``path`` (its first ``edges`` edges, if given) asks of the guards, as
+        ``(guard, wanted value)`` pairs: at each node the guards of the edges the engine tries
+        before the taken one (every other edge of a unique node) false, then the taken edge's
+        guard true. Memoized per path object."""
         hit = self._path_goals.get(id(path))
-        if hit is not None and hit[0] is path:
+        if hit is None or hit[0] is not path:
+            goals: list[tuple[Expr, bool]] = []
+            ends: list[int] = []  # goals up to and including each edge
+            for e in path:
+                node = self.spec.nodes[e.source]
+                tried = node.edges[: e.index] if node.hit_policy is HitPolicy.FIRST else node.edges
+                goals.extend((o.guard.ast, False) for o in tried if o.index != e.index)
+                goals.append((e.guard.ast, True))
+                ends.append(len(goals))
+            hit = self._path_goals[id(path)] = (path, tuple(goals), tuple(ends))
+        if edges is None or edges >= len(path):
             return hit[1]
-        goals: list[tuple[Expr, bool]] = []
-        for e in path:
-            node = self.spec.nodes[e.source]
-            tried = node.edges[: e.index] if node.hit_policy is HitPolicy.FIRST else node.edges
-            goals.extend((o.guard.ast, False) for o in tried if o.index != e.index)
-            goals.append((e.guard.ast, True))
-        out = tuple(goals)
-        self._path_goals[id(path)] = (path, out)
-        return out
+        return hit[1][: hit[2][edges - 1]] if edges > 0 else ()
 
-    def steer(self, path: tuple[Edge, ...], inputs: dict[str, Any], pick: Pick) -> frozenset[str]:
-        """Make the guards on ``path`` take it (:meth:`path_goals`), in two passes: the second
-        meets each goal still unmet without undoing the others where a few draws allow.
+    def steer(
+        self, path: tuple[Edge, ...], inputs: dict[str, Any], pick: Pick, edges: int | None = None
+    ) -> frozenset[str]:
+        """Make the guards on ``path`` (its first ``edges`` edges, if given) take it
+        (:meth:`path_goals`), in two passes: the second meets each goal still unmet without
+        undoing the others where a few draws allow.
 
         Returns the inputs steering changed, which a following :meth:`repair` keeps."""
         before = dict(inputs)
-        goals = self.path_goals(path)
+        goals = self.path_goals(path, edges)
         for ast, want in goals:
             self.make_bool(ast, want, inputs, pick)
         for i, (ast, want) in enumerate(goals):  # a later fix may have undone an earlier one
