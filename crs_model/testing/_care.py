@@ -100,7 +100,7 @@ def _plan(spec: Spec) -> _Plan:
         for _ in range(2):
             model.make_bool(start_ast, True, inputs, src.pick)
         keep = frozenset(k for k in inputs if before.get(k) != inputs[k])
-        model.repair(inputs, src.pick, keep)
+        model.repair(inputs, src.pick, keep, ((start_ast, True),))  # repair keeps the start condition
         return inputs
 
     spontaneous = _decoders(model, list(care.spontaneous))

@@ -12,7 +12,7 @@ Hypothesis draws, so steering shrinks like any other data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from crs_model.expr import (
@@ -30,19 +30,22 @@ from crs_model.expr import (
     Not,
     Num,
     Str,
+    names,
 )
 from crs_model.index import SiteKind, constant_value
-from crs_model.model import Edge, Spec
+from crs_model.model import Edge, HitPolicy, Spec
 from crs_model.pyeval import ARITH_OPS, Fn, compile_expr
 from crs_model.testing._boundaries import harvest
 from crs_model.types import Base, SymbolKind
 
 Pick = Callable[[int], int]
+_Held = tuple[tuple[Expr, bool, frozenset[str]], ...]  # goals with their values and the inputs they read
 Pred = Callable[[Any], bool]
 
 MAX_DEPTH = 16
 MAX_PATH_EDGES = 65  # longer paths are not steered toward
 _MISSING = object()
+_PASSES = 3  # passes over the conditions of an if/else branch; draws to meet a steering goal
 _MEMO_MAX = 20_000  # predicates (and the answers memoized per predicate) kept before the memo starts afresh
 
 
@@ -106,7 +109,21 @@ class InputModel:
         self.constraints: tuple[tuple[Expr, Fn], ...] = tuple(
             (c.formula.ast, compile_expr(c.formula.ast, self.symbols)) for c in spec.constraints
         )
+        self._reads: dict[int, frozenset[str]] = {}
+        self._touched: set[str] = set()  # inputs edited since a repair step began
+        self._creads = tuple(frozenset(self.var_names(ast)) for ast, _ in self.constraints)
         self.paths: dict[str, list[tuple[Edge, ...]]] = _steering_paths(spec)
+        # every steering path with its outcome, outcomes in name order: what an untargeted patient draws from
+        self.every_path: tuple[tuple[str, tuple[Edge, ...]], ...] = tuple(
+            (o, p) for o in sorted(self.paths) for p in self.paths[o]
+        )
+        self._path_goals: dict[int, tuple[tuple[Edge, ...], tuple[tuple[Expr, bool], ...], tuple[int, ...]]] = {}
+        # inputs the constraints name only in the condition of an implication (``x >= 0 implies
+        # <event>``): data that means something only after an event, the first a repair forgets
+        required = {n for c in spec.constraints for n in _required_names(c.formula.ast)}
+        self.conditional: frozenset[str] = frozenset(
+            n for c in spec.constraints for n in names(c.formula.ast) if n in self.candidates and n not in required
+        )
 
     # ------------------------------------------------------------ evaluation
     def full_env(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -118,6 +135,7 @@ class InputModel:
 
     def _set(self, inputs: dict[str, Any], name: str, value: Any) -> None:
         inputs[name] = value
+        self._touched.add(name)
         if self._env_of is inputs:
             env = self._env
             env[name] = value
@@ -126,6 +144,7 @@ class InputModel:
 
     def _forget(self, inputs: dict[str, Any], name: str) -> None:
         inputs.pop(name, None)
+        self._touched.add(name)
         if self._env_of is inputs:
             env = self._env
             env.pop(name, None)
@@ -282,8 +301,11 @@ class InputModel:
             start = pick(len(viable)) if viable else 0
             for k in range(len(viable)):  # the drawn branch first, then the others until one works
                 path, value = viable[(start + k) % len(viable)]
-                for cond, want in path:
-                    self.make_bool(cond, want, inputs, pick, d)
+                for _ in range(_PASSES):  # meeting a later condition may undo an earlier one
+                    for cond, want in path:
+                        self.make_bool(cond, want, inputs, pick, d)
+                    if all(self.value(cond, inputs) is want for cond, want in path):
+                        break
                 self.make_value(value, pred, inputs, pick, d)
                 if _holds(pred, self.value(node, inputs)):
                     return
@@ -338,15 +360,56 @@ class InputModel:
         self._branches[id(node)] = branches
         return branches
 
-    def steer(self, path: tuple[Edge, ...], inputs: dict[str, Any], pick: Pick) -> frozenset[str]:
-        """Make every guard on ``path`` true (two passes: a later fix may undo an earlier one).
+    def path_goals(self, path: tuple[Edge, ...], edges: int | None = None) -> tuple[tuple[Expr, bool], ...]:
+        """What taking ``path`` (its first ``edges`` edges, if given) asks of the guards, as
+        ``(guard, wanted value)`` pairs: at each node the guards of the edges the engine tries
+        before the taken one (every other edge of a unique node) false, then the taken edge's
+        guard true. Memoized per path object."""
+        hit = self._path_goals.get(id(path))
+        if hit is None or hit[0] is not path:
+            goals: list[tuple[Expr, bool]] = []
+            ends: list[int] = []  # goals up to and including each edge
+            for e in path:
+                node = self.spec.nodes[e.source]
+                tried = node.edges[: e.index] if node.hit_policy is HitPolicy.FIRST else node.edges
+                goals.extend((o.guard.ast, False) for o in tried if o.index != e.index)
+                goals.append((e.guard.ast, True))
+                ends.append(len(goals))
+            hit = self._path_goals[id(path)] = (path, tuple(goals), tuple(ends))
+        if edges is None or edges >= len(path):
+            return hit[1]
+        return hit[1][: hit[2][edges - 1]] if edges > 0 else ()
+
+    def steer(
+        self, path: tuple[Edge, ...], inputs: dict[str, Any], pick: Pick, edges: int | None = None
+    ) -> frozenset[str]:
+        """Make the guards on ``path`` (its first ``edges`` edges, if given) take it
+        (:meth:`path_goals`), in two passes: the second meets each goal still unmet without
+        undoing the others where a few draws allow.
 
         Returns the inputs steering changed, which a following :meth:`repair` keeps."""
         before = dict(inputs)
-        for _ in range(2):
-            for e in path:
-                self.make_bool(e.guard.ast, True, inputs, pick)
+        goals = self.path_goals(path, edges)
+        for ast, want in goals:
+            self.make_bool(ast, want, inputs, pick)
+        for i, (ast, want) in enumerate(goals):  # a later fix may have undone an earlier one
+            if self.value(ast, inputs) is not want:
+                self._meet(ast, want, goals[:i] + goals[i + 1 :], inputs, pick)
         return frozenset(k for k in inputs if before.get(k, _MISSING) != inputs[k])
+
+    def _meet(
+        self, ast: Expr, want: bool, others: tuple[tuple[Expr, bool], ...], inputs: dict[str, Any], pick: Pick
+    ) -> None:
+        """Give ``ast`` the value ``want`` without undoing the ``others`` goals that are met (a
+        few draws), else regardless of them."""
+        met = [g for g in others if self.value(g[0], inputs) is g[1]]
+        for _ in range(_PASSES):
+            start = dict(inputs)
+            self.make_bool(ast, want, inputs, pick)
+            if self.value(ast, inputs) is want and all(self.value(g, inputs) is w for g, w in met):
+                return
+            self._restore(inputs, start)
+        self.make_bool(ast, want, inputs, pick)
 
     def make_known(self, names: tuple[str, ...], inputs: dict[str, Any], pick: Pick) -> None:
         """Give every absent input that the named definitions depend on a candidate value."""
@@ -357,28 +420,131 @@ class InputModel:
                     cands = self.candidates[var]
                     self._set(inputs, var, cands[pick(len(cands))])
 
-    def repair(self, inputs: dict[str, Any], pick: Pick, keep: frozenset[str] = frozenset()) -> None:
-        """Make every declared constraint non-false without changing the inputs in ``keep``
-        where possible; as a last resort forget (make unknown) inputs the constraint names."""
-        self._protected = keep
-        try:
-            for _ in range(2 * len(self.constraints) + 2):
-                bad = [ast for ast, fn in self.constraints if fn(inputs) is False]
-                if not bad:
-                    return
-                self.make_bool(bad[0], True, inputs, pick)
-                if self.constraints and any(fn(inputs) is False for a, fn in self.constraints if a is bad[0]):
-                    for n in self.var_names(bad[0]):
-                        if n not in keep:
-                            self._forget(inputs, n)
-        finally:
-            self._protected = frozenset()
-        for ast, fn in self.constraints:
+    def repair(
+        self,
+        inputs: dict[str, Any],
+        pick: Pick,
+        keep: frozenset[str] = frozenset(),
+        goals: tuple[tuple[Expr, bool], ...] = (),
+    ) -> None:
+        """Make every declared constraint non-false, changing values before forgetting any.
+
+        Each violated constraint in turn is mended by the first step that works: a change of
+        inputs outside ``keep`` (then one that may change inputs in ``keep`` too) that breaks
+        no constraint that holds; forgetting (making unknown) one of its *conditional* inputs
+        (see ``conditional``) that breaks none; a change that breaks none mended before (the
+        others are mended in turn); forgetting any one input it names that breaks none mended
+        before; as a last resort forgetting every input it names outside ``keep``. A step
+        works only if it also keeps true each of the ``goals`` (boolean trees, such as the
+        guards of a steered path, with the value each should have) that had it; a step that does not work is undone."""
+        held = tuple((g, want, self.reads(g)) for g, want in goals if self.value(g, inputs) is want)
+        protects = (keep, frozenset()) if keep else (keep,)
+        cons = self.constraints
+        mended: list[int] = []  # constraints mended so far: a later step must not break them again
+        for _ in range(2 * len(cons) + 2):
+            holding = [i for i, (_, fn) in enumerate(cons) if fn(inputs) is not False]
+            if len(holding) == len(cons):
+                return
+            bad = next(i for i in range(len(cons)) if i not in holding)
+            if (
+                any(self._change(bad, inputs, pick, p, held, holding) for p in protects)
+                or self._forget_one(bad, inputs, keep, held, holding, self.conditional)
+                or any(self._change(bad, inputs, pick, p, held, mended) for p in protects)
+                or self._forget_one(bad, inputs, keep, held, mended, None)
+            ):
+                mended.append(bad)
+            else:
+                for n in self.var_names(cons[bad][0]):
+                    if n not in keep:
+                        self._forget(inputs, n)
+        for ast, fn in cons:
             if fn(inputs) is False:
                 for n in self.var_names(ast):
                     self._forget(inputs, n)
                     if fn(inputs) is not False:
                         break
+
+    def reads(self, node: Expr) -> frozenset[str]:
+        """The inputs boolean tree ``node`` reads, through the definitions it names (memoized)."""
+        key = id(node)
+        hit = self._reads.get(key)
+        if hit is None:
+            out: set[str] = set()
+            for n in names(node):
+                if n in self.definitions:
+                    out |= self.reads(self.definitions[n])
+                elif n in self.candidates:
+                    out.add(n)
+            hit = self._reads[key] = frozenset(out)
+        return hit
+
+    def _mended(self, inputs: dict[str, Any], bad: int, held: _Held, ok: Sequence[int]) -> bool:
+        """Constraint ``bad`` is non-false, and the edits since ``_touched`` was reset left the
+        constraints ``ok`` non-false and the ``held`` goals at their values (only those that read
+        an edited input are evaluated again)."""
+        cons, touched = self.constraints, self._touched
+        return (
+            cons[bad][1](inputs) is not False
+            and all(cons[i][1](inputs) is not False for i in ok if not touched.isdisjoint(self._creads[i]))
+            and all(self.value(g, inputs) is want for g, want, r in held if not touched.isdisjoint(r))
+        )
+
+    def _change(
+        self, bad: int, inputs: dict[str, Any], pick: Pick, protect: frozenset[str], held: _Held, ok: Sequence[int]
+    ) -> bool:
+        """Make constraint ``bad`` non-false by changing inputs outside ``protect`` so that
+        ``held`` keep their values and ``ok`` stay non-false; undone if that fails."""
+        before = dict(inputs)
+        self._protected = protect
+        self._touched = set()
+        try:
+            self.make_bool(self.constraints[bad][0], True, inputs, pick)
+        finally:
+            self._protected = frozenset()
+        if self._mended(inputs, bad, held, ok):
+            return True
+        self._restore(inputs, before)
+        return False
+
+    def _forget_one(
+        self,
+        bad: int,
+        inputs: dict[str, Any],
+        keep: frozenset[str],
+        held: _Held,
+        ok: Sequence[int],
+        among: frozenset[str] | None,
+    ) -> bool:
+        """Forget the first input of constraint ``bad`` (``among`` those, if given; outside
+        ``keep`` first, then conditional ones first) whose loss makes it non-false while ``held``
+        keep their values and ``ok`` stay non-false."""
+        names = [n for n in self.var_names(self.constraints[bad][0]) if n in inputs and (among is None or n in among)]
+        for n in sorted(names, key=lambda n: (n in keep, n not in self.conditional)):
+            value = inputs[n]
+            self._touched = {n}
+            self._forget(inputs, n)
+            if self._mended(inputs, bad, held, ok):
+                return True
+            self._set(inputs, n, value)
+        return False
+
+    def _restore(self, inputs: dict[str, Any], before: dict[str, Any]) -> None:
+        """Undo the edits made since ``before`` (a copy of ``inputs``), keeping the environment in step."""
+        for k in [k for k in inputs if k not in before]:
+            self._forget(inputs, k)
+        for k, v in before.items():
+            if inputs.get(k, _MISSING) is not v:
+                self._set(inputs, k, v)
+
+
+def _required_names(node: Expr) -> set[str]:
+    """The names a constraint requires: outside the conditions of its top-level implications,
+    or in a consequence but not in its own condition."""
+    if isinstance(node, Logic) and node.op == "implies":
+        return names(node.right) - names(node.left)
+    if isinstance(node, Logic) and node.op == "and":
+        return _required_names(node.left) | _required_names(node.right)
+    return names(node)
 
 
 def _typed(value: Any) -> tuple[type, Any]:

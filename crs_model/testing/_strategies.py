@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from crs_model.model import Spec, Variable
+from crs_model.model import Edge, Spec, Variable
 from crs_model.testing._steer import InputModel
 from crs_model.types import Base
 
@@ -26,6 +26,7 @@ _MODELS: dict[int, tuple[Spec, InputModel]] = {}
 _CACHE_SIZE = 8
 _CLOCK_UNITS = frozenset({"h"})  # inputs in hours since an event advance with the clock
 _STEER_BYTES = 32
+_PREFIX_FROM = 192  # a path-prefix byte at or above this steers only the first edges (one patient in four)
 
 
 def input_model(spec: Spec) -> InputModel:
@@ -140,16 +141,24 @@ def _decode_inputs(src: _Source, absent_per_256: int, decoders: list[tuple[str, 
 
 
 def _finish(src: _Source, model: InputModel, inputs: dict[str, Any], target: str | None) -> Patient:
-    if target is None:
-        outcomes = sorted(model.paths)
-        k = src.byte() % (len(outcomes) + 1)  # 0: no steering
-        target = outcomes[k - 1] if k else None
-    if target is not None and model.paths.get(target):
+    path: tuple[Edge, ...] | None = None
+    edges: int | None = None
+    if target is None:  # a drawn path of any outcome, so each edge is steered toward, not just each outcome
+        every = model.every_path
+        k = src.byte() % (len(every) + 1)  # 0: no steering
+        if k:
+            target, path = every[k - 1]
+            b = src.byte()
+            if b >= _PREFIX_FROM:  # sometimes steer only to a node on the path and draw what it decides on:
+                edges = 1 + (b - _PREFIX_FROM) % len(path)  # the gaps and overlaps of that node's guards
+    elif model.paths.get(target):
         paths = model.paths[target]
         path = paths[src.pick(len(paths))]
-        keep = model.steer(path, inputs, src.pick)
-        model.make_known(model.spec.outcomes[target].outputs, inputs, src.pick)
-        model.repair(inputs, src.pick, keep)
+    if target is not None and path is not None:
+        keep = model.steer(path, inputs, src.pick, edges)
+        if edges is None or edges >= len(path):
+            model.make_known(model.spec.outcomes[target].outputs, inputs, src.pick)
+        model.repair(inputs, src.pick, keep, model.path_goals(path, edges))
     else:
         model.repair(inputs, src.pick)
     ordered = {k: inputs[k] for k in model.spec.variables if k in inputs}

@@ -43,9 +43,9 @@ def test_missing_contraindication_breaks_the_declared_relation() -> None:
 
 def test_relation_catches_a_fault_no_invariant_sees() -> None:
     # "multiple vasopressors" read as exactly two: a third vasopressor would drop the indication
-    spec = planted(
-        "expr: hemodynamic_instability_persistent or vasopressor_count >= multiple_vasopressors",
-        "expr: hemodynamic_instability_persistent or vasopressor_count == multiple_vasopressors",
+    spec = planted(  # v0.2 writes refractory_to_standard_therapy over several lines
+        "      or vasopressor_count >= multiple_vasopressors\n",
+        "      or vasopressor_count == multiple_vasopressors\n",
     )
     assert _run("planted", spec, "invariants")[0]
     ok, failure, _ = _run("planted", spec, "relation:more_vasopressors_never_deescalate_cytosorb")

@@ -64,6 +64,10 @@ def test_patients_are_valid_by_construction(spec: Spec, engine: Engine) -> None:
         "continue_standard_therapy",
         "consider_cytosorb",
         "cytosorb_contraindicated",
+        "sepsis_standard_care",
+        "specialist_review",
+        "continue_cytosorb",
+        "stop_cytosorb",
     ],
 )
 def test_every_outcome_is_reached_by_steering(spec: Spec, engine: Engine, outcome: str) -> None:
@@ -75,7 +79,8 @@ def test_every_outcome_is_reached_by_steering(spec: Spec, engine: Engine, outcom
         hits.append(engine.evaluate(p).outcome == outcome)
 
     check()
-    assert sum(hits) >= len(hits) // 3, f"{sum(hits)} of {len(hits)} patients reached {outcome}"
+    # measured on 400 random draws each: 77 % (give_repeat_tocilizumab) to 100 %
+    assert sum(hits) >= len(hits) // 2, f"{sum(hits)} of {len(hits)} patients reached {outcome}"
 
 
 def test_strategy_arguments_are_checked(spec: Spec) -> None:
@@ -112,11 +117,34 @@ def test_patients_toward_reach_each_target_and_also_others(spec: Spec, engine: E
         outcomes.append(engine.evaluate(p).outcome)
 
     check()
-    for t in targets:  # each target gets about a third of the draws, most of which reach it
-        assert outcomes.count(t) >= len(outcomes) // 6, f"{outcomes.count(t)} of {len(outcomes)} reached {t}"
+    for t in targets:  # each target gets about a third of the draws, nearly all of which reach it
+        assert outcomes.count(t) >= len(outcomes) // 4, f"{outcomes.count(t)} of {len(outcomes)} reached {t}"
     assert set(outcomes) - set(targets), "the unsteered share reaches other outcomes too"
     with pytest.raises(ValueError, match="not an outcome"):
         patients_toward(spec, ["consider_cytosorb", "nope"])
+
+
+def test_complete_patients_keep_their_inputs(spec: Spec, engine: Engine) -> None:
+    """Repair changes values before it forgets one: with nothing absent, a generated patient lacks
+    only inputs that mean nothing yet (times since an event that has not happened)."""
+    n, decode = patient_decoder(spec, 0.0)
+    lacking = 0
+    buffers = _buffers(n, 600)
+    for buf in buffers:
+        p = {k: v for k, v in decode(buf).items() if v is not None}
+        idle = {"post_cytosorb_il6_pg_ml"}
+        if p.get("tocilizumab_doses") == 0:
+            idle |= {"hours_since_last_tocilizumab", "hours_since_first_tocilizumab"}
+        if p.get("on_cytosorb") is False:
+            idle.add("hours_since_cartridge_change")
+        if p.get("cytosorb_cartridges_used") == 0:
+            idle |= {"hours_on_cytosorb", "hours_since_cartridge_change"}
+        lost = set(spec.variables) - idle - set(p)
+        assert not lost & {"on_cytosorb", "hours_on_cytosorb", "cytosorb_cartridges_used", "tocilizumab_doses"}, p
+        lacking += bool(lost)
+        assert engine.evaluate(p).recommendation != "insufficient_data" or lost, p
+    # measured: 11 % (before repair preferred changes: 27 %, and 10 % insufficient_data)
+    assert lacking <= len(buffers) // 6, f"{lacking} of {len(buffers)} complete patients lack an input"
 
 
 def test_a_zero_buffer_decodes_to_the_simplest_patient(spec: Spec, engine: Engine) -> None:
