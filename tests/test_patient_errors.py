@@ -274,3 +274,17 @@ def test_cli_rejects_ints_too_big_for_a_float(tmp_path: Path, digits: int) -> No
     assert out == ""
     assert "Traceback" not in err
     assert f"weight_kg=-<an integer of {digits + 1} digits> is outside" in err
+
+
+@pytest.mark.parametrize(
+    ("patient", "field"),
+    [
+        ({"il6": None, "weight_kg": True}, "il6"),  # an unknown key is an error even when null
+        ({"weight_kg": True, "il6": None}, "weight_kg"),  # the first bad key in the record's order
+        ({"weight_kg": 70, "aki": 1, "pregnant": "no"}, "aki"),
+    ],
+)
+def test_the_first_bad_key_in_order_is_reported(patient: dict[str, Any], field: str) -> None:
+    with pytest.raises(PatientError) as exc:
+        crs_model.evaluate(patient)
+    assert exc.value.field == field
