@@ -20,7 +20,7 @@ from crs_model.expr import Expr, IfThenElse, Name, children
 from crs_model.model import Spec
 from crs_model.pyeval import UnknownExplainer
 from crs_model.testing import patients
-from tests.conftest import SPEC_PATH
+from tests.conftest import SPEC_PATH, idle_inputs
 
 FULL: dict[str, Any] = {
     "on_cytosorb": False,
@@ -168,14 +168,7 @@ def test_complete_patients_always_get_a_definitive_outcome(p: dict[str, Any]) ->
     p = {k: v for k, v in p.items() if k != "post_cytosorb_il6_pg_ml"}  # optional refinement
     # inputs that only mean something after an event (a dose, a cartridge) may be absent; the
     # generator's constraint repair sometimes forgets an input: such a patient is not complete
-    idle = set()
-    if p.get("tocilizumab_doses") == 0:
-        idle |= {"hours_since_last_tocilizumab", "hours_since_first_tocilizumab"}
-    if p.get("on_cytosorb") is False:
-        idle.add("hours_since_cartridge_change")
-    if p.get("cytosorb_cartridges_used") == 0:
-        idle |= {"hours_on_cytosorb", "hours_since_cartridge_change"}
-    assume(set(SPEC.variables) - {"post_cytosorb_il6_pg_ml"} - idle <= set(p))
+    assume(set(SPEC.variables) - idle_inputs(p) <= set(p))
     d = ENGINE.evaluate(p)
     assert d.recommendation != "insufficient_data", (p, d.missing)
     assert d.missing == ()

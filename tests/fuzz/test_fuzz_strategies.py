@@ -14,6 +14,7 @@ from crs_model.testing import boundary_values, patients, trajectories
 from crs_model.testing._boundaries import thresholds
 from crs_model.testing._invalid import invalid_patients
 from crs_model.testing._strategies import patient_decoder, patients_toward
+from tests.conftest import idle_inputs
 
 
 def test_boundaries_sit_at_and_beside_every_threshold(spec: Spec) -> None:
@@ -132,14 +133,7 @@ def test_complete_patients_keep_their_inputs(spec: Spec, engine: Engine) -> None
     buffers = _buffers(n, 600)
     for buf in buffers:
         p = {k: v for k, v in decode(buf).items() if v is not None}
-        idle = {"post_cytosorb_il6_pg_ml"}
-        if p.get("tocilizumab_doses") == 0:
-            idle |= {"hours_since_last_tocilizumab", "hours_since_first_tocilizumab"}
-        if p.get("on_cytosorb") is False:
-            idle.add("hours_since_cartridge_change")
-        if p.get("cytosorb_cartridges_used") == 0:
-            idle |= {"hours_on_cytosorb", "hours_since_cartridge_change"}
-        lost = set(spec.variables) - idle - set(p)
+        lost = set(spec.variables) - idle_inputs(p) - set(p)
         assert not lost & {"on_cytosorb", "hours_on_cytosorb", "cytosorb_cartridges_used", "tocilizumab_doses"}, p
         lacking += bool(lost)
         assert engine.evaluate(p).recommendation != "insufficient_data" or lost, p
