@@ -28,6 +28,7 @@ from crs_model.vocabulary import outcome_class, spec_classes
 
 START_NODE = "course_start"  # the DOT id of the start node (codes never contain a space or a start marker)
 UNDECIDED_COLOUR = "#B8860B"
+BACKGROUND_EDGE = "#C8C8C8"  # proven edges that are not course steps a reader follows: repeats, insufficient data
 
 
 class SuccessorsLike(Protocol):
@@ -152,8 +153,11 @@ def care_diagram(spec: Spec, succ: SuccessorsLike) -> pydot.Dot:
         if verdict == "no":
             continue
         src = START_NODE if a == succ.start else a
-        if verdict == "yes":
-            g.add_edge(pydot.Edge(src, b, color=outcome_class(spec, b).border))
+        if verdict == "yes" and (a == b or INSUFFICIENT_DATA in (a, b)):
+            # a repeat, or data going missing and coming back: proven too, drawn light so the course reads
+            g.add_edge(pydot.Edge(src, b, color=BACKGROUND_EDGE, penwidth="0.6", arrowsize="0.5"))
+        elif verdict == "yes":
+            g.add_edge(pydot.Edge(src, b, color=outcome_class(spec, b).border, penwidth="1.3"))
         else:  # the solver could not decide: shown, never as proven
             g.add_edge(pydot.Edge(src, b, style="dashed", color=UNDECIDED_COLOUR, label="undecided"))
     _legend(g, spec, care, succ)
@@ -180,6 +184,11 @@ def _legend(g: pydot.Dot, spec: Spec, care: Care, succ: SuccessorsLike) -> None:
             f"edges: proven reachable in one consultation, courses up to {succ.depth} steps from the start; "
             f"hours pass {step_hours_text(care)} between consultations; "
             f"inputs that change by themselves: {labels(spec, care.spontaneous)}"
+        ),
+        line(
+            "light grey edges: proven too, but a repeat of the same recommendation, or a step into or out of "
+            "insufficient data (an input became unknown, or was recorded again)",
+            "#777777",
         ),
         line(f"clock inputs (grow with the hours): {labels(spec, care.clock)}"),
         line(f"held unless following a recommendation sets them: {labels(spec, held_inputs(spec))}"),
