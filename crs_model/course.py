@@ -31,11 +31,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crs_model.engine import Decision, Engine
+from crs_model.engine import Decision, Engine, invariant_env
 from crs_model.exact import arith, exact
 from crs_model.expr import TEMPORAL_FUNCTIONS, Call, Expr, Name, Num, replace
 from crs_model.model import Care, Spec, TemporalInvariant
-from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, Fn, compile_expr
+from crs_model.pyeval import Fn, compile_expr
 from crs_model.types import INT, Symbol, SymbolKind
 
 # Synthetic names that stand for a temporal count once split out; '#' keeps them apart from
@@ -178,8 +178,8 @@ class CourseSemantics:
         if not history:
             return []
         now = history[-1]
-        env = self._step_env(now)
-        earlier = [(step.hour, self._step_env(step)) for step in history[:-1]]
+        env = invariant_env(now.decision)
+        earlier = [(step.hour, invariant_env(step.decision)) for step in history[:-1]]
         bad: list[str] = []
         for m in self._monitors:
             local = dict(env)
@@ -192,12 +192,3 @@ class CourseSemantics:
             if m.check(local) is not True:
                 bad.append(m.invariant.id)
         return bad
-
-    @staticmethod
-    def _step_env(step: CourseStep) -> dict[str, Any]:
-        d = step.decision
-        env = dict(d.values)
-        env["recommendation"] = d.recommendation
-        env[ACTIONS_KEY] = frozenset(a.id for a in d.actions)
-        env[FLAGS_KEY] = frozenset(f.id for f in d.flags)
-        return env

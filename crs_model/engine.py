@@ -321,7 +321,7 @@ class Engine:
             if len(self._tail_cache) < 4096:
                 self._tail_cache[key] = tail
         keys = self._output_keys
-        outputs = "".join([f"{keys.get(k) or _dumps(k) + ':'}{_value_json(v)}," for k, v in d.outputs.items()])
+        outputs = "".join([f"{keys[k]}{_value_json(v)}," for k, v in d.outputs.items()])
         outcome = "null" if d.outcome is None else f'"{d.outcome}"'
         missing = _dumps(list(d.missing)) if d.missing else "[]"
         return (
@@ -418,8 +418,15 @@ class Engine:
 
     def invariant_violations(self, decision: Decision) -> list[str]:
         """Ids of invariants that are not *true* for this decision (unknown counts as violated)."""
-        env = dict(decision.values)
-        env["recommendation"] = decision.recommendation
-        env[ACTIONS_KEY] = frozenset(a.id for a in decision.actions)
-        env[FLAGS_KEY] = frozenset(f.id for f in decision.flags)
+        env = invariant_env(decision)
         return [inv.id for inv, fn in self._invariants if fn(env) is not True]
+
+
+def invariant_env(decision: Decision) -> dict[str, Any]:
+    """What an invariant reads about a decision: the inputs and definitions, ``recommendation``,
+    and the shown actions and flags (for ``has_action``/``has_flag``); a fresh dict."""
+    env = dict(decision.values)
+    env["recommendation"] = decision.recommendation
+    env[ACTIONS_KEY] = frozenset(a.id for a in decision.actions)
+    env[FLAGS_KEY] = frozenset(f.id for f in decision.flags)
+    return env

@@ -315,11 +315,6 @@ class CareFollow:
     cites: tuple[str, ...]
     loc: Location
 
-    @property
-    def id(self) -> str:
-        """The transition's element id (``transition:<code>``)."""
-        return self.recommendation
-
 
 @dataclass(frozen=True, slots=True)
 class Care:

@@ -19,12 +19,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crs_model.engine import Decision, Engine
+from crs_model.engine import Decision, Engine, invariant_env
 from crs_model.errors import PatientError, SpecDefectError, SpecError
 from crs_model.expr import Compare, Name, Str, conjuncts
 from crs_model.loader import load_spec_bytes
 from crs_model.model import INSUFFICIENT_DATA, MetamorphicRelation, Spec
-from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, Fn, compile_expr
+from crs_model.pyeval import Fn, compile_expr
 from crs_model.testing._backend import with_backend
 from crs_model.testing._invalid import invalid_patients, malformed_spec_texts
 from crs_model.testing._strategies import patients, patients_toward
@@ -101,14 +101,6 @@ def decide(ctx: Context, patient: Mapping[str, Any]) -> Decision:
         return ctx.engine.evaluate(patient)
     except SpecDefectError as exc:
         raise AssertionError(f"no decision for a valid patient: {exc}") from None
-
-
-def invariant_env(decision: Decision) -> dict[str, Any]:
-    env = dict(decision.values)
-    env["recommendation"] = decision.recommendation
-    env[ACTIONS_KEY] = frozenset(a.id for a in decision.actions)
-    env[FLAGS_KEY] = frozenset(f.id for f in decision.flags)
-    return env
 
 
 # ------------------------------------------------------------------ checks

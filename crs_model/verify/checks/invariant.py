@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import z3
 
+from crs_model.engine import invariant_env
 from crs_model.errors import PatientError, SpecDefectError
-from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY
 from crs_model.verify.encoding import Undecided
 from crs_model.verify.report import Verdict
 from crs_model.verify.witness import expect_invariant
@@ -38,10 +38,7 @@ def run(v: Verifier) -> None:
         detail = ""
         try:
             d = v.engine.evaluate(w)
-            env = dict(d.values)
-            env["recommendation"] = d.recommendation
-            env[ACTIONS_KEY] = frozenset(a.id for a in d.actions)
-            env[FLAGS_KEY] = frozenset(f.id for f in d.flags)
+            env = invariant_env(d)
             detail = f"; the decision is {d.recommendation} via {' -> '.join(d.path)}; " + v.words.explain(
                 inv.formula, env, invariant=True
             )
