@@ -13,14 +13,17 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from crs_model.errors import SpecDefectError
+from crs_model.errors import PatientError, SpecDefectError
 from crs_model.exact import round_half_up
 from crs_model.expr import Expr, Name
 from crs_model.model import INSUFFICIENT_DATA, HitPolicy, Outcome, ReportMode, Spec
 from crs_model.patient import PatientValidator
 from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, Fn, UnknownExplainer, compile_expr
+
+if TYPE_CHECKING:
+    from crs_model.completion import Completer, Found
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 OutputValue = int | float | bool | str | None
@@ -54,6 +57,21 @@ class Note:
         return {"id": self.id, "text": self.text, "citations": list(self.citations)}
 
 
+@dataclass(frozen=True, slots=True)
+class PossibleFlag:
+    """A flag whose condition absent inputs leave open: some valid completion shows it, some does not."""
+
+    note: Note
+    if_known: tuple[str, ...]  # the absent inputs that would settle it, in declaration order
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flag as ``flags`` shows it, plus ``if_known``."""
+        return {**self.note.to_dict(), "if_known": list(self.if_known)}
+
+
+_NO_UNDECIDED: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
+
+
 class Step(NamedTuple):
     """One decision node on the path: each evaluated guard's value, and the edge taken."""
 
@@ -79,6 +97,9 @@ class Decision:
     _env: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _engine: Engine | None = field(default=None, compare=False, repr=False)
     _cites: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+    undecided_outputs: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: _NO_UNDECIDED)  # reported outputs absent data leaves open
+    possible_flags: tuple[PossibleFlag, ...] = ()
+    missing_any_of: tuple[tuple[str, ...], ...] = ()  # the smallest sets of absent inputs that would decide
 
     def __getattr__(self, name: str) -> OutputValue:
         """A declared output by name (``decision.<output>``), as in :attr:`outputs`."""
@@ -134,9 +155,12 @@ class Decision:
             "recommendation": self.recommendation,
             "outcome": self.outcome,
             **self.outputs,
+            "undecided_outputs": {k: dict(v) for k, v in self.undecided_outputs.items()},
             "actions": [a.to_dict() for a in self.actions],
             "flags": [f.to_dict() for f in self.flags],
+            "possible_flags": [f.to_dict() for f in self.possible_flags],
             "missing": list(self.missing),
+            "missing_any_of": [list(m) for m in self.missing_any_of],
             "path": list(self.path),
             "cites": list(self.cites),
             "spec": {"id": self.spec_id, "version": self.spec_version, "sha256": self.spec_sha256},
@@ -177,10 +201,19 @@ class _COutcome:
 
 
 class Engine:
-    """A spec compiled for evaluation. Thread-safe: it holds no mutable state."""
+    """A spec compiled for evaluation. Thread-safe: it holds no mutable state but caches.
 
-    def __init__(self, spec: Spec) -> None:
+    ``exact=True`` (the default): where three-valued evaluation leaves a decision, an
+    output or a flag open, it is decided over the valid completions of the absent inputs
+    (:mod:`crs_model.completion`): definitive whenever every valid completion agrees.
+    ``exact=False`` keeps the three-valued answer (the procedure the verifier encodes).
+    """
+
+    def __init__(self, spec: Spec, *, exact: bool = True) -> None:
         self.spec = spec
+        self.exact = exact
+        self._completer: Completer | None = None
+        self._inv_explain: UnknownExplainer | None = None
         self.validator = PatientValidator(spec)
         sym = spec.symbols
         idx = spec.index
@@ -249,6 +282,18 @@ class Engine:
     def decide(self, env: dict[str, Any]) -> Decision:
         """Decide from validated inputs (:meth:`PatientValidator.validate`), computing
         definitions as the path needs them; ``env`` is extended in place."""
+        nid, path, unknown = self._route(env)
+        if unknown is not None:
+            if self.exact:
+                return self._refine(env, path, unknown)
+            self.complete(env)
+            deps = self._explain.missing_any([e.ast for e in unknown], env)
+            return self._insufficient(env, path, self._missing(deps, env))
+        return self._outcome(self._outcomes[nid], env, path)
+
+    def _route(self, env: dict[str, Any]) -> tuple[str, list[str], list[_CEdge] | None]:
+        """Three-valued walk from the entry: (the outcome reached, path, None), or
+        (the node where guards are unknown, path, those edges)."""
         path: list[str] = []
         nid = self.spec.entry
         nodes = self._nodes
@@ -281,14 +326,12 @@ class Engine:
                         else:
                             unknown.append(e)
             if unknown is not None:
-                self.complete(env)
-                deps = self._explain.missing_any([e.ast for e in unknown], env)
-                return self._insufficient(env, path, self._missing(deps, env))
+                return nid, path, unknown
             if taken is None:
                 raise SpecDefectError(nid, "gap", "no outgoing guard holds for this patient")
             nid = taken.target
             node = nodes.get(nid)
-        return self._outcome(self._outcomes[nid], env, path)
+        return nid, path, None
 
     def trace(self, decision: Decision) -> tuple[Step, ...]:
         """Guard values at each decision node of ``decision.path`` (see :attr:`Decision.trace`)."""
@@ -324,9 +367,18 @@ class Engine:
         outputs = "".join([f"{keys[k]}{_value_json(v)}," for k, v in d.outputs.items()])
         outcome = "null" if d.outcome is None else f'"{d.outcome}"'
         missing = _dumps(list(d.missing)) if d.missing else "[]"
+        if d.undecided_outputs or d.possible_flags or d.missing_any_of:
+            extra = (
+                _dumps({k: dict(v) for k, v in d.undecided_outputs.items()}),
+                _dumps([f.to_dict() for f in d.possible_flags]),
+                _dumps([list(m) for m in d.missing_any_of]),
+            )
+        else:
+            extra = ("{}", "[]", "[]")
         return (
-            f'{{"recommendation":"{d.recommendation}","outcome":{outcome},{outputs}'
-            f'"actions":{actions},"flags":[{flags}],"missing":{missing}{tail}'
+            f'{{"recommendation":"{d.recommendation}","outcome":{outcome},{outputs}"undecided_outputs":{extra[0]},'
+            f'"actions":{actions},"flags":[{flags}],"possible_flags":{extra[1]},"missing":{missing},'
+            f'"missing_any_of":{extra[2]}{tail}'
         )
 
     def _fragment(self, obj: object, build: Callable[[], Any]) -> str:
@@ -383,22 +435,238 @@ class Engine:
                 if fn(env) is None:
                     unknown |= self._explain.missing(ast, self.complete(env))
             if unknown:
+                if self.exact:
+                    return self._refine(env, path, None, co)
                 path.append(co.outcome.id)
                 return self._insufficient(env, path, self._missing(unknown, env))
-        flags = tuple([note for note, when in co.flags if when is None or when(env) is True])
+        flags: list[Note] = []
+        open_flags: list[tuple[Note, Fn]] | None = None
+        for note, when in co.flags:
+            if when is None:
+                flags.append(note)
+                continue
+            v = when(env)
+            if v is True:
+                flags.append(note)
+            elif v is None:
+                if open_flags is None:
+                    open_flags = [(note, when)]
+                else:
+                    open_flags.append((note, when))
         path.append(co.outcome.id)
         tpath = tuple(path)
+        report = self._report(co.report, env)
+        if self.exact and (open_flags is not None or None in report.values()):
+            return self._settled(co, env, tpath, report, flags, open_flags or [])
         return Decision(
             co.recommendation,
             co.outcome.id,
-            self._report(co.report, env),
+            report,
             co.actions,
-            flags,
+            tuple(flags),
             (),
             tpath,
             *self._spec_ref,
             env,
             self,
+        )
+
+    # ------------------------------------------------------------ exact decisions under absence
+    @property
+    def completer(self) -> Completer:
+        """The search over valid completions (:mod:`crs_model.completion`), built on first use."""
+        c = self._completer
+        if c is None:
+            from crs_model.completion import Completer  # noqa: PLC0415 - only partial patients need it
+
+            sym = self.spec.symbols
+            constraints = tuple(
+                (compile_expr(k.formula.ast, sym), k.formula.ast, k.id) for k in self.spec.constraints
+            )
+            c = Completer(self.spec, constraints, lambda ast, env: self._explain.missing(ast, self.complete(env)))
+            self._completer = c
+        return c
+
+    def _inputs(self, env: Mapping[str, Any]) -> dict[str, Any]:
+        order = self._order
+        return {k: v for k, v in env.items() if k in order}
+
+    def _decision_probe(self, env: dict[str, Any]) -> Any:
+        """What decides a completion: (outcome, required output values), or the inputs that leave it open."""
+        from crs_model.completion import _Unknown  # noqa: PLC0415
+
+        nid, _, unknown = self._route(env)
+        if unknown is not None:
+            self.complete(env)
+            return _Unknown(frozenset(self._explain.missing_any([e.ast for e in unknown], env)))
+        co = self._outcomes[nid]
+        values: list[Any] = []
+        blamed: set[str] = set()
+        for fn, ast in co.needs:
+            v = fn(env)
+            if v is None:
+                blamed |= self._explain.missing(ast, self.complete(env))
+            values.append(v)
+        if blamed:
+            return _Unknown(frozenset(blamed))
+        return (nid, tuple(values))
+
+    def _refine(
+        self, env: dict[str, Any], path: list[str], unknown: list[_CEdge] | None, at: _COutcome | None = None
+    ) -> Decision:
+        """Decide over the valid completions where three-valued evaluation stopped: at the guards
+        ``unknown`` of the last node of ``path``, or at outcome ``at`` whose required outputs are unknown."""
+        from crs_model.completion import MISSING_BUDGET, OverBudget  # noqa: PLC0415
+
+        comp = self.completer
+        base = self._inputs(env)
+        try:
+            found = comp.search(base, self._decision_probe)
+        except OverBudget:
+            found = None
+        if found is not None and not found.values and not found.open:
+            raise self._no_completion(base)
+        if found is not None and len(found.values) == 1 and not found.open:
+            (value, asg) = next(iter(found.values.items()))
+            leaf = dict(base)
+            leaf.update(asg)
+            _, leaf_path, _ = self._route(leaf)
+            co = self._outcomes[value[0]]
+            leaf_path.append(co.outcome.id)
+            report = self._report(co.report, env)
+            flags: list[Note] = []
+            open_flags: list[tuple[Note, Fn]] = []
+            for note, when in co.flags:
+                v = True if when is None else when(env)
+                if v is True:
+                    flags.append(note)
+                elif v is None:
+                    assert when is not None
+                    open_flags.append((note, when))
+            return self._settled(co, env, tuple(leaf_path), report, flags, open_flags)
+        # insufficient: the smallest sets of absent inputs that would decide
+        self.complete(env)
+        deps: set[str] = set()
+        if unknown is not None:
+            deps = self._explain.missing_any([e.ast for e in unknown], env)
+        if at is not None:
+            path.append(at.outcome.id)
+            for fn, ast in at.needs:
+                if fn(env) is None:
+                    deps |= self._explain.missing(ast, env)
+        sets: tuple[tuple[str, ...], ...] = ()
+        try:
+            full = comp.search(base, self._decision_probe, limit=None, budget=MISSING_BUDGET)
+            relevant = [*full.branched, *full.opaque]
+            if relevant:
+                sets = tuple(comp.deciding_sets(base, self._decision_probe, relevant))
+        except OverBudget:
+            sets = ()
+        missing = sets[0] if sets else self._missing(deps, env)
+        d = self._insufficient(env, path, missing)
+        undecided = self._undecided(self._insufficient_report, env, d.outputs)
+        return Decision(
+            d.recommendation,
+            None,
+            undecided[0],
+            (),
+            (),
+            missing,
+            d.path,
+            *self._spec_ref,
+            env,
+            self,
+            undecided_outputs=undecided[1],
+            missing_any_of=sets or ((missing,) if missing else ()),
+        )
+
+    def _no_completion(self, base: dict[str, Any]) -> PatientError:
+        """The error for inputs that no values of the absent ones make consistent."""
+        ids = self.completer.open_constraints(dict(base))
+        field_ = "<input>"
+        if ids:
+            sites = self.spec.index.by_element.get(f"constraint:{ids[0]}", ())
+            if sites and sites[0].direct_inputs:
+                field_ = sites[0].direct_inputs[0]
+        shown = ", ".join(ids) if ids else "of the spec"
+        return PatientError(
+            field_,
+            f"inconsistent input: no values of the absent inputs satisfy the constraints {shown} "
+            "together with the values given",
+            base.get(field_),
+        )
+
+    def _undecided(
+        self, report: _Report, env: dict[str, Any], outputs: Mapping[str, OutputValue]
+    ) -> tuple[Mapping[str, OutputValue], Mapping[str, Mapping[str, Any]]]:
+        """Reported outputs three-valued evaluation left unknown, decided over the completions:
+        a single value is reported; several are ``null`` with their values in ``undecided_outputs``."""
+        from crs_model.completion import OverBudget  # noqa: PLC0415
+
+        _, shown = report
+        out = dict(outputs)
+        undecided: dict[str, Mapping[str, Any]] = {}
+        base = self._inputs(env)
+        for name, fn, places in shown:
+            if out.get(name) is not None:
+                continue
+            ast = self.spec.definitions[name].formula.ast
+            try:
+                found = self.completer.possible(base, fn, ast)
+            except OverBudget:
+                undecided[name] = MappingProxyType({"values": None})
+                continue
+            vals = sorted({round_half_up(v, places) if places is not None else v for v in found.values})
+            if len(vals) == 1 and not found.open:
+                out[name] = vals[0]
+            elif vals or found.open:
+                undecided[name] = MappingProxyType({"values": None if found.open else vals})
+        return MappingProxyType(out), MappingProxyType(undecided)
+
+    def _settled(
+        self,
+        co: _COutcome,
+        env: dict[str, Any],
+        path: tuple[str, ...],
+        report: Mapping[str, OutputValue],
+        flags: list[Note],
+        open_flags: list[tuple[Note, Fn]],
+    ) -> Decision:
+        """A definitive decision whose flags or reported outputs absent inputs leave open."""
+        from crs_model.completion import OverBudget  # noqa: PLC0415
+
+        outputs, undecided = self._undecided(co.report, env, report)
+        base = self._inputs(env)
+        possible: list[PossibleFlag] = []
+        shown = {id(n) for n in flags}
+        asts = {f.id: f.when.ast for f in co.outcome.flags if f.when is not None}
+        for note, when in open_flags:
+            try:
+                found = self.completer.possible(base, when, asts[note.id])
+            except OverBudget:
+                found = None
+            if found is not None and set(found.values) == {True} and not found.open:
+                shown.add(id(note))
+            elif found is None or True in found.values or found.open:
+                names = {*found.branched, *found.opaque} if found is not None else set()
+                if_known = tuple(sorted(names, key=self._order.__getitem__)) or self._missing(
+                    self._explain.missing(asts[note.id], self.complete(env)), env
+                )
+                possible.append(PossibleFlag(note, if_known))
+        ordered = tuple(n for n, _ in co.flags if id(n) in shown)
+        return Decision(
+            co.recommendation,
+            co.outcome.id,
+            outputs,
+            co.actions,
+            ordered,
+            (),
+            path,
+            *self._spec_ref,
+            env,
+            self,
+            undecided_outputs=undecided,
+            possible_flags=tuple(possible),
         )
 
     def _insufficient(self, env: dict[str, Any], path: list[str], missing: tuple[str, ...]) -> Decision:
@@ -417,9 +685,59 @@ class Engine:
         )
 
     def invariant_violations(self, decision: Decision) -> list[str]:
-        """Ids of invariants that are not *true* for this decision (unknown counts as violated)."""
+        """Ids of invariants that are not *true* for this decision (unknown counts as violated).
+
+        With ``exact``, an invariant absent inputs leave unknown is decided over the valid
+        completions (each showing the flags it would show): it holds if it holds on every one.
+        """
         env = invariant_env(decision)
-        return [inv.id for inv, fn in self._invariants if fn(env) is not True]
+        bad: list[str] = []
+        for inv, fn in self._invariants:
+            v = fn(env)
+            if v is True or (v is None and self.exact and self._holds_everywhere(decision, inv.formula.ast, fn)):
+                continue
+            bad.append(inv.id)
+        return bad
+
+    def _holds_everywhere(self, decision: Decision, ast: Expr, fn: Fn) -> bool:
+        from crs_model.completion import OverBudget, _Unknown  # noqa: PLC0415
+
+        co = self._outcomes.get(decision.outcome) if decision.outcome is not None else None
+        flag_asts = {f.id: f.when.ast for f in co.outcome.flags if f.when is not None} if co else {}
+        actions = frozenset(a.id for a in decision.actions)
+        explain = self._invariant_explainer
+
+        def probe(env: dict[str, Any]) -> Any:
+            self.complete(env)
+            shown: set[str] = set()
+            if co is not None:
+                for note, when in co.flags:
+                    w = True if when is None else when(env)
+                    if w is None:
+                        return _Unknown(frozenset(self._explain.missing(flag_asts[note.id], env)))
+                    if w:
+                        shown.add(note.id)
+            e = dict(env)
+            e["recommendation"] = decision.recommendation
+            e[ACTIONS_KEY] = actions
+            e[FLAGS_KEY] = frozenset(shown)
+            v = fn(e)
+            return _Unknown(frozenset(explain.missing(ast, e))) if v is None else v
+
+        try:
+            found = self.completer.search(self._inputs(decision._env), probe, limit=None)  # noqa: SLF001
+        except OverBudget:
+            return False
+        return set(found.values) == {True} and not found.open
+
+    @property
+    def _invariant_explainer(self) -> UnknownExplainer:
+        ex = self._inv_explain
+        if ex is None:
+            idx = self.spec.index
+            ex = UnknownExplainer(self.spec.invariant_symbols, {n: site.ast for n, site in idx.definitions.items()})
+            self._inv_explain = ex
+        return ex
 
 
 def invariant_env(decision: Decision) -> dict[str, Any]:

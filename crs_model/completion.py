@@ -1,0 +1,573 @@
+"""Exact decisions under absent inputs: what every *valid completion* of a partial patient gives.
+
+Three-valued evaluation (:mod:`crs_model.pyeval`) is sound but loses what is known
+about an unknown value (grade 2 or 3 is certainly >= 2) and ignores the consistency
+constraints (a vasopressor running means hypotension). When it leaves a decision
+open, the engine asks this module, which decides over the completions themselves.
+
+The method: the absent inputs are filled in one at a time, each with one
+representative value per *cell* of its domain, and three-valued evaluation decides
+what it can after each step (a depth-first search, pruned where a constraint turns
+false, never branching on an input the open formulas do not read).
+
+* A bool or enum input takes each of its values.
+* A numeric input is cut at every constant it is compared with (literals, parameters
+  and expressions with finitely many constant values, such as ``if h < 24 then 12
+  else 24``), at its domain bounds, and, for inputs compared with one another
+  (``a < b``), at the constants of the whole comparison group and the values its
+  members already have. Every comparison the input takes part in is constant on a
+  cell, so one value per cell stands for all of them: by induction over the inputs
+  filled in, the completions searched reach exactly the outcomes, output values and
+  flags that some valid completion reaches (an input compared with a partner that
+  is still absent is settled when the partner is filled in, cut at this input's value).
+* A numeric input read in any other way (arithmetic, ``min``/``max``, a value of an
+  ``if``) is *opaque*: the search never fills it in, and what depends on it stays
+  unknown - sound, possibly incomplete. :attr:`Scope.opaque` names each one and where
+  it is read, so the loader's notes and the verifier's ``missing-data-complete``
+  check can say so (on the shipped spec only the weight, read by the dose, is).
+
+The module imports nothing heavy and is used only when three-valued evaluation
+leaves a decision open: a complete patient never reaches it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import combinations, product
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from crs_model.exact import Exact, exact
+from crs_model.expr import (
+    Arith,
+    BoolLit,
+    Call,
+    Compare,
+    Expr,
+    IfThenElse,
+    Logic,
+    Member,
+    Name,
+    Neg,
+    Not,
+    Num,
+    Str,
+    children,
+    fold,
+)
+from crs_model.index import SiteKind
+from crs_model.types import Base, SymbolKind
+
+if TYPE_CHECKING:
+    from crs_model.model import Spec
+
+MAX_VALUES = 64  # a constant-valued expression with more possible values is not tracked
+SEARCH_BUDGET = 20_000  # completions tried per question; beyond it the answer stays three-valued
+MISSING_BUDGET = 2_000  # completions tried looking for the smallest sets of inputs that decide
+
+
+class OverBudget(Exception):
+    """A search needed more steps than its budget: the caller keeps the three-valued answer."""
+
+
+# ------------------------------------------------------------------ the static analysis
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What the exact method can fill in, per input; built once per spec (:func:`build_scope`).
+
+    ``grid``: per numeric input that is not opaque, the sorted exact points its domain is
+    cut at (its comparison group's constants and every member's domain bounds).
+    ``group``: per numeric input compared with another input, the other members of its
+    comparison group, in declaration order. ``opaque``: per numeric input outside the
+    method, the spec elements that read it outside a comparison with a constant.
+    """
+
+    grid: Mapping[str, tuple[Exact, ...]]
+    group: Mapping[str, tuple[str, ...]]
+    opaque: Mapping[str, tuple[str, ...]]
+
+    def branchable(self, name: str) -> bool:
+        """Whether the search fills ``name`` in (every bool and enum input, and numeric ones not opaque)."""
+        return name not in self.opaque
+
+
+def _names(node: Expr) -> frozenset[str]:
+    out: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Name):
+            out.add(n.id)
+        stack.extend(children(n))
+    return frozenset(out)
+
+
+def _numbers(values: Iterable[object]) -> frozenset[Exact] | None:
+    out: set[Exact] = set()
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float, Fraction)):
+            return None
+        out.add(exact(v))
+    return frozenset(out)
+
+
+class _Finite:
+    """The finitely many constant values an expression can take, or None (it reads a numeric input)."""
+
+    def __init__(self, spec: Spec) -> None:
+        self._spec = spec
+        self._defs: dict[str, frozenset[object] | None] = {}
+
+    def of(self, node: Expr) -> frozenset[object] | None:
+        return fold(node, self._step)
+
+    def _definition(self, name: str) -> frozenset[object] | None:
+        if name not in self._defs:
+            self._defs[name] = None  # a cycle (rejected at load) reads as not constant
+            self._defs[name] = self.of(self._spec.definitions[name].formula.ast)
+        return self._defs[name]
+
+    def _step(self, n: Expr, kids: tuple[frozenset[object] | None, ...]) -> frozenset[object] | None:
+        match n:
+            case Num():
+                return frozenset({n.exact})
+            case Str() | BoolLit():
+                return frozenset({n.value})
+            case Name():
+                sym = self._spec.symbols.get(n.id)
+                if sym is None:
+                    return None
+                if sym.kind is SymbolKind.PARAMETER:
+                    v = sym.value
+                    return frozenset({v if isinstance(v, (bool, str)) else exact(v)})
+                if sym.kind is SymbolKind.DEFINITION:
+                    return self._definition(n.id)
+                if sym.type.base is Base.BOOL:
+                    return frozenset({False, True})
+                if sym.type.base is Base.ENUM:
+                    return frozenset(sym.type.values)
+                return None
+            case Compare() | Logic() | Not() | Member():
+                return frozenset({False, True})
+            case IfThenElse():
+                _, a, b = kids
+                return None if a is None or b is None else _capped(a | b)
+            case Neg():
+                (a,) = kids
+                return None if a is None else frozenset(-x for x in a)  # type: ignore[operator]
+            case Arith():
+                a, b = kids
+                if a is None or b is None or len(a) * len(b) > MAX_VALUES:
+                    return None
+                out: set[object] = set()
+                for x, y in product(a, b):
+                    if n.op == "/":
+                        if y == 0:
+                            return None  # a division by zero is unknown, not a value
+                        out.add(Fraction(x) / y)  # type: ignore[arg-type]
+                    else:
+                        out.add(x + y if n.op == "+" else x - y if n.op == "-" else x * y)  # type: ignore[operator]
+                return _capped(frozenset(out))
+            case Call():
+                if n.func in ("has_action", "has_flag"):
+                    return frozenset({False, True})
+                if any(k is None for k in kids) or math.prod(len(k) for k in kids if k) > MAX_VALUES:  # type: ignore[misc]
+                    return None
+                pick = min if n.func == "min" else max
+                return _capped(frozenset(pick(c) for c in product(*kids)))  # type: ignore[arg-type,type-var]
+            case _:
+                return None
+
+
+def _capped(s: frozenset[object]) -> frozenset[object] | None:
+    return s if len(s) <= MAX_VALUES else None
+
+
+def build_scope(spec: Spec) -> Scope:
+    """Which inputs the exact method fills in, and where each numeric one is cut."""
+    idx = spec.index
+    numeric = {n for n, v in spec.variables.items() if v.type.numeric}
+    finite = _Finite(spec)
+    # the formulas a decision reads: guards, flag conditions, constraints, outputs and the
+    # definitions they name (a definition only an invariant or the care section reads is not one)
+    roots = [s for s in idx.sites if s.kind in (SiteKind.GUARD, SiteKind.FLAG, SiteKind.CONSTRAINT, SiteKind.OUTPUT)]
+    wanted: dict[str, None] = {}
+    stack = [n for s in roots for n in s.names if n in idx.definitions]
+    while stack:
+        d = stack.pop()
+        if d not in wanted:
+            wanted[d] = None
+            stack.extend(n for n in idx.definitions[d].names if n in idx.definitions)
+    sites = [*roots, *(idx.definitions[d] for d in sorted(wanted))]
+    cuts: dict[str, set[Exact]] = {n: set() for n in numeric}
+    partners: dict[str, set[str]] = {n: set() for n in numeric}
+    opaque: dict[str, dict[str, None]] = {}
+    for site in sites:
+        handled: set[int] = set()
+        stack_e: list[Expr] = [site.ast]
+        reads: list[Name] = []
+        while stack_e:
+            node = stack_e.pop()
+            stack_e.extend(children(node))
+            if isinstance(node, Name) and node.id in numeric:
+                reads.append(node)
+            elif isinstance(node, Compare):
+                for x, other in ((node.left, node.right), (node.right, node.left)):
+                    if not (isinstance(x, Name) and x.id in numeric):
+                        continue
+                    if isinstance(other, Name) and other.id in numeric:
+                        partners[x.id].add(other.id)
+                        handled.add(id(x))
+                        continue
+                    values = finite.of(other)
+                    nums = _numbers(values) if values is not None else None
+                    if nums is not None:
+                        cuts[x.id] |= nums
+                        handled.add(id(x))
+            elif isinstance(node, Member) and isinstance(node.operand, Name) and node.operand.id in numeric:
+                nums = _numbers(v.exact for v in node.values if isinstance(v, Num))
+                if nums is not None and all(isinstance(v, Num) for v in node.values):
+                    cuts[node.operand.id] |= nums
+                    handled.add(id(node.operand))
+        for name in reads:
+            if id(name) not in handled:
+                opaque.setdefault(name.id, {})[site.element] = None
+    # comparison groups: inputs compared with one another share their cuts
+    order = {v: i for i, v in enumerate(spec.variables)}
+    group_of: dict[str, frozenset[str]] = {}
+    for start in sorted(numeric, key=order.__getitem__):
+        if start in group_of:
+            continue
+        members: set[str] = set()
+        todo = [start]
+        while todo:
+            x = todo.pop()
+            if x not in members:
+                members.add(x)
+                todo.extend(partners[x])
+                todo.extend(p for p in numeric if x in partners[p])
+        frozen = frozenset(members)
+        for m in members:
+            group_of[m] = frozen
+    grid: dict[str, tuple[Exact, ...]] = {}
+    group: dict[str, tuple[str, ...]] = {}
+    for x in sorted(numeric, key=order.__getitem__):
+        members_x = group_of[x]
+        if any(m in opaque for m in members_x):  # a comparison with an opaque input is not settled either
+            if x not in opaque:
+                opaque[x] = {f"compared with {m}": None for m in sorted(members_x - {x}, key=order.__getitem__)}
+            continue
+        points: set[Exact] = set()
+        for m in members_x:
+            points |= cuts[m]
+            var = spec.variables[m]
+            points |= {exact(b) for b in (var.minimum, var.maximum) if b is not None}
+        grid[x] = tuple(sorted(points))
+        if len(members_x) > 1:
+            group[x] = tuple(sorted(members_x - {x}, key=order.__getitem__))
+    return Scope(
+        MappingProxyType(grid),
+        MappingProxyType(group),
+        MappingProxyType({k: tuple(v) for k, v in sorted(opaque.items(), key=lambda kv: order[kv[0]])}),
+    )
+
+
+# ------------------------------------------------------------------ representatives
+def _as_patient_value(p: Exact, is_int: bool) -> int | float | None:
+    """The JSON value meaning exactly ``p`` for an input of this type, or None if none does."""
+    if is_int:
+        return int(p) if (type(p) is int or p.denominator == 1) else None  # type: ignore[union-attr]
+    f = float(p)
+    return f if exact(f) == p else None
+
+
+def _inside(a: Exact | None, b: Exact | None, is_int: bool) -> int | float | None:
+    """One patient value strictly between ``a`` and ``b`` (None: unbounded), or None if there is none."""
+    if is_int:
+        n = 0 if a is None and b is None else (math.floor(a) + 1 if a is not None else math.ceil(b) - 1)  # type: ignore[arg-type]
+        return n if (a is None or n > a) and (b is None or n < b) else None
+    if a is None and b is None:
+        return 0.0
+    if a is None:
+        c = float(b) - 1.0  # type: ignore[arg-type]
+    elif b is None:
+        c = float(a) + 1.0
+    else:
+        c = float((Fraction(a) + Fraction(b)) / 2)
+        if not (a < exact(c) < b):
+            c = math.nextafter(float(a), math.inf)
+            if exact(c) <= a:
+                c = math.nextafter(c, math.inf)
+    return c if (a is None or exact(c) > a) and (b is None or exact(c) < b) else None
+
+
+def cell_values(points: Iterable[Exact], lo: Exact | None, hi: Exact | None, is_int: bool) -> tuple[int | float, ...]:
+    """One patient value per cell of the domain ``[lo, hi]`` (None: unbounded) cut at ``points``, ascending:
+    each point itself, and one value strictly between each two neighbours (where a value fits)."""
+    pts = sorted({p for p in (*points, *(b for b in (lo, hi) if b is not None)) if (lo is None or p >= lo) and (hi is None or p <= hi)})
+    out: list[int | float] = []
+    if lo is None:
+        v = _inside(None, pts[0] if pts else None, is_int)
+        if v is not None:
+            out.append(v)
+    for i, p in enumerate(pts):
+        pv = _as_patient_value(p, is_int)
+        if pv is not None:
+            out.append(pv)
+        nxt = pts[i + 1] if i + 1 < len(pts) else None
+        if nxt is None and hi is not None:
+            continue
+        v = _inside(p, nxt, is_int)
+        if v is not None:
+            out.append(v)
+    return tuple(out)
+
+
+# ------------------------------------------------------------------ the search
+class _Unknown(NamedTuple):
+    """What a probe returns when its value is still open: the absent inputs that keep it so."""
+
+    blamed: frozenset[str]
+
+
+Probe = Callable[[dict[str, Any]], Any]  # env -> a value, or an _Unknown
+
+
+@dataclass(slots=True)
+class Found:
+    """What a search found: each distinct value with the first completion giving it.
+
+    ``values`` maps a value to the inputs filled in to reach it; ``branched`` are the
+    inputs the search filled in; ``opaque`` the opaque inputs that left a completion open
+    (the value depends on them); ``steps`` the completions tried.
+    """
+
+    values: dict[Any, tuple[tuple[str, Any], ...]]
+    branched: dict[str, None]
+    opaque: dict[str, None]
+    steps: int
+
+    @property
+    def open(self) -> bool:
+        """Some completion stayed undecided (an opaque input it needs is absent)."""
+        return bool(self.opaque)
+
+
+class Completer:
+    """Searches the valid completions of a partial patient for one spec (thread-safe: no state)."""
+
+    def __init__(
+        self,
+        spec: Spec,
+        constraints: tuple[tuple[Callable[[Mapping[str, Any]], Any], Expr, str], ...],
+        blame: Callable[[Expr, dict[str, Any]], set[str]],
+    ) -> None:
+        self.spec = spec
+        self.scope = build_scope(spec)
+        self._constraints = constraints
+        self._blame = blame
+        self._order = {v: i for i, v in enumerate(spec.variables)}
+        self._static: dict[str, tuple[Any, ...]] = {}
+        for name, var in spec.variables.items():
+            base = var.type.base
+            if base is Base.BOOL:
+                self._static[name] = (False, True)
+            elif base is Base.ENUM:
+                self._static[name] = var.type.values
+            elif name in self.scope.grid:
+                lo = exact(var.minimum) if var.minimum is not None else None
+                hi = exact(var.maximum) if var.maximum is not None else None
+                self._static[name] = cell_values(self.scope.grid[name], lo, hi, base is Base.INT)
+        self._bounds: dict[str, tuple[Exact | None, Exact | None, bool]] = {
+            n: (
+                exact(v.minimum) if v.minimum is not None else None,
+                exact(v.maximum) if v.maximum is not None else None,
+                v.type.base is Base.INT,
+            )
+            for n, v in spec.variables.items()
+            if v.type.numeric
+        }
+        self._na = frozenset(n for n in spec.variables if n in self._static and self._not_always_allowed(n))
+
+    # -- candidates
+    def candidates(self, name: str, env: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The values ``name`` is filled in with, given the inputs known in ``env``; ``None``
+        (left absent) last, for an input some contexts allow no value of."""
+        values = self._values(name, env)
+        return (*values, None) if name in self._na else values
+
+    def _values(self, name: str, env: Mapping[str, Any]) -> tuple[Any, ...]:
+        known = [env[m] for m in self.scope.group.get(name, ()) if env.get(m) is not None]
+        if not known:
+            return self._static[name]
+        lo, hi, is_int = self._bounds[name]
+        return cell_values((*self.scope.grid[name], *(exact(k) for k in known)), lo, hi, is_int)
+
+    def _not_always_allowed(self, name: str) -> bool:
+        """Whether every value of ``name`` leaves some constraint not true when nothing else is known
+        (``hours_since_last >= 0 implies doses >= 1``): then some contexts allow ``name`` no value."""
+        values = self._static.get(name) or self._opaque_values(name, {})
+        return any(
+            all(fn({name: v}) is not True for v in values) for fn, ast, _ in self._constraints if name in _names(ast)
+        )
+
+    def _pick(self, blamed: Iterable[str], env: Mapping[str, Any]) -> str | None:
+        best: str | None = None
+        best_key: tuple[int, int] = (0, 0)
+        for name in blamed:
+            if name in env or name not in self._static:
+                continue
+            key = (len(self._static[name]), self._order[name])
+            if best is None or key < best_key:
+                best, best_key = name, key
+        return best
+
+    # -- validity
+    def open_constraints(self, env: dict[str, Any]) -> tuple[str, ...]:
+        """The ids of the constraints three-valued evaluation leaves unknown in ``env``."""
+        return tuple(cid for fn, _, cid in self._constraints if fn(env) is None)
+
+    def _constraint_state(self, env: dict[str, Any]) -> list[Expr] | None:
+        """None if a constraint is false in ``env``; else the constraints still unknown."""
+        open_: list[Expr] = []
+        for fn, ast, _ in self._constraints:
+            v = fn(env)
+            if v is False:
+                return None
+            if v is None:
+                open_.append(ast)
+        return open_
+
+    # -- the search
+    def search(
+        self, base: Mapping[str, Any], probe: Probe, *, limit: int | None = 2, budget: int = SEARCH_BUDGET
+    ) -> Found:
+        """Fill in ``base``'s absent inputs until ``probe`` is known on each valid completion.
+
+        ``base`` holds inputs only (no definitions: each completion computes its own).
+        A completion is valid while no constraint is false; an input that only some
+        contexts allow (``hours since the last dose`` needs a dose) may also stay absent.
+        A completion the probe cannot decide although nothing it blames can be filled in
+        counts as open (as one that needs an opaque input). Stops once ``limit`` distinct
+        values (an open completion counting as one) are found; None explores everything.
+        Raises :class:`OverBudget` after ``budget`` steps.
+        """
+        found = Found({}, {}, {}, 0)
+        left = budget
+        stack: list[tuple[tuple[str, Any], ...]] = [()]
+        while stack:
+            asg = stack.pop()
+            left -= 1
+            if left < 0:
+                raise OverBudget
+            env = dict(base)
+            env.update(asg)
+            if self._constraint_state(env) is None:
+                continue
+            value = probe(env)
+            if not isinstance(value, _Unknown):
+                if value not in found.values:
+                    found.values[value] = asg
+                    if limit is not None and len(found.values) + (1 if found.opaque else 0) >= limit:
+                        break
+                continue
+            name = self._pick(value.blamed, env)
+            if name is not None:
+                found.branched.setdefault(name)
+                stack.extend(asg + ((name, v),) for v in reversed(self.candidates(name, env)))
+                continue
+            # nothing to fill in: open, unless an input left absent here could still be filled
+            if any(n in self._na and env.get(n, 0) is None and self._fillable(n, env) for n in value.blamed):
+                continue
+            kept = [n for n in value.blamed if n in self.scope.opaque] or sorted(value.blamed)
+            found.opaque.update(dict.fromkeys(sorted(kept, key=self._order.__getitem__)))
+            if limit is not None and len(found.values) + 1 >= limit:
+                break
+        found.steps = budget - left
+        return found
+
+    def _fillable(self, name: str, env: Mapping[str, Any]) -> bool:
+        """Whether some value of ``name`` keeps every constraint from being false in ``env``."""
+        for v in self._values(name, env):
+            trial = dict(env)
+            trial[name] = v
+            if self._constraint_state(trial) is not None:
+                return True
+        return False
+
+    def possible(self, base: Mapping[str, Any], fn: Callable[[dict[str, Any]], Any], ast: Expr) -> Found:
+        """Every value the expression ``fn`` (with formula ``ast``) takes over the valid completions of ``base``."""
+
+        def probe(env: dict[str, Any]) -> Any:
+            v = fn(env)
+            return _Unknown(frozenset(self._blame(ast, env))) if v is None else v
+
+        return self.search(base, probe, limit=None)
+
+    # -- the smallest sets of inputs that decide
+    def deciding_sets(self, base: Mapping[str, Any], probe: Probe, relevant: Iterable[str]) -> list[tuple[str, ...]]:
+        """The smallest sets of ``relevant`` absent inputs whose values, whatever they are, make
+        ``probe`` single-valued on the valid completions (each set in declaration order).
+
+        Every set of the smallest size is listed while the work fits :data:`MISSING_BUDGET`;
+        beyond it, one set none of whose inputs can be left out (found by removal).
+        """
+        names = sorted(dict.fromkeys(relevant), key=self._order.__getitem__)
+        work = [MISSING_BUDGET]
+        for size in range(1, len(names) + 1):
+            hits: list[tuple[str, ...]] = []
+            try:
+                for combo in combinations(names, size):
+                    if self._decides(base, probe, combo, work):
+                        hits.append(combo)
+            except OverBudget:
+                break
+            if hits:
+                return hits
+        # by removal: start from everything relevant, drop what is not needed
+        work = [MISSING_BUDGET]
+        keep = list(names)
+        for name in list(names):
+            trial = [n for n in keep if n != name]
+            try:
+                if trial and self._decides(base, probe, tuple(trial), work):
+                    keep = trial
+            except OverBudget:
+                break
+        return [tuple(keep)]
+
+    def _decides(self, base: Mapping[str, Any], probe: Probe, names: tuple[str, ...], work: list[int]) -> bool:
+        """Whether every valid assignment of ``names`` leaves ``probe`` single-valued."""
+        stack: list[dict[str, Any]] = [dict(base)]
+        while stack:
+            env = stack.pop()
+            todo = [n for n in names if n not in env]
+            if self._constraint_state(env) is None:
+                continue
+            if todo:
+                name = todo[0]
+                cands = self.candidates(name, env) if name in self._static else self._opaque_values(name, env)
+                for v in reversed(cands):
+                    child = dict(env)
+                    child[name] = v
+                    stack.append(child)
+                continue
+            found = self.search(env, probe, limit=2, budget=max(work[0], 1))
+            work[0] -= found.steps
+            if work[0] < 0:
+                raise OverBudget
+            if len(found.values) > 1 or found.open:
+                return False
+        return True
+
+    def _opaque_values(self, name: str, env: Mapping[str, Any]) -> tuple[Any, ...]:
+        """Sample values of an opaque input (its domain cut at the constants it is compared with)."""
+        lo, hi, is_int = self._bounds[name]
+        pts = [p for p in self.spec.index.thresholds.get(name, ()) if isinstance(p, (int, float))]
+        return cell_values((exact(p) for p in pts), lo, hi, is_int)
+
+
+__all__ = ["MAX_VALUES", "SEARCH_BUDGET", "Completer", "Found", "OverBudget", "Scope", "build_scope", "cell_values"]
