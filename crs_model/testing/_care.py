@@ -86,7 +86,7 @@ class _Plan:
 def _plan(spec: Spec) -> _Plan:
     care = spec.care
     assert care is not None
-    engine = Engine(spec)
+    engine = Engine(spec, exact=False)  # the procedure the model checker proves courses for
     model = input_model(spec)
     n, decode = patient_decoder(spec)
     start_ast = care.start.ast

@@ -43,12 +43,13 @@ class Context:
 
     spec: Spec
     engine: Engine
+    core: Engine  # the three-valued procedure (exact=False): what the Z3 oracle models
     oracle: Any = None  # crs_model.verify.oracle.Z3Oracle when the verifier is installed
     oracle_error: str = ""
 
     @classmethod
     def for_spec(cls, spec: Spec, *, with_oracle: bool = True) -> Context:
-        ctx = cls(spec, Engine(spec))
+        ctx = cls(spec, Engine(spec), Engine(spec, exact=False))
         if with_oracle:
             try:
                 from crs_model.verify.oracle import Z3Oracle  # type: ignore[import-not-found,import-untyped,unused-ignore]
@@ -189,7 +190,7 @@ def _side(fn: Callable[[], Any]) -> tuple[Any, ...]:
 
 def check_differential(ctx: Context, patient: Mapping[str, Any]) -> bool:
     def engine() -> tuple[str, str | None, tuple[str, ...]]:
-        d = ctx.engine.evaluate(patient)
+        d = ctx.core.evaluate(patient)
         return d.recommendation, d.outcome, tuple(d.path)
 
     engine_side = _side(engine)

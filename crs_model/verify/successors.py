@@ -98,7 +98,7 @@ class _Search:
         self.enc, self.depth = enc, depth
         self.unroll = Unrolling(enc)
         self.codes = self.unroll.codes
-        self.sem = CourseSemantics(Engine(enc.spec))
+        self.sem = CourseSemantics(Engine(enc.spec, exact=False))  # the procedure the encoding models
         self.solver = enc.new_solver()
         self.verdicts: dict[Pair, Follows] = {(a, b): Follows.NO for a in (START, *self.codes) for b in self.codes}
         self.witnesses: dict[Pair, tuple[SolverStep, ...]] = {}

@@ -81,7 +81,7 @@ class Verifier:
         with _gc_paused():  # the encoding allocates millions of term wrappers
             self.enc = Encoding(spec, rlimit=rlimit)
             self.enc.completion()
-            self.engine = Engine(spec)
+            self.engine = Engine(spec, exact=False)  # the procedure the encoding models
         self.words = Wording(spec)
         self.search = Search(spec, self.enc, self.engine, cone_step=cone_step)
         self.findings: list[Finding] = []
