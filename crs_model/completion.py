@@ -33,6 +33,7 @@ leaves a decision open: a complete patient never reaches it.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -328,12 +329,14 @@ def cell_values(points: Iterable[Exact], lo: Exact | None, hi: Exact | None, is_
 
 # ------------------------------------------------------------------ the search
 class _Unknown(NamedTuple):
-    """What a probe returns when its value is still open: the absent inputs that keep it so."""
+    """What a probe returns when its value is still open: the absent inputs that keep it so, and
+    where a completion of this one may resume (passed back to the probe; e.g. the node it stopped at)."""
 
     blamed: frozenset[str]
+    resume: Any = None
 
 
-Probe = Callable[[dict[str, Any]], Any]  # env -> a value, or an _Unknown
+Probe = Callable[[dict[str, Any], Any], Any]  # (env, resume or None) -> a value, or an _Unknown
 
 
 @dataclass(slots=True)
@@ -349,6 +352,7 @@ class Found:
     branched: dict[str, None]
     opaque: dict[str, None]
     steps: int
+    leaves: list[tuple[dict[str, Any], Any]] | None = None  # every decided completion (what was filled in, value)
 
     @property
     def open(self) -> bool:
@@ -390,6 +394,21 @@ class Completer:
             for n, v in spec.variables.items()
             if v.type.numeric
         }
+        self._touching: dict[str, tuple[Callable[[Mapping[str, Any]], Any], ...]] = {
+            n: tuple(fn for fn, ast, _ in constraints if n in _names(ast)) for n in spec.variables
+        }
+        # inputs linked by a constraint or a comparison: what a search on one of them may read
+        link: dict[str, set[str]] = {n: {n} for n in spec.variables}
+        for _, ast, _ in constraints:
+            ins = [n for n in _names(ast) if n in link]
+            for a in ins:
+                link[a].update(ins)
+        for a, partners in self.scope.group.items():
+            link[a].update(partners)
+        self._link = link
+        self._closures: dict[int, tuple[Expr, tuple[str, ...]]] = {}
+        self._dynamic: dict[tuple[str, tuple[Any, ...]], tuple[Any, ...]] = {}  # cells cut at partners' values
+        self._memo: dict[tuple[int, int | None, tuple[Any, ...]], Found] = {}
         self._na = frozenset(n for n in spec.variables if n in self._static and self._not_always_allowed(n))
 
     # -- candidates
@@ -400,11 +419,17 @@ class Completer:
         return (*values, None) if name in self._na else values
 
     def _values(self, name: str, env: Mapping[str, Any]) -> tuple[Any, ...]:
-        known = [env[m] for m in self.scope.group.get(name, ()) if env.get(m) is not None]
+        known = tuple(env[m] for m in self.scope.group.get(name, ()) if env.get(m) is not None)
         if not known:
             return self._static[name]
-        lo, hi, is_int = self._bounds[name]
-        return cell_values((*self.scope.grid[name], *(exact(k) for k in known)), lo, hi, is_int)
+        key = (name, known)
+        hit = self._dynamic.get(key)
+        if hit is None:
+            lo, hi, is_int = self._bounds[name]
+            hit = cell_values((*self.scope.grid[name], *(exact(k) for k in known)), lo, hi, is_int)
+            if len(self._dynamic) < 4096:
+                self._dynamic[key] = hit
+        return hit
 
     def _not_always_allowed(self, name: str) -> bool:
         """Whether every value of ``name`` leaves some constraint not true when nothing else is known
@@ -430,6 +455,10 @@ class Completer:
         """The ids of the constraints three-valued evaluation leaves unknown in ``env``."""
         return tuple(cid for fn, _, cid in self._constraints if fn(env) is None)
 
+    def _breaks(self, env: Mapping[str, Any], name: str) -> bool:
+        """Whether a constraint reading ``name`` is false in ``env`` (the others kept their value)."""
+        return any(fn(env) is False for fn in self._touching[name])
+
     def _constraint_state(self, env: dict[str, Any]) -> list[Expr] | None:
         """None if a constraint is false in ``env``; else the constraints still unknown."""
         open_: list[Expr] = []
@@ -443,7 +472,13 @@ class Completer:
 
     # -- the search
     def search(
-        self, base: Mapping[str, Any], probe: Probe, *, limit: int | None = 2, budget: int = SEARCH_BUDGET
+        self,
+        base: Mapping[str, Any],
+        probe: Probe,
+        *,
+        limit: int | None = 2,
+        budget: int = SEARCH_BUDGET,
+        leaves: bool = False,
     ) -> Found:
         """Fill in ``base``'s absent inputs until ``probe`` is known on each valid completion.
 
@@ -453,22 +488,24 @@ class Completer:
         A completion the probe cannot decide although nothing it blames can be filled in
         counts as open (as one that needs an opaque input). Stops once ``limit`` distinct
         values (an open completion counting as one) are found; None explores everything.
-        Raises :class:`OverBudget` after ``budget`` steps.
+        Raises :class:`OverBudget` after ``budget`` steps. With ``leaves``, every decided
+        completion is kept in :attr:`Found.leaves`.
         """
-        found = Found({}, {}, {}, 0)
+        found = Found({}, {}, {}, 0, [] if leaves else None)
         left = budget
-        stack: list[tuple[tuple[str, Any], ...]] = [()]
+        order = self._order
+        # each entry: the completion's environment (inputs, and the definitions its parent found
+        # known: a known value stays known in every completion), where to resume, what was filled in
+        stack: list[tuple[dict[str, Any], Any, tuple[tuple[str, Any], ...]]] = [(dict(base), None, ())]
         while stack:
-            asg = stack.pop()
+            env, resume, asg = stack.pop()
             left -= 1
             if left < 0:
                 raise OverBudget
-            env = dict(base)
-            env.update(asg)
-            if self._constraint_state(env) is None:
-                continue
-            value = probe(env)
+            value = probe(env, resume)
             if not isinstance(value, _Unknown):
+                if found.leaves is not None:
+                    found.leaves.append((dict(asg), value))
                 if value not in found.values:
                     found.values[value] = asg
                     if limit is not None and len(found.values) + (1 if found.opaque else 0) >= limit:
@@ -477,13 +514,28 @@ class Completer:
             name = self._pick(value.blamed, env)
             if name is not None:
                 found.branched.setdefault(name)
-                stack.extend(asg + ((name, v),) for v in reversed(self.candidates(name, env)))
+                stale = [k for k, x in env.items() if x is None and k not in order]  # unknown definitions
+                children: list[dict[str, Any]] = []
+                for v in self.candidates(name, env):
+                    child = env.copy()
+                    for k in stale:
+                        del child[k]
+                    child[name] = v
+                    # ``base`` is valid: only the input just filled in can make a constraint false
+                    if v is None or not self._breaks(child, name):
+                        children.append(child)
+                if not children:  # no value fits here: in every completion it stays absent
+                    child = env.copy()
+                    child[name] = None
+                    children.append(child)
+                for child in reversed(children):
+                    stack.append((child, value.resume, (*asg, (name, child[name]))))
                 continue
             # nothing to fill in: open, unless an input left absent here could still be filled
             if any(n in self._na and env.get(n, 0) is None and self._fillable(n, env) for n in value.blamed):
                 continue
             kept = [n for n in value.blamed if n in self.scope.opaque] or sorted(value.blamed)
-            found.opaque.update(dict.fromkeys(sorted(kept, key=self._order.__getitem__)))
+            found.opaque.update(dict.fromkeys(sorted(kept, key=order.__getitem__)))
             if limit is not None and len(found.values) + 1 >= limit:
                 break
         found.steps = budget - left
@@ -494,34 +546,128 @@ class Completer:
         for v in self._values(name, env):
             trial = dict(env)
             trial[name] = v
-            if self._constraint_state(trial) is not None:
+            if not self._breaks(trial, name):
                 return True
         return False
 
-    def possible(self, base: Mapping[str, Any], fn: Callable[[dict[str, Any]], Any], ast: Expr) -> Found:
-        """Every value the expression ``fn`` (with formula ``ast``) takes over the valid completions of ``base``."""
+    def possible(
+        self, base: Mapping[str, Any], fn: Callable[[dict[str, Any]], Any], ast: Expr, *, limit: int | None = None
+    ) -> Found:
+        """The values the expression ``fn`` (with formula ``ast``) takes over the valid completions
+        of ``base`` (all of them, or until ``limit`` distinct ones are found)."""
 
-        def probe(env: dict[str, Any]) -> Any:
+        key = (id(ast), limit, tuple(self._cell(n, base.get(n)) for n in self._closure(ast)))
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+
+        def probe(env: dict[str, Any], _: Any) -> Any:
             v = fn(env)
             return _Unknown(frozenset(self._blame(ast, env))) if v is None else v
 
-        return self.search(base, probe, limit=None)
+        found = self.search(base, probe, limit=limit)
+        if len(self._memo) < 4096:
+            self._memo[key] = found
+        return found
+
+    def _closure(self, ast: Expr) -> tuple[str, ...]:
+        """The inputs a search of ``ast`` can read: those it reads (through definitions) and, transitively,
+        those a constraint or a comparison links them with (sorted)."""
+        hit = self._closures.get(id(ast))
+        if hit is not None:
+            return hit[1]
+        defs = self.spec.index.definitions
+        todo: list[str] = []
+        for n in _names(ast):
+            if n in defs:
+                todo.extend(defs[n].inputs)
+            elif n in self._link:
+                todo.append(n)
+        seen: set[str] = set()
+        while todo:
+            n = todo.pop()
+            if n not in seen:
+                seen.add(n)
+                todo.extend(self._link[n] - seen)
+        out = tuple(sorted(seen, key=self._order.__getitem__))
+        self._closures[id(ast)] = (ast, out)
+        return out
+
+    def _cell(self, name: str, v: Any) -> Any:
+        """A key for the cell of a known value (the value itself where cells are not fixed)."""
+        if v is None or name in self.scope.group:
+            return v
+        grid = self.scope.grid.get(name)
+        if grid is None:
+            return v
+        x = exact(v)
+        i = bisect_left(grid, x)
+        return 2 * i + 1 if i < len(grid) and grid[i] == x else 2 * i
 
     # -- the smallest sets of inputs that decide
-    def deciding_sets(self, base: Mapping[str, Any], probe: Probe, relevant: Iterable[str]) -> list[tuple[str, ...]]:
-        """The smallest sets of ``relevant`` absent inputs whose values, whatever they are, make
-        ``probe`` single-valued on the valid completions (each set in declaration order).
+    def deciding_sets(self, base: Mapping[str, Any], probe: Probe, full: Found) -> list[tuple[str, ...]]:
+        """The smallest sets of absent inputs whose values, whatever they are, make ``probe``
+        single-valued on the valid completions (each set in declaration order), from ``full``,
+        a search of every completion (``limit=None``, with ``leaves``).
 
         Every set of the smallest size is listed while the work fits :data:`MISSING_BUDGET`;
-        beyond it, one set none of whose inputs can be left out (found by removal).
+        beyond it, one set none of whose inputs can be left out (found by removal). Only inputs
+        the full search filled in (or opaque ones it needed) can be in one: the others never
+        change a completion's value.
         """
-        names = sorted(dict.fromkeys(relevant), key=self._order.__getitem__)
+        names = sorted({*full.branched, *full.opaque}, key=self._order.__getitem__)
+        if len(names) <= 1:  # the answer is open, so no smaller set decides; the full search filled in only this one
+            return [tuple(names)] if names else []
+        if not full.open and full.leaves is not None and not any(n in self.scope.group for n in names):
+            # every input filled in took the same representative values everywhere: read it off the leaves
+            leaves = full.leaves
+
+            def decides(combo: tuple[str, ...], work: list[int]) -> bool:
+                return self._separates(base, leaves, combo, work)
+
+        else:
+
+            def decides(combo: tuple[str, ...], work: list[int]) -> bool:
+                return self._decides(base, probe, combo, work)
+
+        return self._smallest(names, decides)
+
+    def _separates(
+        self, base: Mapping[str, Any], leaves: list[tuple[dict[str, Any], Any]], names: tuple[str, ...], work: list[int]
+    ) -> bool:
+        """Whether knowing ``names`` tells apart every two decided completions of different value:
+        they give ``names`` different values, or no valid completion agrees with both on them."""
+        by_value: dict[Any, list[dict[str, Any]]] = {}
+        for asg, value in leaves:
+            by_value.setdefault(value, []).append(asg)
+        groups = list(by_value.values())
+        for i, ga in enumerate(groups):
+            for gb in groups[i + 1 :]:
+                work[0] -= len(ga) * len(gb) // 16
+                if work[0] < 0:
+                    raise OverBudget
+                for a in ga:
+                    for b in gb:
+                        if any(n in a and n in b and a[n] != b[n] for n in names):
+                            continue
+                        sigma = {n: a[n] if n in a else b[n] for n in names if n in a or n in b}
+                        if self._valid({**base, **a, **sigma}) and self._valid({**base, **b, **sigma}):
+                            return False
+        return True
+
+    def _valid(self, env: dict[str, Any]) -> bool:
+        return all(fn(env) is not False for fn, _, _ in self._constraints)
+
+    def _smallest(
+        self, names: list[str], decides: Callable[[tuple[str, ...], list[int]], bool]
+    ) -> list[tuple[str, ...]]:
         work = [MISSING_BUDGET]
         for size in range(1, len(names) + 1):
             hits: list[tuple[str, ...]] = []
             try:
                 for combo in combinations(names, size):
-                    if self._decides(base, probe, combo, work):
+                    work[0] -= 1
+                    if decides(combo, work):
                         hits.append(combo)
             except OverBudget:
                 break
@@ -533,7 +679,7 @@ class Completer:
         for name in list(names):
             trial = [n for n in keep if n != name]
             try:
-                if trial and self._decides(base, probe, tuple(trial), work):
+                if trial and decides(tuple(trial), work):
                     keep = trial
             except OverBudget:
                 break
@@ -541,11 +687,11 @@ class Completer:
 
     def _decides(self, base: Mapping[str, Any], probe: Probe, names: tuple[str, ...], work: list[int]) -> bool:
         """Whether every valid assignment of ``names`` leaves ``probe`` single-valued."""
-        stack: list[dict[str, Any]] = [dict(base)]
+        stack: list[tuple[dict[str, Any], str | None]] = [(dict(base), None)]
         while stack:
-            env = stack.pop()
+            env, last = stack.pop()
             todo = [n for n in names if n not in env]
-            if self._constraint_state(env) is None:
+            if last is not None and self._breaks(env, last):
                 continue
             if todo:
                 name = todo[0]
@@ -553,7 +699,7 @@ class Completer:
                 for v in reversed(cands):
                     child = dict(env)
                     child[name] = v
-                    stack.append(child)
+                    stack.append((child, name))
                 continue
             found = self.search(env, probe, limit=2, budget=max(work[0], 1))
             work[0] -= found.steps

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from crs_model.errors import PatientError, SpecDefectError
+from crs_model.errors import SpecDefectError
 from crs_model.exact import round_half_up
 from crs_model.expr import Expr, Name
 from crs_model.model import INSUFFICIENT_DATA, HitPolicy, Outcome, ReportMode, Spec
@@ -291,11 +291,13 @@ class Engine:
             return self._insufficient(env, path, self._missing(deps, env))
         return self._outcome(self._outcomes[nid], env, path)
 
-    def _route(self, env: dict[str, Any]) -> tuple[str, list[str], list[_CEdge] | None]:
-        """Three-valued walk from the entry: (the outcome reached, path, None), or
-        (the node where guards are unknown, path, those edges)."""
-        path: list[str] = []
-        nid = self.spec.entry
+    def _route(
+        self, env: dict[str, Any], start: str | None = None, prefix: tuple[str, ...] = ()
+    ) -> tuple[str, list[str], list[_CEdge] | None]:
+        """Three-valued walk from the entry (or from node ``start`` reached by ``prefix``): (the
+        outcome reached, path, None), or (the node where guards are unknown, path, those edges)."""
+        path: list[str] = list(prefix)
+        nid = self.spec.entry if start is None else start
         nodes = self._nodes
         node = nodes.get(nid)
         while node is not None:
@@ -420,13 +422,21 @@ class Engine:
 
     @staticmethod
     def _report(report: _Report, env: dict[str, Any]) -> Mapping[str, OutputValue]:
+        return Engine._report_open(report, env)[0]
+
+    @staticmethod
+    def _report_open(report: _Report, env: dict[str, Any]) -> tuple[Mapping[str, OutputValue], bool]:
+        """The reported outputs, and whether one of them is unknown."""
         nulls, shown = report
         out = nulls.copy()
+        unknown = False
         for name, fn, places in shown:
             v = fn(env)
+            if v is None:
+                unknown = True
             # only the reported value is rounded; guards and invariants saw the exact one
             out[name] = round_half_up(v, places) if places is not None and v is not None else v
-        return MappingProxyType(out)
+        return MappingProxyType(out), unknown
 
     def _outcome(self, co: _COutcome, env: dict[str, Any], path: list[str]) -> Decision:
         if co.needs:
@@ -455,8 +465,8 @@ class Engine:
                     open_flags.append((note, when))
         path.append(co.outcome.id)
         tpath = tuple(path)
-        report = self._report(co.report, env)
-        if self.exact and (open_flags is not None or None in report.values()):
+        report, unknown_output = self._report_open(co.report, env)
+        if self.exact and (open_flags is not None or unknown_output):
             return self._settled(co, env, tpath, report, flags, open_flags or [])
         return Decision(
             co.recommendation,
@@ -491,14 +501,16 @@ class Engine:
         order = self._order
         return {k: v for k, v in env.items() if k in order}
 
-    def _decision_probe(self, env: dict[str, Any]) -> Any:
-        """What decides a completion: (outcome, required output values), or the inputs that leave it open."""
+    def _decision_probe(self, env: dict[str, Any], resume: tuple[str, tuple[str, ...]] | None) -> Any:
+        """What decides a completion: (outcome, required output values), or the inputs that leave it
+        open and the node to resume from (guards before it stay decided in every completion)."""
         from crs_model.completion import _Unknown  # noqa: PLC0415
 
-        nid, _, unknown = self._route(env)
+        nid, path, unknown = self._route(env) if resume is None else self._route(env, resume[0], resume[1])
         if unknown is not None:
             self.complete(env)
-            return _Unknown(frozenset(self._explain.missing_any([e.ast for e in unknown], env)))
+            blamed = frozenset(self._explain.missing_any([e.ast for e in unknown], env))
+            return _Unknown(blamed, (nid, tuple(path[:-1])))
         co = self._outcomes[nid]
         values: list[Any] = []
         blamed: set[str] = set()
@@ -508,7 +520,7 @@ class Engine:
                 blamed |= self._explain.missing(ast, self.complete(env))
             values.append(v)
         if blamed:
-            return _Unknown(frozenset(blamed))
+            return _Unknown(frozenset(blamed), None if resume is None else resume)
         return (nid, tuple(values))
 
     def _refine(
@@ -516,16 +528,20 @@ class Engine:
     ) -> Decision:
         """Decide over the valid completions where three-valued evaluation stopped: at the guards
         ``unknown`` of the last node of ``path``, or at outcome ``at`` whose required outputs are unknown."""
-        from crs_model.completion import MISSING_BUDGET, OverBudget  # noqa: PLC0415
+        from crs_model.completion import OverBudget  # noqa: PLC0415
 
         comp = self.completer
         base = self._inputs(env)
+        # one full search serves both the answer and, when it is open, the deciding sets
+        full: Found | None
         try:
-            found = comp.search(base, self._decision_probe)
+            found = full = comp.search(base, self._decision_probe, limit=None, leaves=True)
         except OverBudget:
-            found = None
-        if found is not None and not found.values and not found.open:
-            raise self._no_completion(base)
+            full = None
+            try:
+                found = comp.search(base, self._decision_probe)  # stops at the first disagreement
+            except OverBudget:
+                found = None
         if found is not None and len(found.values) == 1 and not found.open:
             (value, asg) = next(iter(found.values.items()))
             leaf = dict(base)
@@ -555,13 +571,8 @@ class Engine:
                 if fn(env) is None:
                     deps |= self._explain.missing(ast, env)
         sets: tuple[tuple[str, ...], ...] = ()
-        try:
-            full = comp.search(base, self._decision_probe, limit=None, budget=MISSING_BUDGET)
-            relevant = [*full.branched, *full.opaque]
-            if relevant:
-                sets = tuple(comp.deciding_sets(base, self._decision_probe, relevant))
-        except OverBudget:
-            sets = ()
+        if full is not None:
+            sets = tuple(comp.deciding_sets(base, self._decision_probe, full))
         missing = sets[0] if sets else self._missing(deps, env)
         d = self._insufficient(env, path, missing)
         undecided = self._undecided(self._insufficient_report, env, d.outputs)
@@ -578,22 +589,6 @@ class Engine:
             self,
             undecided_outputs=undecided[1],
             missing_any_of=sets or ((missing,) if missing else ()),
-        )
-
-    def _no_completion(self, base: dict[str, Any]) -> PatientError:
-        """The error for inputs that no values of the absent ones make consistent."""
-        ids = self.completer.open_constraints(dict(base))
-        field_ = "<input>"
-        if ids:
-            sites = self.spec.index.by_element.get(f"constraint:{ids[0]}", ())
-            if sites and sites[0].direct_inputs:
-                field_ = sites[0].direct_inputs[0]
-        shown = ", ".join(ids) if ids else "of the spec"
-        return PatientError(
-            field_,
-            f"inconsistent input: no values of the absent inputs satisfy the constraints {shown} "
-            "together with the values given",
-            base.get(field_),
         )
 
     def _undecided(
@@ -642,7 +637,7 @@ class Engine:
         asts = {f.id: f.when.ast for f in co.outcome.flags if f.when is not None}
         for note, when in open_flags:
             try:
-                found = self.completer.possible(base, when, asts[note.id])
+                found = self.completer.possible(base, when, asts[note.id], limit=2)
             except OverBudget:
                 found = None
             if found is not None and set(found.values) == {True} and not found.open:
@@ -707,7 +702,7 @@ class Engine:
         actions = frozenset(a.id for a in decision.actions)
         explain = self._invariant_explainer
 
-        def probe(env: dict[str, Any]) -> Any:
+        def probe(env: dict[str, Any], _: Any) -> Any:
             self.complete(env)
             shown: set[str] = set()
             if co is not None:
@@ -725,7 +720,7 @@ class Engine:
             return _Unknown(frozenset(explain.missing(ast, e))) if v is None else v
 
         try:
-            found = self.completer.search(self._inputs(decision._env), probe, limit=None)  # noqa: SLF001
+            found = self.completer.search(self._inputs(decision._env), probe)  # noqa: SLF001 - stops at a False
         except OverBudget:
             return False
         return set(found.values) == {True} and not found.open

@@ -74,8 +74,8 @@ def test_refractory_car_t_patient_gets_cytosorb(engine: Engine) -> None:
 def test_decision_json_contract(engine: Engine, spec: Spec) -> None:
     d = engine.evaluate(FULL).to_dict()
     assert list(d) == [
-        "recommendation", "outcome", "astct_grade", "tocilizumab_dose_mg", "actions",
-        "flags", "missing", "path", "cites", "spec",
+        "recommendation", "outcome", "astct_grade", "tocilizumab_dose_mg", "undecided_outputs", "actions",
+        "flags", "possible_flags", "missing", "missing_any_of", "path", "cites", "spec",
     ]  # fmt: skip
     assert d["spec"] == {"id": "cytosorb-crs", "version": spec.metadata.version, "sha256": spec.sha256}
     assert json.loads(json.dumps(d)) == d

@@ -25,7 +25,9 @@ def v010() -> Spec:
 
 @pytest.fixture(scope="module")
 def engine(v010: Spec) -> Engine:
-    return Engine(v010)
+    # the frozen expectations record v0.1's three-valued procedure (its ``missing`` is the blame
+    # where evaluation stopped); the exact decisions of issue 12 are tested on the current spec
+    return Engine(v010, exact=False)
 
 
 def test_history_file_is_version_0_1_0_in_the_current_format(v010: Spec) -> None:

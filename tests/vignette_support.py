@@ -68,7 +68,10 @@ def load_vignettes(folder: Path = VIGNETTE_DIR) -> list[dict[str, Any]]:
 
 
 # an expect key is one of these or a reported output the spec declares (``outputs:``)
-EXPECT_KEYS = {"recommendation", "outcome", "missing", "path", "flags", "absent_flags", "actions"}
+EXPECT_KEYS = {
+    "recommendation", "outcome", "missing", "missing_any_of", "path", "flags", "absent_flags", "actions",
+    "possible_flags", "undecided_outputs",
+}  # fmt: skip
 
 
 def check_expectations(got: dict[str, Any], expect: dict[str, Any]) -> None:
@@ -86,6 +89,12 @@ def check_expectations(got: dict[str, Any], expect: dict[str, Any]) -> None:
             assert got[key] == pytest.approx(want, rel=1e-9), key
     if "missing" in expect:
         assert got["missing"] == expect["missing"]
+    if "missing_any_of" in expect:
+        assert got["missing_any_of"] == expect["missing_any_of"]
+    if "undecided_outputs" in expect:
+        assert got["undecided_outputs"] == expect["undecided_outputs"]
+    possible = {f["id"] for f in got["possible_flags"]}
+    assert set(expect.get("possible_flags", ())) <= possible, f"possible flags: {sorted(possible)}"
     if "path" in expect:
         assert got["path"] == expect["path"]
     flags = {f["id"] for f in got["flags"]}
