@@ -66,8 +66,8 @@ if TYPE_CHECKING:
     from crs_model.model import Spec
 
 MAX_VALUES = 64  # a constant-valued expression with more possible values is not tracked
-SEARCH_BUDGET = 20_000  # completions tried per question; beyond it the answer stays three-valued
-MISSING_BUDGET = 2_000  # completions tried looking for the smallest sets of inputs that decide
+SEARCH_BUDGET = 4_000  # completions tried per question; beyond it the answer stays three-valued
+MISSING_BUDGET = 1_000  # completions tried looking for the smallest sets of inputs that decide
 
 
 class OverBudget(Exception):
@@ -556,7 +556,7 @@ class Completer:
         """The values the expression ``fn`` (with formula ``ast``) takes over the valid completions
         of ``base`` (all of them, or until ``limit`` distinct ones are found)."""
 
-        key = (id(ast), limit, tuple(self._cell(n, base.get(n)) for n in self._closure(ast)))
+        key = (id(ast), limit, tuple(self._cell(n, base) for n in self._closure(ast)))
         hit = self._memo.get(key)
         if hit is not None:
             return hit
@@ -593,16 +593,21 @@ class Completer:
         self._closures[id(ast)] = (ast, out)
         return out
 
-    def _cell(self, name: str, v: Any) -> Any:
-        """A key for the cell of a known value (the value itself where cells are not fixed)."""
-        if v is None or name in self.scope.group:
-            return v
+    def _cell(self, name: str, env: Mapping[str, Any]) -> Any:
+        """A key for the cell of ``name``'s value in ``env``: values with one key are told apart by
+        no formula the method covers (the value itself for an opaque input)."""
+        v = env.get(name)
         grid = self.scope.grid.get(name)
-        if grid is None:
+        if v is None or grid is None:
             return v
         x = exact(v)
         i = bisect_left(grid, x)
-        return 2 * i + 1 if i < len(grid) and grid[i] == x else 2 * i
+        cell = 2 * i + 1 if i < len(grid) and grid[i] == x else 2 * i
+        partners = self.scope.group.get(name)
+        if not partners:
+            return cell
+        # compared with other inputs too: where it lies against each known partner
+        return (cell, *((None if (p := env.get(partner)) is None else (x > exact(p)) - (x < exact(p))) for partner in partners))
 
     # -- the smallest sets of inputs that decide
     def deciding_sets(self, base: Mapping[str, Any], probe: Probe, full: Found) -> list[tuple[str, ...]]:
@@ -618,8 +623,11 @@ class Completer:
         names = sorted({*full.branched, *full.opaque}, key=self._order.__getitem__)
         if len(names) <= 1:  # the answer is open, so no smaller set decides; the full search filled in only this one
             return [tuple(names)] if names else []
-        if not full.open and full.leaves is not None and not any(n in self.scope.group for n in names):
-            # every input filled in took the same representative values everywhere: read it off the leaves
+        # an input compared with another absent one is cut at the partner's value, which differs
+        # from branch to branch; otherwise every input took the same values everywhere
+        canonical = all(base.get(m) is not None for n in names for m in self.scope.group.get(n, ()))
+        if not full.open and full.leaves is not None and canonical:
+            # read the answer off the leaves
             leaves = full.leaves
 
             def decides(combo: tuple[str, ...], work: list[int]) -> bool:

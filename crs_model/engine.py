@@ -89,7 +89,9 @@ class Decision:
     outputs: Mapping[str, OutputValue]  # every declared output, in declared order
     actions: tuple[Note, ...]
     flags: tuple[Note, ...]
-    missing: tuple[str, ...]
+    # the absent inputs that would decide (``missing``); None until first read where the engine
+    # computes them on demand (exact decisions: a search); a function of the inputs, so not compared
+    _missing: tuple[str, ...] | None = field(compare=False)
     path: tuple[str, ...]
     spec_id: str
     spec_version: str
@@ -99,7 +101,32 @@ class Decision:
     _cites: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
     undecided_outputs: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: _NO_UNDECIDED)  # reported outputs absent data leaves open
     possible_flags: tuple[PossibleFlag, ...] = ()
-    missing_any_of: tuple[tuple[str, ...], ...] = ()  # the smallest sets of absent inputs that would decide
+    _missing_any_of: tuple[tuple[str, ...], ...] | None = field(default=(), compare=False, repr=False)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """The absent inputs to record: the first of :attr:`missing_any_of` (empty when decided)."""
+        m = self._missing
+        if m is None:
+            m = self._deciding()[0]
+        return m
+
+    @property
+    def missing_any_of(self) -> tuple[tuple[str, ...], ...]:
+        """The smallest sets of absent inputs whose values, whatever they are, decide (each one alone
+        suffices; README "Missing data"); empty when the decision is definitive."""
+        sets = self._missing_any_of
+        if sets is None:
+            sets = self._deciding()[1]
+        return sets
+
+    def _deciding(self) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+        engine = self._engine
+        assert engine is not None  # only an engine leaves them to compute
+        missing, sets = engine.deciding(self)
+        object.__setattr__(self, "_missing", missing)  # memo on a frozen value: same result every time
+        object.__setattr__(self, "_missing_any_of", sets)
+        return missing, sets
 
     def __getattr__(self, name: str) -> OutputValue:
         """A declared output by name (``decision.<output>``), as in :attr:`outputs`."""
@@ -233,6 +260,8 @@ class Engine:
         self._insufficient_report = report(())
         self._output_keys = {n: _dumps(n) + ":" for n in spec.outputs}  # JSON of each key, once
         self._explain = UnknownExplainer(sym, {n: site.ast for n, site in idx.definitions.items()})
+        # the same, computing definitions as it needs them (the search's completions are never completed)
+        self._lazy_explain = UnknownExplainer(sym, {n: site.ast for n, site in idx.definitions.items()}, defs)
         self._order = {v: i for i, v in enumerate(spec.variables)}
         self._nodes: dict[str, _CNode] = {}
         for nid, node in spec.nodes.items():
@@ -369,7 +398,7 @@ class Engine:
         outputs = "".join([f"{keys[k]}{_value_json(v)}," for k, v in d.outputs.items()])
         outcome = "null" if d.outcome is None else f'"{d.outcome}"'
         missing = _dumps(list(d.missing)) if d.missing else "[]"
-        if d.undecided_outputs or d.possible_flags or d.missing_any_of:
+        if d.undecided_outputs or d.possible_flags or d.missing:
             extra = (
                 _dumps({k: dict(v) for k, v in d.undecided_outputs.items()}),
                 _dumps([f.to_dict() for f in d.possible_flags]),
@@ -493,7 +522,7 @@ class Engine:
             constraints = tuple(
                 (compile_expr(k.formula.ast, sym), k.formula.ast, k.id) for k in self.spec.constraints
             )
-            c = Completer(self.spec, constraints, lambda ast, env: self._explain.missing(ast, self.complete(env)))
+            c = Completer(self.spec, constraints, lambda ast, env: self._lazy_explain.missing(ast, env))
             self._completer = c
         return c
 
@@ -508,8 +537,7 @@ class Engine:
 
         nid, path, unknown = self._route(env) if resume is None else self._route(env, resume[0], resume[1])
         if unknown is not None:
-            self.complete(env)
-            blamed = frozenset(self._explain.missing_any([e.ast for e in unknown], env))
+            blamed = frozenset(self._lazy_explain.missing_any([e.ast for e in unknown], env))
             return _Unknown(blamed, (nid, tuple(path[:-1])))
         co = self._outcomes[nid]
         values: list[Any] = []
@@ -517,7 +545,7 @@ class Engine:
         for fn, ast in co.needs:
             v = fn(env)
             if v is None:
-                blamed |= self._explain.missing(ast, self.complete(env))
+                blamed |= self._lazy_explain.missing(ast, env)
             values.append(v)
         if blamed:
             return _Unknown(frozenset(blamed), None if resume is None else resume)
@@ -532,16 +560,12 @@ class Engine:
 
         comp = self.completer
         base = self._inputs(env)
-        # one full search serves both the answer and, when it is open, the deciding sets
-        full: Found | None
+        found: Found | None
         try:
-            found = full = comp.search(base, self._decision_probe, limit=None, leaves=True)
+            # stops at the first disagreement; a definitive answer searches every completion
+            found = comp.search(base, self._decision_probe)
         except OverBudget:
-            full = None
-            try:
-                found = comp.search(base, self._decision_probe)  # stops at the first disagreement
-            except OverBudget:
-                found = None
+            found = None
         if found is not None and len(found.values) == 1 and not found.open:
             (value, asg) = next(iter(found.values.items()))
             leaf = dict(base)
@@ -560,21 +584,10 @@ class Engine:
                     assert when is not None
                     open_flags.append((note, when))
             return self._settled(co, env, tuple(leaf_path), report, flags, open_flags)
-        # insufficient: the smallest sets of absent inputs that would decide
-        self.complete(env)
-        deps: set[str] = set()
-        if unknown is not None:
-            deps = self._explain.missing_any([e.ast for e in unknown], env)
+        # insufficient; the smallest sets of absent inputs that decide are computed when first read
         if at is not None:
             path.append(at.outcome.id)
-            for fn, ast in at.needs:
-                if fn(env) is None:
-                    deps |= self._explain.missing(ast, env)
-        sets: tuple[tuple[str, ...], ...] = ()
-        if full is not None:
-            sets = tuple(comp.deciding_sets(base, self._decision_probe, full))
-        missing = sets[0] if sets else self._missing(deps, env)
-        d = self._insufficient(env, path, missing)
+        d = self._insufficient(env, path, ())
         undecided = self._undecided(self._insufficient_report, env, d.outputs)
         return Decision(
             d.recommendation,
@@ -582,14 +595,41 @@ class Engine:
             undecided[0],
             (),
             (),
-            missing,
+            None,
             d.path,
             *self._spec_ref,
             env,
             self,
             undecided_outputs=undecided[1],
-            missing_any_of=sets or ((missing,) if missing else ()),
+            _missing_any_of=None,
         )
+
+    def deciding(self, decision: Decision) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+        """``(missing, missing_any_of)`` of an exact ``insufficient_data`` decision: the smallest sets
+        of absent inputs that decide (:meth:`Completer.deciding_sets`) over one search of every
+        completion; beyond the search budget, the three-valued blame where evaluation stopped."""
+        from crs_model.completion import MISSING_BUDGET, OverBudget  # noqa: PLC0415
+
+        env = self.complete(dict(decision._env))  # noqa: SLF001 - a copy: reading a decision leaves it as it was
+        base = self._inputs(env)
+        sets: tuple[tuple[str, ...], ...] = ()
+        try:
+            full = self.completer.search(base, self._decision_probe, limit=None, leaves=True, budget=MISSING_BUDGET)
+            sets = tuple(self.completer.deciding_sets(base, self._decision_probe, full))
+        except OverBudget:
+            pass
+        if sets:
+            return sets[0], sets
+        nid, _, unknown = self._route(dict(env))
+        deps: set[str] = set()
+        if unknown is not None:
+            deps = self._explain.missing_any([e.ast for e in unknown], env)
+        else:
+            for fn, ast in self._outcomes[nid].needs:
+                if fn(env) is None:
+                    deps |= self._explain.missing(ast, env)
+        missing = self._missing(deps, env)
+        return missing, ((missing,) if missing else ())
 
     def _undecided(
         self, report: _Report, env: dict[str, Any], outputs: Mapping[str, OutputValue]

@@ -329,9 +329,14 @@ class UnknownExplainer:
     ``a and b`` with ``b`` false is not unknown at all.
     """
 
-    def __init__(self, symbols: Mapping[str, Symbol], definitions: Mapping[str, Expr]) -> None:
+    def __init__(
+        self, symbols: Mapping[str, Symbol], definitions: Mapping[str, Expr], compiled: Mapping[str, Fn] | None = None
+    ) -> None:
+        # with ``compiled`` (the engine's definitions), a definition is computed into env on first
+        # use, so env need not be completed first (it must then be a dict)
         self._symbols = symbols
         self._definitions = definitions
+        self._compiled = compiled
         # keyed by id(): hashing a frozen AST node hashes its whole subtree; the
         # node is kept in the value so its id stays unique while cached
         self._fns: dict[int, tuple[Expr, Fn]] = {}
@@ -340,7 +345,7 @@ class UnknownExplainer:
     def _value(self, node: Expr, env: Env) -> Any:
         hit = self._fns.get(id(node))
         if hit is None:
-            hit = self._fns[id(node)] = (node, compile_expr(node, self._symbols))
+            hit = self._fns[id(node)] = (node, compile_expr(node, self._symbols, self._compiled))
         return hit[1](env)
 
     def missing(self, node: Expr, env: Env) -> set[str]:
