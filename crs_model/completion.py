@@ -143,6 +143,8 @@ class _Finite:
                     return None
                 if sym.kind is SymbolKind.PARAMETER:
                     v = sym.value
+                    if v is None:
+                        return None
                     return frozenset({v if isinstance(v, (bool, str)) else exact(v)})
                 if sym.kind is SymbolKind.DEFINITION:
                     return self._definition(n.id)
@@ -164,18 +166,21 @@ class _Finite:
                 if a is None or b is None or len(a) * len(b) > MAX_VALUES:
                     return None
                 out: set[object] = set()
-                for x, y in product(a, b):
+                for xo, yo in product(a, b):
+                    if not (isinstance(xo, (int, Fraction)) and isinstance(yo, (int, Fraction))):
+                        return None
+                    x, y = xo, yo
                     if n.op == "/":
                         if y == 0:
                             return None  # a division by zero is unknown, not a value
-                        out.add(Fraction(x) / y)  # type: ignore[arg-type]
+                        out.add(Fraction(x) / y)
                     else:
-                        out.add(x + y if n.op == "+" else x - y if n.op == "-" else x * y)  # type: ignore[operator]
+                        out.add(x + y if n.op == "+" else x - y if n.op == "-" else x * y)
                 return _capped(frozenset(out))
             case Call():
                 if n.func in ("has_action", "has_flag"):
                     return frozenset({False, True})
-                if any(k is None for k in kids) or math.prod(len(k) for k in kids if k) > MAX_VALUES:  # type: ignore[misc]
+                if any(k is None for k in kids) or math.prod(len(k) for k in kids if k) > MAX_VALUES:
                     return None
                 pick = min if n.func == "min" else max
                 return _capped(frozenset(pick(c) for c in product(*kids)))  # type: ignore[arg-type,type-var]
@@ -245,30 +250,30 @@ def build_scope(spec: Spec) -> Scope:
         members: set[str] = set()
         todo = [start]
         while todo:
-            x = todo.pop()
-            if x not in members:
-                members.add(x)
-                todo.extend(partners[x])
-                todo.extend(p for p in numeric if x in partners[p])
+            member = todo.pop()
+            if member not in members:
+                members.add(member)
+                todo.extend(partners[member])
+                todo.extend(p for p in numeric if member in partners[p])
         frozen = frozenset(members)
         for m in members:
             group_of[m] = frozen
     grid: dict[str, tuple[Exact, ...]] = {}
     group: dict[str, tuple[str, ...]] = {}
-    for x in sorted(numeric, key=order.__getitem__):
-        members_x = group_of[x]
+    for inp in sorted(numeric, key=order.__getitem__):
+        members_x = group_of[inp]
         if any(m in opaque for m in members_x):  # a comparison with an opaque input is not settled either
-            if x not in opaque:
-                opaque[x] = {f"compared with {m}": None for m in sorted(members_x - {x}, key=order.__getitem__)}
+            if inp not in opaque:
+                opaque[inp] = {f"compared with {m}": None for m in sorted(members_x - {inp}, key=order.__getitem__)}
             continue
         points: set[Exact] = set()
         for m in members_x:
             points |= cuts[m]
             var = spec.variables[m]
             points |= {exact(b) for b in (var.minimum, var.maximum) if b is not None}
-        grid[x] = tuple(sorted(points))
+        grid[inp] = tuple(sorted(points))
         if len(members_x) > 1:
-            group[x] = tuple(sorted(members_x - {x}, key=order.__getitem__))
+            group[inp] = tuple(sorted(members_x - {inp}, key=order.__getitem__))
     return Scope(
         MappingProxyType(grid),
         MappingProxyType(group),
@@ -280,7 +285,7 @@ def build_scope(spec: Spec) -> Scope:
 def _as_patient_value(p: Exact, is_int: bool) -> int | float | None:
     """The JSON value meaning exactly ``p`` for an input of this type, or None if none does."""
     if is_int:
-        return int(p) if (type(p) is int or p.denominator == 1) else None  # type: ignore[union-attr]
+        return int(p) if (isinstance(p, int) or p.denominator == 1) else None
     f = float(p)
     return f if exact(f) == p else None
 
@@ -308,7 +313,13 @@ def _inside(a: Exact | None, b: Exact | None, is_int: bool) -> int | float | Non
 def cell_values(points: Iterable[Exact], lo: Exact | None, hi: Exact | None, is_int: bool) -> tuple[int | float, ...]:
     """One patient value per cell of the domain ``[lo, hi]`` (None: unbounded) cut at ``points``, ascending:
     each point itself, and one value strictly between each two neighbours (where a value fits)."""
-    pts = sorted({p for p in (*points, *(b for b in (lo, hi) if b is not None)) if (lo is None or p >= lo) and (hi is None or p <= hi)})
+    pts = sorted(
+        {
+            p
+            for p in (*points, *(b for b in (lo, hi) if b is not None))
+            if (lo is None or p >= lo) and (hi is None or p <= hi)
+        }
+    )
     out: list[int | float] = []
     if lo is None:
         v = _inside(None, pts[0] if pts else None, is_int)
@@ -328,7 +339,7 @@ def cell_values(points: Iterable[Exact], lo: Exact | None, hi: Exact | None, is_
 
 
 # ------------------------------------------------------------------ the search
-class _Unknown(NamedTuple):
+class Unknown(NamedTuple):
     """What a probe returns when its value is still open: the absent inputs that keep it so, and
     where a completion of this one may resume (passed back to the probe; e.g. the node it stopped at)."""
 
@@ -336,7 +347,7 @@ class _Unknown(NamedTuple):
     resume: Any = None
 
 
-Probe = Callable[[dict[str, Any], Any], Any]  # (env, resume or None) -> a value, or an _Unknown
+Probe = Callable[[dict[str, Any], Any], Any]  # (env, resume or None) -> a value, or an Unknown
 
 
 @dataclass(slots=True)
@@ -503,7 +514,7 @@ class Completer:
             if left < 0:
                 raise OverBudget
             value = probe(env, resume)
-            if not isinstance(value, _Unknown):
+            if not isinstance(value, Unknown):
                 if found.leaves is not None:
                     found.leaves.append((dict(asg), value))
                 if value not in found.values:
@@ -563,7 +574,7 @@ class Completer:
 
         def probe(env: dict[str, Any], _: Any) -> Any:
             v = fn(env)
-            return _Unknown(frozenset(self._blame(ast, env))) if v is None else v
+            return Unknown(frozenset(self._blame(ast, env))) if v is None else v
 
         found = self.search(base, probe, limit=limit)
         if len(self._memo) < 4096:
@@ -607,7 +618,10 @@ class Completer:
         if not partners:
             return cell
         # compared with other inputs too: where it lies against each known partner
-        return (cell, *((None if (p := env.get(partner)) is None else (x > exact(p)) - (x < exact(p))) for partner in partners))
+        return (
+            cell,
+            *((None if (p := env.get(partner)) is None else (x > exact(p)) - (x < exact(p))) for partner in partners),
+        )
 
     # -- the smallest sets of inputs that decide
     def deciding_sets(self, base: Mapping[str, Any], probe: Probe, full: Found) -> list[tuple[str, ...]]:
@@ -724,4 +738,15 @@ class Completer:
         return cell_values((exact(p) for p in pts), lo, hi, is_int)
 
 
-__all__ = ["MAX_VALUES", "SEARCH_BUDGET", "Completer", "Found", "OverBudget", "Scope", "build_scope", "cell_values"]
+__all__ = [
+    "MAX_VALUES",
+    "MISSING_BUDGET",
+    "SEARCH_BUDGET",
+    "Completer",
+    "Found",
+    "OverBudget",
+    "Scope",
+    "Unknown",
+    "build_scope",
+    "cell_values",
+]

@@ -99,7 +99,9 @@ class Decision:
     _env: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _engine: Engine | None = field(default=None, compare=False, repr=False)
     _cites: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
-    undecided_outputs: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: _NO_UNDECIDED)  # reported outputs absent data leaves open
+    undecided_outputs: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: _NO_UNDECIDED
+    )  # reported outputs absent data leaves open
     possible_flags: tuple[PossibleFlag, ...] = ()
     _missing_any_of: tuple[tuple[str, ...], ...] | None = field(default=(), compare=False, repr=False)
 
@@ -516,12 +518,10 @@ class Engine:
         """The search over valid completions (:mod:`crs_model.completion`), built on first use."""
         c = self._completer
         if c is None:
-            from crs_model.completion import Completer  # noqa: PLC0415 - only partial patients need it
+            from crs_model.completion import Completer
 
             sym = self.spec.symbols
-            constraints = tuple(
-                (compile_expr(k.formula.ast, sym), k.formula.ast, k.id) for k in self.spec.constraints
-            )
+            constraints = tuple((compile_expr(k.formula.ast, sym), k.formula.ast, k.id) for k in self.spec.constraints)
             c = Completer(self.spec, constraints, lambda ast, env: self._lazy_explain.missing(ast, env))
             self._completer = c
         return c
@@ -533,12 +533,12 @@ class Engine:
     def _decision_probe(self, env: dict[str, Any], resume: tuple[str, tuple[str, ...]] | None) -> Any:
         """What decides a completion: (outcome, required output values), or the inputs that leave it
         open and the node to resume from (guards before it stay decided in every completion)."""
-        from crs_model.completion import _Unknown  # noqa: PLC0415
+        from crs_model.completion import Unknown
 
         nid, path, unknown = self._route(env) if resume is None else self._route(env, resume[0], resume[1])
         if unknown is not None:
-            blamed = frozenset(self._lazy_explain.missing_any([e.ast for e in unknown], env))
-            return _Unknown(blamed, (nid, tuple(path[:-1])))
+            open_ = frozenset(self._lazy_explain.missing_any([e.ast for e in unknown], env))
+            return Unknown(open_, (nid, tuple(path[:-1])))
         co = self._outcomes[nid]
         values: list[Any] = []
         blamed: set[str] = set()
@@ -548,7 +548,7 @@ class Engine:
                 blamed |= self._lazy_explain.missing(ast, env)
             values.append(v)
         if blamed:
-            return _Unknown(frozenset(blamed), None if resume is None else resume)
+            return Unknown(frozenset(blamed), None if resume is None else resume)
         return (nid, tuple(values))
 
     def _refine(
@@ -556,7 +556,7 @@ class Engine:
     ) -> Decision:
         """Decide over the valid completions where three-valued evaluation stopped: at the guards
         ``unknown`` of the last node of ``path``, or at outcome ``at`` whose required outputs are unknown."""
-        from crs_model.completion import OverBudget  # noqa: PLC0415
+        from crs_model.completion import OverBudget
 
         comp = self.completer
         base = self._inputs(env)
@@ -607,8 +607,9 @@ class Engine:
     def deciding(self, decision: Decision) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
         """``(missing, missing_any_of)`` of an exact ``insufficient_data`` decision: the smallest sets
         of absent inputs that decide (:meth:`Completer.deciding_sets`) over one search of every
-        completion; beyond the search budget, the three-valued blame where evaluation stopped."""
-        from crs_model.completion import MISSING_BUDGET, OverBudget  # noqa: PLC0415
+        completion. Beyond the search budget: the inputs that keep the stopping node open (three-valued
+        blame, what to record next) and no deciding set."""
+        from crs_model.completion import MISSING_BUDGET, OverBudget
 
         env = self.complete(dict(decision._env))  # noqa: SLF001 - a copy: reading a decision leaves it as it was
         base = self._inputs(env)
@@ -628,15 +629,14 @@ class Engine:
             for fn, ast in self._outcomes[nid].needs:
                 if fn(env) is None:
                     deps |= self._explain.missing(ast, env)
-        missing = self._missing(deps, env)
-        return missing, ((missing,) if missing else ())
+        return self._missing(deps, env), ()  # not known to decide: no deciding set is claimed
 
     def _undecided(
         self, report: _Report, env: dict[str, Any], outputs: Mapping[str, OutputValue]
     ) -> tuple[Mapping[str, OutputValue], Mapping[str, Mapping[str, Any]]]:
         """Reported outputs three-valued evaluation left unknown, decided over the completions:
         a single value is reported; several are ``null`` with their values in ``undecided_outputs``."""
-        from crs_model.completion import OverBudget  # noqa: PLC0415
+        from crs_model.completion import OverBudget
 
         _, shown = report
         out = dict(outputs)
@@ -668,7 +668,7 @@ class Engine:
         open_flags: list[tuple[Note, Fn]],
     ) -> Decision:
         """A definitive decision whose flags or reported outputs absent inputs leave open."""
-        from crs_model.completion import OverBudget  # noqa: PLC0415
+        from crs_model.completion import OverBudget
 
         outputs, undecided = self._undecided(co.report, env, report)
         base = self._inputs(env)
@@ -735,7 +735,7 @@ class Engine:
         return bad
 
     def _holds_everywhere(self, decision: Decision, ast: Expr, fn: Fn) -> bool:
-        from crs_model.completion import OverBudget, _Unknown  # noqa: PLC0415
+        from crs_model.completion import OverBudget, Unknown
 
         co = self._outcomes.get(decision.outcome) if decision.outcome is not None else None
         flag_asts = {f.id: f.when.ast for f in co.outcome.flags if f.when is not None} if co else {}
@@ -749,7 +749,7 @@ class Engine:
                 for note, when in co.flags:
                     w = True if when is None else when(env)
                     if w is None:
-                        return _Unknown(frozenset(self._explain.missing(flag_asts[note.id], env)))
+                        return Unknown(frozenset(self._explain.missing(flag_asts[note.id], env)))
                     if w:
                         shown.add(note.id)
             e = dict(env)
@@ -757,7 +757,7 @@ class Engine:
             e[ACTIONS_KEY] = actions
             e[FLAGS_KEY] = frozenset(shown)
             v = fn(e)
-            return _Unknown(frozenset(explain.missing(ast, e))) if v is None else v
+            return Unknown(frozenset(explain.missing(ast, e))) if v is None else v
 
         try:
             found = self.completer.search(self._inputs(decision._env), probe)  # noqa: SLF001 - stops at a False

@@ -59,7 +59,14 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (
         "engine",
-        ("crs_model.patient", "crs_model.pyeval", "crs_model.engine", "crs_model.schema", "crs_model.course"),
+        (
+            "crs_model.patient",
+            "crs_model.pyeval",
+            "crs_model.completion",
+            "crs_model.engine",
+            "crs_model.schema",
+            "crs_model.course",
+        ),
     ),
     ("api", ("crs_model",)),  # the public facade (load_spec, Engine, evaluate) that apps import
     (

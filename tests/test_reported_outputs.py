@@ -78,7 +78,9 @@ def test_a_listed_output_is_reported_where_listed_in_declared_order(engine: Engi
     assert d.recommendation == "act"
     assert dict(d.outputs) == {"level": 8, "doubled": 2.5, "high": True}  # 2.5215 at precision 1
     assert list(d.to_dict())[:5] == ["recommendation", "outcome", "level", "doubled", "high"]
-    assert d.to_json().startswith('{"recommendation":"act","outcome":"o1","level":8,"doubled":2.5,"high":true,"undecided_outputs":{},"act')
+    assert d.to_json().startswith(
+        '{"recommendation":"act","outcome":"o1","level":8,"doubled":2.5,"high":true,"undecided_outputs":{},"act'
+    )
     assert json.loads(d.to_json()) == d.to_dict()
     assert d.values["doubled"] != 2.5  # guards and invariants see the exact value
     # elsewhere a listed output is null, even when it could be computed

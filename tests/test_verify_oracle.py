@@ -57,7 +57,7 @@ def outcome(f: Any, patient: dict[str, Any]) -> Any:
 )
 def test_oracle_agrees_with_engine(spec_path: Path) -> None:
     spec = crs_model.load_spec(spec_path)
-    engine = crs_model.Engine(spec)
+    engine = crs_model.Engine(spec, exact=False)  # the three-valued procedure the oracle encodes
     oracle = Z3Oracle(spec)
     rng = random.Random(20261123)  # noqa: S311 - reproducible test data, not cryptography
 

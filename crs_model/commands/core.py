@@ -85,6 +85,15 @@ def cmd_check_spec(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"{len(spec.nodes)} decision nodes, {n_edges} edges, {len(spec.outcomes)} outcomes, "
             f"{len(spec.invariants)} invariants, {len(spec.governance)} open questions\n"
         )
+        from crs_model.completion import build_scope
+
+        for name, where in build_scope(spec).opaque.items():
+            loc = spec.variables[name].loc
+            out.write(
+                f"note: {loc.file}:{loc.line}:{loc.column}: input '{name}' is read outside a comparison with a "
+                f"constant ({', '.join(where)}): when it is absent, what depends on it is decided three-valued "
+                "(sound; the exact method does not fill it in)\n"
+            )
     return status
 
 
