@@ -65,6 +65,7 @@ from crs_model.types import Base, SymbolKind
 if TYPE_CHECKING:
     from crs_model.model import Spec
 
+_NATIVE = 2**53  # ints beyond it are not exact floats
 MAX_VALUES = 64  # a constant-valued expression with more possible values is not tracked
 SEARCH_BUDGET = 4_000  # completions tried per question; beyond it the answer stays three-valued
 MISSING_BUDGET = 1_000  # completions tried looking for the smallest sets of inputs that decide
@@ -419,6 +420,10 @@ class Completer:
         self._link = link
         self._closures: dict[int, tuple[Expr, tuple[str, ...]]] = {}
         self._dynamic: dict[tuple[str, tuple[Any, ...]], tuple[Any, ...]] = {}  # cells cut at partners' values
+        # each grid as floats, where every point is one
+        self._float_grid = {
+            n: tuple(float(p) for p in g) for n, g in self.scope.grid.items() if all(exact(float(p)) == p for p in g)
+        }
         self._memo: dict[tuple[int, int | None, tuple[Any, ...]], Found] = {}
         self._na = frozenset(n for n in spec.variables if n in self._static and self._not_always_allowed(n))
 
@@ -611,17 +616,21 @@ class Completer:
         grid = self.scope.grid.get(name)
         if v is None or grid is None:
             return v
-        x = exact(v)
-        i = bisect_left(grid, x)
-        cell = 2 * i + 1 if i < len(grid) and grid[i] == x else 2 * i
+        fast = self._float_grid.get(name)
+        if fast is not None and -_NATIVE <= v <= _NATIVE:
+            # floats order as the decimals they spell, so native comparison with exact-float points is exact
+            i = bisect_left(fast, v)
+            cell = 2 * i + 1 if i < len(fast) and fast[i] == v else 2 * i
+        else:
+            x = exact(v)
+            i = bisect_left(grid, x)
+            cell = 2 * i + 1 if i < len(grid) and grid[i] == x else 2 * i
         partners = self.scope.group.get(name)
         if not partners:
             return cell
-        # compared with other inputs too: where it lies against each known partner
-        return (
-            cell,
-            *((None if (p := env.get(partner)) is None else (x > exact(p)) - (x < exact(p))) for partner in partners),
-        )
+        # compared with other inputs too: where it lies against each known partner (patient values are
+        # floats and ints, which compare natively as the decimals they spell)
+        return (cell, *(None if (p := env.get(partner)) is None else (v > p) - (v < p) for partner in partners))
 
     # -- the smallest sets of inputs that decide
     def deciding_sets(self, base: Mapping[str, Any], probe: Probe, full: Found) -> list[tuple[str, ...]]:

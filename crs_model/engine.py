@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from crs_model.errors import SpecDefectError
 from crs_model.exact import round_half_up
-from crs_model.expr import Expr, Name
+from crs_model.expr import Expr, Name, walk
 from crs_model.model import INSUFFICIENT_DATA, HitPolicy, Outcome, ReportMode, Spec
 from crs_model.patient import PatientValidator
 from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, Fn, UnknownExplainer, compile_expr
@@ -208,6 +208,7 @@ class _CEdge:
     guard: Fn
     ast: Expr
     cites: tuple[str, ...]
+    inputs: tuple[str, ...]  # the inputs the guard reads, through definitions
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +228,7 @@ class _COutcome:
     flags: tuple[tuple[Note, Fn | None], ...]
     actions: tuple[Note, ...]
     cites: tuple[str, ...]
+    flag_asts: Mapping[str, Expr]  # each conditional flag's condition, by flag id
 
 
 class Engine:
@@ -243,6 +245,7 @@ class Engine:
         self.exact = exact
         self._completer: Completer | None = None
         self._inv_explain: UnknownExplainer | None = None
+        self._reads: dict[int, tuple[Expr, tuple[str, ...]]] = {}  # by id(): each formula's inputs, kept alive
         self.validator = PatientValidator(spec)
         sym = spec.symbols
         idx = spec.index
@@ -268,7 +271,14 @@ class Engine:
         self._nodes: dict[str, _CNode] = {}
         for nid, node in spec.nodes.items():
             edges = tuple(
-                _CEdge(e.target, compile_expr(e.guard.ast, sym, defs), e.guard.ast, e.cites) for e in node.edges
+                _CEdge(
+                    e.target,
+                    compile_expr(e.guard.ast, sym, defs),
+                    e.guard.ast,
+                    e.cites,
+                    idx.by_element[f"edge:{e.id}"][0].inputs,
+                )
+                for e in node.edges
             )
             self._nodes[nid] = _CNode(nid, node.hit_policy is HitPolicy.FIRST, edges, node.cites)
         self._outcomes: dict[str, _COutcome] = {}
@@ -278,7 +288,10 @@ class Engine:
                 (Note(f.id, f.text, f.cites), compile_expr(f.when.ast, sym, defs) if f.when else None) for f in o.flags
             )
             actions = tuple(Note(a.id, a.text, a.cites) for a in o.actions)
-            self._outcomes[oid] = _COutcome(o, o.recommendation, needs, report(o.outputs), flags, actions, o.cites)
+            flag_asts = {f.id: f.when.ast for f in o.flags if f.when is not None}
+            self._outcomes[oid] = _COutcome(
+                o, o.recommendation, needs, report(o.outputs), flags, actions, o.cites, flag_asts
+            )
         self._invariants = tuple(
             (inv, compile_expr(inv.formula.ast, spec.invariant_symbols)) for inv in spec.invariants
         )
@@ -522,13 +535,30 @@ class Engine:
 
             sym = self.spec.symbols
             constraints = tuple((compile_expr(k.formula.ast, sym), k.formula.ast, k.id) for k in self.spec.constraints)
-            c = Completer(self.spec, constraints, lambda ast, env: self._lazy_explain.missing(ast, env))
+            c = Completer(self.spec, constraints, self._blame)
             self._completer = c
         return c
 
+    def _blame(self, ast: Expr, env: dict[str, Any]) -> set[str]:
+        """The absent inputs that keep ``ast`` unknown in ``env`` (when only one input it reads is
+        absent, that one; else the explainer's answer)."""
+        hit = self._reads.get(id(ast))
+        if hit is None:
+            idx = self.spec.index
+            names: set[str] = set()
+            for node in walk(ast):
+                if isinstance(node, Name):
+                    if node.id in idx.definitions:
+                        names.update(idx.definitions[node.id].inputs)
+                    elif node.id in self._order:
+                        names.add(node.id)
+            hit = self._reads[id(ast)] = (ast, tuple(names))
+        absent = {n for n in hit[1] if env.get(n) is None}
+        return absent if len(absent) <= 1 else self._lazy_explain.missing(ast, env)
+
     def _inputs(self, env: Mapping[str, Any]) -> dict[str, Any]:
         order = self._order
-        return {k: v for k, v in env.items() if k in order}
+        return {k: v for k, v in env.items() if k in order}  # definitions follow the inputs in env
 
     def _decision_probe(self, env: dict[str, Any], resume: tuple[str, tuple[str, ...]] | None) -> Any:
         """What decides a completion: (outcome, required output values), or the inputs that leave it
@@ -537,8 +567,10 @@ class Engine:
 
         nid, path, unknown = self._route(env) if resume is None else self._route(env, resume[0], resume[1])
         if unknown is not None:
-            open_ = frozenset(self._lazy_explain.missing_any([e.ast for e in unknown], env))
-            return Unknown(open_, (nid, tuple(path[:-1])))
+            absent = {n for e in unknown for n in e.inputs if env.get(n) is None}
+            if len(absent) > 1:  # which of them keep the guards open (one absent input is the one)
+                absent = self._lazy_explain.missing_any([e.ast for e in unknown], env)
+            return Unknown(frozenset(absent), (nid, tuple(path[:-1])))
         co = self._outcomes[nid]
         values: list[Any] = []
         blamed: set[str] = set()
@@ -639,6 +671,8 @@ class Engine:
         from crs_model.completion import OverBudget
 
         _, shown = report
+        if all(outputs.get(name) is not None for name, _, _ in shown):
+            return outputs, _NO_UNDECIDED
         out = dict(outputs)
         undecided: dict[str, Mapping[str, Any]] = {}
         base = self._inputs(env)
@@ -674,7 +708,7 @@ class Engine:
         base = self._inputs(env)
         possible: list[PossibleFlag] = []
         shown = {id(n) for n in flags}
-        asts = {f.id: f.when.ast for f in co.outcome.flags if f.when is not None}
+        asts = co.flag_asts
         for note, when in open_flags:
             try:
                 found = self.completer.possible(base, when, asts[note.id], limit=2)

@@ -252,3 +252,19 @@ def test_check_spec_names_the_inputs_outside_the_exact_method() -> None:
     assert len(notes) == 1
     assert "input 'weight_kg' is read outside a comparison with a constant" in notes[0]
     assert "outcome:give_first_tocilizumab" in notes[0]
+
+
+def test_a_possible_flag_on_a_running_course(exact: Engine) -> None:
+    # on CytoSorb with every course input recorded except the post-treatment IL-6: the prognostic
+    # note is possible, and the same answer comes from the cache for a second patient of the same cells
+    p = {**FULL, "on_cytosorb": True, "cytosorb_cartridges_used": 2, "hours_on_cytosorb": 30.0,
+         "hours_since_cartridge_change": 5.0, "cytosorb_response": "improved"}  # fmt: skip
+    for hours in (30.0, 31.5):
+        d = exact.evaluate({**p, "hours_on_cytosorb": hours})
+        assert d.outcome == "continue_cytosorb"
+        assert [(f.note.id, f.if_known) for f in d.possible_flags] == [
+            ("post_cytosorb_il6_prognostic", ("post_cytosorb_il6_pg_ml",))
+        ]
+    known = exact.evaluate({**p, "post_cytosorb_il6_pg_ml": 700.0})
+    assert "post_cytosorb_il6_prognostic" in {f.id for f in known.flags}
+    assert not known.possible_flags
