@@ -26,8 +26,21 @@ false, never branching on an input the open formulas do not read).
   it is read, so the loader's notes and the verifier's ``missing-data-complete``
   check can say so (on the shipped spec only the weight, read by the dose, is).
 
+A *completion* keeps every recorded value and may record absent ones; it is valid
+while no consistency constraint is false (three-valued, as the patient validator
+reads them). Some inputs are meaningful only in some contexts (hours since the last
+tocilizumab dose need a dose): where no value of such an input is valid it stays
+absent, and an input that some context allows no value of is also tried absent. The
+decision is definitive when every valid completion that decides gives the same
+outcome and required output values and no valid completion is left undecidable
+(nothing it needs can be recorded, or only an opaque input could settle it).
+
+Searches are bounded (:data:`SEARCH_BUDGET`, :data:`MISSING_BUDGET` completions);
+beyond a bound the answer stays the sound three-valued one. Searches for an output's
+or a flag's possible values are cached by the cells of the inputs they can read.
+
 The module imports nothing heavy and is used only when three-valued evaluation
-leaves a decision open: a complete patient never reaches it.
+leaves a decision, an output or a flag open: a complete patient never reaches it.
 """
 
 from __future__ import annotations
@@ -467,24 +480,9 @@ class Completer:
         return best
 
     # -- validity
-    def open_constraints(self, env: dict[str, Any]) -> tuple[str, ...]:
-        """The ids of the constraints three-valued evaluation leaves unknown in ``env``."""
-        return tuple(cid for fn, _, cid in self._constraints if fn(env) is None)
-
     def _breaks(self, env: Mapping[str, Any], name: str) -> bool:
         """Whether a constraint reading ``name`` is false in ``env`` (the others kept their value)."""
         return any(fn(env) is False for fn in self._touching[name])
-
-    def _constraint_state(self, env: dict[str, Any]) -> list[Expr] | None:
-        """None if a constraint is false in ``env``; else the constraints still unknown."""
-        open_: list[Expr] = []
-        for fn, ast, _ in self._constraints:
-            v = fn(env)
-            if v is False:
-                return None
-            if v is None:
-                open_.append(ast)
-        return open_
 
     # -- the search
     def search(
