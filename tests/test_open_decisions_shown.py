@@ -243,3 +243,25 @@ def test_diagram_insufficient_node_asks_for_the_deciding_sets(spec: Spec, patien
     words = " ".join(label_text(nodes_of(g)["insufficient_data"]).split())
     assert deciding_text(deciding_sets(d.missing, d.missing_any_of)) in words
     assert deciding_text(deciding_sets(d.missing, d.missing_any_of)) in " ".join(title_text(g).split())
+
+
+# ---------------------------------------------------------------------------- the documentation
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "missing-data.md"
+
+
+def test_the_documented_worked_example_is_the_real_output(spec: Spec, engine: Engine) -> None:
+    text = DOC.read_text(encoding="utf-8")
+    block = text.split("$ cat p.json\n", 1)[1].split("\n```", 1)[0]
+    patient_text, output = block.split("\n$ crs-model evaluate p.json\n", 1)
+    patient = json.loads(patient_text)
+    assert patient == VASOPRESSIN_ABSENT
+    assert output == decision_text(engine.evaluate(patient), spec)
+    # the JSON keys shown for both engines, each under its label in one block
+    json_block = text.split("\nEngine(spec, exact=False):\n", 1)[1].split("\n```", 1)[0]
+    three_valued, exact = json_block.split("\nEngine(spec):\n")
+    for shown_text, eng in ((three_valued, Engine(spec, exact=False)), (exact, engine)):
+        shown = json.loads(shown_text)
+        d = eng.evaluate(patient).to_dict()
+        assert len(shown) >= 9
+        assert shown == {k: d[k] for k in shown}
