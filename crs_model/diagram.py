@@ -35,16 +35,16 @@ from crs_model.vocabulary import (
     SEVERITY_ORDER,
     FindingLike,
     class_style,
-    deciding_sets,
     deciding_text,
     level_text,
     outcome_class,
     possible_flag_text,
+    sets_to_record,
     severity_text,
     sort_findings,
     spec_classes,
     truth_text,
-    undecided_text,
+    undecided_output_text,
     values_read,
 )
 
@@ -129,7 +129,7 @@ class _Builder:
         if d is not None:
             who = f"patient {self.overlay.patient_label}: " if self.overlay.patient_label else "patient: "
             result = d.recommendation + (f" ({d.outcome})" if d.outcome else "")
-            if record := deciding_text(deciding_sets(d.missing, d.missing_any_of)):
+            if record := deciding_text(sets_to_record(d.missing, d.missing_any_of)):
                 result += "; " + record
             rows.append(row(f"<B>{wrap(who + result, 110)}</B>", size=12, colour="#0072B2"))
             rows.extend(row(esc(text), size=11, colour="#0072B2") for text in self.open_texts(d))
@@ -147,8 +147,7 @@ class _Builder:
         """What absent inputs leave open on ``d``, one line each: undecided outputs, then possible flags."""
         lines = []
         for name, entry in d.undecided_outputs.items():
-            ro = self.spec.outputs[name]
-            lines.append(f"{ro.label}: {undecided_text(entry.get('values'), ro.unit, ro.precision)}")
+            lines.append(undecided_output_text(self.spec.outputs[name], entry.get("values")))
         lines.extend(possible_flag_text(cut(p.note.text, 90), p.if_known) for p in d.possible_flags)
         return lines
 
@@ -311,7 +310,7 @@ class _Builder:
         if d is None or d.recommendation != INSUFFICIENT_DATA or not d.path:
             return
         cls = class_style(OutcomeClass.INSUFFICIENT, self.spec)
-        record = deciding_text(deciding_sets(d.missing, d.missing_any_of)) or "to decide: (no input listed)"
+        record = deciding_text(sets_to_record(d.missing, d.missing_any_of)) or "to decide: (no input listed)"
         label = table(
             [
                 row(f"{esc(cls.title.upper())} · {INSUFFICIENT_DATA}", size=9, colour=cls.border),

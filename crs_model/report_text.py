@@ -12,12 +12,12 @@ from __future__ import annotations
 from crs_model.engine import Decision, OutputValue
 from crs_model.model import ReportedOutput, ReportMode, Spec
 from crs_model.vocabulary import (
-    deciding_sets,
     deciding_text,
     output_text,
     possible_flag_text,
+    sets_to_record,
     truth_text,
-    undecided_text,
+    undecided_output_text,
     value_text,
 )
 
@@ -38,7 +38,7 @@ def output_line(d: Decision, ro: ReportedOutput, value: OutputValue) -> str:
     """``<label>: <value> <unit>``, or the possible values of an output absent inputs leave open."""
     undecided = d.undecided_outputs.get(ro.name)
     if undecided is not None:
-        return f"{ro.label}: {undecided_text(undecided.get('values'), ro.unit, ro.precision)}"
+        return undecided_output_text(ro, undecided.get("values"))
     return f"{ro.label}: {output_text(value, ro.unit, ro.precision)}"
 
 
@@ -56,7 +56,7 @@ def decision_line(d: Decision, spec: Spec) -> str:
             parts.append(f"{ro.name}={'|'.join(value_text(x) for x in vals) if vals else value_text(None)}")
     if d.possible_flags:
         parts.append("possible_flags=" + ",".join(f.note.id for f in d.possible_flags))
-    sets = deciding_sets(d.missing, d.missing_any_of)
+    sets = sets_to_record(d.missing, d.missing_any_of)
     if sets:
         parts.append("missing=" + ";".join(",".join(s) for s in sets))
     return " ".join(parts)
@@ -69,7 +69,7 @@ def decision_text(d: Decision, spec: Spec, *, trace: bool = False) -> str:
     title = spec.outcomes[d.outcome].title if d.outcome else NO_DECISION
     lines.append(f"recommendation: {d.recommendation} - {title}")
     lines.extend(output_line(d, ro, v) for ro, v in reported(d, spec))
-    if record := deciding_text(deciding_sets(d.missing, d.missing_any_of)):
+    if record := deciding_text(sets_to_record(d.missing, d.missing_any_of)):
         lines.append(record)
     lines.append("path: " + " -> ".join(d.path))
     if trace:

@@ -13,7 +13,7 @@ Value wording, one way everywhere:
   ``.0``, the text of an enum, and ``unknown`` when absent (:func:`value_text`);
 - an explanation names the condition, its value and every input it read
   (:func:`explain`: ``'IL-6 ≥ 500 pg/mL' was false: IL-6 (il6_pg_ml) was 320``);
-- what absent inputs leave open reads the same in the text, the diagrams and the pack:
+- what absent inputs leave open reads the same in the text and the diagrams:
   an output's possible values (:func:`undecided_text`: ``2 or 3 (not decided by the inputs
   given)``), a possible flag (:func:`possible_flag_text`: ``possible: <flag> — if known:
   on_ecmo``) and the inputs to record (:func:`deciding_text`: ``to decide, record one of: a;
@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from crs_model.errors import Location
 from crs_model.expr import Expr, names
-from crs_model.model import INSUFFICIENT_DATA, EvidenceLevel, OutcomeClass, Spec
+from crs_model.model import INSUFFICIENT_DATA, EvidenceLevel, OutcomeClass, ReportedOutput, Spec
 from crs_model.types import Symbol, SymbolKind
 
 UNKNOWN = "unknown"
@@ -307,6 +307,11 @@ def undecided_text(values: Sequence[Any] | None, unit: str, precision: int | Non
     return f"{text}{' ' + unit if unit else ''} ({NOT_DECIDED})"
 
 
+def undecided_output_text(ro: ReportedOutput, values: Sequence[Any] | None) -> str:
+    """``ASTCT grade: 2 or 3 (not decided by the inputs given)``: a reported output under its spec label."""
+    return f"{ro.label}: {undecided_text(values, ro.unit, ro.precision)}"
+
+
 def possible_flag_text(text: str, if_known: Sequence[str]) -> str:
     """A flag absent inputs leave open (``Decision.possible_flags``):
     ``possible: <flag text> — if known: on_ecmo``."""
@@ -324,7 +329,7 @@ def deciding_text(sets: Sequence[Sequence[str]]) -> str:
     return "to decide, record one of: " + "; or ".join(parts)
 
 
-def deciding_sets(missing: Sequence[str], missing_any_of: Sequence[Sequence[str]]) -> list[tuple[str, ...]]:
+def sets_to_record(missing: Sequence[str], missing_any_of: Sequence[Sequence[str]]) -> list[tuple[str, ...]]:
     """The sets :func:`deciding_text` names for a decision: ``missing_any_of``, or ``missing`` alone
     when an engine without the exact method (``Engine(spec, exact=False)``) gave only that."""
     if missing_any_of:

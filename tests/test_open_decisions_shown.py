@@ -17,9 +17,9 @@ from crs_model.render import Overlay, diagram
 from crs_model.report_text import decision_line, decision_text
 from crs_model.vocabulary import (
     alternatives,
-    deciding_sets,
     deciding_text,
     possible_flag_text,
+    sets_to_record,
     undecided_text,
 )
 from tests.test_render import edges_of, label_text, nodes_of, title_text
@@ -116,9 +116,9 @@ def test_deciding_text_reads_one_set_or_alternatives() -> None:
 
 
 def test_deciding_sets_fall_back_to_missing_without_the_exact_method() -> None:
-    assert deciding_sets(("a",), (("a",), ("b",))) == [("a",), ("b",)]
-    assert deciding_sets(("a", "b"), ()) == [("a", "b")]
-    assert deciding_sets((), ()) == []
+    assert sets_to_record(("a",), (("a",), ("b",))) == [("a",), ("b",)]
+    assert sets_to_record(("a", "b"), ()) == [("a", "b")]
+    assert sets_to_record((), ()) == []
 
 
 def test_possible_flag_text_names_the_inputs_that_would_settle_it() -> None:
@@ -241,8 +241,8 @@ def test_diagram_insufficient_node_asks_for_the_deciding_sets(spec: Spec, patien
     assert d.recommendation == "insufficient_data"
     g = diagram(spec, Overlay(decision=d))
     words = " ".join(label_text(nodes_of(g)["insufficient_data"]).split())
-    assert deciding_text(deciding_sets(d.missing, d.missing_any_of)) in words
-    assert deciding_text(deciding_sets(d.missing, d.missing_any_of)) in " ".join(title_text(g).split())
+    assert deciding_text(sets_to_record(d.missing, d.missing_any_of)) in words
+    assert deciding_text(sets_to_record(d.missing, d.missing_any_of)) in " ".join(title_text(g).split())
 
 
 # ---------------------------------------------------------------------------- the documentation
