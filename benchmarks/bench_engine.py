@@ -5,17 +5,27 @@ measured in the same run, so the numbers mean something on a shared machine.
    one-call `crs_model.evaluate` vs `Engine.evaluate`.
 2. CLI on a 20,000-line JSONL file vs a minimal hand-written JSONL loop.
 3. ``import crs_model`` time, and which heavy modules it pulls in.
+4. Exact decisions under absent inputs (``python benchmarks/bench_engine.py partial [N]`` runs
+   only this part): (a) complete patients, ``Engine(spec)`` vs ``Engine(spec, exact=False)``;
+   (b) partial patients (random valid complete patients from the testing strategies' decoder,
+   then 1-3 given fields dropped) vs their complete originals, with ``Engine(spec)``, with and
+   without ``to_json()``; (c) which ``insufficient_data`` answers of the three-valued engine the
+   exact one decides, by input asked for, and for the answers still ``insufficient_data`` whether
+   two valid completions sampled from other patients' values disagree (a witness that the
+   answer cannot be decided).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +171,201 @@ def bench_import() -> dict[str, Any]:
     return {"import_ms": 1000 * (full - bare), "interpreter_ms": 1000 * bare, "heavy_modules": res.stdout.strip()}
 
 
+def strategy_patients(n: int, seed: int = 11) -> list[dict[str, Any]]:
+    """Random valid complete patients from the testing strategies' decoder (no input absent but the
+    ones a constraint leaves without a value), deterministic: seeded bytes, decoded."""
+    from crs_model.testing._strategies import patient_decoder  # here: it imports Hypothesis
+
+    size, decode = patient_decoder(crs_model.load_spec(), 0.0)
+    rng = random.Random(seed)
+    return [{k: v for k, v in decode(rng.randbytes(size)).items() if v is not None} for _ in range(n)]
+
+
+def drop_fields(patients: list[dict[str, Any]], seed: int = 12) -> list[tuple[dict[str, Any], tuple[str, ...]]]:
+    """Each patient with 1-3 of its given fields dropped (uniformly, deterministic), and the dropped names."""
+    rng = random.Random(seed)
+    out = []
+    for p in patients:
+        dropped = tuple(rng.sample(sorted(p), rng.randint(1, min(3, len(p)))))
+        out.append(({k: v for k, v in p.items() if k not in dropped}, dropped))
+    return out
+
+
+def _timed(fn: Any, items: list[Any], repeat: int) -> float:
+    return best_of(lambda: [fn(x) for x in items], repeat) / len(items)
+
+
+def _paired(fa: Any, fb: Any, items: list[Any], repeat: int = 5) -> tuple[float, float]:
+    """Best time per item of ``fa`` and of ``fb``, run alternately (a drifting machine slows both alike)."""
+    best = [math.inf, math.inf]
+    for _ in range(repeat):
+        for i, fn in enumerate((fa, fb)):
+            t0 = time.perf_counter()
+            for x in items:
+                fn(x)
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return best[0] / len(items), best[1] / len(items)
+
+
+def _answer(spec: crs_model.Spec, d: crs_model.Decision) -> tuple[Any, ...] | None:
+    """What a definitive answer is (outcome and the outputs it lists), None for insufficient_data."""
+    if d.outcome is None:
+        return None
+    return (d.outcome, *(d.outputs[n] for n in spec.outcomes[d.outcome].outputs))
+
+
+def _disagreeing_completion(
+    engine: crs_model.Engine,
+    partial: dict[str, Any],
+    dropped: tuple[str, ...],
+    pool: list[dict[str, Any]],
+    reference: tuple[Any, ...] | None,
+    boundaries: dict[str, tuple[float, ...]],
+    tries: int = 60,
+) -> bool:
+    """Whether a valid completion of ``partial`` gives another answer than ``reference`` (:func:`_answer`
+    of the complete original): a witness that ``partial`` cannot be decided. A completion takes the
+    dropped fields from a pool patient or the ``boundaries`` (or leaves them absent where the pool
+    patient has none) and, if that is still undecided, every other absent input the pool patient has."""
+    rng = random.Random(",".join(dropped))  # a str seed is hashed deterministically (not hash())
+    absent = [k for k in engine.spec.variables if k not in partial]
+    for _ in range(tries):
+        src = dict(pool[rng.randrange(len(pool))])
+        for k in dropped:  # half the time a numeric field takes a value at or next to a threshold
+            if k in boundaries and rng.random() < 0.5:
+                src[k] = rng.choice(boundaries[k])
+        for names in (dropped, absent):
+            trial = dict(partial)
+            trial.update((k, src[k]) for k in names if k in src)
+            try:
+                answer = _answer(engine.spec, engine.evaluate(trial))
+            except crs_model.PatientError:
+                break  # not a valid completion
+            if answer is not None:
+                if answer != reference:
+                    return True
+                break
+    return False
+
+
+def bench_partial(n: int = 3000) -> dict[str, Any]:
+    spec = crs_model.load_spec()
+    exact, three = crs_model.Engine(spec), crs_model.Engine(spec, exact=False)
+    drawn = strategy_patients(n)
+    # complete: three-valued evaluation leaves nothing open, so both engines give the same JSON (the
+    # decoder may leave an input absent that no constraint requires, e.g. hours since the last dose)
+    complete = [
+        p
+        for p in drawn
+        if three.evaluate(p).recommendation != "insufficient_data"
+        and exact.evaluate(p).to_json() == three.evaluate(p).to_json()
+    ]
+    partial = drop_fields(complete)
+    # (a) complete records, every input given (the API benchmark's patients omit the optional
+    # post-treatment IL-6, which leaves a flag open on CytoSorb): the exact engine has nothing to search
+    records = complete_patients(n)
+    rng = random.Random(13)
+    full_records = [
+        {**p, "post_cytosorb_il6_pg_ml": round(rng.uniform(5, 2000), 1)} if p["cytosorb_cartridges_used"] else p
+        for p in records
+    ]
+    t_exact_full, t_three_full = _paired(exact.evaluate, three.evaluate, full_records)
+    t_exact_rec, t_three_rec = _paired(exact.evaluate, three.evaluate, records)
+    possible = sum(bool(exact.evaluate(p).possible_flags) for p in records)
+    t_exact, t_three = _paired(exact.evaluate, three.evaluate, complete)
+    # (b) partial patients vs their complete originals, same engine
+    parts = [p for p, _ in partial]
+    t_part = _timed(exact.evaluate, parts, 3)
+    t_part_json = _timed(lambda p: exact.evaluate(p).to_json(), parts, 3)
+    t_comp_json = _timed(lambda p: exact.evaluate(p).to_json(), complete, 5)
+    t_part_three = _timed(three.evaluate, parts, 3)
+    slow: list[tuple[float, tuple[str, ...]]] = []
+    for p, dropped in partial:
+        t0 = time.perf_counter()
+        exact.evaluate(p)
+        slow.append((time.perf_counter() - t0, dropped))
+    slow.sort(reverse=True)
+    # (c) insufficient_data under three-valued evaluation, decided by the exact method
+    from crs_model.testing import boundary_values
+
+    boundaries = boundary_values(spec)
+    asked: Counter[str] = Counter()
+    decided: Counter[str] = Counter()
+    n_insufficient = n_decided = n_device = n_left = n_witnessed = 0
+    for (p, dropped), full in zip(partial, complete, strict=True):
+        d3, dx = three.evaluate(p), exact.evaluate(p)
+        ref = _answer(spec, exact.evaluate(full))
+        if dx.outcome is not None:  # sound: the complete original is a valid completion
+            assert _answer(spec, dx) == ref, (p, dropped)
+        if d3.recommendation != "insufficient_data":
+            continue
+        n_insufficient += 1
+        now_decided = dx.recommendation != "insufficient_data"
+        n_decided += now_decided
+        n_device += now_decided and spec.recommendations[dx.recommendation].cls.value == "device"
+        for name in d3.missing:
+            asked[name] += 1
+            decided[name] += now_decided
+        if not now_decided:
+            n_left += 1
+            n_witnessed += _disagreeing_completion(exact, p, dropped, complete, ref, boundaries)
+    return {
+        "n": len(complete),
+        "drawn": n,
+        "records": len(records),
+        "full_three_us": 1e6 * t_three_full,
+        "full_exact_us": 1e6 * t_exact_full,
+        "full_ratio": t_exact_full / t_three_full,
+        "records_ratio": t_exact_rec / t_three_rec,
+        "records_possible": possible,
+        "complete_three_us": 1e6 * t_three,
+        "complete_exact_us": 1e6 * t_exact,
+        "complete_ratio": t_exact / t_three,
+        "partial_us": 1e6 * t_part,
+        "partial_ratio": t_part / t_exact,
+        "partial_json_ratio": t_part_json / t_comp_json,
+        "partial_three_ratio": t_part_three / t_three,
+        "slowest": [(1e3 * t, d) for t, d in slow[:5]],
+        "p99_ms": 1e3 * slow[len(slow) // 100][0],
+        "insufficient": n_insufficient,
+        "decided": n_decided,
+        "device": n_device,
+        "left": n_left,
+        "witnessed": n_witnessed,
+        "by_input": [(k, asked[k], decided[k]) for k, _ in asked.most_common()],
+    }
+
+
+def print_partial(r: dict[str, Any]) -> None:
+    print(
+        f"(a) complete records, every input given ({r['records']}): Engine(spec) {r['full_exact_us']:.1f} us, "
+        f"Engine(spec, exact=False) {r['full_three_us']:.1f} us -> {r['full_ratio']:.3f}x (goal <= 1.05x); "
+        f"the same records without the optional post-treatment IL-6: {r['records_ratio']:.3f}x "
+        f"({r['records_possible']} with a possible flag); strategy patients decided alike by both "
+        f"({r['n']} of {r['drawn']} drawn): {r['complete_ratio']:.3f}x"
+    )
+    print(
+        f"(b) partial patients (1-3 fields dropped): Engine(spec) {r['partial_us']:.1f} us/patient -> "
+        f"{r['partial_ratio']:.2f}x a complete patient (goal <= 3x); with to_json() {r['partial_json_ratio']:.2f}x; "
+        f"three-valued on the same partial patients {r['partial_three_ratio']:.2f}x; p99 {r['p99_ms']:.2f} ms; "
+        "slowest: " + ", ".join(f"{t:.1f} ms ({'+'.join(d)})" for t, d in r["slowest"])
+    )
+    ins, dec = r["insufficient"], r["decided"]
+    print(
+        f"(c) insufficient_data under three-valued evaluation: {ins}; decided by the exact method: {dec} "
+        f"({100 * dec / max(ins, 1):.1f} %), {r['device']} of them device decisions; still insufficient_data: "
+        f"{r['left']}, of which {r['witnessed']} with two sampled valid completions that disagree "
+        f"({r['left'] - r['witnessed']} without such a witness by sampling)"
+    )
+    print("    input asked for (three-valued)        asked  decided exactly")
+    for name, asked, decided in r["by_input"]:
+        print(f"    {name:<38} {asked:>5}  {decided:>5} ({100 * decided / asked:.0f} %)")
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "partial":
+        print_partial(bench_partial(int(sys.argv[2]) if len(sys.argv) > 2 else 3000))
+        return
     api = bench_api()
     print(
         f"API evaluate: engine {api['engine_us']:.1f} us/patient, hand-written baseline {api['baseline_us']:.1f} us"
@@ -182,6 +386,7 @@ def main() -> None:
         f"import crs_model: {imp['import_ms']:.0f} ms over a bare interpreter ({imp['interpreter_ms']:.0f} ms)"
         f" (goal <= 250 ms); heavy modules imported: {imp['heavy_modules']}"
     )
+    print_partial(bench_partial())
 
 
 if __name__ == "__main__":

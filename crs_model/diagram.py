@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import pydot
@@ -34,12 +35,16 @@ from crs_model.vocabulary import (
     SEVERITY_ORDER,
     FindingLike,
     class_style,
+    deciding_text,
     level_text,
     outcome_class,
+    possible_flag_text,
+    sets_to_record,
     severity_text,
     sort_findings,
     spec_classes,
     truth_text,
+    undecided_output_text,
     values_read,
 )
 
@@ -83,6 +88,10 @@ class _Builder:
         d = overlay.decision
         self.steps = {s.node: s for s in d.trace} if d is not None else {}
         self.on_path = set(d.path) if d is not None else set()
+        # path edges three-valued evaluation does not take: a definitive answer the exact method found
+        # (every valid completion of the absent inputs gives it), drawn as the path but dashed
+        path = d.path if d is not None else ()
+        self.open_path = {(a, b) for a, b in pairwise(path) if a in self.steps and self.steps[a].taken != b}
         self.marks: dict[str, list[tuple[str, str]]] = {}  # element -> [(F-number, severity)]
         self.findings = sort_findings(overlay.findings) if overlay.findings is not None else []
         # flags and actions are drawn inside their outcomes: mark those outcomes
@@ -120,9 +129,10 @@ class _Builder:
         if d is not None:
             who = f"patient {self.overlay.patient_label}: " if self.overlay.patient_label else "patient: "
             result = d.recommendation + (f" ({d.outcome})" if d.outcome else "")
-            if d.missing:
-                result += "; missing " + ", ".join(d.missing)
-            rows.append(row(f"<B>{esc(who + result)}</B>", size=12, colour="#0072B2"))
+            if record := deciding_text(sets_to_record(d.missing, d.missing_any_of)):
+                result += "; " + record
+            rows.append(row(f"<B>{wrap(who + result, 110)}</B>", size=12, colour="#0072B2"))
+            rows.extend(row(esc(text), size=11, colour="#0072B2") for text in self.open_texts(d))
         if self.overlay.findings is not None:
             counts = dict.fromkeys(SEVERITY_ORDER, 0)
             for f in self.findings:
@@ -132,6 +142,14 @@ class _Builder:
                 row(f"<B>{esc(text)}</B>", size=12, colour=SEVERITY_COLOUR["error"] if counts["error"] else None)
             )
         return html_label(table(rows, BORDER="1", CELLPADDING="3", COLOR="#333333"))
+
+    def open_texts(self, d: Decision) -> list[str]:
+        """What absent inputs leave open on ``d``, one line each: undecided outputs, then possible flags."""
+        lines = []
+        for name, entry in d.undecided_outputs.items():
+            lines.append(undecided_output_text(self.spec.outputs[name], entry.get("values")))
+        lines.extend(possible_flag_text(cut(p.note.text, 90), p.if_known) for p in d.possible_flags)
+        return lines
 
     def decision_label(self, nid: str) -> str:
         node = self.spec.nodes[nid]
@@ -264,7 +282,7 @@ class _Builder:
             if self.overlay.decision is not None:
                 if e.target in values:
                     v = values[e.target]
-                    taken = step is not None and step.taken == e.target
+                    taken = (step is not None and step.taken == e.target) or (nid, e.target) in self.open_path
                     # the values that decide the path are shouted: TRUE (taken or not) and UNKNOWN (stops)
                     word = truth_text(v) if v is False else truth_text(v).upper()
                     colour = "#0072B2" if taken else ("#B8860B" if v is None else "#999999")
@@ -274,6 +292,8 @@ class _Builder:
                     attrs.update(color=colour, penwidth="4" if taken else "1.2")
                     if v is None:
                         attrs["style"] = "dashed"
+                elif (nid, e.target) in self.open_path:  # after an unknown guard of a `first` node
+                    attrs.update(color="#0072B2", penwidth="4", style="dashed")
                 else:
                     attrs.update(color="#CCCCCC", fontcolor="#999999")
             element = f"edge:{e.id}"
@@ -290,12 +310,12 @@ class _Builder:
         if d is None or d.recommendation != INSUFFICIENT_DATA or not d.path:
             return
         cls = class_style(OutcomeClass.INSUFFICIENT, self.spec)
-        missing = ", ".join(d.missing) if d.missing else "(none listed)"
+        record = deciding_text(sets_to_record(d.missing, d.missing_any_of)) or "to decide: (no input listed)"
         label = table(
             [
                 row(f"{esc(cls.title.upper())} · {INSUFFICIENT_DATA}", size=9, colour=cls.border),
                 row("<B>The spec cannot decide without more data</B>"),
-                row("missing: " + wrap(missing, 40), size=10),
+                row(wrap(record, 40), size=10),
             ]
         )
         g.add_node(
@@ -365,6 +385,12 @@ class _Builder:
                 "Thick blue: the patient's path; each evaluated guard shows its value and the inputs it read."
                 "</FONT></TD></TR>"
             )
+            if self.open_path:
+                rows.append(
+                    f'<TR><TD ALIGN="LEFT" {span}><FONT POINT-SIZE="9" COLOR="#0072B2">'
+                    "Dashed blue: a guard on the path the absent inputs leave unknown; every value they "
+                    "could take gives the same answer.</FONT></TD></TR>"
+                )
         if self.overlay.findings is not None:
             rows.append(
                 f'<TR><TD ALIGN="LEFT" {span}><FONT POINT-SIZE="9" COLOR="#C0392B">'

@@ -12,19 +12,24 @@ Value wording, one way everywhere:
 - a patient value is ``yes``/``no`` for a boolean, a number without a spurious
   ``.0``, the text of an enum, and ``unknown`` when absent (:func:`value_text`);
 - an explanation names the condition, its value and every input it read
-  (:func:`explain`: ``'IL-6 ≥ 500 pg/mL' was false: IL-6 (il6_pg_ml) was 320``).
+  (:func:`explain`: ``'IL-6 ≥ 500 pg/mL' was false: IL-6 (il6_pg_ml) was 320``);
+- what absent inputs leave open reads the same in the text and the diagrams:
+  an output's possible values (:func:`undecided_text`: ``2 or 3 (not decided by the inputs
+  given)``), a possible flag (:func:`possible_flag_text`: ``possible: <flag> — if known:
+  on_ecmo``) and the inputs to record (:func:`deciding_text`: ``to decide, record one of: a;
+  or b and c``).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from crs_model.errors import Location
 from crs_model.expr import Expr, names
-from crs_model.model import INSUFFICIENT_DATA, EvidenceLevel, OutcomeClass, Spec
+from crs_model.model import INSUFFICIENT_DATA, EvidenceLevel, OutcomeClass, ReportedOutput, Spec
 from crs_model.types import Symbol, SymbolKind
 
 UNKNOWN = "unknown"
@@ -274,3 +279,59 @@ def explain(condition: str, value: Any, reads: Iterable[ValueRead]) -> str:
     subs = [f"{r.label} ({r.name}) was {value_text(r.value)}" for r in reads]
     result = truth_text(value) if value is None or isinstance(value, bool) else value_text(value)
     return f"'{condition}' was {result}" + (": " + ", ".join(subs) if subs else "")
+
+
+# ---------------------------------------------------------------------------- what absent inputs leave open
+
+NOT_DECIDED = "not decided by the inputs given"
+MAX_LISTED_VALUES = 6  # more possible values of an output are shown as their count and range
+
+
+def alternatives(items: Sequence[str], last: str = "or") -> str:
+    """``a``, ``a or b``, ``a, b or c`` (``last`` joins the final two)."""
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {last} {items[-1]}"
+
+
+def undecided_text(values: Sequence[Any] | None, unit: str, precision: int | None = None) -> str:
+    """A reported output absent inputs leave open (``Decision.undecided_outputs``), with its unit:
+    ``2 or 3 (not decided by the inputs given)``; ``None`` (a continuous range) reads ``unknown (…)``."""
+    if not values:
+        return f"{UNKNOWN} ({NOT_DECIDED})"
+    shown = [output_text(v, "", precision) for v in values]
+    if len(shown) > MAX_LISTED_VALUES:
+        text = f"one of {len(shown)} values from {shown[0]} to {shown[-1]}"
+    else:
+        text = alternatives(shown)
+    return f"{text}{' ' + unit if unit else ''} ({NOT_DECIDED})"
+
+
+def undecided_output_text(ro: ReportedOutput, values: Sequence[Any] | None) -> str:
+    """``ASTCT grade: 2 or 3 (not decided by the inputs given)``: a reported output under its spec label."""
+    return f"{ro.label}: {undecided_text(values, ro.unit, ro.precision)}"
+
+
+def possible_flag_text(text: str, if_known: Sequence[str]) -> str:
+    """A flag absent inputs leave open (``Decision.possible_flags``):
+    ``possible: <flag text> — if known: on_ecmo``."""
+    return f"possible: {text} — if known: {', '.join(if_known)}"
+
+
+def deciding_text(sets: Sequence[Sequence[str]]) -> str:
+    """The absent inputs that would decide (``Decision.missing_any_of``, each set read together):
+    ``to decide, record: vasopressin``; ``to decide, record one of: a; or b and c`` ('' for none)."""
+    parts = [alternatives(list(s), "and") for s in sets if s]
+    if not parts:
+        return ""
+    if len(parts) == 1:
+        return f"to decide, record: {parts[0]}"
+    return "to decide, record one of: " + "; or ".join(parts)
+
+
+def sets_to_record(missing: Sequence[str], missing_any_of: Sequence[Sequence[str]]) -> list[tuple[str, ...]]:
+    """The sets :func:`deciding_text` names for a decision: ``missing_any_of``, or ``missing`` alone
+    when an engine without the exact method (``Engine(spec, exact=False)``) gave only that."""
+    if missing_any_of:
+        return [tuple(s) for s in missing_any_of]
+    return [tuple(missing)] if missing else []

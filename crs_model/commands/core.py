@@ -191,8 +191,7 @@ def _evaluate_one(engine: Any, item: str, args: argparse.Namespace, out: TextIO,
 
 def _evaluate_jsonl(engine: Any, item: str, args: argparse.Namespace, out: TextIO, err: TextIO, *, many: bool) -> int:
     from crs_model.fileio import iter_lines, open_regular
-    from crs_model.report_text import reported
-    from crs_model.vocabulary import value_text
+    from crs_model.report_text import decision_line
 
     where = STDIN if item == "-" else item
     try:
@@ -232,10 +231,7 @@ def _evaluate_jsonl(engine: Any, item: str, args: argparse.Namespace, out: TextI
                 write(f'{head}"line":{n},"error":' + _dumps({"field": None, "message": f"spec defect: {exc}"}) + "}\n")
                 continue
             if text_mode:
-                d = decision
-                extra = f" missing={','.join(d.missing)}" if d.missing else ""
-                outs = "".join(f" {ro.name}={value_text(v)}" for ro, v in reported(d, engine.spec))
-                write(f"{n}: {d.recommendation}{outs}{extra}\n")
+                write(f"{n}: {decision_line(decision, engine.spec)}\n")
             elif trace:
                 write(head + _dumps(decision.to_dict(trace=True))[1:] + "\n")
             elif many:
