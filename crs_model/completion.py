@@ -48,7 +48,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import combinations, product
 from types import MappingProxyType
@@ -378,6 +378,8 @@ class Found:
     opaque: dict[str, None]
     steps: int
     leaves: list[tuple[dict[str, Any], Any]] | None = None  # every decided completion (what was filled in, value)
+    # the completions not tried yet when the search stopped at its limit (see Completer.finish)
+    pending: list[tuple[dict[str, Any], Any, tuple[tuple[str, Any], ...]]] = field(default_factory=list, repr=False)
 
     @property
     def open(self) -> bool:
@@ -506,15 +508,25 @@ class Completer:
         completion is kept in :attr:`Found.leaves`.
         """
         found = Found({}, {}, {}, 0, [] if leaves else None)
-        left = budget
-        order = self._order
         # each entry: the completion's environment (inputs, and the definitions its parent found
         # known: a known value stays known in every completion), where to resume, what was filled in
-        stack: list[tuple[dict[str, Any], Any, tuple[tuple[str, Any], ...]]] = [(dict(base), None, ())]
+        found.pending = [(dict(base), None, ())]
+        return self._run(found, probe, limit, budget)
+
+    def finish(self, found: Found, probe: Probe, *, budget: int = SEARCH_BUDGET) -> Found:
+        """Search every completion ``found`` (stopped at its limit) did not reach yet, with ``probe``,
+        the one it ran with; the completions it tried count against ``budget`` too."""
+        return self._run(found, probe, None, budget)
+
+    def _run(self, found: Found, probe: Probe, limit: int | None, budget: int) -> Found:
+        left = budget - found.steps
+        order = self._order
+        stack = found.pending
         while stack:
             env, resume, asg = stack.pop()
             left -= 1
             if left < 0:
+                found.steps = budget
                 raise OverBudget
             value = probe(env, resume)
             if not isinstance(value, Unknown):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -104,6 +105,7 @@ class Decision:
     )  # reported outputs absent data leaves open
     possible_flags: tuple[PossibleFlag, ...] = ()
     _missing_any_of: tuple[tuple[str, ...], ...] | None = field(default=(), compare=False, repr=False)
+    _search: Found | None = field(default=None, compare=False, repr=False)  # an open search, to finish
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -245,6 +247,7 @@ class Engine:
         self.exact = exact
         self._completer: Completer | None = None
         self._inv_explain: UnknownExplainer | None = None
+        self._take = threading.Lock()
         self._reads: dict[int, tuple[Expr, tuple[str, ...]]] = {}  # by id(): each formula's inputs, kept alive
         self.validator = PatientValidator(spec)
         sym = spec.symbols
@@ -594,8 +597,9 @@ class Engine:
         base = self._inputs(env)
         found: Found | None
         try:
-            # stops at the first disagreement; a definitive answer searches every completion
-            found = comp.search(base, self._decision_probe)
+            # stops at the first disagreement (a definitive answer searches every completion); the
+            # leaves are kept so that the deciding sets can finish this search instead of starting over
+            found = comp.search(base, self._decision_probe, leaves=True)
         except OverBudget:
             found = None
         if found is not None and len(found.values) == 1 and not found.open:
@@ -634,6 +638,7 @@ class Engine:
             self,
             undecided_outputs=undecided[1],
             _missing_any_of=None,
+            _search=found,
         )
 
     def deciding(self, decision: Decision) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
@@ -646,8 +651,14 @@ class Engine:
         env = self.complete(dict(decision._env))  # noqa: SLF001 - a copy: reading a decision leaves it as it was
         base = self._inputs(env)
         sets: tuple[tuple[str, ...], ...] = ()
+        with self._take:  # two threads reading one decision: only one finishes its search
+            started = decision._search  # noqa: SLF001 - the search that found the answer open
+            object.__setattr__(decision, "_search", None)  # read once: its completions are not kept
         try:
-            full = self.completer.search(base, self._decision_probe, limit=None, leaves=True, budget=MISSING_BUDGET)
+            if started is not None and started.leaves is not None:
+                full = self.completer.finish(started, self._decision_probe, budget=MISSING_BUDGET)
+            else:
+                full = self.completer.search(base, self._decision_probe, limit=None, leaves=True, budget=MISSING_BUDGET)
             sets = tuple(self.completer.deciding_sets(base, self._decision_probe, full))
         except OverBudget:
             pass
