@@ -79,6 +79,8 @@ if TYPE_CHECKING:
     from crs_model.model import Spec
 
 _NATIVE = 2**53  # ints beyond it are not exact floats
+_SIDE = {">=": "up", "<": "up", ">": "down", "<=": "down", "==": "point", "!=": "point"}
+_MIRROR = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "==": "==", "!=": "!="}  # c op x  is  x mirror(op) c
 MAX_VALUES = 64  # a constant-valued expression with more possible values is not tracked
 SEARCH_BUDGET = 4_000  # completions tried per question; beyond it the answer stays three-valued
 MISSING_BUDGET = 1_000  # completions tried looking for the smallest sets of inputs that decide
@@ -98,11 +100,16 @@ class Scope:
     ``group``: per numeric input compared with another input, the other members of its
     comparison group, in declaration order. ``opaque``: per numeric input outside the
     method, the spec elements that read it outside a comparison with a constant.
+    ``cuts``: per numeric input, the constants it is itself compared with and the side each point
+    joins (``x >= 38`` puts 38 with the values above it).
     """
 
     grid: Mapping[str, tuple[Exact, ...]]
     group: Mapping[str, tuple[str, ...]]
     opaque: Mapping[str, tuple[str, ...]]
+    # per numeric input, the constants it is itself compared with, ascending, each with the side its
+    # point joins: "up" (only >= and <), "down" (only > and <=) or "point" (==, in, or both kinds)
+    cuts: Mapping[str, tuple[tuple[Exact, str], ...]]
 
     def branchable(self, name: str) -> bool:
         """Whether the search fills ``name`` in (every bool and enum input, and numeric ones not opaque)."""
@@ -223,6 +230,7 @@ def build_scope(spec: Spec) -> Scope:
             stack.extend(n for n in idx.definitions[d].names if n in idx.definitions)
     sites = [*roots, *(idx.definitions[d] for d in sorted(wanted))]
     cuts: dict[str, set[Exact]] = {n: set() for n in numeric}
+    sides: dict[str, dict[Exact, set[str]]] = {}  # per input and cut: which side the cut point joins
     partners: dict[str, set[str]] = {n: set() for n in numeric}
     opaque: dict[str, dict[str, None]] = {}
     for site in sites:
@@ -246,11 +254,16 @@ def build_scope(spec: Spec) -> Scope:
                     nums = _numbers(values) if values is not None else None
                     if nums is not None:
                         cuts[x.id] |= nums
+                        side = _SIDE[node.op if x is node.left else _MIRROR[node.op]]
+                        for c in nums:
+                            sides.setdefault(x.id, {}).setdefault(c, set()).add(side)
                         handled.add(id(x))
             elif isinstance(node, Member) and isinstance(node.operand, Name) and node.operand.id in numeric:
                 nums = _numbers(v.exact for v in node.values if isinstance(v, Num))
                 if nums is not None and all(isinstance(v, Num) for v in node.values):
                     cuts[node.operand.id] |= nums
+                    for c in nums:
+                        sides.setdefault(node.operand.id, {}).setdefault(c, set()).add("point")
                     handled.add(id(node.operand))
         for name in reads:
             if id(name) not in handled:
@@ -292,6 +305,12 @@ def build_scope(spec: Spec) -> Scope:
         MappingProxyType(grid),
         MappingProxyType(group),
         MappingProxyType({k: tuple(v) for k, v in sorted(opaque.items(), key=lambda kv: order[kv[0]])}),
+        MappingProxyType(
+            {
+                k: tuple((c, next(iter(sides[k][c])) if len(sides[k][c]) == 1 else "point") for c in sorted(v))
+                for k, v in cuts.items()
+            }
+        ),
     )
 
 
@@ -322,6 +341,22 @@ def _inside(a: Exact | None, b: Exact | None, is_int: bool) -> int | float | Non
             if exact(c) <= a:
                 c = math.nextafter(c, math.inf)
     return c if (a is None or exact(c) > a) and (b is None or exact(c) < b) else None
+
+
+def _one_per_cell(values: tuple[int | float, ...], cuts: tuple[tuple[Exact, str], ...]) -> tuple[int | float, ...]:
+    """The first of ``values`` (ascending) in each class of the line the comparisons with ``cuts`` tell
+    apart: ``x >= c`` only puts ``c`` with the values above it, ``x > c`` only with those below."""
+    out: list[int | float] = []
+    seen: set[tuple[int, ...]] = set()
+    for v in values:
+        x = exact(v)
+        key = tuple(
+            int(x >= c) if side == "up" else int(x > c) if side == "down" else (x > c) - (x < c) for c, side in cuts
+        )
+        if key not in seen:
+            seen.add(key)
+            out.append(v)
+    return tuple(out)
 
 
 def cell_values(points: Iterable[Exact], lo: Exact | None, hi: Exact | None, is_int: bool) -> tuple[int | float, ...]:
@@ -411,7 +446,12 @@ class Completer:
             elif name in self.scope.grid:
                 lo = exact(var.minimum) if var.minimum is not None else None
                 hi = exact(var.maximum) if var.maximum is not None else None
-                self._static[name] = cell_values(self.scope.grid[name], lo, hi, base is Base.INT)
+                values = cell_values(self.scope.grid[name], lo, hi, base is Base.INT)
+                if name not in self.scope.group:
+                    # one value per class the spec's comparisons tell apart (a domain bound nothing is
+                    # compared with joins its neighbours; 38 joins the values above it in x >= 38)
+                    values = _one_per_cell(values, self.scope.cuts[name])
+                self._static[name] = values
         self._bounds: dict[str, tuple[Exact | None, Exact | None, bool]] = {
             n: (
                 exact(v.minimum) if v.minimum is not None else None,

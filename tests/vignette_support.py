@@ -70,7 +70,7 @@ def load_vignettes(folder: Path = VIGNETTE_DIR) -> list[dict[str, Any]]:
 # an expect key is one of these or a reported output the spec declares (``outputs:``)
 EXPECT_KEYS = {
     "recommendation", "outcome", "missing", "missing_any_of", "path", "flags", "absent_flags", "actions",
-    "possible_flags", "undecided_outputs",
+    "possible_flags", "undecided_outputs", "missing_includes",
 }  # fmt: skip
 
 
@@ -89,6 +89,7 @@ def check_expectations(got: dict[str, Any], expect: dict[str, Any]) -> None:
             assert got[key] == pytest.approx(want, rel=1e-9), key
     if "missing" in expect:
         assert got["missing"] == expect["missing"]
+    assert set(expect.get("missing_includes", ())) <= set(got["missing"]), f"missing: {got['missing']}"
     if "missing_any_of" in expect:
         assert got["missing_any_of"] == expect["missing_any_of"]
     if "undecided_outputs" in expect:
