@@ -373,7 +373,7 @@ def suite(spec: Spec) -> list[Property]:
             "on partial patients the exact engine's decision and required outputs equal the exact Z3 oracle's",
             _partial_patients,
             check_exact_matches_oracle,
-            share=0.5,
+            share=0.2,  # two solver queries and the exact search per example: ~10x the differential's cost
             needs_oracle=True,
         )
     )

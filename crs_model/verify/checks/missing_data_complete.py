@@ -18,7 +18,7 @@ right. So the proof has two parts:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +65,7 @@ def run(v: Verifier) -> None:
 
 
 # ------------------------------------------------------------------ (a) cell invariance
-def _cells(v: Verifier, grid: Any, group: Any) -> None:
+def _cells(v: Verifier, grid: Mapping[str, tuple[Exact, ...]], group: Mapping[str, tuple[str, ...]]) -> None:
     spec, enc = v.spec, v.enc
     p = enc.inputs
     sites = spec.index.of_kind(SiteKind.GUARD, SiteKind.FLAG, SiteKind.CONSTRAINT, SiteKind.OUTPUT)
@@ -75,7 +75,7 @@ def _cells(v: Verifier, grid: Any, group: Any) -> None:
             continue
         xv = p.number(x)
         other = z3.Real(f"{x}__cell", enc.ctx) if not xv.is_int() else z3.Int(f"{x}__cell", enc.ctx)
-        same = [p.known[x], *_domain(spec, x, other, enc), *_same_cell(enc, x, xv, other, grid[x], group)]
+        same = [p.known[x], *_domain(enc, x, other), *_same_cell(enc, x, xv, other, grid[x], group)]
         where = mk_and(*same)
         changes: dict[int, tuple[z3.BoolRef, list[FormulaSite]]] = {}
         for s in readers:
@@ -97,19 +97,15 @@ def _cells(v: Verifier, grid: Any, group: Any) -> None:
                     _cell_finding(v, s, x, w, b, grid[x])
 
 
-def _domain(spec: Spec, x: str, c: z3.ArithRef, enc: Encoding) -> list[z3.BoolRef]:
-    var = spec.variables[x]
-    isint = var.type.base == Base.INT
-    out: list[z3.BoolRef] = []
-    if var.minimum is not None:
-        out.append(c >= numeral(var.minimum, isint and float(var.minimum).is_integer(), enc.ctx))
-    if var.maximum is not None:
-        out.append(c <= numeral(var.maximum, isint and float(var.maximum).is_integer(), enc.ctx))
-    return out
+def _domain(enc: Encoding, x: str, c: z3.ExprRef) -> list[z3.BoolRef]:
+    """The domain facts of input ``x`` (bounds, enum range), said of the constant ``c`` instead."""
+    pair: list[tuple[z3.ExprRef, z3.ExprRef]] = [(enc.inputs.values[x], c)]
+    facts = enc.domain_facts(enc.inputs)
+    return [_subst(fact, pair) for key, fact, _ in facts if key.partition(":")[2] == x]
 
 
 def _same_cell(
-    enc: Encoding, x: str, a: z3.ArithRef, b: z3.ArithRef, points: Sequence[Exact], group: Any
+    enc: Encoding, x: str, a: z3.ArithRef, b: z3.ArithRef, points: Sequence[Exact], group: Mapping[str, tuple[str, ...]]
 ) -> list[z3.BoolRef]:
     """``a`` and ``b`` in the same cell: the same order against every grid point and known group member."""
     out: list[z3.BoolRef] = []
@@ -140,7 +136,9 @@ def _number(raw: z3.ExprRef, is_int: bool) -> int | float:
     return int(frac) if frac.denominator == 1 else float(frac)
 
 
-def _cell_finding(v: Verifier, s: FormulaSite, x: str, w: dict[str, Any], b: int | float, points: Any) -> None:
+def _cell_finding(
+    v: Verifier, s: FormulaSite, x: str, w: dict[str, Any], b: int | float, points: Sequence[Exact]
+) -> None:
     a = w[x]
     cuts = ", ".join(show(float(p) if isinstance(p, Fraction) else p) for p in points)
     v.add(
@@ -198,7 +196,7 @@ def _opaque(v: Verifier, opaque: tuple[str, ...]) -> None:
             c = z3.Int(f"{z}__{suffix}", enc.ctx) if zv.is_int() else z3.Real(f"{z}__{suffix}", enc.ctx)
             pairs += [(zv, z3.If(p.known[z], zv, c)), (p.known[z], enc.true)]
             fresh.append(c)
-            dom += _domain(spec, z, c, enc)
+            dom += _domain(enc, z, c)
         return pairs, fresh, dom
 
     ref, _, ref_dom = with_values("ref")  # one valid completion of the absent opaque inputs (free: exists)
@@ -304,11 +302,9 @@ def _known_unless_unfillable(
         c: z3.ExprRef
         if base == Base.BOOL:
             c = z3.Bool(f"{name}__fill", enc.ctx)
-            dom: list[z3.BoolRef] = []
         else:
             c = z3.Real(f"{name}__fill", enc.ctx) if base == Base.REAL else z3.Int(f"{name}__fill", enc.ctx)
-            assert isinstance(c, z3.ArithRef)
-            dom = [c >= 0, c < len(var.type.values)] if base == Base.ENUM else _domain(spec, name, c, enc)
+        dom = _domain(enc, name, c)
         pairs: list[tuple[z3.ExprRef, z3.ExprRef]] = [(value, c), (p.known[name], enc.true)]
         valid = mk_and(*dom, *(_subst(k, pairs) for k in constraints), ctx=enc.ctx)
         out.append(mk_or(p.known[name], z3.ForAll([c], mk_not(valid))))
