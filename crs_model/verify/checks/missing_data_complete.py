@@ -69,6 +69,7 @@ def _cells(v: Verifier, grid: Mapping[str, tuple[Exact, ...]], group: Mapping[st
     spec, enc = v.spec, v.enc
     p = enc.inputs
     sites = spec.index.of_kind(SiteKind.GUARD, SiteKind.FLAG, SiteKind.CONSTRAINT, SiteKind.OUTPUT)
+    kids: dict[int, list[z3.ExprRef] | None] = {}  # the formulas' connectives, walked in z3 once
     for x in (n for n in spec.variables if n in grid):
         readers = [s for s in sites if x in s.inputs]
         if not readers:
@@ -77,24 +78,71 @@ def _cells(v: Verifier, grid: Mapping[str, tuple[Exact, ...]], group: Mapping[st
         other = z3.Real(f"{x}__cell", enc.ctx) if not xv.is_int() else z3.Int(f"{x}__cell", enc.ctx)
         same = [p.known[x], *_domain(enc, x, other), *_same_cell(enc, x, xv, other, grid[x], group)]
         where = mk_and(*same)
+        terms = [enc.tr.term(s.ast) for s in readers]
+        # fast path: a formula is a Boolean combination of its atoms, so when no atom that reads x
+        # changes within a cell, no formula does (the atoms are shared by many formulas)
+        if not _any_changes(v, where, _atom_changes(terms, xv, other, kids)):
+            continue
         changes: dict[int, tuple[z3.BoolRef, list[FormulaSite]]] = {}
-        for s in readers:
-            term = enc.tr.term(s.ast)
+        for s, term in zip(readers, terms, strict=True):
             changed = _changed(term, xv, other)
             changes.setdefault(changed.get_id(), (changed, []))[1].append(s)
-        group_terms = list(changes.values())
-        for i in range(0, len(group_terms), LOCAL_CHUNK):
-            chunk = group_terms[i : i + LOCAL_CHUNK]
-            if not v.status(where, z3.Or(*(c for c, _ in chunk)), local=True):
+        for changed, at in changes.values():
+            if not _any_changes(v, where, [changed]):
                 continue
-            for changed, at in chunk:
-                m = v.model([where, changed], local=True)
-                if m is None:
-                    continue
-                w = enc.witness(m)
-                b = _number(m.eval(other, model_completion=True), spec.variables[x].type.base == Base.INT)
-                for s in at:
-                    _cell_finding(v, s, x, w, b, grid[x])
+            m = v.model([where, changed], local=True)
+            if m is None:
+                continue
+            w = enc.witness(m)
+            b = _number(m.eval(other, model_completion=True), spec.variables[x].type.base == Base.INT)
+            for s in at:
+                _cell_finding(v, s, x, w, b, grid[x])
+
+
+def _any_changes(v: Verifier, where: z3.BoolRef, changes: Sequence[z3.BoolRef]) -> bool:
+    """Whether some change can happen within a cell (disjunctions of at most LOCAL_CHUNK)."""
+    return any(
+        v.status(where, z3.Or(*changes[i : i + LOCAL_CHUNK]), local=True) for i in range(0, len(changes), LOCAL_CHUNK)
+    )
+
+
+def _atom_changes(
+    terms: Sequence[Tri | Val], xv: z3.ArithRef, other: z3.ArithRef, kids: dict[int, list[z3.ExprRef] | None]
+) -> list[z3.BoolRef]:
+    """For each distinct atom of ``terms`` that reads ``xv``, the condition that it changes when ``other``
+    replaces ``xv``: an atom is a comparison (a boolean over numbers) or a number that is a formula's value.
+    ``kids`` caches each connective's operands (None for an atom) across inputs."""
+    pair: list[tuple[z3.ExprRef, z3.ExprRef]] = [(xv, other)]
+    stack: list[z3.ExprRef] = []
+    found: list[z3.ExprRef] = []
+    for t in terms:
+        if isinstance(t, Tri):
+            stack += [t.t, t.f]
+        else:
+            stack.append(t.k)
+            found.append(t.v)
+    seen: set[int] = set()
+    while stack:
+        e = stack.pop()
+        key = e.get_id()
+        if key in seen:
+            continue
+        seen.add(key)
+        if key not in kids:
+            operands = e.children()
+            bool_op = z3.is_bool(e) and all(z3.is_bool(k) for k in operands)  # a connective (or a known flag)
+            kids[key] = operands if bool_op else None
+        operands_ = kids[key]
+        if operands_ is None:
+            found.append(e)
+        else:
+            stack.extend(operands_)
+    out: dict[int, z3.BoolRef] = {}
+    for a in found:
+        a2 = _subst_term(a, pair)
+        if a2.get_id() != a.get_id():
+            out[a.get_id()] = a != a2
+    return list(out.values())
 
 
 def _domain(enc: Encoding, x: str, c: z3.ExprRef) -> list[z3.BoolRef]:
