@@ -10,7 +10,9 @@ right. So the proof has two parts:
     the same cell (the same side of, or equal to, every grid point, and in the same
     order against each known member of its comparison group) give the formula the same
     three-valued value, all else equal. The second value is a fresh constant substituted
-    for the input's value in the formula's term: one small query per (formula, input).
+    for the input's value. A formula is a Boolean combination of its atoms (comparisons,
+    an output's number), which many formulas share, so the atoms are asked first (per
+    input, in disjunctions); formula by formula only where an atom can change.
 (b) *opaque inputs*: no patient whose absent inputs are opaque (or could be given no
     valid value) is ``insufficient_data`` three-valued while every valid value of the
     absent opaque inputs gives the same outcome and required outputs (a ``ForAll``).
@@ -309,12 +311,10 @@ def _decision_terms(
     three-valued ``insufficient_data`` (a node stops, or an outcome's outputs are unknown), and per
     outcome its required outputs' values."""
     spec, tr = enc.spec, enc.tr
-    reach: dict[str, z3.BoolRef] = {spec.entry: enc.true}
-    incoming: dict[str, list[z3.BoolRef]] = {}
+    incoming: dict[str, list[z3.BoolRef]] = {}  # per node or outcome: "reached through this edge"
     stops: list[z3.BoolRef] = []
-    for nid in spec.index.node_order:
+    for nid in spec.index.node_order:  # parents first
         r = mk_or(*incoming.pop(nid, []), ctx=enc.ctx) if nid != spec.entry else enc.true
-        reach[nid] = r
         ne = enc.nodes[nid]
         stops.append(mk_and(r, ne.here.stop))
         for e in spec.nodes[nid].edges:
