@@ -19,6 +19,7 @@ def test_checks_keep_their_names_and_order() -> None:
         "invariant",
         "temporal",
         "missing-data",
+        "missing-data-complete",
         "redundant",
         "uncited",
     )

@@ -53,7 +53,7 @@ def register(sub: Any) -> None:
         action="append",
         metavar="KIND",
         help="run only this check kind (repeatable): contradiction, unreachable, overlap, gap, invariant, "
-        "temporal, missing-data, redundant, uncited",
+        "temporal, missing-data, missing-data-complete, redundant, uncited",
     )
     p.add_argument("--info", action="store_true", help="list info findings in text output (default: count only)")
     p.add_argument(

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from hypothesis import given, settings
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 
 from crs_model.engine import Decision, Engine, invariant_env
 from crs_model.errors import PatientError, SpecDefectError, SpecError
+from crs_model.exact import exact, round_half_up
 from crs_model.expr import Compare, Name, Str, conjuncts
 from crs_model.loader import load_spec_bytes
 from crs_model.model import INSUFFICIENT_DATA, MetamorphicRelation, Spec
@@ -46,17 +48,22 @@ class Context:
     core: Engine  # the three-valued procedure (exact=False): what the Z3 oracle models
     oracle: Any = None  # crs_model.verify.oracle.Z3Oracle when the verifier is installed
     oracle_error: str = ""
+    exact_oracle: Any = None  # crs_model.verify.oracle.ExactOracle, built with the Z3 oracle
 
     @classmethod
     def for_spec(cls, spec: Spec, *, with_oracle: bool = True) -> Context:
         ctx = cls(spec, Engine(spec), Engine(spec, exact=False))
         if with_oracle:
             try:
-                from crs_model.verify.oracle import Z3Oracle  # type: ignore[import-not-found,import-untyped,unused-ignore]
+                from crs_model.verify.oracle import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
+                    ExactOracle,
+                    Z3Oracle,
+                )
             except ImportError as exc:
                 ctx.oracle_error = f"verifier not available ({exc})"
             else:
                 ctx.oracle = Z3Oracle(spec)
+                ctx.exact_oracle = ExactOracle(spec)
         return ctx
 
 
@@ -199,6 +206,57 @@ def check_differential(ctx: Context, patient: Mapping[str, Any]) -> bool:
     return True
 
 
+def _exact_side(ctx: Context, fn: Callable[[], tuple[str, str | None, tuple[Any, ...]]]) -> tuple[Any, ...]:
+    """One side of the exact differential: (recommendation, outcome, reported required outputs as
+    exact numbers), or the error it raised (an invalid patient by kind only: the two name the field
+    from different evidence)."""
+    try:
+        rec, outcome, values = fn()
+    except SpecDefectError as exc:
+        return ("defect", exc.kind, exc.node)
+    except PatientError:
+        return ("invalid",)
+    if outcome is None:
+        return (rec, None, ())
+    shown: list[Any] = []
+    for name, v in zip(ctx.spec.outcomes[outcome].outputs, values, strict=True):
+        ro = ctx.spec.outputs.get(name)
+        if ro is None:  # not reported: the outcome stands for it
+            continue
+        if isinstance(v, (int, float, Fraction)) and not isinstance(v, bool):
+            v = exact(round_half_up(v, ro.precision) if ro.precision is not None else v)
+        shown.append((name, v))
+    return (rec, outcome, tuple(shown))
+
+
+def _partial_patients(ctx: Context) -> st.SearchStrategy[dict[str, Any]]:
+    """Generated patients with up to three more inputs dropped: steering keeps the inputs a path
+    reads, so without this an input the path needs would rarely be absent (dropping keeps a patient
+    valid: a constraint can only become unknown)."""
+    names = list(ctx.spec.variables)
+
+    def drop(case: tuple[dict[str, Any], frozenset[str]]) -> dict[str, Any]:
+        patient, gone = case
+        return {k: v for k, v in patient.items() if k not in gone}
+
+    gone = st.frozensets(st.sampled_from(names), max_size=3)
+    return st.tuples(patients(ctx.spec, absent_probability=0.1), gone).map(drop)
+
+
+def check_exact_matches_oracle(ctx: Context, patient: Mapping[str, Any]) -> bool:
+    """The exact engine and the exact Z3 oracle give the same decision (the oracle rounds as reported)."""
+
+    def engine() -> tuple[str, str | None, tuple[Any, ...]]:
+        d = ctx.engine.evaluate(patient)
+        listed = ctx.spec.outcomes[d.outcome].outputs if d.outcome is not None else ()
+        return d.recommendation, d.outcome, tuple(d.outputs.get(n) for n in listed)
+
+    engine_side = _exact_side(ctx, engine)
+    z3_side = _exact_side(ctx, lambda: ctx.exact_oracle.decide(patient))
+    require(engine_side == z3_side, f"exact engine {engine_side} != exact Z3 oracle {z3_side}")
+    return True
+
+
 def _unknown(env: Mapping[str, Any]) -> None:
     return None
 
@@ -306,6 +364,16 @@ def suite(spec: Spec) -> list[Property]:
             lambda c: patients(c.spec),
             check_differential,
             share=0.5,
+            needs_oracle=True,
+        )
+    )
+    props.append(
+        Property(
+            "exact_matches_oracle",
+            "on partial patients the exact engine's decision and required outputs equal the exact Z3 oracle's",
+            _partial_patients,
+            check_exact_matches_oracle,
+            share=0.2,  # two solver queries and the exact search per example: ~10x the differential's cost
             needs_oracle=True,
         )
     )

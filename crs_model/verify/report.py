@@ -26,6 +26,7 @@ class Check(StrEnum):
     INVARIANT = "invariant"
     TEMPORAL = "temporal"
     MISSING_DATA = "missing-data"
+    MISSING_DATA_COMPLETE = "missing-data-complete"
     REDUNDANT = "redundant"
     UNCITED = "uncited"
 
@@ -53,6 +54,8 @@ _RULES = {
     "temporal": "A temporal invariant that some care course violates (bounded model checking), an impossible "
     "course start, or a care transition that leaves an invalid state.",
     "missing-data": "A definitive decision that a completion of the patient's absent inputs would change.",
+    "missing-data-complete": "A partial patient whose valid completions all agree but whom the exact engine "
+    "answers insufficient_data (a cut the exact method misses, or a decision resting only on an opaque input).",
     "redundant": "A guard conjunct already implied by every path to its node.",
     "uncited": "An edge, outcome, parameter or invariant without evidence.",
     INTERNAL: "The solver's finding did not reproduce through the engine (a verifier or engine bug).",

@@ -14,6 +14,7 @@ from crs_model.verify.checks import (
     gap,
     invariant,
     missing_data,
+    missing_data_complete,
     overlap,
     redundant,
     temporal,
@@ -33,6 +34,7 @@ RUNNERS: Mapping[Check, Callable[[Verifier], None]] = {
     Check.INVARIANT: invariant.run,
     Check.TEMPORAL: temporal.run,
     Check.MISSING_DATA: missing_data.run,
+    Check.MISSING_DATA_COMPLETE: missing_data_complete.run,
     Check.REDUNDANT: redundant.run,
     Check.UNCITED: uncited.run,
 }
