@@ -62,10 +62,10 @@ def test_planted_opaque_guard_found_and_replayed() -> None:
 def test_a_missing_cut_is_refuted_with_a_replayed_witness(shipped: Spec) -> None:
     # the cell-invariance half, given the scope with the fever threshold (38 °C) left out
     scope = build_scope(shipped)
-    grid = dict(scope.grid)
-    grid["temperature_c"] = tuple(p for p in grid["temperature_c"] if p != 38)
+    cuts = dict(scope.cuts)
+    cuts["temperature_c"] = tuple((c, side) for c, side in cuts["temperature_c"] if c != 38)
     v = Verifier(shipped)
-    missing_data_complete._cells(v, grid, scope.group)  # the half under test
+    missing_data_complete._cells(v, scope.grid, scope.group, cuts)  # the half under test
     errors = [f for f in v.findings if f.check == CHECK]
     assert errors
     assert all(f.severity is Severity.ERROR and "cuts for temperature_c" in f.message for f in errors)
@@ -83,8 +83,20 @@ def test_a_missing_cut_is_refuted_with_a_replayed_witness(shipped: Spec) -> None
 def test_the_right_cuts_prove_cell_invariance(shipped: Spec) -> None:
     scope = build_scope(shipped)
     v = Verifier(shipped)
-    missing_data_complete._cells(v, scope.grid, scope.group)  # the half under test
+    missing_data_complete._cells(v, scope.grid, scope.group, scope.cuts)  # the half under test
     assert v.findings == []
+
+
+def test_a_wrong_side_is_refuted(shipped: Spec) -> None:
+    # 38 °C declared to join the values below it ("down"), though the spec compares temperature >= 38
+    scope = build_scope(shipped)
+    cuts = dict(scope.cuts)
+    cuts["temperature_c"] = tuple((c, "down" if c == 38 else side) for c, side in cuts["temperature_c"])
+    v = Verifier(shipped)
+    missing_data_complete._cells(v, scope.grid, scope.group, cuts)
+    errors = [f for f in v.findings if f.check == CHECK]
+    assert errors
+    assert all("cuts for temperature_c" in f.message for f in errors)
 
 
 def test_an_unknown_answer_is_a_failure(shipped: Spec) -> None:

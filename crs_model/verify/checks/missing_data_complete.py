@@ -7,9 +7,11 @@ right. So the proof has two parts:
 
 (a) *cell invariance*: for every decision formula (guard, flag condition, constraint,
     output) and every non-opaque numeric input it reads, two values of the input in
-    the same cell (the same side of, or equal to, every grid point, and in the same
-    order against each known member of its comparison group) give the formula the same
-    three-valued value, all else equal. The second value is a fresh constant substituted
+    the same cell give the formula the same three-valued value, all else equal: for
+    an input of a comparison group the cell is the same side of, or equal to, every
+    grid point and the same order against each known member of its group; for any
+    other input the class the engine draws one value from (``Scope.cuts``: a point
+    compared only with ``>=`` belongs with the values above it). The second value is a fresh constant substituted
     for the input's value. A formula is a Boolean combination of its atoms (comparisons,
     an output's number), which many formulas share, so the atoms are asked first (per
     input, in disjunctions); formula by formula only where an atom can change.
@@ -51,7 +53,7 @@ def run(v: Verifier) -> None:
     """Prove (a) cell invariance of every decision formula and (b) that no decidable patient
     rests only on opaque inputs; an info finding names each opaque input."""
     scope = build_scope(v.spec)
-    _cells(v, scope.grid, scope.group)
+    _cells(v, scope.grid, scope.group, scope.cuts)
     for name, where in scope.opaque.items():
         var = v.spec.variables[name]
         v.add(
@@ -67,7 +69,12 @@ def run(v: Verifier) -> None:
 
 
 # ------------------------------------------------------------------ (a) cell invariance
-def _cells(v: Verifier, grid: Mapping[str, tuple[Exact, ...]], group: Mapping[str, tuple[str, ...]]) -> None:
+def _cells(
+    v: Verifier,
+    grid: Mapping[str, tuple[Exact, ...]],
+    group: Mapping[str, tuple[str, ...]],
+    cuts: Mapping[str, tuple[tuple[Exact, str], ...]],
+) -> None:
     spec, enc = v.spec, v.enc
     p = enc.inputs
     sites = spec.index.of_kind(SiteKind.GUARD, SiteKind.FLAG, SiteKind.CONSTRAINT, SiteKind.OUTPUT)
@@ -78,7 +85,8 @@ def _cells(v: Verifier, grid: Mapping[str, tuple[Exact, ...]], group: Mapping[st
             continue
         xv = p.number(x)
         other = z3.Real(f"{x}__cell", enc.ctx) if not xv.is_int() else z3.Int(f"{x}__cell", enc.ctx)
-        same = [p.known[x], *_domain(enc, x, other), *_same_cell(enc, x, xv, other, grid[x], group)]
+        cell = _same_cell(enc, x, xv, other, grid[x], group) if x in group else _same_class(enc, xv, other, cuts[x])
+        same = [p.known[x], *_domain(enc, x, other), *cell]
         where = mk_and(*same)
         terms = [enc.tr.term(s.ast) for s in readers]
         # fast path: a formula is a Boolean combination of its atoms, so when no atom that reads x
@@ -165,6 +173,23 @@ def _same_cell(
     for mname in group.get(x, ()):
         mv = enc.inputs.number(mname)
         out.append(z3.Implies(enc.inputs.known[mname], z3.And((a < mv) == (b < mv), (a == mv) == (b == mv))))
+    return out
+
+
+def _same_class(enc: Encoding, a: z3.ArithRef, b: z3.ArithRef, cuts: Sequence[tuple[Exact, str]]) -> list[z3.BoolRef]:
+    """``a`` and ``b`` in the same class of an input no other input is compared with, as the engine
+    draws one value from each: a cut compared only with ``>=``/``<`` ("up") puts its point with the
+    values above it, one compared only with ``>``/``<=`` ("down") with those below, any other ("point")
+    is a class of its own (a domain bound nothing is compared with is no cut)."""
+    out: list[z3.BoolRef] = []
+    for c, side in cuts:
+        n = numeral(c, a.is_int() and Fraction(c).denominator == 1, enc.ctx)
+        if side == "up":
+            out.append((a >= n) == (b >= n))
+        elif side == "down":
+            out.append((a > n) == (b > n))
+        else:
+            out += [(a < n) == (b < n), (a == n) == (b == n)]
     return out
 
 
