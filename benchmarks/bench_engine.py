@@ -288,10 +288,13 @@ def bench_partial(n: int = 3000) -> dict[str, Any]:
     # (c) insufficient_data under three-valued evaluation, decided by the exact method
     from crs_model.testing import boundary_values
 
+    from crs_model.verify.oracle import ExactOracle  # an independent Z3 decision of the same question
+
+    oracle = ExactOracle(spec)
     boundaries = boundary_values(spec)
     asked: Counter[str] = Counter()
     decided: Counter[str] = Counter()
-    n_insufficient = n_decided = n_device = n_left = n_witnessed = 0
+    n_insufficient = n_decided = n_device = n_left = n_witnessed = n_needless = n_wrong = 0
     for (p, dropped), full in zip(partial, complete, strict=True):
         d3, dx = three.evaluate(p), exact.evaluate(p)
         ref = _answer(spec, exact.evaluate(full))
@@ -309,6 +312,11 @@ def bench_partial(n: int = 3000) -> dict[str, Any]:
         if not now_decided:
             n_left += 1
             n_witnessed += _disagreeing_completion(exact, p, dropped, complete, ref, boundaries)
+        # the solver's exact answer: a needless insufficient_data is one it decides; a wrong one differs
+        rec, outcome, _ = oracle.decide(p)
+        if rec != dx.recommendation or outcome != dx.outcome:
+            n_needless += dx.outcome is None
+            n_wrong += dx.outcome is not None
     return {
         "n": len(complete),
         "drawn": n,
@@ -332,6 +340,8 @@ def bench_partial(n: int = 3000) -> dict[str, Any]:
         "device": n_device,
         "left": n_left,
         "witnessed": n_witnessed,
+        "needless": n_needless,
+        "wrong": n_wrong,
         "by_input": [(k, asked[k], decided[k]) for k, _ in asked.most_common()],
     }
 
@@ -355,7 +365,9 @@ def print_partial(r: dict[str, Any]) -> None:
         f"(c) insufficient_data under three-valued evaluation: {ins}; decided by the exact method: {dec} "
         f"({100 * dec / max(ins, 1):.1f} %), {r['device']} of them device decisions; still insufficient_data: "
         f"{r['left']}, of which {r['witnessed']} with two sampled valid completions that disagree "
-        f"({r['left'] - r['witnessed']} without such a witness by sampling)"
+        f"({r['left'] - r['witnessed']} without such a witness by sampling); against the Z3 exact oracle "
+        f"(ExactOracle): needless insufficient_data {r['needless']} of {ins} "
+        f"({100 * r['needless'] / max(ins, 1):.1f} %), definitive answers that differ {r['wrong']}"
     )
     print("    input asked for (three-valued)        asked  decided exactly")
     for name, asked, decided in r["by_input"]:
