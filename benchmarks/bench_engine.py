@@ -287,7 +287,6 @@ def bench_partial(n: int = 3000) -> dict[str, Any]:
     slow.sort(reverse=True)
     # (c) insufficient_data under three-valued evaluation, decided by the exact method
     from crs_model.testing import boundary_values
-
     from crs_model.verify.oracle import ExactOracle  # an independent Z3 decision of the same question
 
     oracle = ExactOracle(spec)
