@@ -268,3 +268,60 @@ def test_a_possible_flag_on_a_running_course(exact: Engine) -> None:
     known = exact.evaluate({**p, "post_cytosorb_il6_pg_ml": 700.0})
     assert "post_cytosorb_il6_prognostic" in {f.id for f in known.flags}
     assert not known.possible_flags
+
+
+@pytest.mark.quality
+def test_deciding_sets_decide_and_are_minimal_on_generated_patients(spec: Spec, exact: Engine) -> None:
+    """On generated partial patients answered insufficient_data: every listed set decides whatever its
+    values (the engine is sound, so a definitive engine answer is the answer), and dropping any one of
+    its inputs leaves a patient the Z3 exact oracle also answers insufficient_data (minimal)."""
+    pytest.importorskip("z3")
+    from benchmarks.bench_engine import drop_fields, strategy_patients
+    from crs_model.testing import boundary_values
+    from crs_model.verify.oracle import ExactOracle
+
+    oracle = ExactOracle(spec)
+    values = boundary_values(spec)
+    kinds = {n: v.type for n, v in spec.variables.items()}
+
+    def options(name: str) -> tuple[Any, ...]:
+        t = kinds[name]
+        if t.base.value == "bool":
+            return (False, True)
+        if t.base.value == "enum":
+            return t.values
+        return values.get(name, ())
+
+    def assignments(names: tuple[str, ...], cap: int = 400) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = [{}]
+        for n in names:
+            out = [{**a, n: v} for a in out for v in options(n)][:cap]
+        return out
+
+    def valid(p: dict[str, Any]) -> bool:
+        try:
+            exact.validator.validate(p)
+        except PatientError:
+            return False
+        return True
+
+    checked = 0
+    for p, _ in drop_fields(strategy_patients(400, seed=21), seed=22):
+        d = exact.evaluate(p)
+        if d.recommendation != "insufficient_data" or not d.missing_any_of:
+            continue
+        checked += 1
+        for s in d.missing_any_of:
+            for a in assignments(s):
+                q = {**p, **a}
+                if valid(q):
+                    assert exact.evaluate(q).recommendation != "insufficient_data", (p, s, a)
+            for drop in s:
+                rest = tuple(n for n in s if n != drop)
+                witness = next(
+                    (q for a in assignments(rest) if valid(q := {**p, **a}) and exact.evaluate(q).outcome is None),
+                    None,
+                )
+                assert witness is not None, (p, s, drop)
+                assert oracle.decide(witness)[0] == "insufficient_data", (p, s, drop, witness)
+    assert checked >= 50
