@@ -648,8 +648,7 @@ class Engine:
         blame, what to record next) and no deciding set."""
         from crs_model.completion import MISSING_BUDGET, OverBudget
 
-        env = self.complete(dict(decision._env))  # noqa: SLF001 - a copy: reading a decision leaves it as it was
-        base = self._inputs(env)
+        base = self._inputs(decision._env)  # noqa: SLF001 - the engine made this decision
         sets: tuple[tuple[str, ...], ...] = ()
         with self._take:  # two threads reading one decision: only one finishes its search
             started = decision._search  # noqa: SLF001 - the search that found the answer open
@@ -664,6 +663,7 @@ class Engine:
             pass
         if sets:
             return sets[0], sets
+        env = self.complete(dict(decision._env))  # noqa: SLF001 - a copy: reading a decision leaves it as it was
         nid, _, unknown = self._route(dict(env))
         deps: set[str] = set()
         if unknown is not None:
