@@ -413,6 +413,8 @@ class Found:
     opaque: dict[str, None]
     steps: int
     leaves: list[tuple[dict[str, Any], Any]] | None = None  # every decided completion (what was filled in, value)
+    # the environment of the first completion giving each value (what the probe left in it, e.g. its path)
+    envs: dict[Any, dict[str, Any]] = field(default_factory=dict, repr=False)
     # the completions not tried yet when the search stopped at its limit (see Completer.finish)
     pending: list[tuple[dict[str, Any], Any, tuple[tuple[str, Any], ...]]] = field(default_factory=list, repr=False)
 
@@ -574,6 +576,7 @@ class Completer:
                     found.leaves.append((dict(asg), value))
                 if value not in found.values:
                     found.values[value] = asg
+                    found.envs[value] = env
                     if limit is not None and len(found.values) + (1 if found.opaque else 0) >= limit:
                         break
                 continue

@@ -71,6 +71,7 @@ class PossibleFlag:
 
 
 _NO_UNDECIDED: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
+_PATH = "__path__"  # where the decision probe leaves a completion's route in its environment
 
 
 class Step(NamedTuple):
@@ -584,6 +585,7 @@ class Engine:
             values.append(v)
         if blamed:
             return Unknown(frozenset(blamed), None if resume is None else resume)
+        env[_PATH] = path  # for the answer's path (not an input name: never read as one)
         return (nid, tuple(values))
 
     def _refine(
@@ -603,10 +605,8 @@ class Engine:
         except OverBudget:
             found = None
         if found is not None and len(found.values) == 1 and not found.open:
-            (value, asg) = next(iter(found.values.items()))
-            leaf = dict(base)
-            leaf.update(asg)
-            _, leaf_path, _ = self._route(leaf)
+            value = next(iter(found.values))
+            leaf_path = list(found.envs[value][_PATH])  # the route the probe took on that completion
             co = self._outcomes[value[0]]
             leaf_path.append(co.outcome.id)
             report = self._report(co.report, env)
