@@ -6,9 +6,15 @@ label and unit, and how a drug is given is read in the outcome's actions.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from crs_model.engine import Decision, OutputValue
 from crs_model.model import ReportedOutput, ReportMode, Spec
 from crs_model.vocabulary import output_text, truth_text
+
+if TYPE_CHECKING:
+    from crs_model.verify.counterfactual import Counterfactual
 
 NO_DECISION = "the spec cannot decide without more data"
 
@@ -44,4 +50,19 @@ def decision_text(d: Decision, spec: Spec, *, trace: bool = False) -> str:
         lines.extend(f"  ! {f.text} [{', '.join(f.citations)}]" for f in d.flags)
     lines.append("evidence: " + ", ".join(d.cites))
     lines.append(f"spec: {d.spec_id} {d.spec_version} sha256 {d.spec_sha256[:12]}")
+    return "\n".join(lines)
+
+
+def counterfactuals_text(cfs: Iterable[Counterfactual], *, indent: str = "") -> str:
+    """What would change the decision, one line per counterfactual, each flipped guard below it."""
+    lines = [f"{indent}what would change this decision:"]
+    shown = False
+    for c in cfs:
+        shown = True
+        lines.append(f"{indent}  - {c.recommendation}: {c.text} (outcome {c.outcome})")
+        lines.extend(
+            f"{indent}      at {f.node}: '{f.guard}' {truth_text(f.was)} -> {truth_text(f.now)}" for f in c.flips
+        )
+    if not shown:
+        lines.append(f"{indent}  (no valid change of the inputs reaches another recommendation)")
     return "\n".join(lines)

@@ -47,6 +47,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--jsonl", action="store_true", help="treat standard input as JSONL")
     p.add_argument("--trace", action="store_true", help="include every guard's value on the path")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help='add "counterfactuals": for each other recommendation a valid change reaches, the change of '
+        "the fewest inputs that reaches it (found with Z3, re-checked by the engine)",
+    )
     p.set_defaults(handler=cmd_evaluate, usage=p.format_usage())
 
     p = sub.add_parser(
@@ -145,6 +151,24 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return status
 
 
+_UNDECIDED: tuple[Any, ...] = ("undecided",)  # a sentinel: the solver could not decide a counterfactual query
+_UNDECIDED_TEXT = "the solver could not decide what would change this decision (resource limit)"
+
+
+def _counterfactuals(decision: Any, explain: bool, err: TextIO, where: str) -> tuple[Any, ...] | None:
+    """``decision.counterfactuals()`` with ``--explain`` (None without); :data:`_UNDECIDED`, reported on
+    ``err``, when the solver could not decide: no change is claimed minimal, or absent, unproven."""
+    if not explain:
+        return None
+    from crs_model.verify.encoding import Undecided
+
+    try:
+        return tuple(decision.counterfactuals())
+    except Undecided as exc:
+        err.write(f"crs-model: error: {where}: {_UNDECIDED_TEXT}: {exc}\n")
+        return _UNDECIDED
+
+
 def _evaluate_one(engine: Any, item: str, args: argparse.Namespace, out: TextIO, err: TextIO, *, many: bool) -> int:
     where = STDIN if item == "-" else item
     lines = many and args.format == "json"  # a folder in JSON: one JSON line per file
@@ -163,16 +187,25 @@ def _evaluate_one(engine: Any, item: str, args: argparse.Namespace, out: TextIO,
         message, field, rc = f"spec defect, no recommendation: {exc}", None, 1
         text = f"{where}: {message}"
     else:
-        if lines:
-            out.write(_dumps({"file": where, **decision.to_dict(trace=args.trace)}) + "\n")
-        elif args.format == "json":
-            out.write(json.dumps(decision.to_dict(trace=args.trace), indent=2, ensure_ascii=False) + "\n")
+        cfs = _counterfactuals(decision, args.explain, err, where)
+        if cfs is _UNDECIDED:
+            return 1
+        if lines or args.format == "json":
+            d = decision.to_dict(trace=args.trace)
+            if cfs is not None:
+                d["counterfactuals"] = [c.to_dict() for c in cfs]
+            if lines:
+                out.write(_dumps({"file": where, **d}) + "\n")
+            else:
+                out.write(json.dumps(d, indent=2, ensure_ascii=False) + "\n")
         else:
-            from crs_model.report_text import decision_text
+            from crs_model.report_text import counterfactuals_text, decision_text
 
             if many:
                 out.write(f"== {where}\n")
             out.write(decision_text(decision, engine.spec, trace=args.trace) + "\n")
+            if cfs is not None:
+                out.write(counterfactuals_text(cfs) + "\n")
         return 0
     if lines:
         out.write(_dumps({"file": where, "error": {"field": field, "message": message}}) + "\n")
@@ -182,7 +215,7 @@ def _evaluate_one(engine: Any, item: str, args: argparse.Namespace, out: TextIO,
 
 def _evaluate_jsonl(engine: Any, item: str, args: argparse.Namespace, out: TextIO, err: TextIO, *, many: bool) -> int:
     from crs_model.fileio import iter_lines, open_regular
-    from crs_model.report_text import reported
+    from crs_model.report_text import counterfactuals_text, reported
     from crs_model.vocabulary import value_text
 
     where = STDIN if item == "-" else item
@@ -203,6 +236,7 @@ def _evaluate_jsonl(engine: Any, item: str, args: argparse.Namespace, out: TextI
     write = out.write
     text_mode = args.format == "text"
     trace = args.trace
+    explain = args.explain
     try:
         for n, raw in enumerate(iter_lines(fh, MAX_LINE_BYTES), 1):
             try:
@@ -222,11 +256,24 @@ def _evaluate_jsonl(engine: Any, item: str, args: argparse.Namespace, out: TextI
                 status = max(status, 1)
                 write(f'{head}"line":{n},"error":' + _dumps({"field": None, "message": f"spec defect: {exc}"}) + "}\n")
                 continue
+            cfs: tuple[Any, ...] | None = None
+            if explain:
+                cfs = _counterfactuals(decision, True, err, f"{where}:{n}")
+                if cfs is _UNDECIDED:
+                    status = max(status, 1)
+                    write(f'{head}"line":{n},"error":' + _dumps({"field": None, "message": _UNDECIDED_TEXT}) + "}\n")
+                    continue
             if text_mode:
                 d = decision
                 extra = f" missing={','.join(d.missing)}" if d.missing else ""
                 outs = "".join(f" {ro.name}={value_text(v)}" for ro, v in reported(d, engine.spec))
                 write(f"{n}: {d.recommendation}{outs}{extra}\n")
+                if cfs is not None:
+                    write(counterfactuals_text(cfs, indent="  ") + "\n")
+            elif cfs is not None:
+                record = decision.to_dict(trace=trace)
+                record["counterfactuals"] = [c.to_dict() for c in cfs]
+                write(head + _dumps(record)[1:] + "\n")
             elif trace:
                 write(head + _dumps(decision.to_dict(trace=True))[1:] + "\n")
             elif many:
