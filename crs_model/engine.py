@@ -159,7 +159,7 @@ class Decision:
         """
         if self._engine is None:
             return ()
-        from crs_model.verify.counterfactual import counterfactuals  # noqa: PLC0415 - keeps z3 out of import
+        from crs_model.verify.counterfactual import counterfactuals  # here: z3 loads on the first call only
 
         return counterfactuals(self, self._engine)
 

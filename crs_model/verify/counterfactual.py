@@ -43,6 +43,7 @@ from crs_model.text import Renderer
 from crs_model.types import Base
 from crs_model.verify.capi import mk_and, mk_not, mk_or
 from crs_model.verify.encoding import Encoding, Undecided
+from crs_model.verify.limits import DEFAULT_RLIMIT
 from crs_model.verify.z3expr import numeral
 from crs_model.vocabulary import value_text
 
@@ -102,13 +103,13 @@ class Explainer:
     Not reentrant on its own: :meth:`search` holds a lock, since a Z3 context serves one thread at a time.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, rlimit: int = DEFAULT_RLIMIT) -> None:
         spec = engine.spec
         self.spec = spec
         # every counterfactual is re-run through the exact engine (built from the given engine's
         # class: this module must not import the engine module, which imports it)
         self.engine: Engine = engine if engine.exact else type(engine)(spec)
-        self.enc = enc = Encoding(spec)
+        self.enc = enc = Encoding(spec, rlimit=rlimit)
         ctx = enc.ctx
         self._lock = threading.Lock()
         self._order = tuple(spec.variables)
