@@ -314,3 +314,18 @@ def test_cli_explain_jsonl_batch(tmp_path: Path, cfs: dict[str, tuple[Counterfac
     assert out.count("what would change this decision:") == 3
     code, out, _ = _run("evaluate", str(batch))
     assert "counterfactuals" not in out  # only with --explain
+
+
+def test_cli_reports_an_undecided_search_instead_of_claiming_a_result() -> None:
+    from crs_model.commands.core import _counterfactuals
+
+    class Starved:  # a decision whose search the solver could not decide
+        def counterfactuals(self) -> tuple[Counterfactual, ...]:
+            raise Undecided("max. resource limit exceeded")
+
+    err = io.StringIO()
+    assert _counterfactuals(Starved(), err, "p.json") is None
+    assert err.getvalue() == (
+        "crs-model: error: p.json: the solver could not decide what would change this decision "
+        "(resource limit): max. resource limit exceeded\n"
+    )

@@ -151,22 +151,19 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return status
 
 
-_UNDECIDED: tuple[Any, ...] = ("undecided",)  # a sentinel: the solver could not decide a counterfactual query
 _UNDECIDED_TEXT = "the solver could not decide what would change this decision (resource limit)"
 
 
-def _counterfactuals(decision: Any, explain: bool, err: TextIO, where: str) -> tuple[Any, ...] | None:
-    """``decision.counterfactuals()`` with ``--explain`` (None without); :data:`_UNDECIDED`, reported on
-    ``err``, when the solver could not decide: no change is claimed minimal, or absent, unproven."""
-    if not explain:
-        return None
+def _counterfactuals(decision: Any, err: TextIO, where: str) -> tuple[Any, ...] | None:
+    """``decision.counterfactuals()`` (``--explain``), or None, reported on ``err``, when the solver could
+    not decide a query: then no change is claimed minimal and no recommendation out of reach."""
     from crs_model.verify.encoding import Undecided
 
     try:
-        return tuple(decision.counterfactuals())
+        return decision.counterfactuals()  # type: ignore[no-any-return]  # a tuple of Counterfactual
     except Undecided as exc:
         err.write(f"crs-model: error: {where}: {_UNDECIDED_TEXT}: {exc}\n")
-        return _UNDECIDED
+        return None
 
 
 def _evaluate_one(engine: Any, item: str, args: argparse.Namespace, out: TextIO, err: TextIO, *, many: bool) -> int:
@@ -187,8 +184,8 @@ def _evaluate_one(engine: Any, item: str, args: argparse.Namespace, out: TextIO,
         message, field, rc = f"spec defect, no recommendation: {exc}", None, 1
         text = f"{where}: {message}"
     else:
-        cfs = _counterfactuals(decision, args.explain, err, where)
-        if cfs is _UNDECIDED:
+        cfs = _counterfactuals(decision, err, where) if args.explain else None
+        if args.explain and cfs is None:
             return 1
         if lines or args.format == "json":
             d = decision.to_dict(trace=args.trace)
@@ -258,8 +255,8 @@ def _evaluate_jsonl(engine: Any, item: str, args: argparse.Namespace, out: TextI
                 continue
             cfs: tuple[Any, ...] | None = None
             if explain:
-                cfs = _counterfactuals(decision, True, err, f"{where}:{n}")
-                if cfs is _UNDECIDED:
+                cfs = _counterfactuals(decision, err, f"{where}:{n}")
+                if cfs is None:
                     status = max(status, 1)
                     write(f'{head}"line":{n},"error":' + _dumps({"field": None, "message": _UNDECIDED_TEXT}) + "}\n")
                     continue

@@ -176,6 +176,9 @@ class Explainer:
         for code, change in changes:
             if change is None:
                 continue
+            if isinstance(change, str):  # reachable, but a value could not be written as a short decimal
+                dropped.append((code, MappingProxyType({}), change))
+                continue
             cf, why = self._reproduce(decision, code, base, change)
             if cf is not None:
                 kept.append(cf)
@@ -216,8 +219,9 @@ class Explainer:
             finally:
                 s.pop()
 
-    def _fewest(self, code: str, base: Mapping[str, Value]) -> dict[str, Value] | None:
-        """The canonical change of the fewest inputs reaching ``code`` (None: no valid change does)."""
+    def _fewest(self, code: str, base: Mapping[str, Value]) -> dict[str, Value] | str | None:
+        """The canonical change of the fewest inputs reaching ``code``; None: no valid change does (proven);
+        a text: one does, but a value of it has no short decimal the search tries (not claimed unreachable)."""
         goal = self._goals[code]
         if not self._check(goal):
             return None
@@ -239,8 +243,8 @@ class Explainer:
         change: dict[str, Value] = {}
         for n in chosen:
             value = self._first_value(n, base.get(n), fixed)
-            if value is None:
-                return None  # pragma: no cover - a region no short decimal of the ladder reaches
+            if value is None:  # pragma: no cover - a region no short decimal of the ladder reaches
+                return f"no short decimal value of {n} found"
             change[n] = value
             fixed.append(self._is(n, value))
         return change
