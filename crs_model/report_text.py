@@ -6,7 +6,7 @@ label and unit, and how a drug is given is read in the outcome's actions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from crs_model.engine import Decision, OutputValue
@@ -53,16 +53,14 @@ def decision_text(d: Decision, spec: Spec, *, trace: bool = False) -> str:
     return "\n".join(lines)
 
 
-def counterfactuals_text(cfs: Iterable[Counterfactual], *, indent: str = "") -> str:
+def counterfactuals_text(cfs: Sequence[Counterfactual], *, indent: str = "") -> str:
     """What would change the decision, one line per counterfactual, each flipped guard below it."""
     lines = [f"{indent}what would change this decision:"]
-    shown = False
     for c in cfs:
-        shown = True
         lines.append(f"{indent}  - {c.recommendation}: {c.text} (outcome {c.outcome})")
         lines.extend(
             f"{indent}      at {f.node}: '{f.guard}' {truth_text(f.was)} -> {truth_text(f.now)}" for f in c.flips
         )
-    if not shown:
+    if not cfs:
         lines.append(f"{indent}  (no valid change of the inputs reaches another recommendation)")
     return "\n".join(lines)

@@ -329,3 +329,11 @@ def test_cli_reports_an_undecided_search_instead_of_claiming_a_result() -> None:
         "crs-model: error: p.json: the solver could not decide what would change this decision "
         "(resource limit): max. resource limit exceeded\n"
     )
+
+
+def test_text_says_so_when_nothing_reaches_another_recommendation() -> None:
+    from crs_model.report_text import counterfactuals_text
+
+    assert counterfactuals_text((), indent="  ") == (
+        "  what would change this decision:\n    (no valid change of the inputs reaches another recommendation)"
+    )
