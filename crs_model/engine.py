@@ -25,6 +25,7 @@ from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, Fn, UnknownExplainer, compi
 
 if TYPE_CHECKING:
     from crs_model.completion import Completer, Found
+    from crs_model.verify.counterfactual import Counterfactual
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 OutputValue = int | float | bool | str | None
@@ -180,6 +181,19 @@ class Decision:
         deterministic), so the hot path does not pay for it.
         """
         return self._engine.trace(self) if self._engine is not None else ()
+
+    def counterfactuals(self) -> tuple[Counterfactual, ...]:
+        """For each other recommendation code a valid change reaches, one change of the fewest inputs
+        that reaches it (spec order), each re-checked by the exact engine.
+
+        Found with Z3 (:mod:`crs_model.verify.counterfactual`), imported on this first call only;
+        raises ``crs_model.verify.encoding.Undecided`` if the solver cannot decide a query.
+        """
+        if self._engine is None:
+            return ()
+        from crs_model.verify.counterfactual import counterfactuals  # here: z3 loads on the first call only
+
+        return counterfactuals(self, self._engine)
 
     def to_dict(self, *, trace: bool = False) -> dict[str, Any]:
         """The JSON decision (see README, "Output contract")."""

@@ -9,6 +9,9 @@ the inputs to record to decide.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from crs_model.engine import Decision, OutputValue
 from crs_model.model import ReportedOutput, ReportMode, Spec
 from crs_model.vocabulary import (
@@ -20,6 +23,9 @@ from crs_model.vocabulary import (
     undecided_output_text,
     value_text,
 )
+
+if TYPE_CHECKING:
+    from crs_model.verify.counterfactual import Counterfactual
 
 NO_DECISION = "the spec cannot decide without more data"
 
@@ -88,4 +94,17 @@ def decision_text(d: Decision, spec: Spec, *, trace: bool = False) -> str:
         )
     lines.append("evidence: " + ", ".join(d.cites))
     lines.append(f"spec: {d.spec_id} {d.spec_version} sha256 {d.spec_sha256[:12]}")
+    return "\n".join(lines)
+
+
+def counterfactuals_text(cfs: Sequence[Counterfactual], *, indent: str = "") -> str:
+    """What would change the decision, one line per counterfactual, each flipped guard below it."""
+    lines = [f"{indent}what would change this decision:"]
+    for c in cfs:
+        lines.append(f"{indent}  - {c.recommendation}: {c.text} (outcome {c.outcome})")
+        lines.extend(
+            f"{indent}      at {f.node}: '{f.guard}' {truth_text(f.was)} -> {truth_text(f.now)}" for f in c.flips
+        )
+    if not cfs:
+        lines.append(f"{indent}  (no valid change of the inputs reaches another recommendation)")
     return "\n".join(lines)

@@ -193,6 +193,7 @@ def test_cli_jsonl_text_uses_the_one_line_form(tmp_path: Path, spec: Spec, engin
     class Args:
         format = "text"
         trace = False
+        explain = False
 
     out, err = io.StringIO(), io.StringIO()
     assert _evaluate_jsonl(engine, str(batch), Args(), out, err, many=False) == 0  # type: ignore[arg-type]

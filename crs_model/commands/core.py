@@ -47,6 +47,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--jsonl", action="store_true", help="treat standard input as JSONL")
     p.add_argument("--trace", action="store_true", help="include every guard's value on the path")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help='add "counterfactuals": for each other recommendation a valid change reaches, the change of '
+        "the fewest inputs that reaches it (found with Z3, re-checked by the engine)",
+    )
     p.set_defaults(handler=cmd_evaluate, usage=p.format_usage())
 
     p = sub.add_parser(
@@ -154,6 +160,21 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return status
 
 
+_UNDECIDED_TEXT = "the solver could not decide what would change this decision (resource limit)"
+
+
+def _counterfactuals(decision: Any, err: TextIO, where: str) -> tuple[Any, ...] | None:
+    """``decision.counterfactuals()`` (``--explain``), or None, reported on ``err``, when the solver could
+    not decide a query: then no change is claimed minimal and no recommendation out of reach."""
+    from crs_model.verify.encoding import Undecided
+
+    try:
+        return decision.counterfactuals()  # type: ignore[no-any-return]  # a tuple of Counterfactual
+    except Undecided as exc:
+        err.write(f"crs-model: error: {where}: {_UNDECIDED_TEXT}: {exc}\n")
+        return None
+
+
 def _evaluate_one(engine: Any, item: str, args: argparse.Namespace, out: TextIO, err: TextIO, *, many: bool) -> int:
     where = STDIN if item == "-" else item
     lines = many and args.format == "json"  # a folder in JSON: one JSON line per file
@@ -172,16 +193,25 @@ def _evaluate_one(engine: Any, item: str, args: argparse.Namespace, out: TextIO,
         message, field, rc = f"spec defect, no recommendation: {exc}", None, 1
         text = f"{where}: {message}"
     else:
-        if lines:
-            out.write(_dumps({"file": where, **decision.to_dict(trace=args.trace)}) + "\n")
-        elif args.format == "json":
-            out.write(json.dumps(decision.to_dict(trace=args.trace), indent=2, ensure_ascii=False) + "\n")
+        cfs = _counterfactuals(decision, err, where) if args.explain else None
+        if args.explain and cfs is None:
+            return 1
+        if lines or args.format == "json":
+            d = decision.to_dict(trace=args.trace)
+            if cfs is not None:
+                d["counterfactuals"] = [c.to_dict() for c in cfs]
+            if lines:
+                out.write(_dumps({"file": where, **d}) + "\n")
+            else:
+                out.write(json.dumps(d, indent=2, ensure_ascii=False) + "\n")
         else:
-            from crs_model.report_text import decision_text
+            from crs_model.report_text import counterfactuals_text, decision_text
 
             if many:
                 out.write(f"== {where}\n")
             out.write(decision_text(decision, engine.spec, trace=args.trace) + "\n")
+            if cfs is not None:
+                out.write(counterfactuals_text(cfs) + "\n")
         return 0
     if lines:
         out.write(_dumps({"file": where, "error": {"field": field, "message": message}}) + "\n")
@@ -191,7 +221,7 @@ def _evaluate_one(engine: Any, item: str, args: argparse.Namespace, out: TextIO,
 
 def _evaluate_jsonl(engine: Any, item: str, args: argparse.Namespace, out: TextIO, err: TextIO, *, many: bool) -> int:
     from crs_model.fileio import iter_lines, open_regular
-    from crs_model.report_text import decision_line
+    from crs_model.report_text import counterfactuals_text, decision_line
 
     where = STDIN if item == "-" else item
     try:
@@ -211,6 +241,7 @@ def _evaluate_jsonl(engine: Any, item: str, args: argparse.Namespace, out: TextI
     write = out.write
     text_mode = args.format == "text"
     trace = args.trace
+    explain = args.explain
     try:
         for n, raw in enumerate(iter_lines(fh, MAX_LINE_BYTES), 1):
             try:
@@ -230,8 +261,21 @@ def _evaluate_jsonl(engine: Any, item: str, args: argparse.Namespace, out: TextI
                 status = max(status, 1)
                 write(f'{head}"line":{n},"error":' + _dumps({"field": None, "message": f"spec defect: {exc}"}) + "}\n")
                 continue
+            cfs: tuple[Any, ...] | None = None
+            if explain:
+                cfs = _counterfactuals(decision, err, f"{where}:{n}")
+                if cfs is None:
+                    status = max(status, 1)
+                    write(f'{head}"line":{n},"error":' + _dumps({"field": None, "message": _UNDECIDED_TEXT}) + "}\n")
+                    continue
             if text_mode:
                 write(f"{n}: {decision_line(decision, engine.spec)}\n")
+                if cfs is not None:
+                    write(counterfactuals_text(cfs, indent="  ") + "\n")
+            elif cfs is not None:
+                record = decision.to_dict(trace=trace)
+                record["counterfactuals"] = [c.to_dict() for c in cfs]
+                write(head + _dumps(record)[1:] + "\n")
             elif trace:
                 write(head + _dumps(decision.to_dict(trace=True))[1:] + "\n")
             elif many:
