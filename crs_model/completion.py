@@ -111,10 +111,6 @@ class Scope:
     # point joins: "up" (only >= and <), "down" (only > and <=) or "point" (==, in, or both kinds)
     cuts: Mapping[str, tuple[tuple[Exact, str], ...]]
 
-    def branchable(self, name: str) -> bool:
-        """Whether the search fills ``name`` in (every bool and enum input, and numeric ones not opaque)."""
-        return name not in self.opaque
-
 
 def _names(node: Expr) -> frozenset[str]:
     out: set[str] = set()
@@ -425,7 +421,8 @@ class Found:
 
 
 class Completer:
-    """Searches the valid completions of a partial patient for one spec (thread-safe: no state)."""
+    """Searches the valid completions of a partial patient for one spec. Thread-safe: its only
+    mutable state is caches of pure results (a race computes one twice, never wrongly)."""
 
     def __init__(
         self,
