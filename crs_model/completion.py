@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import combinations, product
@@ -71,12 +71,14 @@ from crs_model.expr import (
     Str,
     children,
     fold,
+    names,
 )
 from crs_model.index import SiteKind
 from crs_model.types import Base, SymbolKind
 
 if TYPE_CHECKING:
     from crs_model.model import Spec
+    from crs_model.pyeval import UnknownExplainer
 
 _NATIVE = 2**53  # ints beyond it are not exact floats
 _SIDE = {">=": "up", "<": "up", ">": "down", "<=": "down", "==": "point", "!=": "point"}
@@ -110,17 +112,6 @@ class Scope:
     # per numeric input, the constants it is itself compared with, ascending, each with the side its
     # point joins: "up" (only >= and <), "down" (only > and <=) or "point" (==, in, or both kinds)
     cuts: Mapping[str, tuple[tuple[Exact, str], ...]]
-
-
-def _names(node: Expr) -> frozenset[str]:
-    out: set[str] = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, Name):
-            out.add(n.id)
-        stack.extend(children(n))
-    return frozenset(out)
 
 
 def _numbers(values: Iterable[object]) -> frozenset[Exact] | None:
@@ -428,12 +419,12 @@ class Completer:
         self,
         spec: Spec,
         constraints: tuple[tuple[Callable[[Mapping[str, Any]], Any], Expr, str], ...],
-        blame: Callable[[Expr, dict[str, Any]], set[str]],
+        explainer: UnknownExplainer,
     ) -> None:
         self.spec = spec
         self.scope = build_scope(spec)
         self._constraints = constraints
-        self._blame = blame
+        self._explainer = explainer  # it must compute definitions as it needs them (env is never completed)
         self._order = {v: i for i, v in enumerate(spec.variables)}
         self._static: dict[str, tuple[Any, ...]] = {}
         for name, var in spec.variables.items():
@@ -460,18 +451,22 @@ class Completer:
             for n, v in spec.variables.items()
             if v.type.numeric
         }
+        self._constraint_names = [names(ast) for _, ast, _ in constraints]
         self._touching: dict[str, tuple[Callable[[Mapping[str, Any]], Any], ...]] = {
-            n: tuple(fn for fn, ast, _ in constraints if n in _names(ast)) for n in spec.variables
+            n: tuple(fn for (fn, _, _), read in zip(constraints, self._constraint_names, strict=True) if n in read)
+            for n in spec.variables
         }
         # inputs linked by a constraint or a comparison: what a search on one of them may read
         link: dict[str, set[str]] = {n: {n} for n in spec.variables}
-        for _, ast, _ in constraints:
-            ins = [n for n in _names(ast) if n in link]
+        for read in self._constraint_names:
+            ins = [n for n in read if n in link]
             for a in ins:
                 link[a].update(ins)
         for a, partners in self.scope.group.items():
             link[a].update(partners)
         self._link = link
+        # by id(), each formula kept alive with its entry: the inputs it reads, and its closure
+        self._reads: dict[int, tuple[Expr, tuple[str, ...]]] = {}
         self._closures: dict[int, tuple[Expr, tuple[str, ...]]] = {}
         self._dynamic: dict[tuple[str, tuple[Any, ...]], tuple[Any, ...]] = {}  # cells cut at partners' values
         # each grid as floats, where every point is one
@@ -506,7 +501,9 @@ class Completer:
         (``hours_since_last >= 0 implies doses >= 1``): then some contexts allow ``name`` no value."""
         values = self._static.get(name) or self._opaque_values(name, {})
         return any(
-            all(fn({name: v}) is not True for v in values) for fn, ast, _ in self._constraints if name in _names(ast)
+            all(fn({name: v}) is not True for v in values)
+            for (fn, _, _), read in zip(self._constraints, self._constraint_names, strict=True)
+            if name in read
         )
 
     def _pick(self, blamed: Iterable[str], env: Mapping[str, Any]) -> str | None:
@@ -629,12 +626,34 @@ class Completer:
 
         def probe(env: dict[str, Any], _: Any) -> Any:
             v = fn(env)
-            return Unknown(frozenset(self._blame(ast, env))) if v is None else v
+            return Unknown(self.blame((ast,), env)) if v is None else v
 
         found = self.search(base, probe, limit=limit)
         if len(self._memo) < 4096:
             self._memo[key] = found
         return found
+
+    def blame(self, asts: Sequence[Expr], env: dict[str, Any]) -> frozenset[str]:
+        """The absent inputs that keep the formulas ``asts`` unknown in ``env``: when only one input they
+        read is absent, that one (the explainer is needed only to choose among several)."""
+        absent = {n for ast in asts for n in self.reads(ast) if env.get(n) is None}
+        if len(absent) > 1:
+            absent = self._explainer.missing_any(asts, env)
+        return frozenset(absent)
+
+    def reads(self, ast: Expr) -> tuple[str, ...]:
+        """The inputs ``ast`` reads, directly or through definitions."""
+        hit = self._reads.get(id(ast))
+        if hit is None:
+            defs = self.spec.index.definitions
+            found: set[str] = set()
+            for n in names(ast):
+                if n in defs:
+                    found.update(defs[n].inputs)
+                elif n in self._order:
+                    found.add(n)
+            hit = self._reads[id(ast)] = (ast, tuple(sorted(found, key=self._order.__getitem__)))
+        return hit[1]
 
     def _closure(self, ast: Expr) -> tuple[str, ...]:
         """The inputs a search of ``ast`` can read: those it reads (through definitions) and, transitively,
@@ -642,13 +661,7 @@ class Completer:
         hit = self._closures.get(id(ast))
         if hit is not None:
             return hit[1]
-        defs = self.spec.index.definitions
-        todo: list[str] = []
-        for n in _names(ast):
-            if n in defs:
-                todo.extend(defs[n].inputs)
-            elif n in self._link:
-                todo.append(n)
+        todo = list(self.reads(ast))
         seen: set[str] = set()
         while todo:
             n = todo.pop()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from crs_model.errors import SpecDefectError
 from crs_model.exact import round_half_up
-from crs_model.expr import Expr, Name, walk
+from crs_model.expr import Expr, Name
 from crs_model.model import INSUFFICIENT_DATA, HitPolicy, Outcome, ReportMode, Spec
 from crs_model.patient import PatientValidator
 from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, Fn, UnknownExplainer, compile_expr
@@ -225,7 +225,6 @@ class _CEdge:
     guard: Fn
     ast: Expr
     cites: tuple[str, ...]
-    inputs: tuple[str, ...]  # the inputs the guard reads, through definitions
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +262,6 @@ class Engine:
         self._completer: Completer | None = None
         self._inv_explain: UnknownExplainer | None = None
         self._take = threading.Lock()
-        self._reads: dict[int, tuple[Expr, tuple[str, ...]]] = {}  # by id(): each formula's inputs, kept alive
         self.validator = PatientValidator(spec)
         sym = spec.symbols
         idx = spec.index
@@ -289,14 +287,7 @@ class Engine:
         self._nodes: dict[str, _CNode] = {}
         for nid, node in spec.nodes.items():
             edges = tuple(
-                _CEdge(
-                    e.target,
-                    compile_expr(e.guard.ast, sym, defs),
-                    e.guard.ast,
-                    e.cites,
-                    idx.by_element[f"edge:{e.id}"][0].inputs,
-                )
-                for e in node.edges
+                _CEdge(e.target, compile_expr(e.guard.ast, sym, defs), e.guard.ast, e.cites) for e in node.edges
             )
             self._nodes[nid] = _CNode(nid, node.hit_policy is HitPolicy.FIRST, edges, node.cites)
         self._outcomes: dict[str, _COutcome] = {}
@@ -348,9 +339,7 @@ class Engine:
         if unknown is not None:
             if self.exact:
                 return self._refine(env, path, unknown)
-            self.complete(env)
-            deps = self._explain.missing_any([e.ast for e in unknown], env)
-            return self._insufficient(env, path, self._missing(deps, env))
+            return self._insufficient(env, path, self._stop_blame(env, unknown, None))
         return self._outcome(self._outcomes[nid], env, path)
 
     def _route(
@@ -501,35 +490,18 @@ class Engine:
         return MappingProxyType(out), unknown
 
     def _outcome(self, co: _COutcome, env: dict[str, Any], path: list[str]) -> Decision:
-        if co.needs:
-            unknown: set[str] = set()
-            for fn, ast in co.needs:
-                if fn(env) is None:
-                    unknown |= self._explain.missing(ast, self.complete(env))
-            if unknown:
-                if self.exact:
-                    return self._refine(env, path, None, co)
-                path.append(co.outcome.id)
-                return self._insufficient(env, path, self._missing(unknown, env))
-        flags: list[Note] = []
-        open_flags: list[tuple[Note, Fn]] | None = None
-        for note, when in co.flags:
-            if when is None:
-                flags.append(note)
-                continue
-            v = when(env)
-            if v is True:
-                flags.append(note)
-            elif v is None:
-                if open_flags is None:
-                    open_flags = [(note, when)]
-                else:
-                    open_flags.append((note, when))
+        if co.needs and any(fn(env) is None for fn, _ in co.needs):
+            if self.exact:
+                return self._refine(env, path, None, co)
+            missing = self._stop_blame(env, None, co)
+            path.append(co.outcome.id)
+            return self._insufficient(env, path, missing)
+        flags, open_flags = self._split_flags(co, env)
         path.append(co.outcome.id)
         tpath = tuple(path)
         report, unknown_output = self._report_open(co.report, env)
-        if self.exact and (open_flags is not None or unknown_output):
-            return self._settled(co, env, tpath, report, flags, open_flags or [])
+        if self.exact and (open_flags or unknown_output):
+            return self._settled(co, env, tpath, report, flags, open_flags)
         return Decision(
             co.recommendation,
             co.outcome.id,
@@ -543,6 +515,33 @@ class Engine:
             self,
         )
 
+    @staticmethod
+    def _split_flags(co: _COutcome, env: dict[str, Any]) -> tuple[list[Note], list[tuple[Note, Fn]]]:
+        """The outcome's flags whose condition holds in ``env``, and those (with their condition) it leaves unknown."""
+        flags: list[Note] = []
+        open_flags: list[tuple[Note, Fn]] = []
+        for note, when in co.flags:
+            v = True if when is None else when(env)
+            if v is True:
+                flags.append(note)
+            elif v is None:
+                assert when is not None
+                open_flags.append((note, when))
+        return flags, open_flags
+
+    def _stop_blame(self, env: dict[str, Any], unknown: list[_CEdge] | None, at: _COutcome | None) -> tuple[str, ...]:
+        """Three-valued ``missing`` where evaluation stopped: the absent inputs that keep the guards
+        ``unknown`` open, or the required outputs of outcome ``at`` (``env`` is completed in place)."""
+        self.complete(env)
+        deps: set[str] = set()
+        if unknown is not None:
+            deps = self._explain.missing_any([e.ast for e in unknown], env)
+        if at is not None:
+            for fn, ast in at.needs:
+                if fn(env) is None:
+                    deps |= self._explain.missing(ast, env)
+        return self._missing(deps, env)
+
     # ------------------------------------------------------------ exact decisions under absence
     @property
     def completer(self) -> Completer:
@@ -551,28 +550,10 @@ class Engine:
         if c is None:
             from crs_model.completion import Completer
 
-            sym = self.spec.symbols
-            constraints = tuple((compile_expr(k.formula.ast, sym), k.formula.ast, k.id) for k in self.spec.constraints)
-            c = Completer(self.spec, constraints, self._blame)
+            constraints = tuple((fn, k.formula.ast, k.id) for fn, k in self.validator.compiled_constraints)
+            c = Completer(self.spec, constraints, self._lazy_explain)
             self._completer = c
         return c
-
-    def _blame(self, ast: Expr, env: dict[str, Any]) -> set[str]:
-        """The absent inputs that keep ``ast`` unknown in ``env`` (when only one input it reads is
-        absent, that one; else the explainer's answer)."""
-        hit = self._reads.get(id(ast))
-        if hit is None:
-            idx = self.spec.index
-            names: set[str] = set()
-            for node in walk(ast):
-                if isinstance(node, Name):
-                    if node.id in idx.definitions:
-                        names.update(idx.definitions[node.id].inputs)
-                    elif node.id in self._order:
-                        names.add(node.id)
-            hit = self._reads[id(ast)] = (ast, tuple(names))
-        absent = {n for n in hit[1] if env.get(n) is None}
-        return absent if len(absent) <= 1 else self._lazy_explain.missing(ast, env)
 
     def _inputs(self, env: Mapping[str, Any]) -> dict[str, Any]:
         order = self._order
@@ -585,22 +566,14 @@ class Engine:
 
         nid, path, unknown = self._route(env) if resume is None else self._route(env, resume[0], resume[1])
         if unknown is not None:
-            absent = {n for e in unknown for n in e.inputs if env.get(n) is None}
-            if len(absent) > 1:  # which of them keep the guards open (one absent input is the one)
-                absent = self._lazy_explain.missing_any([e.ast for e in unknown], env)
-            return Unknown(frozenset(absent), (nid, tuple(path[:-1])))
+            return Unknown(self.completer.blame([e.ast for e in unknown], env), (nid, tuple(path[:-1])))
         co = self._outcomes[nid]
-        values: list[Any] = []
-        blamed: set[str] = set()
-        for fn, ast in co.needs:
-            v = fn(env)
-            if v is None:
-                blamed |= self._lazy_explain.missing(ast, env)
-            values.append(v)
-        if blamed:
-            return Unknown(frozenset(blamed), None if resume is None else resume)
+        values = tuple(fn(env) for fn, _ in co.needs)
+        if None in values:
+            open_ = [ast for (_, ast), v in zip(co.needs, values, strict=True) if v is None]
+            return Unknown(self.completer.blame(open_, env), resume)
         env[_PATH] = path  # for the answer's path (not an input name: never read as one)
-        return (nid, tuple(values))
+        return (nid, values)
 
     def _refine(
         self, env: dict[str, Any], path: list[str], unknown: list[_CEdge] | None, at: _COutcome | None = None
@@ -623,34 +596,25 @@ class Engine:
             leaf_path = list(found.envs[value][_PATH])  # the route the probe took on that completion
             co = self._outcomes[value[0]]
             leaf_path.append(co.outcome.id)
-            report = self._report(co.report, env)
-            flags: list[Note] = []
-            open_flags: list[tuple[Note, Fn]] = []
-            for note, when in co.flags:
-                v = True if when is None else when(env)
-                if v is True:
-                    flags.append(note)
-                elif v is None:
-                    assert when is not None
-                    open_flags.append((note, when))
-            return self._settled(co, env, tuple(leaf_path), report, flags, open_flags)
+            flags, open_flags = self._split_flags(co, env)
+            return self._settled(co, env, tuple(leaf_path), self._report(co.report, env), flags, open_flags)
         # insufficient; the smallest sets of absent inputs that decide are computed when first read
         if at is not None:
             path.append(at.outcome.id)
-        d = self._insufficient(env, path, ())
-        undecided = self._undecided(self._insufficient_report, env, d.outputs)
+        report = self._insufficient_report
+        outputs, undecided = self._undecided(report, env, self._report(report, env))
         return Decision(
-            d.recommendation,
+            INSUFFICIENT_DATA,
             None,
-            undecided[0],
+            outputs,
             (),
             (),
             None,
-            d.path,
+            tuple(path),
             *self._spec_ref,
             env,
             self,
-            undecided_outputs=undecided[1],
+            undecided_outputs=undecided,
             _missing_any_of=None,
             _search=found,
         )
@@ -677,16 +641,10 @@ class Engine:
             pass
         if sets:
             return sets[0], sets
-        env = self.complete(dict(decision._env))  # noqa: SLF001 - a copy: reading a decision leaves it as it was
-        nid, _, unknown = self._route(dict(env))
-        deps: set[str] = set()
-        if unknown is not None:
-            deps = self._explain.missing_any([e.ast for e in unknown], env)
-        else:
-            for fn, ast in self._outcomes[nid].needs:
-                if fn(env) is None:
-                    deps |= self._explain.missing(ast, env)
-        return self._missing(deps, env), ()  # not known to decide: no deciding set is claimed
+        env = dict(decision._env)  # noqa: SLF001 - a copy: reading a decision leaves it as it was
+        nid, _, unknown = self._route(env)
+        at = self._outcomes[nid] if unknown is None else None
+        return self._stop_blame(env, unknown, at), ()  # not known to decide: no deciding set is claimed
 
     def _undecided(
         self, report: _Report, env: dict[str, Any], outputs: Mapping[str, OutputValue]
@@ -797,7 +755,6 @@ class Engine:
         from crs_model.completion import OverBudget, Unknown
 
         co = self._outcomes.get(decision.outcome) if decision.outcome is not None else None
-        flag_asts = {f.id: f.when.ast for f in co.outcome.flags if f.when is not None} if co else {}
         actions = frozenset(a.id for a in decision.actions)
         explain = self._invariant_explainer
 
@@ -808,7 +765,7 @@ class Engine:
                 for note, when in co.flags:
                     w = True if when is None else when(env)
                     if w is None:
-                        return Unknown(frozenset(self._explain.missing(flag_asts[note.id], env)))
+                        return Unknown(frozenset(self._explain.missing(co.flag_asts[note.id], env)))
                     if w:
                         shown.add(note.id)
             e = dict(env)

@@ -16,7 +16,7 @@ from typing import Any
 from crs_model.errors import PatientError
 from crs_model.hints import did_you_mean
 from crs_model.index import SiteKind
-from crs_model.model import Spec, Variable
+from crs_model.model import Constraint, Spec, Variable
 from crs_model.pyeval import compile_expr
 from crs_model.text import fmt_number
 from crs_model.types import Base
@@ -114,6 +114,11 @@ class PatientValidator:
         sites = spec.index.of_kind(SiteKind.CONSTRAINT)
         for c, site in zip(spec.constraints, sites, strict=True):
             self._constraints.append((compile_expr(c.formula.ast, spec.symbols), c, list(site.direct_inputs)))
+
+    @property
+    def compiled_constraints(self) -> tuple[tuple[Callable[[Any], Any], Constraint], ...]:
+        """Each constraint with its compiled three-valued closure (what :meth:`validate` evaluates)."""
+        return tuple((fn, c) for fn, c, _ in self._constraints)
 
     def validate(self, data: Any) -> dict[str, Any]:
         """The checked inputs of ``data`` (absent or null ones left out); :class:`PatientError` names a bad field."""
