@@ -70,7 +70,9 @@ def load_spec(path: str | Path | None = None, *, require_signoff: bool = False) 
 
     Raises :class:`SpecError` listing every problem as ``file:line:col``. With
     ``require_signoff=True`` raises :class:`SignoffError` unless the file's exact
-    bytes (sha256) match a record of the sign-off file beside it.
+    bytes (sha256) carry a valid Ed25519-signed ``approved`` record of the sign-off
+    file beside it, by a signer registered in ``SPEC.signers.yaml`` (and, for an
+    ``active`` spec, the approvals ``metadata.signoff_policy`` asks for).
     """
     from crs_model.loader import load_spec_file
 

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "crs_model.commands.core",
     "crs_model.commands.verify",
     "crs_model.commands.render",
+    "crs_model.commands.signing",
     "crs_model.commands.fuzz",
     "crs_model.commands.mutate",
 )

@@ -19,6 +19,7 @@ from crs_model.expr import Expr, ExprSyntaxError, measure, names, parse
 from crs_model.hints import hint_budget
 from crs_model.model import (
     INSUFFICIENT_DATA,
+    MAX_APPROVING_ROLES,
     Action,
     Care,
     CareFollow,
@@ -44,6 +45,7 @@ from crs_model.model import (
     ReportedOutput,
     ReportMode,
     Severity,
+    SignoffPolicy,
     Spec,
     Status,
     TemporalInvariant,
@@ -387,7 +389,20 @@ class _Builder:
             return None
         what = "metadata"
         r.keys(
-            m, ("id", "title", "version", "status", "date", "authors", "reviewers", "jurisdiction", "description"), what
+            m,
+            (
+                "id",
+                "title",
+                "version",
+                "status",
+                "date",
+                "authors",
+                "reviewers",
+                "jurisdiction",
+                "description",
+                "signoff_policy",
+            ),
+            what,
         )
         version = r.text(m, "version", what)
         if version and not _SEMVER.match(version):
@@ -408,7 +423,28 @@ class _Builder:
             reviewers=r.texts(m, "reviewers", what),
             jurisdiction=r.text(m, "jurisdiction", what),
             description=r.text(m, "description", what, required=False),
+            signoff_policy=self.signoff_policy(r.get(m, "signoff_policy", what, required=False)),
         )
+
+    def signoff_policy(self, node: YNode | None) -> SignoffPolicy | None:
+        r = self.r
+        m = r.as_map(node, "metadata.signoff_policy")
+        if m is None:
+            return None
+        what = "metadata.signoff_policy"
+        r.keys(m, ("approved_by_roles",), what)
+        vnode = r.get(m, "approved_by_roles", what)
+        if vnode is None:
+            return None
+        v = vnode.value if isinstance(vnode, YScalar) else None
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_APPROVING_ROLES:
+            r.err(
+                vnode.loc,
+                f"{what}.approved_by_roles={v!r} is not a whole number of distinct approving roles "
+                f"in 1..{MAX_APPROVING_ROLES}",
+            )
+            return None
+        return SignoffPolicy(approved_by_roles=v)
 
     def evidence(self, node: YNode | None) -> dict[str, Evidence]:
         r = self.r

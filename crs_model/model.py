@@ -123,9 +123,22 @@ class Formula:
     scalar: YScalar
 
 
+MAX_APPROVING_ROLES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class SignoffPolicy:
+    """What ``status: active`` needs (``metadata.signoff_policy``): approvals by this many distinct roles.
+
+    Without a policy, one valid ``approved`` sign-off of the exact bytes suffices.
+    """
+
+    approved_by_roles: int = 1
+
+
 @dataclass(frozen=True, slots=True)
 class Metadata:
-    """The spec's identity and provenance (``metadata``): id, version, status, authors, reviewers."""
+    """The spec's identity and provenance (``metadata``): id, version, status, authors, reviewers, sign-off policy."""
 
     id: str
     title: str
@@ -136,6 +149,7 @@ class Metadata:
     reviewers: tuple[str, ...]
     jurisdiction: str
     description: str
+    signoff_policy: SignoffPolicy | None = None
 
 
 @dataclass(frozen=True, slots=True)

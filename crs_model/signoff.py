@@ -1,235 +1,209 @@
-"""Governance sign-off bound to the exact bytes of a spec (its sha256).
+"""Governance sign-off: Ed25519-signed records bound to the exact bytes of a spec and to its verification.
 
-A sign-off file sits beside the spec (``cytosorb_crs.yaml`` ->
-``cytosorb_crs.signoff.yaml``) and is append-only: each record names who signed,
-in which role, on which date, with an optional note, and the sha256 of the spec
-bytes they reviewed. Changing one byte of the spec changes its hash, so the
-version in use no longer matches any record until the committee signs again.
+A record (in ``SPEC.signoff.yaml``, :mod:`crs_model.signoff_store`) carries the
+spec's sha256, the meaning (``reviewed`` or ``approved``), the UTC time set by the
+tool, the signer's printed name and role, the toolkit version, the digest and
+verdict of the verifier's report it was signed against, an override reason when
+verification failed, a note, the signer's public key and an Ed25519 signature over
+the canonical bytes of all of those (:func:`payload`). A record counts only when
+its signature verifies, its key is in the signers registry beside the spec
+(:mod:`crs_model.signers`) under the record's name and role, and its sha256 is
+the spec's: an altered field, a record copied onto other bytes, an unregistered
+key or a borrowed name is refused. Records in the previous, unsigned format are
+read and reported as unsigned; they never count.
 
-``require_signoff(spec)`` is what ``load_spec(..., require_signoff=True)`` and
-``Engine(spec, require_signoff=True)`` call; ``signoff_findings(spec)`` is the
-hook for ``crs-model verify`` (warnings for an unsigned hash or an ``active``
-spec without a sign-off).
+``require_signoff(spec)`` is what ``load_spec(..., require_signoff=True)`` calls: it
+needs one valid ``approved`` record of these bytes, and for an ``active`` spec with
+``metadata.signoff_policy.approved_by_roles: N`` approvals by N distinct roles.
+``signoff_findings(spec)`` is the hook for ``crs-model verify``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import errno
-import os
-import re
-import stat
-import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+import enum
+import json
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from crs_model.diagnostics import Diagnostic, Location, Severity
-from crs_model.errors import Problem, SignoffError, SpecError
-from crs_model.fileio import beside, spec_stem
+from crs_model.errors import SignoffError
+from crs_model.keys import SigningKey, verify_signature
 from crs_model.model import Spec, Status
+from crs_model.signers import Registry, read_registry, signers_path
+from crs_model.signoff_store import (
+    FIELDS,
+    MEANINGS,
+    SCHEME,
+    SignoffFile,
+    SignoffRecord,
+    append,
+    read_signoffs,
+    signoff_path,
+)
+from crs_model.verification_digest import Verification
 
-if TYPE_CHECKING:
-    from crs_model.source import YNode
-
-SUFFIX = ".signoff.yaml"
-FIELDS = ("sha256", "spec_id", "version", "status", "name", "role", "date", "note")
-_REQUIRED = ("sha256", "name", "role", "date")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DOMAIN = b"crs-model sign-off record ed25519-v1\n"  # separates these signatures from any other use of the key
+SIGNED_FIELDS = tuple(f for f in FIELDS if f != "signature")
 MAX_FIELD = 200
 MAX_NOTE = 2000
 
 
+def payload(record: SignoffRecord) -> bytes:
+    """The bytes a record's signature covers: a domain prefix, then sorted-key compact JSON of every other field."""
+    fields = {k: getattr(record, k) for k in SIGNED_FIELDS}
+    return DOMAIN + json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+class RecordState(enum.Enum):
+    """What checking one record established; only ``valid`` vouches for anything."""
+
+    VALID = "valid"
+    UNSIGNED = "unsigned"
+    FORGED = "forged"
+    UNREGISTERED = "unregistered"
+    MISMATCH = "mismatch"
+
+
 @dataclass(frozen=True, slots=True)
-class SignoffRecord:
-    """One reviewer's approval of one exact version of a spec."""
+class CheckedRecord:
+    """A record and what checking its signature against the registry established (``reason`` in words)."""
+
+    record: SignoffRecord
+    state: RecordState
+    reason: str
+
+    @property
+    def valid(self) -> bool:
+        """True when the signature verifies against the registered key of the record's name and role."""
+        return self.state is RecordState.VALID
+
+    def where(self, n: int) -> str:
+        """``file:line: record n (name, role)`` for messages."""
+        loc = self.record.loc
+        at = f"{loc.file}:{loc.line}: " if loc else ""
+        return f"{at}sign-off record {n} ({self.record.name}, {self.record.role})"
+
+
+def check_record(record: SignoffRecord, registry: Registry) -> CheckedRecord:
+    """Check ``record``'s signature and signer against ``registry`` (whatever bytes it claims)."""
+    if not record.signed:
+        return CheckedRecord(
+            record,
+            RecordState.UNSIGNED,
+            "unsigned record in the previous format (no Ed25519 signature): it vouches for nothing; "
+            "the signer must sign again with `crs-model signoff ... --key KEYFILE`",
+        )
+    if not verify_signature(record.public_key, record.signature, payload(record)):
+        return CheckedRecord(
+            record,
+            RecordState.FORGED,
+            "its Ed25519 signature does not verify: a field was altered, or the record was copied onto other "
+            "bytes, after signing; it vouches for nothing",
+        )
+    entry = registry.by_key(record.public_key)
+    if entry is None:
+        return CheckedRecord(
+            record, RecordState.UNREGISTERED, f"signed with a key that is not in the signers registry {registry.path}"
+        )
+    if (entry.name, entry.role) != (record.name, record.role):
+        return CheckedRecord(
+            record,
+            RecordState.MISMATCH,
+            f"its key is registered to {entry.name} ({entry.role}) at {registry.path}:{entry.loc.line}, "
+            f"not to {record.name} ({record.role})",
+        )
+    return CheckedRecord(record, RecordState.VALID, "")
+
+
+@dataclass(frozen=True, slots=True)
+class SignoffState:
+    """The sign-off state of one spec: every record checked, and what its status needs."""
 
     sha256: str
-    spec_id: str
-    version: str
-    status: str
-    name: str
-    role: str
-    date: str
-    note: str
-    loc: Location | None = None
+    file: SignoffFile
+    registry: Registry
+    checked: tuple[CheckedRecord, ...]
+    needed_roles: int  # distinct approving roles the spec's status needs
+    policy: bool  # whether ``needed_roles`` comes from ``metadata.signoff_policy``
 
-    def to_dict(self) -> dict[str, str]:
-        """The record as the sign-off file stores it (every field, in file order)."""
-        return {k: getattr(self, k) for k in FIELDS}
+    @property
+    def here(self) -> tuple[CheckedRecord, ...]:
+        """The records that claim this spec's bytes (valid or not)."""
+        return tuple(c for c in self.checked if c.record.sha256 == self.sha256)
+
+    @property
+    def approving_roles(self) -> tuple[str, ...]:
+        """The distinct roles of valid ``approved`` records of these bytes, sorted."""
+        return tuple(sorted({c.record.role for c in self.here if c.valid and c.record.meaning == "approved"}))
+
+    @property
+    def signed_off(self) -> bool:
+        """True when valid approvals of these bytes come from at least ``needed_roles`` distinct roles."""
+        return len(self.approving_roles) >= self.needed_roles
 
 
-def signoff_path(spec_path: str | Path) -> Path:
-    """``specs/cytosorb_crs.yaml`` -> ``specs/cytosorb_crs.signoff.yaml``."""
-    return beside(spec_path, SUFFIX)
+def signoff_state(spec: Spec) -> SignoffState:
+    """Read and check the sign-off file and signers registry beside ``spec``.
 
-
-@dataclass(frozen=True, slots=True)
-class SignoffFile:
-    """What a sign-off file holds: its valid records and, located, every record that is not one.
-
-    A malformed or torn record never counts as a sign-off, and never hides the
-    valid records around it.
+    Raises :class:`SignoffError` only when one of the files exists but cannot be read.
     """
-
-    path: Path
-    records: tuple[SignoffRecord, ...]
-    problems: tuple[Problem, ...]
-
-
-class _Bad(Exception):
-    """A record (or the file's shape) is not valid: ``args[0]`` is the located :class:`Problem`."""
-
-
-def _record(item: YNode, n: int) -> SignoffRecord:
-    """Record ``n`` (1-based) of the file from its YAML node; :class:`_Bad` says what is wrong."""
-    from crs_model.source import YMap, YScalar
-
-    if not isinstance(item, YMap):
-        raise _Bad(Problem(item.loc, f"sign-off record {n} must be a mapping"))
-    values: dict[str, str] = {}
-    for key, (knode, vnode) in item.items.items():
-        if key not in FIELDS:
-            raise _Bad(Problem(knode.loc, f"unknown key '{key}' in sign-off record {n}"))
-        if not isinstance(vnode, YScalar) or isinstance(vnode.value, bool) or vnode.value is None:
-            raise _Bad(Problem(vnode.loc, f"sign-off record {n}: '{key}' must be text"))
-        values[key] = str(vnode.value)
-    for key in _REQUIRED:
-        if not values.get(key, "").strip():
-            raise _Bad(Problem(item.loc, f"sign-off record {n} is missing '{key}'"))
-    if not _HEX64.match(values["sha256"]):
-        raise _Bad(Problem(item.loc, f"sign-off record {n}: sha256 is not 64 lowercase hex digits"))
-    return SignoffRecord(**{k: values.get(k, "") for k in FIELDS}, loc=item.loc)
+    file = read_signoffs(spec.path)
+    registry = read_registry(spec.path)
+    policy = spec.metadata.signoff_policy
+    applies = policy is not None and spec.metadata.status is Status.ACTIVE
+    return SignoffState(
+        sha256=spec.sha256,
+        file=file,
+        registry=registry,
+        checked=tuple(check_record(r, registry) for r in file.records),
+        needed_roles=policy.approved_by_roles if applies and policy is not None else 1,
+        policy=applies,
+    )
 
 
-def _problem(exc: SpecError, fallback: Location) -> Problem:
-    first = exc.problems[0]
-    return Problem(first.location or fallback, f"malformed sign-off file: {first.message}")
+def _short(sha: str) -> str:
+    return sha[:12]
 
 
-def _chunks(raw: bytes) -> list[tuple[int, bytes]]:
-    """(first line, bytes) of each top-level ``- `` item; line 0 holds what precedes the first one.
+def _needs(state: SignoffState) -> str:
+    if state.policy:
+        roles = state.approving_roles
+        return (
+            f"approval by {state.needed_roles} distinct roles (metadata.signoff_policy, status active); "
+            f"approved by {len(roles)}{': ' + ', '.join(roles) if roles else ''}"
+        )
+    return "a valid approved sign-off"
 
-    Split as bytes, so a chunk with bytes that are not UTF-8 fails on its own.
+
+def require_signoff(spec: Spec) -> None:
+    """Raise :class:`SignoffError` unless the spec's exact bytes carry the valid approvals its status needs.
+
+    The message names every refused record that claims these bytes (``file:line`` and why).
     """
-    out: list[tuple[int, list[bytes]]] = [(0, [])]
-    for i, line in enumerate(raw.splitlines(keepends=True), 1):
-        if line.startswith(b"-") and (len(line) == 1 or line[1:2] in (b" ", b"\t", b"\r", b"\n")):
-            out.append((i, []))
-        out[-1][1].append(line)
-    return [(first, b"".join(lines)) for first, lines in out]
-
-
-def _parse(raw: bytes, path: Path) -> tuple[list[SignoffRecord], list[Problem]]:
-    """Every record the bytes hold; a record that does not parse is a problem, its neighbours still count.
-
-    The whole file is parsed first (any YAML list is accepted); when that fails (a
-    torn or malformed record), each top-level list item is parsed on its own, at
-    its own line numbers, so one bad record cannot hide the others.
-    """
-    from crs_model.source import YSeq, load_yaml
-
-    name = str(path)
-    top = Location(name, 1, 1)
-    try:
-        items = list(enumerate(_items(load_yaml(raw, name).root), 1))
-    except _Bad as exc:
-        return [], [exc.args[0]]
-    except SpecError as whole:
-        chunks = _chunks(raw)
-        # not a block list (flow style, or text before the first item): nothing to recover record by record
-        if len(chunks) == 1 or _meaningful(chunks[0][1].decode("utf-8", "replace")):
-            return [], [_problem(whole, top)]
-        items, problems = [], []
-        for n, (first, chunk) in enumerate(chunks[1:], 1):
-            padded = b"\n" * (first - 1) + chunk  # so that locations are the file's own
-            try:
-                root = load_yaml(padded, name).root
-            except SpecError as exc:  # located at the record's start: that is what to repair or remove
-                detail = exc.problems[0]
-                at = f" at {detail.location.line}:{detail.location.column}" if detail.location else ""
-                problems.append(
-                    Problem(Location(name, first, 1), f"sign-off record {n} is torn or malformed: {detail.message}{at}")
-                )
-                continue
-            if not isinstance(root, YSeq) or len(root.items) != 1:  # pragma: no cover - a chunk is one "- " item
-                problems.append(Problem(Location(name, first, 1), f"sign-off record {n} is not one list item"))
-                continue
-            items.append((n, root.items[0]))
-        records, bad = _records(items)
-        return records, sorted([*problems, *bad], key=_problem_order)
-    return _records(items)
-
-
-def _items(root: YNode) -> list[YNode]:
-    from crs_model.source import YSeq
-
-    if not isinstance(root, YSeq):
-        raise _Bad(Problem(root.loc, "a sign-off file is a list of records"))
-    return list(root.items)
-
-
-def _records(items: list[tuple[int, YNode]]) -> tuple[list[SignoffRecord], list[Problem]]:
-    records: list[SignoffRecord] = []
-    problems: list[Problem] = []
-    for n, item in items:
-        try:
-            records.append(_record(item, n))
-        except _Bad as exc:
-            problems.append(exc.args[0])
-    return records, problems
-
-
-def _problem_order(p: Problem) -> tuple[int, int]:
-    return (p.location.line, p.location.column) if p.location else (0, 0)
-
-
-def _meaningful(text: str) -> bool:
-    """Whether ``text`` holds more than blank lines and comments."""
-    return any(ln.strip() and not ln.lstrip().startswith("#") for ln in text.splitlines())
-
-
-def _read_bytes(path: Path) -> bytes | None:
-    """The file's bytes (None when absent); only a regular file is read (a FIFO would block)."""
-    try:
-        st = path.stat()
-        if not stat.S_ISREG(st.st_mode):
-            raise SignoffError(f"{path}: cannot read sign-off file: not a regular file")
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise SignoffError(f"{path}: cannot read sign-off file: {exc.strerror}") from None
-
-
-def read_signoffs(spec_path: str | Path) -> SignoffFile:
-    """The sign-off file beside ``spec_path``: valid records and located problems (empty when absent).
-
-    Raises :class:`SignoffError` only when the file exists but cannot be read.
-    """
-    path = signoff_path(spec_path)
-    raw = _read_bytes(path)
-    if raw is None or not _meaningful(raw.decode("utf-8", "replace")):
-        return SignoffFile(path, (), ())
-    records, problems = _parse(raw, path)
-    return SignoffFile(path, tuple(records), tuple(problems))
-
-
-def read_records(spec_path: str | Path) -> tuple[SignoffRecord, ...]:
-    """Every valid record of the sign-off file beside ``spec_path`` (none when it does not exist).
-
-    Malformed records are skipped (see :func:`read_signoffs` for them); raises
-    :class:`SignoffError` only when the file cannot be read.
-    """
-    return read_signoffs(spec_path).records
-
-
-def records_for(spec: Spec) -> tuple[SignoffRecord, ...]:
-    """The records whose hash is this spec's exact bytes."""
-    return tuple(r for r in read_records(spec.path) if r.sha256 == spec.sha256)
+    state = signoff_state(spec)
+    if state.signed_off:
+        return
+    where = state.file.path
+    details: list[str] = []
+    for n, c in enumerate(state.checked, 1):
+        if c.record.sha256 == spec.sha256 and not c.valid:
+            details.append(f"refused {c.where(n)}: {c.reason}")
+        elif c.record.sha256 == spec.sha256 and c.record.meaning != "approved":
+            details.append(f"{c.where(n)} is '{c.record.meaning}', not 'approved'")
+    others = [c.record for c in state.checked if c.valid and c.record.sha256 != spec.sha256]
+    if others:
+        known = "; ".join(f"{r.version} sha256 {_short(r.sha256)} by {r.name} ({r.when})" for r in others[-3:])
+        details.append(f"{where} signs other bytes only ({known})")
+    if not state.file.records:
+        details.append(f"no sign-off file {where}" if not where.exists() else f"{where} holds no records")
+    elif not state.registry.exists:
+        details.append(f"no signers registry {state.registry.path}")
+    raise SignoffError(
+        f"{spec.path}: sha256 {spec.sha256} is not signed off (needs {_needs(state)}): {'; '.join(details)}. "
+        f"The spec is unreviewed or was changed after review; have the committee review this version and run "
+        f"`crs-model signoff {spec.path} --name NAME --role ROLE --meaning approved --key KEYFILE`"
+    )
 
 
 def _clean(value: str, what: str, limit: int, *, required: bool) -> str:
@@ -241,142 +215,90 @@ def _clean(value: str, what: str, limit: int, *, required: bool) -> str:
     return text
 
 
-def append_record(
-    spec: Spec, *, name: str, role: str, note: str = "", date: str | None = None
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sign_off(
+    spec: Spec,
+    *,
+    key: SigningKey,
+    name: str,
+    role: str,
+    meaning: str,
+    verification: Verification,
+    note: str = "",
+    override_reason: str = "",
 ) -> tuple[SignoffRecord, Path]:
-    """Append a sign-off of ``spec``'s current bytes to the file beside it; returns the record and file."""
-    when = date if date is not None else _dt.datetime.now(_dt.UTC).date().isoformat()
-    if not _DATE.match(when):
-        raise SignoffError(f"date={when!r} is not an ISO date like 2026-11-23")
-    try:
-        _dt.date.fromisoformat(when)
-    except ValueError:
-        raise SignoffError(f"date={when!r} is not a calendar date") from None
+    """Sign ``spec``'s current bytes with ``key`` and append the record beside it; returns the record and file.
+
+    Refused (:class:`SignoffError`, nothing written) when verification failed and no
+    override reason is given, when ``key`` is not the registered key of ``name`` in
+    ``role``, or when the sign-off file or registry is malformed.
+    """
+    from crs_model import __version__
+
+    name = _clean(name, "--name", MAX_FIELD, required=True)
+    role = _clean(role, "--role", MAX_FIELD, required=True)
+    note = _clean(note, "--note", MAX_NOTE, required=False)
+    reason = _clean(override_reason, "--override-reason", MAX_NOTE, required=False)
+    if meaning not in MEANINGS:
+        raise SignoffError(f"--meaning={meaning!r} is not one of {', '.join(MEANINGS)}")
+    if verification.spec_sha256 != spec.sha256:
+        raise SignoffError(f"the verification given is of sha256 {_short(verification.spec_sha256)}…, not these bytes")
+    if not verification.ok and not reason:
+        raise SignoffError(
+            f"{spec.path}: {verification.summary}; a spec that fails verification is signed only with "
+            f"--override-reason TEXT (recorded, signed and shown in the pack)"
+        )
+    if verification.ok and reason:
+        raise SignoffError("--override-reason given, but verification passed: there is nothing to override")
+    registry = read_registry(spec.path)
+    if registry.problems:
+        raise SignoffError(f"{registry.problems[0]}; repair the signers registry before signing")
+    entry = registry.by_name(name)
+    if entry is None:
+        raise SignoffError(
+            f"{name!r} is not registered in {registry.path}; add {{name, role, public_key}} there "
+            f"(public key: {key.public_key}) and have the change reviewed"
+        )
+    if entry.role != role:
+        raise SignoffError(
+            f"{name!r} is registered as {entry.role!r} at {registry.path}:{entry.loc.line}, not {role!r}"
+        )
+    if entry.public_key != key.public_key:
+        raise SignoffError(
+            f"{key.path} is not the registered key of {name!r} ({registry.path}:{entry.loc.line}); "
+            f"its public key is {key.public_key}"
+        )
     md = spec.metadata
-    record = SignoffRecord(
+    unsigned = SignoffRecord(
+        scheme=SCHEME,
         sha256=spec.sha256,
         spec_id=md.id,
         version=md.version,
         status=md.status.value,
-        name=_clean(name, "--name", MAX_FIELD, required=True),
-        role=_clean(role, "--role", MAX_FIELD, required=True),
-        date=when,
-        note=_clean(note, "--note", MAX_NOTE, required=False),
+        name=name,
+        role=role,
+        meaning=meaning,
+        signed_at=_utc_now(),
+        toolkit=__version__,
+        verification=verification.summary,
+        verification_sha256=verification.digest,
+        override_reason=reason,
+        note=note,
+        public_key=key.public_key,
     )
+    record = replace(unsigned, signature=key.sign(payload(unsigned)))
     path = signoff_path(spec.path)
-    if path.is_symlink():  # the new file replaces the path itself: never write through a link
-        raise SignoffError(f"{path}: is a symbolic link; refusing to write the sign-off file through it")
-    import yaml
-
-    chunk = yaml.safe_dump([record.to_dict()], sort_keys=False, allow_unicode=True, width=100)
-    with _locked(path.parent):  # read, check and replace as one step: concurrent sign-offs lose no record
-        existing = _read_bytes(path) or b""
-        problems = _parse(existing, path)[1] if _meaningful(existing.decode("utf-8", "replace")) else []
-        if problems:  # a record appended after a broken one would be reviewed beside it: repair first
-            raise SignoffError(
-                f"{problems[0]}; the sign-off file holds {len(problems)} malformed record(s): repair or remove "
-                f"them (the file is under review in git) before signing"
-            )
-        if not existing:
-            existing = (
-                f"# Governance sign-off records for {Path(spec.path).name} (append-only; written by\n"
-                f"# `crs-model signoff`). Each record binds a reviewer to the exact bytes of the spec\n"
-                f"# through its sha256: any change to the spec needs a new sign-off.\n".encode()
-            )
-        elif not existing.endswith(b"\n"):
-            existing += b"\n"
-        _replace_atomically(path, existing + chunk.encode("utf-8"))
-    return record, path
-
-
-@contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    """An exclusive ``flock`` on ``directory`` for the duration (none where it cannot be taken)."""
-    try:
-        import fcntl
-
-        fd = os.open(directory, os.O_RDONLY)
-    except (ImportError, OSError):  # no flock here, or an unreadable directory (the write will say so)
-        yield
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _replace_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync it, rename it over ``path``.
-
-    A reader sees the old file or the new one, never a torn one; on any failure
-    (disk full, read-only directory) the old file is left as it was.
-    """
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    except OSError as exc:
-        raise SignoffError(f"{path}: cannot write sign-off file: {exc.strerror}; nothing was written") from None
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fchmod(fd, mode)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)  # a symlink at ``path`` would be replaced, not followed
-        tmp = None
-        _fsync_dir(path.parent)
-    except OSError as exc:
-        why = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
-        raise SignoffError(f"{path}: cannot write sign-off file: {why}; the file is unchanged") from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems refuse to fsync a directory; the rename itself is done
-    finally:
-        os.close(fd)
-
-
-def _short(sha: str) -> str:
-    return sha[:12]
-
-
-def require_signoff(spec: Spec) -> None:
-    """Raise :class:`SignoffError` unless the spec's exact bytes have been signed off."""
-    records = read_records(spec.path)
-    if any(r.sha256 == spec.sha256 for r in records):
-        return
-    where = signoff_path(spec.path)
-    if records:
-        known = "; ".join(f"{r.version} sha256 {_short(r.sha256)} by {r.name} ({r.date})" for r in records[-3:])
-        detail = f"{where} signs other bytes only ({known})"
-    else:
-        detail = f"no sign-off file {where}" if not where.exists() else f"{where} holds no records"
-    raise SignoffError(
-        f"{spec.path}: sha256 {spec.sha256} matches no governance sign-off: {detail}. The spec is unreviewed "
-        f"or was changed after review; have the committee review this version and run "
-        f"`crs-model signoff {spec.path} --name NAME --role ROLE`"
+    header = (
+        f"# Governance sign-off records for {Path(spec.path).name} (append-only; written by\n"
+        f"# `crs-model signoff`). Each record is Ed25519-signed over the sha256 of the spec's bytes,\n"
+        f"# the meaning, the UTC time, the signer and the verification report: any change to the\n"
+        f"# spec, or to a record, needs a new sign-off. Signers: {signers_path(spec.path).name}.\n"
     )
+    append(path, record, header)
+    return record, path
 
 
 def _status_location(spec: Spec) -> Location:
@@ -391,77 +313,92 @@ def _status_location(spec: Spec) -> Location:
     return Location(spec.path, 1, 1)
 
 
-def signoff_findings(spec: Spec) -> list[Diagnostic]:
-    """Warnings for ``crs-model verify``: the current hash is unsigned; an ``active`` spec is unsigned.
+def _finding(loc: Location | None, message: str, severity: Severity, element: str) -> Diagnostic:
+    return Diagnostic(location=loc, message=message, severity=severity, code="signoff", element=element)
 
-    Each malformed or torn record is an error finding at its ``file:line:col`` (it
-    vouches for nothing); the valid records around it still count.
+
+def signoff_findings(spec: Spec) -> list[Diagnostic]:
+    """Findings for ``crs-model verify`` about the sign-off state.
+
+    Errors: each malformed record or registry entry, and each record whose signature
+    or signer does not check out (forged, altered, copied, unregistered key, wrong
+    name or role), at its ``file:line:col``. Warnings: each unsigned record of the
+    previous format; each valid approval of these bytes given over a failed
+    verification; these bytes without a valid approval; an ``active`` spec short of
+    the approvals its policy needs.
     """
-    loc = _status_location(spec)
     try:
-        file = read_signoffs(spec.path)
+        state = signoff_state(spec)
     except SignoffError as exc:
-        return [
-            Diagnostic(
-                location=Location(str(signoff_path(spec.path)), 1, 1),
-                message=str(exc),
-                severity=Severity.ERROR,
-                code="signoff",
-                element="signoff:file",
+        return [_finding(Location(str(signoff_path(spec.path)), 1, 1), str(exc), Severity.ERROR, "signoff:file")]
+    fallback = Location(str(state.file.path), 1, 1)
+    out = [_finding(p.location or fallback, p.message, Severity.ERROR, "signoff:file") for p in state.file.problems]
+    out += [_finding(p.location, p.message, Severity.ERROR, "signoff:registry") for p in state.registry.problems]
+    for n, c in enumerate(state.checked, 1):
+        r = c.record
+        if c.state is RecordState.UNSIGNED:
+            out.append(
+                _finding(
+                    r.loc, f"sign-off record {n} ({r.name}, {r.when}): {c.reason}", Severity.WARNING, "signoff:record"
+                )
             )
-        ]
-    fallback = Location(str(file.path), 1, 1)
-    bad = [
-        Diagnostic(
-            location=p.location or fallback,
-            message=p.message,
-            severity=Severity.ERROR,
-            code="signoff",
-            element="signoff:file",
-        )
-        for p in file.problems
-    ]
-    records = file.records
-    if any(r.sha256 == spec.sha256 for r in records):
-        return bad
+        elif not c.valid:
+            out.append(
+                _finding(
+                    r.loc, f"sign-off record {n} ({r.name}, {r.role}): {c.reason}", Severity.ERROR, "signoff:record"
+                )
+            )
+        elif r.override_reason and r.sha256 == spec.sha256:
+            out.append(
+                _finding(
+                    r.loc,
+                    f"sign-off record {n}: {r.name} ({r.role}) {r.meaning} these bytes although {r.verification}; "
+                    f"override reason: {r.override_reason}",
+                    Severity.WARNING,
+                    "signoff:override",
+                )
+            )
     md = spec.metadata
-    where = signoff_path(spec.path)
-    others = f" ({len(records)} record{'s' if len(records) != 1 else ''} for other bytes)" if records else ""
-    out = [
-        *bad,
-        Diagnostic(
-            location=Location(spec.path, 1, 1),
-            message=f"this spec's sha256 {_short(spec.sha256)}… ({md.id} {md.version}) has no governance sign-off in "
-            f"{where}{others}; run `crs-model signoff {spec.path} --name NAME --role ROLE` after review",
-            severity=Severity.WARNING,
-            code="signoff",
-            element="spec:sha256",
-        ),
-    ]
-    if md.status is Status.ACTIVE:
+    roles = state.approving_roles
+    if not roles:
+        others = sum(1 for c in state.checked if c.valid and c.record.sha256 != spec.sha256)
+        extra = f" ({others} valid record{'s' if others != 1 else ''} for other bytes)" if others else ""
         out.append(
-            Diagnostic(
-                location=loc,
-                message=f"metadata.status is 'active' but this exact version ({md.version}, sha256 "
-                f"{_short(spec.sha256)}…) has no sign-off: an active spec must be signed off before use",
-                severity=Severity.WARNING,
-                code="signoff",
-                element="metadata:status",
+            _finding(
+                Location(spec.path, 1, 1),
+                f"this spec's sha256 {_short(spec.sha256)}… ({md.id} {md.version}) has no valid approved sign-off in "
+                f"{state.file.path}{extra}; run `crs-model signoff {spec.path} --name NAME --role ROLE "
+                f"--meaning approved --key KEYFILE` after review",
+                Severity.WARNING,
+                "spec:sha256",
+            )
+        )
+    if md.status is Status.ACTIVE and not state.signed_off:
+        out.append(
+            _finding(
+                _status_location(spec),
+                f"metadata.status is 'active' but this exact version ({md.version}, sha256 {_short(spec.sha256)}…) "
+                f"lacks {_needs(state)}: an active spec must be signed off before use",
+                Severity.WARNING,
+                "metadata:status",
             )
         )
     return out
 
 
 __all__ = [
+    "DOMAIN",
+    "CheckedRecord",
+    "RecordState",
     "SignoffFile",
     "SignoffRecord",
-    "append_record",
-    "beside",
-    "read_records",
+    "SignoffState",
+    "check_record",
+    "payload",
     "read_signoffs",
-    "records_for",
     "require_signoff",
+    "sign_off",
     "signoff_findings",
     "signoff_path",
-    "spec_stem",
+    "signoff_state",
 ]

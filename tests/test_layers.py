@@ -82,7 +82,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crs_model.dot_labels",
             "crs_model.graphviz",
             "crs_model.report*",
-            "crs_model.signoff",
+            "crs_model.signoff*",
+            "crs_model.signers",
+            "crs_model.keys",
+            "crs_model.verification_digest",
         ),
     ),
     ("cli", ("crs_model.commands", "crs_model.commands.*", "crs_model.cli")),
@@ -100,7 +103,7 @@ BACKENDS: dict[str, tuple[str, ...]] = {
         "crs_model.graphviz",
     ),
     "report": ("crs_model.report*",),
-    "signoff": ("crs_model.signoff",),
+    "signoff": ("crs_model.signoff*", "crs_model.signers", "crs_model.keys", "crs_model.verification_digest"),
 }
 
 # Declared backend -> backend dependencies, with the reason.
@@ -108,6 +111,7 @@ BACKEND_USES: dict[tuple[str, str], str] = {
     ("report", "render"): "the governance pack embeds the decision diagrams",
     ("report", "signoff"): "the governance pack shows the sign-off record",
     ("report", "verify"): "the governance pack shows proof status and findings",
+    ("signoff", "verify"): "a sign-off records the digest and verdict of the verification report it was signed against",
     ("testing", "verify"): "differential testing against the Z3 oracle; mutation scoring runs the verifier",
 }
 

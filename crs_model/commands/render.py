@@ -1,4 +1,4 @@
-"""``render`` (decision diagrams), ``report`` (governance pack) and ``signoff``."""
+"""``render`` (decision diagrams) and ``report`` (governance pack)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ REPORT_SUFFIXES = {".html": "html", ".htm": "html", ".md": "markdown", ".markdow
 
 
 def register(sub: Any) -> None:
-    """Add the ``render``, ``report`` and ``signoff`` subcommands to ``sub``."""
+    """Add the ``render`` and ``report`` subcommands to ``sub``."""
     p = sub.add_parser(
         "render",
         help="draw the decision graph (DOT always; SVG/PNG/PDF through Graphviz)",
@@ -60,21 +60,6 @@ def register(sub: Any) -> None:
     p.add_argument("--no-verify", action="store_true", help="do not run the verifier (proof status shown unknown)")
     p.add_argument("--no-diagram", action="store_true", help="do not embed the diagram (no Graphviz needed)")
     p.set_defaults(handler=cmd_report)
-
-    p = sub.add_parser(
-        "signoff",
-        help="record a governance sign-off of the spec's exact bytes (sha256)",
-        description="Append a record (name, role, date, note, spec sha256) to the sign-off file beside the spec "
-        "(SPEC.signoff.yaml). load_spec(..., require_signoff=True) and Engine(..., require_signoff=True) refuse "
-        "bytes that match no record.",
-    )
-    p.add_argument("spec", nargs="?", default=None, metavar="SPEC", help="spec file to sign off")
-    p.add_argument("--spec", dest="spec_option", default=None, metavar="SPEC", help="the same, as an option")
-    p.add_argument("--name", required=True, help="reviewer's name")
-    p.add_argument("--role", required=True, help="reviewer's role (e.g. 'committee chair')")
-    p.add_argument("--note", default="", help="free-text note (conditions, scope)")
-    p.add_argument("--date", default=None, metavar="YYYY-MM-DD", help="date of the sign-off (default: today, UTC)")
-    p.set_defaults(handler=cmd_signoff, spec_required=True)
 
 
 def _formats(text: str) -> list[str]:
@@ -223,21 +208,4 @@ def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for note in (inputs.verify_note, inputs.svg_note, inputs.signoff_problem):
         if note:
             err.write(f"crs-model: note: {note}\n")
-    return 0
-
-
-def cmd_signoff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``crs-model signoff``: append a sign-off of the spec's current bytes."""
-    from crs_model.signoff import append_record, records_for
-
-    spec = load_or_report(args.spec, err)
-    if spec is None:
-        return 2
-    record, path = append_record(spec, name=args.name, role=args.role, note=args.note, date=args.date)
-    n = len(records_for(spec))
-    md = spec.metadata
-    out.write(
-        f"signed off: {md.id} {md.version} ({md.status.value}) sha256 {record.sha256} by {record.name} "
-        f"({record.role}) on {record.date}; {n} sign-off{'s' if n != 1 else ''} of these bytes in {path}\n"
-    )
     return 0

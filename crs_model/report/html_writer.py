@@ -80,7 +80,7 @@ def to_html(spec: Spec, inputs: PackInputs) -> str:
     nav = "".join(
         f'<a href="#{b.anchor}">{html.escape(b.text)}</a>' for b in blocks if isinstance(b, H) and b.level == 2
     )
-    signed = any(r.sha256 == spec.sha256 for r in inputs.signoffs)
+    signed = inputs.signed_off
     sign = '<span class="badge ok">signed off</span>' if signed else '<span class="badge bad">not signed off</span>'
     title = f"{md.title} — governance pack {md.version}"
     return (

@@ -9,7 +9,7 @@ from typing import Any
 from crs_model import __version__
 from crs_model.model import Spec
 from crs_model.report.trace_map import TraceMap, load_trace_map
-from crs_model.signoff import SignoffRecord
+from crs_model.signoff import CheckedRecord
 from crs_model.vocabulary import FindingLike, severity_text
 
 
@@ -24,7 +24,8 @@ class PackInputs:
     verify_note: str = ""
     extra_findings: tuple[FindingLike, ...] = ()  # e.g. sign-off findings
     trace: TraceMap | None = None
-    signoffs: tuple[SignoffRecord, ...] = ()
+    signoffs: tuple[CheckedRecord, ...] = ()  # every record of the sign-off file, checked
+    signed_off: bool = False  # these bytes carry the valid approvals their status needs
     signoff_problem: str = ""
     tools: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     care: Any = None  # crs_model.verify.successors.Successors of the care course (duck-typed)
@@ -88,7 +89,7 @@ def gather(
     """
     from crs_model.errors import RenderError, SignoffError
     from crs_model.render import Overlay, care_diagram, diagram, dot_text, graphviz_version, run_graphviz, svg_inline
-    from crs_model.signoff import read_records, signoff_findings
+    from crs_model.signoff import signoff_findings, signoff_state
 
     report, note = run_verifier(spec) if verifier else (None, "skipped (--no-verify)")
     svg_text: str | None = None
@@ -113,10 +114,10 @@ def gather(
             except RenderError as exc:
                 care_note = f"Care diagram not embedded: {exc}."
     try:
-        records = read_records(spec.path)
-        problem = ""
+        state = signoff_state(spec)
+        records, signed_off, problem = state.checked, state.signed_off, ""
     except SignoffError as exc:
-        records, problem = (), str(exc)
+        records, signed_off, problem = (), False, str(exc)
     solver = getattr(report, "solver_version", None) if report is not None else None
     seen = {(f.check, f.element) for f in getattr(report, "findings", ())} if report is not None else set()
     return PackInputs(
@@ -128,6 +129,7 @@ def gather(
         extra_findings=tuple(f for f in signoff_findings(spec) if (f.check, f.element) not in seen),
         trace=load_trace_map(spec.path),
         signoffs=records,
+        signed_off=signed_off,
         signoff_problem=problem,
         tools=tool_versions(graphviz_version(), solver),
         care=care,

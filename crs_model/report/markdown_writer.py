@@ -40,7 +40,7 @@ def to_markdown(spec: Spec, inputs: PackInputs) -> str:
     """The governance pack as GitHub-flavoured Markdown (for a pull request description)."""
     pack = Sections(spec, inputs)
     md = spec.metadata
-    signed = any(r.sha256 == spec.sha256 for r in inputs.signoffs)
+    signed = inputs.signed_off
     lines = [
         f"# {_md_escape(md.title)} — governance pack",
         "",

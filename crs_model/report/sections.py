@@ -27,6 +27,7 @@ from crs_model.report.document import (
     Table,
 )
 from crs_model.report.inputs import PackInputs
+from crs_model.report.signoff_section import signoff_blocks
 from crs_model.report.trace_map import trace_path
 from crs_model.signoff import signoff_path
 from crs_model.text import Renderer, fmt_number
@@ -80,7 +81,7 @@ class Sections:
     def metadata(self) -> list[Block]:
         """Metadata, status, sign-off, generation inputs and tool versions."""
         md = self.spec.metadata
-        signed = [r for r in self.inp.signoffs if r.sha256 == self.spec.sha256]
+        signed = [c for c in self.inp.signoffs if c.valid and c.record.sha256 == self.spec.sha256]
         rows: list[list[Cell]] = [
             [[T("Title")], [B(md.title)]],
             [[T("Spec id")], [Code(md.id)]],
@@ -93,7 +94,9 @@ class Sections:
             [[T("sha256")], [Code(self.spec.sha256)]],
             [
                 [T("Sign-off")],
-                [Badge(f"signed off by {len(signed)}", Tone.OK)] if signed else [Badge("NOT SIGNED OFF", Tone.BAD)],
+                [Badge(f"signed off ({len(signed)} valid record{'s' if len(signed) != 1 else ''})", Tone.OK)]
+                if self.inp.signed_off
+                else [Badge("NOT SIGNED OFF", Tone.BAD)],
             ],
             [[T("Jurisdiction")], [T(" ".join(md.jurisdiction.split()))]],
             [[T("Description")], [T(" ".join(md.description.split()))]],
@@ -533,47 +536,8 @@ class Sections:
 
     # ------------------------------------------------------------ sign-off
     def signoff(self) -> list[Block]:
-        """Whether these exact bytes are signed off, and every record."""
-        out: list[Block] = [H(2, "Sign-off record", "signoff")]
-        path = signoff_path(self.spec.path)
-        if self.inp.signoff_problem:
-            out.append(Callout(Tone.BAD, [T(self.inp.signoff_problem)]))
-        signed = [r for r in self.inp.signoffs if r.sha256 == self.spec.sha256]
-        if signed:
-            who = "; ".join(f"{r.name} ({r.role}, {r.date})" for r in signed)
-            out.append(
-                Callout(Tone.OK, [T(f"This exact version (sha256 {self.spec.sha256[:12]}…) is signed off by {who}.")])
-            )
-        else:
-            out.append(
-                Callout(
-                    Tone.BAD,
-                    [
-                        T(f"This exact version (sha256 {self.spec.sha256[:12]}…) has no sign-off. After review run "),
-                        Code(f"crs-model signoff {self.spec.path} --name NAME --role ROLE"),
-                        T("."),
-                    ],
-                )
-            )
-        if self.inp.signoffs:
-            rows: list[list[Cell]] = [
-                [
-                    [T(r.name)],
-                    [T(r.role)],
-                    [T(r.date)],
-                    [Code(r.version or "?"), T(" "), Code(r.sha256[:12] + "…")],
-                    [Badge("this version", Tone.OK)]
-                    if r.sha256 == self.spec.sha256
-                    else [Badge("other version", Tone.INFO)],
-                    [T(r.note)],
-                ]
-                for r in self.inp.signoffs
-            ]
-            out.append(P([T("Records in "), Code(str(path)), T(":")]))
-            out.append(Table(["Name", "Role", "Date", "Version", "Applies to", "Note"], rows))
-        else:
-            out.append(P([T("No records in "), Code(str(path)), T(".")]))
-        return out
+        """Whether these exact bytes are signed off, and every record with its signer, meaning and verification."""
+        return signoff_blocks(self.spec, self.inp)
 
     def blocks(self) -> list[Block]:
         """All sections in reading order."""
