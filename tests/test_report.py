@@ -16,7 +16,6 @@ from crs_model.cli import main
 from crs_model.errors import Location
 from crs_model.model import Severity, Spec
 from crs_model.report import PackInputs, gather, load_trace_map, to_html, to_markdown, trace_path
-from crs_model.signoff import append_record
 from crs_model.text import Renderer, fmt_number
 from crs_model.verify.report import CheckResult, Finding, Report
 from tests.conftest import SPEC_PATH as SPEC
@@ -243,22 +242,6 @@ def test_trace_map_as_mapping_with_entries(spec_copy: Path) -> None:
     tm = load_trace_map(spec_copy)
     assert tm is not None
     assert tm.entries[0].encoded_by == ("outcome:no_crs",)
-
-
-def test_signoff_section_follows_the_record(spec_copy: Path) -> None:
-    spec = crs_model.load_spec(spec_copy)
-    append_record(spec, name="Dr Old", role="chair", date="2026-01-01")
-    raw = spec_copy.read_bytes()
-    spec_copy.write_bytes(raw.replace(b"version: 0.2.0", b"version: 0.2.1", 1))
-    newer = crs_model.load_spec(spec_copy)
-    text = plain_text(to_html(newer, gather(newer, verifier=False, svg=False)))
-    assert "has no sign-off" in text
-    assert "other version" in text
-    append_record(newer, name="Dr New", role="pharmacist", note="ok for pilot", date="2026-02-01")
-    text = plain_text(to_html(newer, gather(newer, verifier=False, svg=False)))
-    assert "is signed off by Dr New (pharmacist, 2026-02-01)" in text
-    assert "ok for pilot" in text
-    assert "this version" in text
 
 
 def test_markdown_tables_are_well_formed(spec: Spec) -> None:
