@@ -227,6 +227,7 @@ def sign_off(
     role: str,
     meaning: str,
     verification: Verification,
+    toolkit: str,
     note: str = "",
     override_reason: str = "",
 ) -> tuple[SignoffRecord, Path]:
@@ -234,10 +235,10 @@ def sign_off(
 
     Refused (:class:`SignoffError`, nothing written) when verification failed and no
     override reason is given, when ``key`` is not the registered key of ``name`` in
-    ``role``, or when the sign-off file or registry is malformed.
+    ``role``, or when the sign-off file or registry is malformed. ``toolkit`` is the
+    version of crs_model that verified and signs (``crs_model.__version__``; passed in,
+    because this layer does not import the package facade).
     """
-    from crs_model import __version__
-
     name = _clean(name, "--name", MAX_FIELD, required=True)
     role = _clean(role, "--role", MAX_FIELD, required=True)
     note = _clean(note, "--note", MAX_NOTE, required=False)
@@ -282,7 +283,7 @@ def sign_off(
         role=role,
         meaning=meaning,
         signed_at=_utc_now(),
-        toolkit=__version__,
+        toolkit=_clean(toolkit, "toolkit version", MAX_FIELD, required=True),
         verification=verification.summary,
         verification_sha256=verification.digest,
         override_reason=reason,

@@ -76,7 +76,16 @@ class Signers:
         self, who: str = "a", *, name: str = "Dr A", role: str = "chair", meaning: str = "approved", **kw: str
     ) -> None:
         spec = crs_model.load_spec(self.spec)
-        sign_off(spec, key=self.keys[who], name=name, role=role, meaning=meaning, verification=verification(spec), **kw)
+        sign_off(
+            spec,
+            key=self.keys[who],
+            name=name,
+            role=role,
+            meaning=meaning,
+            verification=verification(spec),
+            toolkit=crs_model.__version__,
+            **kw,
+        )
 
 
 def _keys(tmp_path: Path) -> dict[str, SigningKey]:
@@ -175,7 +184,7 @@ def test_a_name_or_key_registered_twice_is_refused_and_the_first_counts(signers:
         "name 'Dr A' is already registered at line 2; each signer and each key is listed once",
         f"public key '{k['a'].public_key}' is already registered at line 2; each signer and each key is listed once",
     ]
-    assert [p.location.line for p in reg.problems if p.location] == [5, 9]
+    assert [p.location.line for p in reg.problems if p.location] == [5, 10]
 
 
 # ---------------------------------------------------------------- round trip
@@ -204,7 +213,8 @@ def test_round_trip_sign_load_tamper_refuse(signers: Signers) -> None:
     assert rec["toolkit"] == crs_model.__version__
     assert rec["verification_sha256"] == verification(spec).digest
     assert rec["verification"] == "verified: no errors, nothing unknown"
-    assert rec["signed_at"].endswith("Z") and len(rec["signed_at"]) == 20
+    assert rec["signed_at"].endswith("Z")
+    assert len(rec["signed_at"]) == 20
 
     raw = bytearray(spec_copy.read_bytes())
     raw[raw.index(b"decision model")] = ord("D")  # one byte, in a comment
@@ -372,7 +382,8 @@ def _active_with_policy(spec: Path, roles: int) -> None:
 def test_an_active_spec_needs_the_quorum_of_its_policy(signers: Signers) -> None:
     _active_with_policy(signers.spec, 2)
     spec = crs_model.load_spec(signers.spec)
-    assert spec.metadata.signoff_policy is not None and spec.metadata.signoff_policy.approved_by_roles == 2
+    assert spec.metadata.signoff_policy is not None
+    assert spec.metadata.signoff_policy.approved_by_roles == 2
     signers.sign()
     with pytest.raises(SignoffError, match=r"approval by 2 distinct roles .*approved by 1: chair"):
         crs_model.load_spec(signers.spec, require_signoff=True)
@@ -442,7 +453,14 @@ def test_concurrent_signoffs_lose_no_record(signers: Signers) -> None:
         list(
             pool.map(
                 lambda n: sign_off(
-                    spec, key=signers.keys["a"], name="Dr A", role="chair", meaning="approved", verification=ver, note=n
+                    spec,
+                    key=signers.keys["a"],
+                    name="Dr A",
+                    role="chair",
+                    meaning="approved",
+                    verification=ver,
+                    toolkit="0.1.0",
+                    note=n,
                 ),
                 notes,
             )
@@ -462,7 +480,8 @@ def test_torn_trailing_record_is_an_error_and_the_valid_one_still_counts(signers
     file = read_signoffs(signers.spec)
     assert [r.name for r in file.records] == ["Dr A"]
     (problem,) = file.problems
-    assert problem.location is not None and problem.location.line == torn_line
+    assert problem.location is not None
+    assert problem.location.line == torn_line
     crs_model.load_spec(signers.spec, require_signoff=True)
     (finding,) = signoff_findings(crs_model.load_spec(signers.spec))
     assert str(finding).startswith(f"{path}:{torn_line}:")
@@ -514,7 +533,15 @@ def test_disk_full_leaves_the_file_as_it_was(signers: Signers, monkeypatch: pyte
 
     monkeypatch.setattr(os, "fsync", full)
     with pytest.raises(SignoffError, match="the disk is full; the file is unchanged"):
-        sign_off(spec, key=signers.keys["b"], name="Dr B", role="pharmacist", meaning="approved", verification=ver)
+        sign_off(
+            spec,
+            key=signers.keys["b"],
+            name="Dr B",
+            role="pharmacist",
+            meaning="approved",
+            verification=ver,
+            toolkit="0.1.0",
+        )
     monkeypatch.undo()
     assert signoff_path(signers.spec).read_bytes() == good
     assert not [p for p in signers.spec.parent.iterdir() if p.name.endswith(".tmp")]

@@ -63,6 +63,7 @@ def cmd_keygen(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_signoff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``crs-model signoff``: verify the spec, then append a signed record; exit 1 when verification fails."""
+    from crs_model import __version__
     from crs_model.keys import load_private_key
     from crs_model.signoff import sign_off, signoff_state
     from crs_model.verification_digest import verify_for_signoff
@@ -87,6 +88,7 @@ def cmd_signoff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         role=args.role,
         meaning=args.meaning,
         verification=verification,
+        toolkit=__version__,
         note=args.note,
         override_reason=args.override_reason,
     )
