@@ -194,7 +194,9 @@ def goals_of(spec: Spec) -> tuple[tuple[Goal, ...], dict[str, Guard]]:
     for nid in spec.index.node_order:
         for e in spec.nodes[nid].edges:
             guards[e.id] = guard_of(spec, e, render)
-            goals.append(Goal(GoalKind.EDGE, f"edge:{e.id}", f"{nid} -> {e.target} when {render.render(e.guard.ast)}", e))
+            goals.append(
+                Goal(GoalKind.EDGE, f"edge:{e.id}", f"{nid} -> {e.target} when {render.render(e.guard.ast)}", e)
+            )
     for oid in spec.outcomes:
         goals.append(Goal(GoalKind.OUTCOME, f"outcome:{oid}", f"outcome {oid} reached", outcome=oid))
     for name, value, why in threshold_targets(spec):

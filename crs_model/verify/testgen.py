@@ -64,7 +64,12 @@ class Case:
 
     def to_json(self) -> str:
         """One JSONL line (no newline)."""
-        obj = {"name": self.name, "patient": dict(self.patient), "expect": dict(self.expect), "covers": list(self.covers)}
+        obj = {
+            "name": self.name,
+            "patient": dict(self.patient),
+            "expect": dict(self.expect),
+            "covers": list(self.covers),
+        }
         return json.dumps(obj, ensure_ascii=False)
 
 
@@ -211,7 +216,8 @@ class Generator:
         if goal.kind is GoalKind.OUTCOME:
             assert goal.outcome is not None
             return enc.outcomes[goal.outcome].definitive
-        assert goal.input is not None and goal.value is not None
+        assert goal.input is not None
+        assert goal.value is not None
         readers = self.checker.readers(goal.input)
         where = [self.evaluated(a, k) if k in self.spec.index.edges else enc.outcomes[k].definitive for k in readers]
         return mk_and(self._is(a.inputs, goal.input, goal.value), mk_or(*where, ctx=enc.ctx), a.definitive)
@@ -268,7 +274,8 @@ class Generator:
                 assert isinstance(value, str)
                 eq = v == var.type.values.index(value)
             else:
-                assert isinstance(value, (int, float, Fraction)) and not isinstance(value, bool)
+                assert isinstance(value, (int, float, Fraction))
+                assert not isinstance(value, bool)
                 eq = v == numeral(value, var.type.base == Base.INT, self.enc.ctx)
         return mk_and(inputs.known[name], eq)
 
@@ -460,4 +467,14 @@ def analyse(spec: Spec, cases: Sequence[Case], *, rlimit: int = DEFAULT_RLIMIT) 
     return Suite(spec, list(cases), statuses, absent)
 
 
-__all__ = ["ABSENT", "Case", "GenerationError", "Generator", "Status", "Suite", "analyse", "generate", "threshold_targets"]
+__all__ = [
+    "ABSENT",
+    "Case",
+    "GenerationError",
+    "Generator",
+    "Status",
+    "Suite",
+    "analyse",
+    "generate",
+    "threshold_targets",
+]
