@@ -82,3 +82,17 @@ def test_an_unreadable_suite_exits_2(tmp_path: Path) -> None:
     code, _, err = run("regress", str(tmp_path))
     assert code == 2
     assert "cannot read" in err
+
+
+def test_the_pack_section_shows_the_suites_coverage() -> None:
+    from crs_model import load_spec
+    from crs_model.report.coverage import coverage_blocks
+    from crs_model.report.document import UL, Table
+
+    blocks = coverage_blocks(load_spec(), analyse_suite=True)
+    table = next(b for b in blocks if isinstance(b, Table))
+    kinds = {row[0][0].text: row[1][0].text for row in table.rows}  # type: ignore[union-attr]
+    assert kinds["edge"] == "23 of 23"
+    assert kinds["mcdc"].startswith("92 of 92")
+    infeasible = [b for b in blocks if isinstance(b, UL)][0]
+    assert any("threshold:hours_on_cytosorb=-0.1" in str(item) for item in infeasible.items)
