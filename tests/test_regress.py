@@ -94,5 +94,5 @@ def test_the_pack_section_shows_the_suites_coverage() -> None:
     kinds = {row[0][0].text: row[1][0].text for row in table.rows}  # type: ignore[union-attr]
     assert kinds["edge"] == "23 of 23"
     assert kinds["mcdc"].startswith("92 of 92")
-    infeasible = [b for b in blocks if isinstance(b, UL)][0]
+    infeasible = next(b for b in blocks if isinstance(b, UL))
     assert any("threshold:hours_on_cytosorb=-0.1" in str(item) for item in infeasible.items)

@@ -24,12 +24,17 @@ def coverage_blocks(spec: Spec, *, analyse_suite: bool) -> list[Block]:
     if not analyse_suite:
         out.append(Callout(Tone.WARN, [T("Coverage not analysed: the pack was built without the verifier.")]))
         return out
+    from crs_model.verify.encoding import Undecided
     from crs_model.verify.regress import read_suite, rerun
     from crs_model.verify.testgen import Case, analyse
 
     entries, bad = read_suite(path)
     changed = rerun(spec, entries)
-    suite = analyse(spec, [Case(e.name, e.patient, e.expect, e.covers) for e in entries])
+    try:
+        suite = analyse(spec, [Case(e.name, e.patient, e.expect, e.covers) for e in entries])
+    except Undecided as exc:
+        out.append(Callout(Tone.BAD, [T(f"Coverage undecided: a solver query hit its limit ({exc.args[0]}).")]))
+        return out
     if bad or changed:
         out.append(
             Callout(

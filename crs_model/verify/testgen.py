@@ -40,7 +40,6 @@ from crs_model.verify.coverage import (
     Guard,
     combine,
     decision_key,
-    threshold_targets,
 )
 from crs_model.verify.encoding import Encoding, Inputs, Undecided
 from crs_model.verify.limits import DEFAULT_RLIMIT
@@ -447,7 +446,10 @@ def analyse(spec: Spec, cases: Sequence[Case], *, rlimit: int = DEFAULT_RLIMIT) 
     checker = Checker(spec)
     build = _Build(spec, checker)
     for c in cases:
-        build.add(c.name, dict(c.patient))
+        try:
+            build.add(c.name, dict(c.patient))
+        except GenerationError:
+            continue  # a patient the spec now refuses covers nothing (regress reports it as changed)
     gen: Generator | None = None
     statuses: list[Status] = []
     for goal in checker.goals:
@@ -476,5 +478,4 @@ __all__ = [
     "Suite",
     "analyse",
     "generate",
-    "threshold_targets",
 ]
