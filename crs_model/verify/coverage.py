@@ -30,7 +30,7 @@ from typing import Any, Generic, TypeVar
 from crs_model.engine import Decision, Engine
 from crs_model.expr import BoolLit, Expr, Logic, Name, Not
 from crs_model.index import SiteKind
-from crs_model.model import Edge, HitPolicy, Spec
+from crs_model.model import INSUFFICIENT_DATA, Edge, HitPolicy, Spec
 from crs_model.pyeval import Fn, compile_expr
 from crs_model.text import Renderer, fmt_number
 from crs_model.types import Base, SymbolKind
@@ -231,7 +231,7 @@ class Facts:
     @property
     def definitive(self) -> bool:
         """A definitive decision (no absent input left it open)."""
-        return self.decision.recommendation != "insufficient_data"
+        return self.decision.recommendation != INSUFFICIENT_DATA
 
 
 class Checker:
@@ -338,7 +338,7 @@ def decision_key(spec: Spec, d: Decision) -> dict[str, Any]:
     on ``insufficient_data``, what is missing."""
     out: dict[str, Any] = {"recommendation": d.recommendation, "outcome": d.outcome}
     out.update(dict(d.outputs))
-    if d.recommendation == "insufficient_data":
+    if d.recommendation == INSUFFICIENT_DATA:
         out["missing"] = list(d.missing)
         out["missing_any_of"] = [list(s) for s in d.missing_any_of]
     return out
