@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "crs_model.commands.signing",
     "crs_model.commands.fuzz",
     "crs_model.commands.mutate",
+    "crs_model.commands.suite",
 )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from crs_model.care_diagram import follow_sets, held_inputs, labels, step_hours_text
 from crs_model.fileio import spec_stem
 from crs_model.model import INSUFFICIENT_DATA, Spec
+from crs_model.report.coverage import coverage_blocks
 from crs_model.report.document import (
     UL,
     B,
@@ -549,6 +550,7 @@ class Sections:
             *self.invariants(),
             *self.care(),
             *self.findings_section(),
+            *coverage_blocks(self.spec, analyse_suite=self.inp.verify_report is not None),
             *self.traceability(),
             *self.governance(),
             *self.sources(),
