@@ -96,3 +96,21 @@ def test_the_pack_section_shows_the_suites_coverage() -> None:
     assert kinds["mcdc"].startswith("92 of 92")
     infeasible = next(b for b in blocks if isinstance(b, UL))
     assert any("threshold:hours_on_cytosorb=-0.1" in str(item) for item in infeasible.items)
+
+
+def test_a_flags_only_edit_is_caught(tmp_path: Path) -> None:
+    text = SPEC.read_text(encoding="utf-8")
+    edited = text.replace(
+        "  post_il6_prognostic_pg_ml:\n    value: 620\n", "  post_il6_prognostic_pg_ml:\n    value: 100000\n"
+    )
+    assert edited != text
+    changed_spec = tmp_path / "flag.yaml"
+    changed_spec.write_text(edited, encoding="utf-8")
+    code, out, _ = run("regress", str(SUITE), str(changed_spec), "--format", "json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["changed"]
+    for c in report["changed"]:
+        assert c["old"]["recommendation"] == c["new"]["recommendation"]  # the decision stands
+        assert "post_cytosorb_il6_prognostic" in c["old"]["flags"]
+        assert "post_cytosorb_il6_prognostic" not in c["new"]["flags"]

@@ -47,6 +47,7 @@ class GoalKind(enum.Enum):
     OUTCOME = "outcome"
     THRESHOLD = "threshold"
     MCDC = "mcdc"
+    FLAG = "flag"  # a conditional flag both shown and not shown at its outcome
 
 
 # ------------------------------------------------------------------ guard structure
@@ -156,6 +157,8 @@ class Goal:
     input: str | None = None  # threshold goals
     value: float | None = None
     cond: int = -1  # mcdc goals: the condition's index in the guard
+    flag: str | None = None  # flag goals (with ``outcome``): the flag, and whether it is shown
+    shown: bool = True
 
 
 def _step(spec: Spec, name: str) -> float:
@@ -169,11 +172,11 @@ def _value(spec: Spec, name: str, x: float) -> float:
 
 def threshold_targets(spec: Spec) -> list[tuple[str, float, str]]:
     """``(input, value, why)`` per threshold goal: each comparison of an input with a constant in
-    a guard or definition, at the constant and the nearest value(s) on the other side; by input
+    a guard, definition or flag condition, at the constant and the nearest value(s) on the other side; by input
     (declaration order), then value."""
     found: dict[tuple[str, float], str] = {}
     for c in spec.index.comparisons:
-        if c.kind not in (SiteKind.GUARD, SiteKind.DEFINITION):
+        if c.kind not in (SiteKind.GUARD, SiteKind.DEFINITION, SiteKind.FLAG):
             continue
         op = c.op if c.input_left else MIRROR[c.op]
         step = _step(spec, c.input)
@@ -202,6 +205,22 @@ def goals_of(spec: Spec) -> tuple[tuple[Goal, ...], dict[str, Guard]]:
     for name, value, why in threshold_targets(spec):
         text = f"{name} = {fmt_number(value)} ({why})"
         goals.append(Goal(GoalKind.THRESHOLD, f"threshold:{name}={fmt_number(value)}", text, input=name, value=value))
+    for oid, o in spec.outcomes.items():
+        for fl in o.flags:
+            if fl.when is None:
+                continue
+            when = render.render(fl.when.ast)
+            for shown, word in ((True, "shown"), (False, "not shown")):
+                goals.append(
+                    Goal(
+                        GoalKind.FLAG,
+                        f"flag:{oid}:{fl.id}:{'shown' if shown else 'hidden'}",
+                        f"outcome {oid} with flag {fl.id} {word} ({when})",
+                        outcome=oid,
+                        flag=fl.id,
+                        shown=shown,
+                    )
+                )
     for g in guards.values():
         for i, text in enumerate(g.texts):
             if isinstance(g.conds[i], BoolLit):
@@ -246,11 +265,19 @@ class Checker:
             eid: tuple(compile_expr(c, symbols) for c in g.conds) for eid, g in self.guards.items()
         }
         self._readers: dict[str, set[str]] = {}  # input -> edges whose guard reads it, outcomes whose output does
+        flag_at: dict[str, set[str]] = {}  # flag id -> the outcomes that show it
+        for oid, o in spec.outcomes.items():
+            for fl in o.flags:
+                flag_at.setdefault(fl.id, set()).add(oid)
         for site in spec.index.sites:
             if site.kind in (SiteKind.GUARD, SiteKind.OUTPUT):
-                key = site.element.removeprefix("edge:").removeprefix("outcome:")
-                for v in site.inputs:
-                    self._readers.setdefault(v, set()).add(key)
+                keys = {site.element.removeprefix("edge:").removeprefix("outcome:")}
+            elif site.kind is SiteKind.FLAG:
+                keys = flag_at.get(site.element.removeprefix("flag:"), set())
+            else:
+                continue
+            for v in site.inputs:
+                self._readers.setdefault(v, set()).update(keys)
 
     def readers(self, name: str) -> tuple[str, ...]:
         """The edges whose guard, and the outcomes whose outputs, read input ``name`` (sorted)."""
@@ -283,7 +310,7 @@ class Checker:
 
     # ------------------------------------------------------------ goals
     def single(self, goal: Goal, f: Facts) -> bool:
-        """Whether one case covers an edge, outcome or threshold goal."""
+        """Whether one case covers an edge, outcome, threshold or flag goal."""
         if not f.definitive:
             return False
         if goal.kind is GoalKind.EDGE:
@@ -291,6 +318,11 @@ class Checker:
             return goal.edge.id in f.taken
         if goal.kind is GoalKind.OUTCOME:
             return f.decision.outcome == goal.outcome
+        if goal.kind is GoalKind.FLAG:
+            d = f.decision
+            shown = any(x.id == goal.flag for x in d.flags)
+            open_ = any(x.note.id == goal.flag for x in d.possible_flags)
+            return d.outcome == goal.outcome and not open_ and shown == goal.shown
         assert goal.input is not None
         x = f.patient.get(goal.input)
         if x is None or isinstance(x, bool) or x != goal.value:
@@ -334,10 +366,15 @@ class Checker:
 
 
 def decision_key(spec: Spec, d: Decision) -> dict[str, Any]:
-    """What a suite records of a decision: recommendation, outcome, every declared output and,
-    on ``insufficient_data``, what is missing."""
+    """What a suite records of a decision: recommendation, outcome, every declared output, the
+    actions and flags (by id, so that a flags-only change is a changed case), and, on
+    ``insufficient_data``, what is missing."""
     out: dict[str, Any] = {"recommendation": d.recommendation, "outcome": d.outcome}
     out.update(dict(d.outputs))
+    out["actions"] = [a.id for a in d.actions]
+    out["flags"] = [f.id for f in d.flags]
+    if d.possible_flags:
+        out["possible_flags"] = [p.note.id for p in d.possible_flags]
     if d.recommendation == INSUFFICIENT_DATA:
         out["missing"] = list(d.missing)
         out["missing_any_of"] = [list(s) for s in d.missing_any_of]

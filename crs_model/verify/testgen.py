@@ -207,7 +207,7 @@ class Generator:
         return mk_and(c.reach[e.source], *earlier)
 
     def single(self, goal: Goal) -> z3.BoolRef:
-        """Edge, outcome or threshold goal on copy A, with a definitive decision."""
+        """Edge, outcome, threshold or flag goal on copy A, with a definitive decision."""
         a, enc = self.a, self.enc
         if goal.kind is GoalKind.EDGE:
             assert goal.edge is not None
@@ -215,6 +215,12 @@ class Generator:
         if goal.kind is GoalKind.OUTCOME:
             assert goal.outcome is not None
             return enc.outcomes[goal.outcome].definitive
+        if goal.kind is GoalKind.FLAG:
+            assert goal.outcome is not None
+            fl = next(x for x in self.spec.outcomes[goal.outcome].flags if x.id == goal.flag)
+            assert fl.when is not None
+            when = a.tr.tri(fl.when.ast)
+            return mk_and(enc.outcomes[goal.outcome].definitive, when.t if goal.shown else when.f)
         assert goal.input is not None
         assert goal.value is not None
         readers = self.checker.readers(goal.input)
