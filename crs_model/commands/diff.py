@@ -37,6 +37,14 @@ def register(sub: Any) -> None:
         help=f"regions reported per kind before the search stops and says so (1..{MAX_REGIONS}, default: 20)",
     )
     p.add_argument(
+        "--given",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="compare only patients with this input value (repeatable; VALUE 'unknown' for absent), e.g. "
+        "on_cytosorb=false to compare a version that predates the input on the patients it was written for",
+    )
+    p.add_argument(
         "--rlimit",
         default=str(DEFAULT_RLIMIT),
         metavar="N",
@@ -49,6 +57,7 @@ def cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Diff ``args.old`` and ``args.new``; print the result in ``args.format``; return the exit code."""
     from crs_model import __version__
     from crs_model.diff import RevisionError, diff_specs, load_side
+    from crs_model.diff.atoms import GivenError
     from crs_model.diff.formats import to_markdown, to_sarif, to_text
     from crs_model.diff.pair import VocabularyError
     from crs_model.errors import SpecError
@@ -73,8 +82,8 @@ def cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             err.write(f"crs-model: error: {which}: {exc}\n")
             return 2
     try:
-        result = diff_specs(specs[0], specs[1], max_regions=args.max_regions, rlimit=rlimit)
-    except VocabularyError as exc:
+        result = diff_specs(specs[0], specs[1], max_regions=args.max_regions, rlimit=rlimit, given=args.given)
+    except (VocabularyError, GivenError) as exc:
         err.write(f"crs-model: error: {exc}\n")
         return 2
     if args.format == "json":

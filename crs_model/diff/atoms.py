@@ -9,6 +9,8 @@ difference (:mod:`crs_model.diff.regions`).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -17,6 +19,7 @@ import z3
 
 from crs_model.diff.pair import Pair
 from crs_model.exact import exact
+from crs_model.model import Variable
 from crs_model.types import Base
 from crs_model.verify.capi import mk_and, mk_not
 from crs_model.verify.z3expr import numeral
@@ -49,6 +52,36 @@ def thresholds(pair: Pair) -> dict[str, tuple[float, ...]]:
 
 def _frac(x: float) -> Fraction:
     return Fraction(exact(x))
+
+
+class GivenError(ValueError):
+    """A ``--given NAME=VALUE`` that names no input of either version or a value outside its type."""
+
+
+def parse_given(text: str, variables: Mapping[str, Variable]) -> Atom:
+    """``on_cytosorb=false``, ``etiology=car_t``, ``weight_kg=70``, ``il6_pg_ml=unknown`` as an atom."""
+    name, eq, raw = text.partition("=")
+    name, raw = name.strip(), raw.strip()
+    var = variables.get(name)
+    if not eq or var is None:
+        known = ", ".join(variables)
+        raise GivenError(f"--given {text!r}: expected NAME=VALUE with NAME one of the inputs ({known})")
+    if raw in ("unknown", "absent", "null"):
+        return Atom(name, "absent")
+    base = var.type.base
+    if base == Base.BOOL and raw in ("true", "false"):
+        return Atom(name, "is", raw == "true")
+    if base == Base.ENUM and raw in var.type.values:
+        return Atom(name, "is", raw)
+    if base in (Base.INT, Base.REAL):
+        try:
+            value = int(raw) if base == Base.INT else float(raw)
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(value):
+                return Atom(name, "==", value)
+    raise GivenError(f"--given {text!r}: {raw!r} is not a value of {name} ({var.type}, or 'unknown')")
 
 
 class Atoms:
@@ -142,4 +175,4 @@ class Atoms:
         return out
 
 
-__all__ = ["Atom", "Atoms", "thresholds"]
+__all__ = ["Atom", "Atoms", "GivenError", "parse_given", "thresholds"]

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Sequence
 
 from crs_model.diagnostics import Location
+from crs_model.diff.atoms import parse_given
 from crs_model.diff.elements import element_changes
 from crs_model.diff.pair import Pair
 from crs_model.diff.regions import Found, RegionSearch
@@ -55,13 +57,15 @@ def _reproduces(kind: str, old: dict[str, object], new: dict[str, object], flags
 def _locate(
     new: Spec, found: Found, path: tuple[str, ...], changed: tuple[ElementChange, ...]
 ) -> tuple[str, Location | None]:
-    """The new version's element a region points at: a changed element on the witness's path, else a
+    """The new version's element a region points at: the changed element on the witness's path nearest
+    the decision, else a
     changed element reading the region's inputs, else the first change located in the new version."""
     located = [c for c in changed if c.new is not None]
     ids = {c.element: c for c in located}
-    on_path = [f"node:{n}" for n in path] + [f"edge:{a}->{b}" for a, b in itertools.pairwise(path)]
-    if path:
-        on_path.append(f"outcome:{path[-1]}")
+    # nearest the decision first: the outcome, then the path's edges and nodes backwards
+    on_path = [f"outcome:{path[-1]}"] if path else []
+    for a, b in reversed(list(itertools.pairwise(path))):
+        on_path += [f"edge:{a}->{b}", f"node:{a}"]
     for el in on_path:
         if el in ids:
             return el, ids[el].new
@@ -75,14 +79,21 @@ def _locate(
 
 
 def diff_specs(
-    old: Spec, new: Spec, *, max_regions: int = DEFAULT_MAX_REGIONS, rlimit: int = DEFAULT_RLIMIT
+    old: Spec,
+    new: Spec,
+    *,
+    max_regions: int = DEFAULT_MAX_REGIONS,
+    rlimit: int = DEFAULT_RLIMIT,
+    given: Sequence[str] = (),
 ) -> DiffResult:
-    """The semantic diff of ``old`` and ``new`` (at most ``max_regions`` regions of each kind)."""
+    """The semantic diff of ``old`` and ``new`` (at most ``max_regions`` regions of each kind), over the
+    patients ``given`` describes (``NAME=VALUE`` each; raises :class:`GivenError` on a bad one)."""
     t0 = time.perf_counter()
     changed = element_changes(old, new)
     with _gc_paused():
         pair = Pair(old, new, rlimit=rlimit)
-        search = RegionSearch(pair)
+        fixed = [parse_given(g, pair.inputs.variables) for g in given]
+        search = RegionSearch(pair, fixed)
         runner = Runner(old, new)
         t_encode = time.perf_counter() - t0
         variables = {**old.variables, **new.variables}  # the new version's labels and units win
@@ -141,6 +152,7 @@ def diff_specs(
         errors=tuple(errors),
         only_old=pair.old_only,
         only_new=pair.new_only,
+        given=tuple(describe([a], variables) for a in fixed),
         timings={"encode_s": t_encode, "total_s": time.perf_counter() - t0, "queries": float(search.queries)},
     )
 

@@ -59,6 +59,8 @@ def to_text(r: DiffResult) -> str:
             f"inputs only in the old version: {', '.join(r.only_old) or 'none'}; "
             f"only in the new version: {', '.join(r.only_new) or 'none'}"
         )
+    if r.given:
+        lines.append(f"compared only for patients with: {', '.join(r.given)}")
     for i, region in enumerate(r.regions, 1):
         tag = ", only actions/flags differ" if region.flags_only else ""
         lines.append(f"region {i}: {_KIND_WORDS[region.kind]}{tag}")

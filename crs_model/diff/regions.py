@@ -38,10 +38,12 @@ class Found:
 class RegionSearch:
     """The incremental search over one :class:`Pair`."""
 
-    def __init__(self, pair: Pair) -> None:
+    def __init__(self, pair: Pair, given: Sequence[Atom] = ()) -> None:
         self.pair = pair
         self.atoms = Atoms(pair)
         self.solver = pair.new_solver()
+        for a in given:  # the comparison is restricted to these patients (``--given``)
+            self.solver.add(self.atoms.term(a))
         ctx = pair.ctx
         old, new = pair.old, pair.new
         both = mk_and(old.valid, new.valid)

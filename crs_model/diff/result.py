@@ -110,6 +110,7 @@ class DiffResult:
     errors: tuple[str, ...] = ()  # undecided queries, witnesses that did not reproduce
     only_old: tuple[str, ...] = ()  # inputs only the old version declares
     only_new: tuple[str, ...] = ()
+    given: tuple[str, ...] = ()  # the restriction of the compared patients (``--given``), in words
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -130,6 +131,7 @@ class DiffResult:
             "new": self.new.to_dict(),
             "semantics": "three-valued (Engine(spec, exact=False)); exact_differs re-runs each witness exactly",
             "inputs": {"only_old": list(self.only_old), "only_new": list(self.only_new)},
+            "given": list(self.given),
             "changes": [r.to_dict() for r in self.regions],
             "cap": {"regions": self.cap, "hit": self.cap_hit},
             "errors": list(self.errors),

@@ -58,7 +58,7 @@ def describe(atoms: Sequence[Atom], variables: Mapping[str, Variable]) -> str:
         elif first.op == "present":
             words.append(f"{label} known")
         elif first.op == "is" and isinstance(first.value, bool):
-            words.append(label if first.value else f"no {label}")
+            words.append(label if first.value else f"{label}: no")
         elif first.op == "is":
             words.append(f"{label} {value_text(first.value)}")
         else:
