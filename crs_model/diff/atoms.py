@@ -40,9 +40,11 @@ class Atom:
 
 
 def thresholds(pair: Pair) -> dict[str, tuple[float, ...]]:
-    """Per numeric input, every constant either version compares it with (sorted)."""
+    """Per numeric input, every constant either version compares it with, and its domain bounds (sorted)."""
     out: dict[str, set[float]] = {}
     for side in (pair.old, pair.new):
+        for name, var in side.spec.variables.items():  # a domain narrowed or widened is crossed at its bounds
+            out.setdefault(name, set()).update(b for b in (var.minimum, var.maximum) if b is not None)
         idx = side.spec.index
         for table in (idx.thresholds, idx.cap_crossings, idx.members):
             for name, values in table.items():

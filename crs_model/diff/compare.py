@@ -58,8 +58,8 @@ def _locate(
     new: Spec, found: Found, path: tuple[str, ...], changed: tuple[ElementChange, ...]
 ) -> tuple[str, Location | None]:
     """The new version's element a region points at: the changed element on the witness's path nearest
-    the decision, else a
-    changed element reading the region's inputs, else the first change located in the new version."""
+    the decision, else a changed element reading the region's inputs, else the first change located in
+    the new version."""
     located = [c for c in changed if c.new is not None]
     ids = {c.element: c for c in located}
     # nearest the decision first: the outcome, then the path's edges and nodes backwards

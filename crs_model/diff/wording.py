@@ -15,10 +15,11 @@ _SHOWN = {">=": "≥", ">": ">", "<": "<", "<=": "≤", "==": "="}
 
 
 def number_text(x: float) -> str:
-    """A threshold as a reader writes it: ``500``, ``38.5``, ``66.67`` (at most 4 significant decimals)."""
+    """A threshold as a reader writes it: ``500``, ``38.5``; ``≈66.6667`` when its decimals run on."""
     if float(x).is_integer():
         return f"{x:.0f}"
-    return f"{x:.6g}"
+    text = repr(float(x))
+    return text if len(text) <= 9 else f"≈{x:.6g}"
 
 
 def _num(a: Atom) -> Fraction:
