@@ -83,6 +83,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crs_model.graphviz",
             "crs_model.report*",
             "crs_model.signoff",
+            "crs_model.diff",
+            "crs_model.diff.*",
         ),
     ),
     ("cli", ("crs_model.commands", "crs_model.commands.*", "crs_model.cli")),
@@ -101,6 +103,7 @@ BACKENDS: dict[str, tuple[str, ...]] = {
     ),
     "report": ("crs_model.report*",),
     "signoff": ("crs_model.signoff",),
+    "diff": ("crs_model.diff", "crs_model.diff.*"),
 }
 
 # Declared backend -> backend dependencies, with the reason.
@@ -108,6 +111,8 @@ BACKEND_USES: dict[tuple[str, str], str] = {
     ("report", "render"): "the governance pack embeds the decision diagrams",
     ("report", "signoff"): "the governance pack shows the sign-off record",
     ("report", "verify"): "the governance pack shows proof status and findings",
+    ("diff", "verify"): "the diff proves equivalence on the verifier's Z3 encoding and its SARIF conventions",
+    ("report", "diff"): "the governance pack shows the changes since the last signed-off version",
     ("testing", "verify"): "differential testing against the Z3 oracle; mutation scoring runs the verifier",
 }
 

@@ -41,8 +41,8 @@ def register(sub: Any) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="compare only patients with this input value (repeatable; VALUE 'unknown' for absent), e.g. "
-        "on_cytosorb=false to compare a version that predates the input on the patients it was written for",
+        help="compare only patients with this input value (repeatable; VALUE 'unknown' for absent), e.g. an "
+        "input the old version lacks, at the value the patients it was written for had",
     )
     p.add_argument(
         "--rlimit",

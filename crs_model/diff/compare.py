@@ -32,7 +32,6 @@ from crs_model.errors import PatientError, SpecDefectError
 from crs_model.model import Spec
 from crs_model.verify.encoding import Undecided
 from crs_model.verify.limits import DEFAULT_RLIMIT
-from crs_model.verify.verifier import _gc_paused
 
 DEFAULT_MAX_REGIONS = 20
 
@@ -90,58 +89,57 @@ def diff_specs(
     patients ``given`` describes (``NAME=VALUE`` each; raises :class:`GivenError` on a bad one)."""
     t0 = time.perf_counter()
     changed = element_changes(old, new)
-    with _gc_paused():
-        pair = Pair(old, new, rlimit=rlimit)
-        fixed = [parse_given(g, pair.inputs.variables) for g in given]
-        search = RegionSearch(pair, fixed)
-        runner = Runner(old, new)
-        t_encode = time.perf_counter() - t0
-        variables = {**old.variables, **new.variables}  # the new version's labels and units win
-        regions: list[Region] = []
-        errors: list[str] = []
-        cap_hit = False
+    pair = Pair(old, new, rlimit=rlimit)
+    fixed = [parse_given(g, pair.inputs.variables) for g in given]
+    search = RegionSearch(pair, fixed)
+    runner = Runner(old, new)
+    t_encode = time.perf_counter() - t0
+    variables = {**old.variables, **new.variables}  # the new version's labels and units win
+    regions: list[Region] = []
+    errors: list[str] = []
+    cap_hit = False
 
-        def found(f: Found) -> None:
-            o3, n3 = runner.run(f.witness, exact=False)
-            oe, ne = runner.run(f.witness, exact=True)
-            problem = _reproduces(f.kind, o3, n3, f.flags_only)
-            if problem:
-                errors.append(f"{problem}: {f.witness}")
-            new_path = new_path_of(f)
-            element, loc = _locate(new, f, new_path, changed)
-            regions.append(
-                Region(
-                    kind=f.kind,
-                    description=describe(f.atoms, variables),
-                    conditions=tuple(condition(a) for a in f.atoms),
-                    witness=f.witness,
-                    old=o3,
-                    new=n3,
-                    flags_only=f.flags_only,
-                    exact_old=oe,
-                    exact_new=ne,
-                    exact_differs=oe != ne,
-                    element=element,
-                    location=loc,
-                    problem=problem,
-                )
+    def found(f: Found) -> None:
+        o3, n3 = runner.run(f.witness, exact=False)
+        oe, ne = runner.run(f.witness, exact=True)
+        problem = _reproduces(f.kind, o3, n3, f.flags_only)
+        if problem:
+            errors.append(f"{problem}: {f.witness}")
+        new_path = new_path_of(f)
+        element, loc = _locate(new, f, new_path, changed)
+        regions.append(
+            Region(
+                kind=f.kind,
+                description=describe(f.atoms, variables),
+                conditions=tuple(condition(a) for a in f.atoms),
+                witness=f.witness,
+                old=o3,
+                new=n3,
+                flags_only=f.flags_only,
+                exact_old=oe,
+                exact_new=ne,
+                exact_differs=oe != ne,
+                element=element,
+                location=loc,
+                problem=problem,
             )
+        )
 
-        def new_path_of(f: Found) -> tuple[str, ...]:
-            try:
-                own = {k: v for k, v in f.witness.items() if k in new.variables}
-                return runner.three[1].evaluate(own).path
-            except (PatientError, SpecDefectError):  # a rejected or defective witness has no path to locate by
-                return ()
+    def new_path_of(f: Found) -> tuple[str, ...]:
+        try:
+            own = {k: v for k, v in f.witness.items() if k in new.variables}
+            return runner.three[1].evaluate(own).path
+        except (PatientError, SpecDefectError):  # a rejected or defective witness has no path to locate by
+            return ()
 
-        for kind in KINDS:
-            try:
-                cap_hit = search.regions(kind, max_regions, found) or cap_hit
-            except Undecided as exc:
-                errors.append(
-                    f"undecided while searching {kind.replace('_', ' ')} regions: the solver answered "
-                    f"unknown ({exc}); raise --rlimit"
-                )
+    for kind in KINDS:
+        try:
+            cap_hit = search.regions(kind, max_regions, found) or cap_hit
+        except Undecided as exc:
+            errors.append(
+                f"undecided while searching {kind.replace('_', ' ')} regions: the solver answered "
+                f"unknown ({exc}); raise --rlimit"
+            )
     return DiffResult(
         old=_ref(old),
         new=_ref(new),

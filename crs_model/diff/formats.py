@@ -11,9 +11,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from crs_model.diagnostics import Diagnostic, Severity
+from crs_model.diagnostics import Location
 from crs_model.diff.result import DECISION, KINDS, DiffResult, Region
-from crs_model.verify.report import SARIF_SCHEMA, _sarif_location
+from crs_model.verify.report import SARIF_SCHEMA
 
 _KIND_WORDS = {
     DECISION: "decided differently",
@@ -135,6 +135,18 @@ def to_markdown(r: DiffResult) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+def _where(loc: Location | None, element: str) -> dict[str, Any]:
+    """A SARIF location as ``crs-model verify`` writes one: physical when located, always logical."""
+    where: dict[str, Any] = {}
+    if loc is not None:
+        where["physicalLocation"] = {
+            "artifactLocation": {"uri": loc.file},
+            "region": {"startLine": loc.line, "startColumn": loc.column},
+        }
+    where["logicalLocations"] = [{"fullyQualifiedName": element}]
+    return where
+
+
 def _rule(kind: str) -> str:
     return f"diff-{kind.replace('_', '-')}"
 
@@ -148,16 +160,15 @@ def to_sarif(r: DiffResult, *, tool_version: str) -> dict[str, Any]:
     ]
     results: list[dict[str, Any]] = []
     for i, g in enumerate(r.regions, 1):
-        note = Diagnostic(g.location, "", Severity.INFO, _rule(g.kind), g.element)
         results.append(
             {
-                "ruleId": note.code,
-                "ruleIndex": rule_ids.index(note.code),
+                "ruleId": _rule(g.kind),
+                "ruleIndex": rule_ids.index(_rule(g.kind)),
                 "level": "note",
                 "message": {
                     "text": f"region {i}: {g.description}: old {decision_text(g.old)}; new {decision_text(g.new)}"
                 },
-                "locations": [_sarif_location(note)],
+                "locations": [_where(g.location, g.element)],
                 "properties": {
                     "witness": g.witness,
                     "old": g.old,
@@ -174,7 +185,7 @@ def to_sarif(r: DiffResult, *, tool_version: str) -> dict[str, Any]:
                 "ruleIndex": len(rule_ids) - 1,
                 "level": "error",
                 "message": {"text": e},
-                "locations": [_sarif_location(Diagnostic(None, e, Severity.ERROR, "diff-error", "diff"))],
+                "locations": [_where(None, "diff")],
             }
         )
     return {
