@@ -128,7 +128,7 @@ def diff_specs(
     def new_path_of(f: Found) -> tuple[str, ...]:
         try:
             own = {k: v for k, v in f.witness.items() if k in new.variables}
-            return runner.three[1].evaluate(own).path
+            return runner.engines(exact=False)[1].evaluate(own).path
         except (PatientError, SpecDefectError):  # a rejected or defective witness has no path to locate by
             return ()
 

@@ -38,16 +38,22 @@ def differs_beyond_notes(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 
 class Runner:
-    """Both versions' engines, three-valued and exact, compiled once."""
+    """Both versions' engines, three-valued and exact, each compiled on first use."""
 
     def __init__(self, old: Spec, new: Spec) -> None:
+        self.specs = (old, new)
         self.outputs = tuple(n for n in new.outputs if n in old.outputs)
-        self.three = (Engine(old, exact=False), Engine(new, exact=False))
-        self.exact = (Engine(old), Engine(new))
+        self._engines: dict[bool, tuple[Engine, Engine]] = {}
+
+    def engines(self, *, exact: bool) -> tuple[Engine, Engine]:
+        """(old, new) engines in the mode asked for."""
+        if exact not in self._engines:
+            self._engines[exact] = (Engine(self.specs[0], exact=exact), Engine(self.specs[1], exact=exact))
+        return self._engines[exact]
 
     def run(self, patient: Mapping[str, Any], *, exact: bool) -> tuple[dict[str, Any], dict[str, Any]]:
         """(old, new) summaries of ``patient``."""
-        old, new = self.exact if exact else self.three
+        old, new = self.engines(exact=exact)
         return summary(old, patient, self.outputs), summary(new, patient, self.outputs)
 
 
