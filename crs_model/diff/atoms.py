@@ -152,8 +152,7 @@ class Atoms:
                     out += [Atom(name, ">=", t), Atom(name, "<=", t)]
             if points:
                 out.append(Atom(name, "==", value))
-            if not found and not points:
-                out.append(Atom(name, "present"))
+            out.append(Atom(name, "present"))  # the weakest: kept when any known value will do
         return sorted(out, key=lambda a: a.strength)
 
     def patient(self, model: z3.ModelRef) -> dict[str, Any]:

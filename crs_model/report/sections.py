@@ -9,6 +9,7 @@ from typing import Any
 from crs_model.care_diagram import follow_sets, held_inputs, labels, step_hours_text
 from crs_model.fileio import spec_stem
 from crs_model.model import INSUFFICIENT_DATA, Spec
+from crs_model.report.changes import changes_blocks
 from crs_model.report.document import (
     UL,
     B,
@@ -585,6 +586,7 @@ class Sections:
             *self.invariants(),
             *self.care(),
             *self.findings_section(),
+            *changes_blocks(self.spec, self.inp.changes, self.inp.changes_note),
             *self.traceability(),
             *self.governance(),
             *self.sources(),

@@ -257,7 +257,9 @@ class Encoding:
             outcomes[oid] = OutcomeEnc(reach[oid], definitive, mk_and(reach[oid], mk_not(known)), flags)
         self.nodes, self.outcomes = nodes, outcomes
         for nid, n in spec.nodes.items():
-            self.parts[f"{self.tag}reach:{nid}"] = Part(f"the path to '{nid}' ({n.question.strip()})", n.loc, f"node:{nid}")
+            self.parts[f"{self.tag}reach:{nid}"] = Part(
+                f"the path to '{nid}' ({n.question.strip()})", n.loc, f"node:{nid}"
+            )
 
     def renew_local(self) -> None:
         """Replace the solver without the graph by a fresh one holding the same facts.
