@@ -141,19 +141,41 @@ class Atoms:
             else:
                 assert z3.is_rational_value(num), f"a rational model value for {name}"
                 raw = num.as_fraction()
+            # the cell of the value: the nearest threshold on each side (:meth:`weaker` widens them)
             found = self.thresholds.get(name, ())
-            for t in found:
-                ft = _frac(t)
-                if raw > ft:
-                    out += [Atom(name, ">", t), Atom(name, ">=", t)]
-                elif raw < ft:
-                    out += [Atom(name, "<", t), Atom(name, "<=", t)]
-                else:
-                    out += [Atom(name, ">=", t), Atom(name, "<=", t)]
+            below = [t for t in found if _frac(t) <= raw]
+            above = [t for t in found if _frac(t) >= raw]
+            if below:
+                t = below[-1]
+                out += [Atom(name, ">", t), Atom(name, ">=", t)] if _frac(t) < raw else [Atom(name, ">=", t)]
+            if above:
+                t = above[0]
+                out += [Atom(name, "<", t), Atom(name, "<=", t)] if _frac(t) > raw else [Atom(name, "<=", t)]
             if points:
                 out.append(Atom(name, "==", value))
             out.append(Atom(name, "present"))  # the weakest: kept when any known value will do
         return sorted(out, key=lambda a: a.strength)
+
+    def weaker(self, a: Atom) -> list[Atom]:
+        """The bounds weaker than ``a`` on the same side, weakest last (``x > 500``: ``x >= 500``,
+        ``x > 100``, ``x >= 100``, ... for the thresholds below 500)."""
+        if a.op not in (">", ">=", "<", "<="):
+            return []
+        assert isinstance(a.value, (int, float))
+        t0 = _frac(a.value)
+        found = self.thresholds.get(a.input, ())
+        out: list[Atom] = []
+        if a.op in (">", ">="):
+            if a.op == ">":
+                out.append(Atom(a.input, ">=", a.value))
+            for t in reversed([t for t in found if _frac(t) < t0]):
+                out += [Atom(a.input, ">", t), Atom(a.input, ">=", t)]
+        else:
+            if a.op == "<":
+                out.append(Atom(a.input, "<=", a.value))
+            for t in [t for t in found if _frac(t) > t0]:
+                out += [Atom(a.input, "<", t), Atom(a.input, "<=", t)]
+        return out
 
     def patient(self, model: z3.ModelRef) -> dict[str, Any]:
         """The patient JSON of ``model`` over the union vocabulary (known inputs, declaration order)."""

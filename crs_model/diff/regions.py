@@ -121,7 +121,23 @@ class RegionSearch:
                 continue
             core_ids = {c.get_id() for c in self.solver.unsat_core()}
             kept = [a for a in trial if self.atoms.term(a).get_id() in core_ids]
+        for i in range(len(kept)):  # each bound as far out as the others let it go
+            kept[i] = self._widen(refute, kept, i)
         return tuple(sorted(kept, key=self._order))
+
+    def _widen(self, refute: z3.BoolRef, kept: list[Atom], i: int) -> Atom:
+        """The weakest bound at ``kept[i]``'s side that, with the others, still forces (binary search:
+        a weaker bound forcing implies every stronger one does)."""
+        chain = self.atoms.weaker(kept[i])
+        lo, hi = -1, len(chain) - 1  # chain[lo] forces (-1: the atom itself); find the last that does
+        others = self._terms(kept[:i] + kept[i + 1 :])
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._check("widening a region", [refute, *others, self.atoms.term(chain[mid])]):
+                hi = mid - 1
+            else:
+                lo = mid
+        return kept[i] if lo < 0 else chain[lo]
 
     def _order(self, a: Atom) -> tuple[int, str, str]:
         return (list(self.pair.inputs.variables).index(a.input), a.op, str(a.value))
