@@ -209,9 +209,18 @@ def _short(text: str) -> str:
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
 
 
+def _from_change(x: str, y: str) -> tuple[str, str]:
+    """Long texts from a little before where they first differ (so that a change past the cut shows)."""
+    if len(x) <= _MAX_TEXT and len(y) <= _MAX_TEXT:
+        return x, y
+    same = next((i for i, (p, q) in enumerate(zip(x, y, strict=False)) if p != q), min(len(x), len(y)))
+    cut = max(0, same - 20)
+    return (("…" if cut else "") + x[cut:], ("…" if cut else "") + y[cut:])
+
+
 def _details(a: Fields, b: Fields) -> Iterator[str]:
     for key in dict.fromkeys([*a, *b]):
-        x, y = a.get(key, ""), b.get(key, "")
+        x, y = _from_change(a.get(key, ""), b.get(key, ""))
         if x != y:
             yield f"{key}: {_short(x) or '(none)'} -> {_short(y) or '(none)'}"
 
