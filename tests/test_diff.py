@@ -224,6 +224,9 @@ def test_rev_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     code, _, err = run("nosuchrev:specs/crs.yaml", "specs/crs.yaml")
     assert code == 2
     assert "unknown revision 'nosuchrev'" in err
+    code, _, err = run("--", "--output=/tmp/x:specs/crs.yaml", "specs/crs.yaml")
+    assert code == 2
+    assert "does not start with '-'" in err
     code, _, err = run("HEAD:specs/missing.yaml", "specs/crs.yaml")
     assert code == 2
     assert "has no file 'specs/missing.yaml'" in err

@@ -56,6 +56,16 @@ def _frac(x: float) -> Fraction:
     return Fraction(exact(x))
 
 
+def _fraction(num: z3.ExprRef) -> Fraction:
+    """A numeric model value exactly, or an algebraic one (non-linear arithmetic) to 12 decimals."""
+    if isinstance(num, z3.IntNumRef):
+        return Fraction(num.as_long())
+    if z3.is_rational_value(num):
+        return num.as_fraction()
+    assert isinstance(num, z3.AlgebraicNumRef), "a numeric model value"
+    return Fraction(num.as_decimal(12).rstrip("?"))
+
+
 class GivenError(ValueError):
     """A ``--given NAME=VALUE`` that names no input of either version or a value outside its type."""
 
@@ -135,12 +145,7 @@ class Atoms:
             if var.type.base in (Base.BOOL, Base.ENUM):
                 out.append(Atom(name, "is", value))
                 continue
-            num = model.eval(self.inputs.values[name], model_completion=True)
-            if isinstance(num, z3.IntNumRef):
-                raw = Fraction(num.as_long())
-            else:
-                assert z3.is_rational_value(num), f"a rational model value for {name}"
-                raw = num.as_fraction()
+            raw = _fraction(model.eval(self.inputs.values[name], model_completion=True))
             # the cell of the value: the nearest threshold on each side (:meth:`weaker` widens them)
             found = self.thresholds.get(name, ())
             below = [t for t in found if _frac(t) <= raw]
@@ -192,8 +197,7 @@ class Atoms:
                 assert isinstance(raw, z3.IntNumRef), f"an int model value for {name}"
                 out[name] = inp.enum_values[name][raw.as_long()] if base == Base.ENUM else raw.as_long()
             else:
-                assert z3.is_rational_value(raw), f"a rational model value for {name}"
-                frac = raw.as_fraction()
+                frac = _fraction(raw)
                 out[name] = int(frac) if frac.denominator == 1 else float(frac)
         return out
 

@@ -36,6 +36,8 @@ def read_revision(rev: str, path: str) -> tuple[bytes, str]:
 
     ``path`` is relative to the current folder; git runs in the repository holding it.
     """
+    if rev.startswith("-"):  # git would read it as an option
+        raise RevisionError(f"'{rev}:{path}': a revision does not start with '-'")
     where = _existing_dir(Path(path))
     top = _git(where, "rev-parse", "--show-toplevel")
     if top.returncode != 0:

@@ -108,7 +108,7 @@ def _decision(d: dict[str, Any]) -> str:
     return decision_text(d)
 
 
-def changes_blocks(spec: Spec, result: Any, note: str) -> list[Block]:
+def changes_blocks(result: Any, note: str) -> list[Block]:
     """The section's blocks; nothing when the pack was built without a diff (and no note says why)."""
     if result is None and not note:
         return []

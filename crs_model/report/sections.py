@@ -586,7 +586,7 @@ class Sections:
             *self.invariants(),
             *self.care(),
             *self.findings_section(),
-            *changes_blocks(self.spec, self.inp.changes, self.inp.changes_note),
+            *changes_blocks(self.inp.changes, self.inp.changes_note),
             *self.traceability(),
             *self.governance(),
             *self.sources(),
