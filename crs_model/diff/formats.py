@@ -11,9 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from crs_model.diagnostics import Location
 from crs_model.diff.result import DECISION, KINDS, DiffResult, Region
-from crs_model.verify.report import SARIF_SCHEMA
+from crs_model.verify.report import SARIF_SCHEMA, sarif_location
 
 _KIND_WORDS = {
     DECISION: "decided differently",
@@ -135,18 +134,6 @@ def to_markdown(r: DiffResult) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def _where(loc: Location | None, element: str) -> dict[str, Any]:
-    """A SARIF location as ``crs-model verify`` writes one: physical when located, always logical."""
-    where: dict[str, Any] = {}
-    if loc is not None:
-        where["physicalLocation"] = {
-            "artifactLocation": {"uri": loc.file},
-            "region": {"startLine": loc.line, "startColumn": loc.column},
-        }
-    where["logicalLocations"] = [{"fullyQualifiedName": element}]
-    return where
-
-
 def _rule(kind: str) -> str:
     return f"diff-{kind.replace('_', '-')}"
 
@@ -168,7 +155,7 @@ def to_sarif(r: DiffResult, *, tool_version: str) -> dict[str, Any]:
                 "message": {
                     "text": f"region {i}: {g.description}: old {decision_text(g.old)}; new {decision_text(g.new)}"
                 },
-                "locations": [_where(g.location, g.element)],
+                "locations": [sarif_location(g.location, g.element)],
                 "properties": {
                     "witness": g.witness,
                     "old": g.old,
@@ -185,7 +172,7 @@ def to_sarif(r: DiffResult, *, tool_version: str) -> dict[str, Any]:
                 "ruleIndex": len(rule_ids) - 1,
                 "level": "error",
                 "message": {"text": e},
-                "locations": [_where(None, "diff")],
+                "locations": [sarif_location(None, "diff")],
             }
         )
     return {
