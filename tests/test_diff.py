@@ -272,3 +272,11 @@ def test_incomparable_input_types_exit_2(tmp_path: Path) -> None:
     assert code == 2
     assert out == ""
     assert "input 'etiology' is enum {car_t, sepsis} in the old version and bool in the new one" in err
+
+
+def test_fixtures_are_the_shipped_spec_edited() -> None:
+    """A stale fixture would diff more than its one edit: regenerate with ``python -m tests.diff_fixtures``."""
+    from tests.diff_fixtures import variants
+
+    for name, text in variants().items():
+        assert (DATA / f"{name}.yaml").read_text(encoding="utf-8") == text, f"{name}.yaml is stale"
