@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from crs_model.diagnostics import Location
 from crs_model.diff.atoms import parse_given
@@ -29,7 +30,7 @@ from crs_model.diff.result import (
 )
 from crs_model.diff.wording import condition, describe
 from crs_model.errors import PatientError, SpecDefectError
-from crs_model.model import Spec
+from crs_model.model import Spec, Variable
 from crs_model.verify.encoding import Undecided
 from crs_model.verify.limits import DEFAULT_RLIMIT
 
@@ -77,6 +78,38 @@ def _locate(
     return "graph", new.graph_loc
 
 
+def _new_path(runner: Runner, new: Spec, witness: dict[str, Any]) -> tuple[str, ...]:
+    """The new version's three-valued path for ``witness`` (none when it rejects it or meets a defect)."""
+    try:
+        return runner.engines(exact=False)[1].evaluate({k: v for k, v in witness.items() if k in new.variables}).path
+    except (PatientError, SpecDefectError):
+        return ()
+
+
+def _region(
+    f: Found, runner: Runner, new: Spec, changed: tuple[ElementChange, ...], variables: Mapping[str, Variable]
+) -> Region:
+    """A found region with its witness re-run through both versions in both modes, worded and located."""
+    o3, n3 = runner.run(f.witness, exact=False)
+    oe, ne = runner.run(f.witness, exact=True)
+    element, loc = _locate(new, f, _new_path(runner, new, f.witness), changed)
+    return Region(
+        kind=f.kind,
+        description=describe(f.atoms, variables),
+        conditions=tuple(condition(a) for a in f.atoms),
+        witness=f.witness,
+        old=o3,
+        new=n3,
+        flags_only=f.flags_only,
+        exact_old=oe,
+        exact_new=ne,
+        exact_differs=oe != ne,
+        element=element,
+        location=loc,
+        problem=_reproduces(f.kind, o3, n3, f.flags_only),
+    )
+
+
 def diff_specs(
     old: Spec,
     new: Spec,
@@ -100,37 +133,10 @@ def diff_specs(
     cap_hit = False
 
     def found(f: Found) -> None:
-        o3, n3 = runner.run(f.witness, exact=False)
-        oe, ne = runner.run(f.witness, exact=True)
-        problem = _reproduces(f.kind, o3, n3, f.flags_only)
-        if problem:
-            errors.append(f"{problem}: {f.witness}")
-        new_path = new_path_of(f)
-        element, loc = _locate(new, f, new_path, changed)
-        regions.append(
-            Region(
-                kind=f.kind,
-                description=describe(f.atoms, variables),
-                conditions=tuple(condition(a) for a in f.atoms),
-                witness=f.witness,
-                old=o3,
-                new=n3,
-                flags_only=f.flags_only,
-                exact_old=oe,
-                exact_new=ne,
-                exact_differs=oe != ne,
-                element=element,
-                location=loc,
-                problem=problem,
-            )
-        )
-
-    def new_path_of(f: Found) -> tuple[str, ...]:
-        try:
-            own = {k: v for k, v in f.witness.items() if k in new.variables}
-            return runner.engines(exact=False)[1].evaluate(own).path
-        except (PatientError, SpecDefectError):  # a rejected or defective witness has no path to locate by
-            return ()
+        region = _region(f, runner, new, changed, variables)
+        if region.problem:
+            errors.append(f"{region.problem}: {region.witness}")
+        regions.append(region)
 
     for kind in KINDS:
         try:
