@@ -44,11 +44,13 @@ class RegionSearch:
         self.solver = pair.new_solver()
         for a in given:  # the comparison is restricted to these patients (``--given``)
             self.solver.add(self.atoms.term(a))
-        ctx = pair.ctx
+        self.ctx = pair.ctx
         old, new = pair.old, pair.new
         both = mk_and(old.valid, new.valid)
-        old_patient = mk_and(old.valid, pair.absent(pair.new_only))  # a patient the old version could be given
-        new_patient = mk_and(new.valid, pair.absent(pair.old_only))
+        # a patient the old version could be given carries none of the new inputs (but those --given)
+        fixed = {a.input for a in given}
+        old_patient = mk_and(old.valid, pair.absent(tuple(n for n in pair.new_only if n not in fixed)))
+        new_patient = mk_and(new.valid, pair.absent(tuple(n for n in pair.old_only if n not in fixed)))
         # kind -> (find: a patient of the kind, refute: a patient in the same atoms not of the kind)
         goals = {
             DECISION: (mk_and(both, pair.differ), mk_and(both, mk_not(pair.differ))),
@@ -62,7 +64,6 @@ class RegionSearch:
             self.refute[kind] = self._behind(f"@refute:{kind}", refute)
         self.main = self._behind("@main", pair.main_differ)
         self.both = self._behind("@both", both)  # without the blocks that ``find`` carries
-        self.ctx = ctx
         self.queries = 0
 
     def _behind(self, name: str, goal: z3.BoolRef) -> z3.BoolRef:
