@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "crs_model.commands.fuzz",
     "crs_model.commands.mutate",
     "crs_model.commands.suite",
+    "crs_model.commands.diff",
 )
 
 

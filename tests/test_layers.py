@@ -86,6 +86,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crs_model.signers",
             "crs_model.keys",
             "crs_model.verification_digest",
+            "crs_model.diff",
+            "crs_model.diff.*",
         ),
     ),
     ("cli", ("crs_model.commands", "crs_model.commands.*", "crs_model.cli")),
@@ -104,6 +106,7 @@ BACKENDS: dict[str, tuple[str, ...]] = {
     ),
     "report": ("crs_model.report*",),
     "signoff": ("crs_model.signoff*", "crs_model.signers", "crs_model.keys", "crs_model.verification_digest"),
+    "diff": ("crs_model.diff", "crs_model.diff.*"),
 }
 
 # Declared backend -> backend dependencies, with the reason.
@@ -112,6 +115,8 @@ BACKEND_USES: dict[tuple[str, str], str] = {
     ("report", "signoff"): "the governance pack shows the sign-off record",
     ("report", "verify"): "the governance pack shows proof status and findings",
     ("signoff", "verify"): "a sign-off records the digest and verdict of the verification report it was signed against",
+    ("diff", "verify"): "the diff proves equivalence on the verifier's Z3 encoding and its SARIF conventions",
+    ("report", "diff"): "the governance pack shows the changes since the last signed-off version",
     ("testing", "verify"): "differential testing against the Z3 oracle; mutation scoring runs the verifier",
 }
 

@@ -31,6 +31,8 @@ class PackInputs:
     care: Any = None  # crs_model.verify.successors.Successors of the care course (duck-typed)
     care_svg: str | None = None
     care_note: str = ""  # why the care diagram is absent
+    changes: Any = None  # crs_model.diff.DiffResult against the last signed-off version (duck-typed)
+    changes_note: str = ""  # which version it is and how it was found, or why there is no diff
 
 
 def tool_versions(graphviz: str | None, solver: str | None) -> tuple[tuple[str, str], ...]:
@@ -118,6 +120,11 @@ def gather(
         records, signed_off, problem = state.checked, state.signed_off, ""
     except SignoffError as exc:
         records, signed_off, problem = (), False, str(exc)
+    changes, changes_note = (None, "Not computed: the verifier was not run (--no-verify).")
+    if verifier:
+        from crs_model.report.changes import gather_changes
+
+        changes, changes_note = gather_changes(spec)
     solver = getattr(report, "solver_version", None) if report is not None else None
     seen = {(f.check, f.element) for f in getattr(report, "findings", ())} if report is not None else set()
     return PackInputs(
@@ -135,4 +142,6 @@ def gather(
         care=care,
         care_svg=care_svg,
         care_note=care_note,
+        changes=changes,
+        changes_note=changes_note,
     )

@@ -9,6 +9,7 @@ from typing import Any
 from crs_model.care_diagram import follow_sets, held_inputs, labels, step_hours_text
 from crs_model.fileio import spec_stem
 from crs_model.model import INSUFFICIENT_DATA, Spec
+from crs_model.report.changes import changes_blocks
 from crs_model.report.coverage import coverage_blocks
 from crs_model.report.document import (
     UL,
@@ -551,6 +552,7 @@ class Sections:
             *self.care(),
             *self.findings_section(),
             *coverage_blocks(self.spec, analyse_suite=self.inp.verify_report is not None),
+            *changes_blocks(self.inp.changes, self.inp.changes_note),
             *self.traceability(),
             *self.governance(),
             *self.sources(),

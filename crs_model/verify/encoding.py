@@ -108,11 +108,23 @@ class Encoding:
     """The spec in Z3: build once, query many times through :meth:`check`."""
 
     def __init__(
-        self, spec: Spec, *, minimize_cores: bool = True, relevancy: int | None = 0, rlimit: int = DEFAULT_RLIMIT
+        self,
+        spec: Spec,
+        *,
+        minimize_cores: bool = True,
+        relevancy: int | None = 0,
+        rlimit: int = DEFAULT_RLIMIT,
+        ctx: z3.Context | None = None,
+        inputs: Inputs | None = None,
+        tag: str = "",
     ) -> None:
+        """``ctx``, ``inputs`` and ``tag`` let two specs share one context and one patient
+        (``crs-model diff``): ``inputs`` may hold more variables than ``spec`` declares, and
+        ``tag`` prefixes this encoding's reach and tracking literals so that they stay apart."""
         self.spec = spec
         self.rlimit = rlimit
-        self.ctx = z3.Context()
+        self.tag = tag
+        self.ctx = ctx or z3.Context()
         self.true = z3.BoolVal(True, self.ctx)
         self.false = z3.BoolVal(False, self.ctx)
         # relevancy 0 (every atom goes to the theories at once): on the whole graph a
@@ -127,7 +139,8 @@ class Encoding:
         self.background: list[z3.BoolRef] = []
         self.facts: list[z3.BoolRef] = []  # everything asserted in both solvers (for a Cone)
         self.reach_defs: dict[str, z3.BoolRef] = {}  # node or outcome -> its reach implication
-        self.inputs = Inputs(spec, self.ctx)
+        self.reach_rhs: dict[str, z3.BoolRef] = {}  # node or outcome -> what reaching it means
+        self.inputs = inputs or Inputs(spec, self.ctx)
         self.tr = self.translator(self.inputs)
         self._assert_background(self.inputs, "")
         self.nodes: dict[str, NodeEnc] = {}
@@ -151,8 +164,8 @@ class Encoding:
 
     def track(self, key: str, fact: z3.BoolRef, part: Part) -> z3.BoolRef:
         """Assert ``fact`` behind a named literal in both solvers (named in unsat cores)."""
-        lit = z3.Bool(f"@{key}", self.ctx)
-        self.parts[f"@{key}"] = part
+        lit = z3.Bool(f"@{self.tag}{key}", self.ctx)
+        self.parts[f"@{self.tag}{key}"] = part
         self._assert_both(z3.Implies(lit, fact))
         self.background.append(lit)
         return lit
@@ -207,7 +220,7 @@ class Encoding:
         evaluate every guard of the graph on every query).
         """
         spec = self.spec
-        reach = {k: z3.Bool(f"reach:{k}", self.ctx) for k in (*spec.nodes, *spec.outcomes)}
+        reach = {k: z3.Bool(f"{self.tag}reach:{k}", self.ctx) for k in (*spec.nodes, *spec.outcomes)}
         incoming: dict[str, list[z3.BoolRef]] = {k: [] for k in reach}
         nodes: dict[str, NodeEnc] = {}
         for nid, node in spec.nodes.items():
@@ -231,6 +244,7 @@ class Encoding:
             nodes[nid] = enc
         for k, lit in reach.items():
             rhs = self.true if k == spec.entry else mk_or(*incoming[k], ctx=self.ctx)
+            self.reach_rhs[k] = rhs
             self.reach_defs[k] = z3.Implies(lit, rhs)
             self.solver.add(self.reach_defs[k])
         outcomes: dict[str, OutcomeEnc] = {}
@@ -243,7 +257,9 @@ class Encoding:
             outcomes[oid] = OutcomeEnc(reach[oid], definitive, mk_and(reach[oid], mk_not(known)), flags)
         self.nodes, self.outcomes = nodes, outcomes
         for nid, n in spec.nodes.items():
-            self.parts[f"reach:{nid}"] = Part(f"the path to '{nid}' ({n.question.strip()})", n.loc, f"node:{nid}")
+            self.parts[f"{self.tag}reach:{nid}"] = Part(
+                f"the path to '{nid}' ({n.question.strip()})", n.loc, f"node:{nid}"
+            )
 
     def renew_local(self) -> None:
         """Replace the solver without the graph by a fresh one holding the same facts.

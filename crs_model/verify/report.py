@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from crs_model.diagnostics import Diagnostic, Severity
+from crs_model.diagnostics import Diagnostic, Location, Severity
 
 
 class Check(StrEnum):
@@ -239,15 +239,16 @@ _SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.I
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
-def _sarif_location(f: Finding) -> dict[str, Any]:
-    """The finding's place: physical (file, line, column) when located, always logical (the element)."""
+def sarif_location(location: Location | None, element: str) -> dict[str, Any]:
+    """A SARIF place: physical (file, line, column) when located, always logical (the element);
+    ``crs-model diff`` locates its regions the same way."""
     where: dict[str, Any] = {}
-    if f.location is not None:
+    if location is not None:
         where["physicalLocation"] = {
-            "artifactLocation": {"uri": f.location.file},
-            "region": {"startLine": f.location.line, "startColumn": f.location.column},
+            "artifactLocation": {"uri": location.file},
+            "region": {"startLine": location.line, "startColumn": location.column},
         }
-    where["logicalLocations"] = [{"fullyQualifiedName": f.element}]
+    where["logicalLocations"] = [{"fullyQualifiedName": element}]
     return where
 
 
@@ -274,7 +275,7 @@ def to_sarif(reports: list[Report], *, tool_version: str) -> dict[str, Any]:
                 "ruleIndex": rule_ids.index(f.check),
                 "level": _SARIF_LEVEL[f.severity],
                 "message": {"text": f.message},
-                "locations": [_sarif_location(f)],
+                "locations": [sarif_location(f.location, f.element)],
             }
             if f.witness is not None:
                 res["properties"] = {"witness": f.witness}
