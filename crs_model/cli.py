@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "crs_model.commands.render",
     "crs_model.commands.fuzz",
     "crs_model.commands.mutate",
+    "crs_model.commands.robustness",
 )
 
 
