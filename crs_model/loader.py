@@ -483,9 +483,9 @@ class _Builder:
         em = r.as_map(node[1], f"{what}.measurement_error")
         if em is None:
             return None
-        ewhat = f"{what}.measurement_error"
+        ewhat = f"{what}: measurement_error"
         if tname not in ("int", "real"):
-            r.err(em.loc, f"{ewhat}: only an int or real input can have a measurement error, this one is {tname}")
+            r.err(em.loc, f"{what}: only an int or real input can have a measurement_error, this one is {tname}")
             return None
         r.keys(em, ("absolute", "relative", "cites", "note"), ewhat)
         given = [k for k in ("absolute", "relative") if k in em.items]
