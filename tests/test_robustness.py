@@ -127,3 +127,16 @@ def test_undecided_is_a_failure() -> None:
     assert code == 1
     assert "undecided" in err
     assert "raise --rlimit" in err
+
+
+def test_pack_robustness_table() -> None:
+    from crs_model.report.inputs import PackInputs
+    from crs_model.report.markdown_writer import to_markdown
+
+    md = to_markdown(crs_model.load_spec(FLIP), PackInputs())
+    assert "## Threshold robustness (measurement error)" in md
+    assert "| **IL-6** `il6_pg_ml` | **±20 %** | \\[fixture\\_error · expert opinion\\] | 500 pg/mL | 10 |" in md
+    assert "| **weight** `weight_kg` | **±2 %** | \\[fixture\\_error · expert opinion\\] | 30 kg | 0 |" in md
+    assert "**18 region(s)** where the recommendation flips within the declared errors" in md
+    shipped = to_markdown(crs_model.load_spec(), PackInputs())
+    assert "No input declares a measurement error, so no threshold is checked against one." in shipped

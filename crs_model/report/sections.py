@@ -27,6 +27,7 @@ from crs_model.report.document import (
     Table,
 )
 from crs_model.report.inputs import PackInputs
+from crs_model.report.robustness import robustness_blocks
 from crs_model.report.trace_map import trace_path
 from crs_model.signoff import signoff_path
 from crs_model.text import Renderer, fmt_number
@@ -583,6 +584,7 @@ class Sections:
             *self.rules(),
             *self.parameters(),
             *self.invariants(),
+            *robustness_blocks(self),
             *self.care(),
             *self.findings_section(),
             *self.traceability(),
