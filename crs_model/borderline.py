@@ -31,7 +31,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from crs_model.completion import build_scope, cell_values
 from crs_model.errors import PatientError
@@ -41,7 +41,7 @@ from crs_model.model import MeasurementError, Spec
 from crs_model.types import Base
 
 if TYPE_CHECKING:
-    from crs_model.engine import Decision
+    from crs_model.engine import Decision, Engine
 
 Number = int | float
 
@@ -72,6 +72,12 @@ def borderline_text(b: Borderline, spec: Spec) -> str:
 
 def _shown(x: Number) -> str:
     return f"{x:.0f}" if isinstance(x, float) and x.is_integer() else str(x)
+
+
+class _Reach(NamedTuple):
+    lo: Exact  # the interval, inside the domain
+    hi: Exact
+    cuts: tuple[tuple[Exact, str], ...]  # the cut points inside it, ascending, with their sides
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,23 +130,57 @@ class BorderlineFinder:
             )
         self.measured = tuple(out)
         self._variables = frozenset(spec.variables)
+        names = frozenset(m.name for m in out)
+        self._all = names
+        self._node_reads = {
+            nid: frozenset(n for e in node.edges for n in idx.by_element[f"edge:{e.id}"][0].inputs if n in names)
+            for nid, node in spec.nodes.items()
+        }
+        self._outcome_reads = {
+            oid: frozenset(n for o in outs for n in idx.definitions[o].inputs if n in names)
+            for oid, outs in ((oid, o.outputs) for oid, o in spec.outcomes.items())
+        }
+        self._reads_cache: dict[tuple[tuple[str, ...], str | None], frozenset[str]] = {}
 
-    def find(
-        self, decision: Decision, env: Mapping[str, Any], decide: Callable[[dict[str, Any]], Decision]
-    ) -> tuple[Borderline, ...]:
-        """The borderline entries of ``decision`` (made from the validated inputs in ``env``); ``decide``
-        evaluates a changed patient (raising :class:`PatientError` when it is not valid)."""
+    def find(self, decision: Decision, env: Mapping[str, Any], engine: Engine) -> tuple[Borderline, ...]:
+        """The borderline entries of ``decision``, made by ``engine`` from the validated inputs in ``env``."""
         found: list[Borderline] = []
+        reads: frozenset[str] | None = None
         for m in self.measured:
             v = env.get(m.name)
             if v is None:
                 continue
-            found.extend(self._one(m, v, decision.recommendation, env, decide))
+            reach = self._reach(m, v, env)
+            if reach is None:
+                continue
+            if reads is None:  # only once some input's interval reaches a cut point
+                reads = self._route_reads(engine, env)
+            if m.name in reads:
+                found.extend(self._flips(m, v, reach, decision.recommendation, env, engine.evaluate))
         return tuple(found)
 
-    def _one(
-        self, m: _Measured, v: Number, now: str, env: Mapping[str, Any], decide: Callable[[dict[str, Any]], Decision]
-    ) -> list[Borderline]:
+    def _route_reads(self, engine: Engine, env: Mapping[str, Any]) -> frozenset[str]:
+        """The measured inputs that can change this patient's route: those the guards of the nodes on
+        its three-valued route (and the required outputs of the outcome it reaches) read. Every input,
+        when the exact engine decided over completions (their routes go beyond the stopping node)."""
+        route = engine.route_nodes(env)
+        if route is None:
+            return self._all
+        hit = self._reads_cache.get(route)
+        if hit is None:
+            nodes, outcome = route
+            acc: set[str] = set()
+            for n in nodes:
+                acc |= self._node_reads.get(n, frozenset())
+            if outcome is not None:
+                acc |= self._outcome_reads.get(outcome, frozenset())
+            hit = frozenset(acc)
+            if len(self._reads_cache) < 4096:
+                self._reads_cache[route] = hit
+        return hit
+
+    def _reach(self, m: _Measured, v: Number, env: Mapping[str, Any]) -> _Reach | None:
+        """The interval of ``v`` and the cut points inside it, or None when none is (and no sampling is due)."""
         half = m.error.half_width(float(v))
         lo, hi = float(v) - half, float(v) + half
         if m.lo is not None:
@@ -149,18 +189,32 @@ class BorderlineFinder:
             hi = min(hi, m.hi)
         if m.is_int:
             lo, hi = float(math.ceil(lo)), float(math.floor(hi))
-        xv, xlo, xhi = exact(v), exact(lo), exact(hi)
         # the cut points inside [lo, hi]: the constants, then the partners' recorded values
-        cuts = [
-            (c, side) for c, side in m.exact_cuts[bisect_left(m.cuts, lo) : bisect_right(m.cuts, hi)] if xlo <= c <= xhi
-        ]
+        # (widened by one float step: a cut's float may round past an end its exact value is inside)
+        i, j = bisect_left(m.cuts, math.nextafter(lo, -math.inf)), bisect_right(m.cuts, math.nextafter(hi, math.inf))
+        if i == j and not m.partners and not m.opaque:  # the common case: nothing within reach
+            return None
+        xlo, xhi = exact(lo), exact(hi)
+        cuts = [(c, side) for c, side in m.exact_cuts[i:j] if xlo <= c <= xhi]
         for p in m.partners:
             pv = env.get(p)
             if pv is not None and xlo <= exact(pv) <= xhi:
                 cuts.append((exact(pv), "point"))
         if not cuts and not m.opaque:
-            return []
+            return None
         cuts.sort()
+        return _Reach(xlo, xhi, tuple(cuts))
+
+    def _flips(
+        self,
+        m: _Measured,
+        v: Number,
+        reach: _Reach,
+        now: str,
+        env: Mapping[str, Any],
+        decide: Callable[[dict[str, Any]], Decision],
+    ) -> list[Borderline]:
+        xv, xlo, xhi, cuts = exact(v), reach.lo, reach.hi, reach.cuts
 
         def cell(x: Exact) -> tuple[int, ...]:
             return tuple(

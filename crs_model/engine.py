@@ -568,7 +568,15 @@ class Engine:
             from crs_model.borderline import BorderlineFinder
 
             finder = self._borderline = BorderlineFinder(self.spec)
-        return finder.find(decision, decision._env, self.evaluate)  # noqa: SLF001 - this engine made it
+        return finder.find(decision, decision._env, self)  # noqa: SLF001 - this engine made it
+
+    def route_nodes(self, env: Mapping[str, Any]) -> tuple[tuple[str, ...], str | None] | None:
+        """The decision nodes of the three-valued route of validated inputs ``env`` and the outcome it
+        reaches (None where it stops); None when it stops and this engine then decides over completions."""
+        nid, path, unknown = self._route(dict(env))
+        if unknown is None:
+            return tuple(path), nid
+        return None if self.exact else (tuple(path), None)
 
     # ------------------------------------------------------------ exact decisions under absence
     @property

@@ -140,3 +140,19 @@ def test_pack_robustness_table() -> None:
     assert "**18 region(s)** where the recommendation flips within the declared errors" in md
     shipped = to_markdown(crs_model.load_spec(), PackInputs())
     assert "No input declares a measurement error, so no threshold is checked against one." in shipped
+
+
+def test_sarif_locates_each_region_at_the_error() -> None:
+    code, out, _ = _run("robustness", str(FLIP), "--input", "il6_pg_ml", "--format", "sarif")
+    doc = json.loads(out)
+    assert code == 1
+    assert doc["version"] == "2.1.0"
+    results = doc["runs"][0]["results"]
+    err = crs_model.load_spec(FLIP).variables["il6_pg_ml"].measurement_error
+    assert err is not None
+    assert len(results) == 10
+    for res in results:
+        region = res["locations"][0]["physicalLocation"]["region"]
+        assert (region["startLine"], region["startColumn"]) == (err.loc.line, err.loc.column)
+        assert res["level"] == "warning"
+        assert res["properties"]["old"] != res["properties"]["new"]

@@ -14,7 +14,7 @@ from crs_model.commands.common import add_spec_argument, load_or_report
 from crs_model.verify import DEFAULT_RLIMIT, MAX_RLIMIT  # z3-free
 from crs_model.verify.limits import DEFAULT_ROBUSTNESS_CAP, MAX_ROBUSTNESS_CAP
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "sarif")
 
 
 def register(sub: Any) -> None:
@@ -61,16 +61,18 @@ def cmd_robustness(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 f"(the spec's: {', '.join(measured) or 'none'})\n"
             )
             return 2
+    from crs_model import __version__
     from crs_model.verify.encoding import Undecided
-    from crs_model.verify.robustness import robustness, to_json, to_text
+    from crs_model.verify.robustness import robustness, to_json, to_sarif, to_text
 
     try:
         result = robustness(spec, cap=args.cap, rlimit=args.rlimit, inputs=args.input)
     except Undecided as exc:
         err.write(f"crs-model: error: robustness: a solver query was undecided ({exc.args[0]}): raise --rlimit\n")
         return 1
-    if args.format == "json":
-        json.dump(to_json(result), out, indent=2, ensure_ascii=False)
+    if args.format in ("json", "sarif"):
+        doc = to_json(result) if args.format == "json" else to_sarif(result, tool_version=__version__)
+        json.dump(doc, out, indent=2, ensure_ascii=False)
         out.write("\n")
     else:
         out.write(to_text(result))

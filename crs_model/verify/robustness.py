@@ -367,3 +367,50 @@ def to_text(r: Robustness) -> str:
         )
         lines.append(f"result: {verdict}")
     return "\n".join(lines) + "\n"
+
+
+def to_sarif(r: Robustness, *, tool_version: str) -> dict[str, Any]:
+    """A SARIF 2.1.0 log: a warning per region, located at the moved input's ``measurement_error``
+    (for all inputs together: at the first input with a cut point crossed)."""
+    from crs_model.verify.report import SARIF_SCHEMA
+
+    spec = r.spec
+    results: list[dict[str, Any]] = []
+    for g in r.regions:
+        name = g.scope if g.scope != ALL else next((c.input for c in g.crossings), r.measured[0])
+        err = spec.variables[name].measurement_error
+        assert err is not None
+        results.append(
+            {
+                "ruleId": "robustness",
+                "ruleIndex": 0,
+                "level": "warning",
+                "message": {"text": g.description},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": err.loc.file},
+                            "region": {"startLine": err.loc.line, "startColumn": err.loc.column},
+                        },
+                        "logicalLocations": [{"fullyQualifiedName": f"variable:{name}"}],
+                    }
+                ],
+                "properties": {"witness": dict(g.witness), "moved": dict(g.moved), "old": g.old, "new": g.new},
+            }
+        )
+    rule = {
+        "id": "robustness",
+        "name": "robustness",
+        "shortDescription": {"text": "the recommendation flips within a measured input's declared error"},
+    }
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "crs-model robustness", "version": tool_version, "rules": [rule]}},
+                "artifacts": [{"location": {"uri": str(spec.path)}, "hashes": {"sha-256": spec.sha256}}],
+                "results": results,
+            }
+        ],
+    }
