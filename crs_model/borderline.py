@@ -33,11 +33,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from crs_model.completion import build_scope, cell_values
-from crs_model.errors import PatientError
+from crs_model.completion import build_scope
 from crs_model.exact import Exact, exact
 from crs_model.index import SiteKind
-from crs_model.model import MeasurementError, Spec
+from crs_model.model import ErrorKind, MeasurementError, Spec
 from crs_model.types import Base
 
 if TYPE_CHECKING:
@@ -91,6 +90,27 @@ class _Measured:
     exact_cuts: tuple[tuple[Exact, str], ...]  # the same, exact, with the side each point joins
     partners: tuple[str, ...]  # inputs it is compared with: their values are cut points too
     opaque: bool
+    absolute: bool  # the error's kind and amount, read on every decision
+    amount: float
+    always: bool  # partners or opaque: tried even with no constant cut point within reach
+
+
+def _one_per_gap(cuts: list[Exact], lo: Exact, hi: Exact, is_int: bool) -> list[Number]:
+    """Patient values of ``[lo, hi]``: its ends, each cut point and one value strictly inside each gap
+    between neighbours, so every cell of the comparisons with ``cuts`` has one (ascending; floats, as
+    patients give them: a cut point's float may fall beside it, its cell is then read off exactly)."""
+    points = sorted({float(p) for p in (lo, *cuts, hi)})
+    out: list[Number] = []
+    for i, p in enumerate(points):
+        out.append(int(p) if is_int else p)
+        if i + 1 < len(points):
+            q = points[i + 1]
+            if is_int:
+                if math.floor(p) + 1 < q:
+                    out.append(math.floor(p) + 1)
+            elif p < (mid := (p + q) / 2) < q:
+                out.append(mid)
+    return out
 
 
 def _number(p: Exact, is_int: bool) -> Number:
@@ -126,6 +146,9 @@ class BorderlineFinder:
                     cuts,
                     scope.group.get(name, ()),
                     name in scope.opaque and name in guards,
+                    err.kind is ErrorKind.ABSOLUTE,
+                    err.amount,
+                    bool(scope.group.get(name)) or (name in scope.opaque and name in guards),
                 )
             )
         self.measured = tuple(out)
@@ -150,13 +173,17 @@ class BorderlineFinder:
             v = env.get(m.name)
             if v is None:
                 continue
+            # the quick test, first: domain and whole numbers only shrink the interval
+            half = m.amount if m.absolute else abs(v) * m.amount
+            if not m.always and bisect_left(m.cuts, v - half) == bisect_right(m.cuts, v + half):
+                continue
             reach = self._reach(m, v, env)
             if reach is None:
                 continue
             if reads is None:  # only once some input's interval reaches a cut point
                 reads = self._route_reads(engine, env)
             if m.name in reads:
-                found.extend(self._flips(m, v, reach, decision.recommendation, env, engine.evaluate))
+                found.extend(self._flips(m, v, reach, decision.recommendation, env, engine.decide_valid))
         return tuple(found)
 
     def _route_reads(self, engine: Engine, env: Mapping[str, Any]) -> frozenset[str]:
@@ -190,8 +217,8 @@ class BorderlineFinder:
         if m.is_int:
             lo, hi = float(math.ceil(lo)), float(math.floor(hi))
         # the cut points inside [lo, hi]: the constants, then the partners' recorded values
-        # (widened by one float step: a cut's float may round past an end its exact value is inside)
-        i, j = bisect_left(m.cuts, math.nextafter(lo, -math.inf)), bisect_right(m.cuts, math.nextafter(hi, math.inf))
+        # rounding is monotonic: a cut whose exact value is inside [lo, hi] has its float inside too
+        i, j = bisect_left(m.cuts, lo), bisect_right(m.cuts, hi)
         if i == j and not m.partners and not m.opaque:  # the common case: nothing within reach
             return None
         xlo, xhi = exact(lo), exact(hi)
@@ -212,7 +239,7 @@ class BorderlineFinder:
         reach: _Reach,
         now: str,
         env: Mapping[str, Any],
-        decide: Callable[[dict[str, Any]], Decision],
+        decide: Callable[[dict[str, Any]], Decision | None],
     ) -> list[Borderline]:
         xv, xlo, xhi, cuts = exact(v), reach.lo, reach.hi, reach.cuts
 
@@ -225,7 +252,7 @@ class BorderlineFinder:
         tried: set[tuple[int, ...]] = {home}
         best: dict[str, tuple[Fraction, Number | None]] = {}  # would_be -> (distance, threshold)
         inputs = {k: x for k, x in env.items() if k in self._variables}  # definitions are recomputed
-        for r in cell_values([c for c, _ in cuts], xlo, xhi, m.is_int):
+        for r in _one_per_gap([c for c, _ in cuts], xlo, xhi, m.is_int):
             xr = exact(r)
             key = cell(xr)
             if m.opaque:
@@ -236,12 +263,10 @@ class BorderlineFinder:
             tried.add(key)
             changed = dict(inputs)
             changed[m.name] = r
-            try:
-                rec = decide(changed).recommendation
-            except PatientError:  # not a valid patient: no flip
+            d = decide(changed)
+            if d is None or d.recommendation == now:  # not a valid patient, or no flip
                 continue
-            if rec == now:
-                continue
+            rec = d.recommendation
             crossed = [c for (c, _), a, b in zip(cuts, home, key, strict=True) if a != b]  # the cuts between v and r
             # the cut bounding r's cell on v's side: the last one crossed going from v to r
             thr: Exact | None = (max(crossed) if xv < xr else min(crossed)) if crossed else None
