@@ -206,3 +206,12 @@ def test_borderline_agrees_with_brute_force(
         err = engine.spec.variables[b.input].measurement_error
         assert err is not None
         assert abs(b.threshold - b.value) <= err.half_width(float(b.value)) + 1e-9
+
+
+def test_schema_shows_the_error() -> None:
+    from crs_model.schema import patient_schema
+
+    props = patient_schema(crs_model.load_spec(FLIP))["properties"]
+    assert props["il6_pg_ml"]["x-measurement-error"] == {"relative": 0.2, "cites": ["fixture_error"]}
+    assert props["temperature_c"]["x-measurement-error"] == {"absolute": 0.1, "cites": ["fixture_error"]}
+    assert "x-measurement-error" not in props["crp_mg_l"]
