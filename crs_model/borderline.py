@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from crs_model.completion import build_scope
 from crs_model.exact import Exact, exact
 from crs_model.index import SiteKind
-from crs_model.model import ErrorKind, MeasurementError, Spec
+from crs_model.model import ErrorKind, Spec
 from crs_model.types import Base
 
 if TYPE_CHECKING:
@@ -82,7 +82,6 @@ class _Reach(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class _Measured:
     name: str
-    error: MeasurementError
     is_int: bool
     lo: float | None  # the domain
     hi: float | None
@@ -113,11 +112,9 @@ def _one_per_gap(cuts: list[Exact], lo: Exact, hi: Exact, is_int: bool) -> list[
     return out
 
 
-def _number(p: Exact, is_int: bool) -> Number:
+def _number(p: Exact) -> Number:
     """A cut point as JSON shows it: an int where it is whole, else a float."""
-    if isinstance(p, int) or p.denominator == 1:
-        return int(p) if is_int or float(p).is_integer() else float(p)
-    return float(p)
+    return int(p) if isinstance(p, int) or p.denominator == 1 else float(p)
 
 
 class BorderlineFinder:
@@ -135,20 +132,21 @@ class BorderlineFinder:
             if err is None or name not in read:  # nothing the route depends on reads it
                 continue
             cuts = scope.cuts.get(name, ())
+            partners = scope.group.get(name, ())
+            opaque = name in scope.opaque and name in guards
             out.append(
                 _Measured(
                     name,
-                    err,
                     var.type.base == Base.INT,
                     var.minimum,
                     var.maximum,
                     tuple(float(c) for c, _ in cuts),
                     cuts,
-                    scope.group.get(name, ()),
-                    name in scope.opaque and name in guards,
+                    partners,
+                    opaque,
                     err.kind is ErrorKind.ABSOLUTE,
                     err.amount,
-                    bool(scope.group.get(name)) or (name in scope.opaque and name in guards),
+                    bool(partners) or opaque,
                 )
             )
         self.measured = tuple(out)
@@ -160,8 +158,8 @@ class BorderlineFinder:
             for nid, node in spec.nodes.items()
         }
         self._outcome_reads = {
-            oid: frozenset(n for o in outs for n in idx.definitions[o].inputs if n in names)
-            for oid, outs in ((oid, o.outputs) for oid, o in spec.outcomes.items())
+            oid: frozenset(n for out_name in o.outputs for n in idx.definitions[out_name].inputs if n in names)
+            for oid, o in spec.outcomes.items()
         }
         self._reads_cache: dict[tuple[tuple[str, ...], str | None], frozenset[str]] = {}
 
@@ -177,7 +175,7 @@ class BorderlineFinder:
             half = m.amount if m.absolute else abs(v) * m.amount
             if not m.always and bisect_left(m.cuts, v - half) == bisect_right(m.cuts, v + half):
                 continue
-            reach = self._reach(m, v, env)
+            reach = self._reach(m, v, half, env)
             if reach is None:
                 continue
             if reads is None:  # only once some input's interval reaches a cut point
@@ -206,9 +204,8 @@ class BorderlineFinder:
                 self._reads_cache[route] = hit
         return hit
 
-    def _reach(self, m: _Measured, v: Number, env: Mapping[str, Any]) -> _Reach | None:
+    def _reach(self, m: _Measured, v: Number, half: float, env: Mapping[str, Any]) -> _Reach | None:
         """The interval of ``v`` and the cut points inside it, or None when none is (and no sampling is due)."""
-        half = m.error.half_width(float(v))
         lo, hi = float(v) - half, float(v) + half
         if m.lo is not None:
             lo = max(lo, m.lo)
@@ -273,7 +270,7 @@ class BorderlineFinder:
             dist = abs(Fraction(thr if thr is not None else xr) - xv)
             old = best.get(rec)
             if old is None or dist < old[0]:
-                best[rec] = (dist, _number(thr, m.is_int) if thr is not None else None)
+                best[rec] = (dist, _number(thr) if thr is not None else None)
         return [
             Borderline(m.name, v, thr, rec) for rec, (_, thr) in sorted(best.items(), key=lambda kv: (kv[1][0], kv[0]))
         ]

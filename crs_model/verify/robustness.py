@@ -26,7 +26,7 @@ import z3
 from crs_model.completion import build_scope
 from crs_model.engine import Engine
 from crs_model.errors import PatientError, SpecDefectError
-from crs_model.exact import Exact
+from crs_model.exact import Exact, exact
 from crs_model.model import INSUFFICIENT_DATA, ErrorKind, Spec
 from crs_model.types import Base
 from crs_model.verify.capi import mk_and, mk_or
@@ -154,7 +154,7 @@ class _Question:
             assert err is not None
             is_int = var.type.base == Base.INT
             pv, qv = _real(p.values[name], is_int), _real(q.values[name], is_int)
-            amount = z3.RealVal(str(Fraction(err.amount)), self.enc.ctx)
+            amount = z3.RealVal(str(Fraction(exact(err.amount))), self.enc.ctx)  # 0.2 is 1/5, not its binary float
             half = amount if err.kind is ErrorKind.ABSOLUTE else amount * z3.If(pv >= 0, pv, -pv)
             out += [p.known[name], q.known[name], qv - pv <= half, pv - qv <= half]
         return out
