@@ -59,6 +59,10 @@ def test_flip_regions_are_real(flips: crs_model.Spec) -> None:
     assert [c.threshold for c in one.crossings] == [500]
     assert "IL-6 ≥ 500 pg/mL (definition:inflammatory_markers_markedly_elevated)" in one.crossings[0].uses
     assert "within ±20 % across 500 pg/mL: continue_standard_therapy becomes consider_cytosorb" in one.description
+    assert one.description.endswith("(at cytosorb_indicated: Does a CytoSorb indication hold in severe CRS?)")
+    for scope in r.scopes:  # flips between two definitive recommendations are listed first
+        open_ = ["insufficient_data" in (g.old, g.new) for g in scope.regions]
+        assert open_ == sorted(open_), scope.name
     temp = {(g.old, g.new) for g in r.regions if g.scope == "temperature_c"}
     assert ("no_crs", "supportive_care") in temp
     # the weight only sets the dose: alone it flips nothing

@@ -232,6 +232,8 @@ def _ask(q: _Question, moved: Sequence[str], name: str, cap: int, known: Sequenc
             solver.add(z3.Not(q.block(old, new, cuts)))
     finally:
         solver.pop()
+    # flips between two definitive recommendations first (the ones a clinician would act on)
+    regions.sort(key=lambda g: INSUFFICIENT_DATA in (g.old, g.new))
     return Scope(name, tuple(regions), cap_hit)
 
 
@@ -284,7 +286,10 @@ def _region(
         was, could = _shown(witness[name]), _shown(moved[name])
         parts.append(f"{var.label} {was}{unit} could be {could}{unit} within {err.text(var.unit)}{where}")
     description = "; ".join(parts) + f": {old} becomes {new}" if parts else f"{old} becomes {new}"
-    return Region(scope, old, new, crossings, description, witness, moved, _confirm(q.engine, witness, moved, old, new))
+    parted = _rerun(q.engine, witness, moved, old, new)
+    if parted is not None and parted in spec.nodes:  # where the two routes part, in the spec's words
+        description += f" (at {parted}: {' '.join(spec.nodes[parted].question.split())})"
+    return Region(scope, old, new, crossings, description, witness, moved, parted is not None)
 
 
 def _shown(x: Any) -> str:
@@ -293,12 +298,17 @@ def _shown(x: Any) -> str:
     return str(x)
 
 
-def _confirm(engine: Engine, witness: Mapping[str, Any], moved: Mapping[str, Any], old: str, new: str) -> bool:
-    """Both witnesses re-run through the three-valued engine give the recommendations the solver found."""
+def _rerun(engine: Engine, witness: Mapping[str, Any], moved: Mapping[str, Any], old: str, new: str) -> str | None:
+    """Re-run both witnesses through the three-valued engine: the node where their paths part when they
+    give the recommendations the solver found, else None (not reproduced)."""
     try:
-        return engine.evaluate(witness).recommendation == old and engine.evaluate(moved).recommendation == new
+        a, b = engine.evaluate(witness), engine.evaluate(moved)
     except (PatientError, SpecDefectError):
-        return False
+        return None
+    if a.recommendation != old or b.recommendation != new:
+        return None
+    shared = [x for x, y in zip(a.path, b.path, strict=False) if x == y]
+    return shared[-1] if shared else ""
 
 
 __all__ = ["ALL", "DEFAULT_CAP", "Crossing", "Region", "Robustness", "Scope", "robustness"]
