@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "crs_model.commands.mutate",
     "crs_model.commands.suite",
     "crs_model.commands.diff",
+    "crs_model.commands.robustness",
 )
 
 

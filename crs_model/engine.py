@@ -24,6 +24,7 @@ from crs_model.patient import PatientValidator
 from crs_model.pyeval import ACTIONS_KEY, FLAGS_KEY, Fn, UnknownExplainer, compile_expr
 
 if TYPE_CHECKING:
+    from crs_model.borderline import Borderline, BorderlineFinder
     from crs_model.completion import Completer, Found
     from crs_model.verify.counterfactual import Counterfactual
 
@@ -108,6 +109,17 @@ class Decision:
     possible_flags: tuple[PossibleFlag, ...] = ()
     _missing_any_of: tuple[tuple[str, ...], ...] | None = field(default=(), compare=False, repr=False)
     _search: Found | None = field(default=None, compare=False, repr=False)  # an open search, to finish
+    _borderline: tuple[Borderline, ...] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def borderline(self) -> tuple[Borderline, ...]:
+        """Where the recommendation would change within a measured input's declared error (one
+        entry per input and other recommendation; :mod:`crs_model.borderline`). Computed on first read."""
+        b = self._borderline
+        if b is None:
+            b = self._engine.borderline(self) if self._engine is not None else ()
+            object.__setattr__(self, "_borderline", b)  # memo on a frozen value: same result every time
+        return b
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -205,6 +217,7 @@ class Decision:
             "actions": [a.to_dict() for a in self.actions],
             "flags": [f.to_dict() for f in self.flags],
             "possible_flags": [f.to_dict() for f in self.possible_flags],
+            "borderline": [b.to_dict() for b in self.borderline],
             "missing": list(self.missing),
             "missing_any_of": [list(m) for m in self.missing_any_of],
             "path": list(self.path),
@@ -260,9 +273,13 @@ class Engine:
         self.spec = spec
         self.exact = exact
         self._completer: Completer | None = None
+        # built on first use; a spec without measurement errors never builds it
+        self._measured = any(v.measurement_error is not None for v in spec.variables.values())
+        self._borderline: BorderlineFinder | None = None
         self._inv_explain: UnknownExplainer | None = None
         self._take = threading.Lock()
         self.validator = PatientValidator(spec)
+        self._constraint_fns = tuple(fn for fn, _ in self.validator.compiled_constraints)
         sym = spec.symbols
         idx = spec.index
         # definitions are computed lazily, on first use, and kept in the environment
@@ -428,10 +445,11 @@ class Engine:
             )
         else:
             extra = ("{}", "[]", "[]")
+        borderline = _dumps([b.to_dict() for b in d.borderline]) if self._measured and d.borderline else "[]"
         return (
             f'{{"recommendation":"{d.recommendation}","outcome":{outcome},{outputs}"undecided_outputs":{extra[0]},'
-            f'"actions":{actions},"flags":[{flags}],"possible_flags":{extra[1]},"missing":{missing},'
-            f'"missing_any_of":{extra[2]}{tail}'
+            f'"actions":{actions},"flags":[{flags}],"possible_flags":{extra[1]},"borderline":{borderline},'
+            f'"missing":{missing},"missing_any_of":{extra[2]}{tail}'
         )
 
     def _fragment(self, obj: object, build: Callable[[], Any]) -> str:
@@ -541,6 +559,32 @@ class Engine:
                 if fn(env) is None:
                     deps |= self._explain.missing(ast, env)
         return self._missing(deps, env)
+
+    def borderline(self, decision: Decision) -> tuple[Borderline, ...]:
+        """:attr:`Decision.borderline` of a decision this engine made."""
+        if not self._measured:
+            return ()
+        finder = self._borderline
+        if finder is None:
+            from crs_model.borderline import BorderlineFinder
+
+            finder = self._borderline = BorderlineFinder(self.spec)
+        return finder.find(decision, decision._env, self)  # noqa: SLF001 - this engine made it
+
+    def decide_valid(self, inputs: dict[str, Any]) -> Decision | None:
+        """Decide checked inputs (each of its type and domain) unless a consistency constraint is false
+        (None): a validated patient with one value changed, without validating every field again."""
+        if any(fn(inputs) is False for fn in self._constraint_fns):
+            return None
+        return self.decide(inputs)
+
+    def route_nodes(self, env: Mapping[str, Any]) -> tuple[tuple[str, ...], str | None] | None:
+        """The decision nodes of the three-valued route of validated inputs ``env`` and the outcome it
+        reaches (None where it stops); None when it stops and this engine then decides over completions."""
+        nid, path, unknown = self._route(dict(env))
+        if unknown is None:
+            return tuple(path), nid
+        return None if self.exact else (tuple(path), None)
 
     # ------------------------------------------------------------ exact decisions under absence
     @property

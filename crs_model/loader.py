@@ -28,6 +28,7 @@ from crs_model.model import (
     DecisionNode,
     Definition,
     Edge,
+    ErrorKind,
     Evidence,
     EvidenceKind,
     EvidenceLevel,
@@ -36,6 +37,7 @@ from crs_model.model import (
     GovernanceQuestion,
     HitPolicy,
     Invariant,
+    MeasurementError,
     Metadata,
     MetamorphicRelation,
     Outcome,
@@ -467,7 +469,7 @@ class _Builder:
         for kn, m in self._entries(node, "variables"):
             name = str(kn.value)
             what = f"variable '{name}'"
-            r.keys(m, ("type", "unit", "min", "max", "values", "label", "description"), what)
+            r.keys(m, ("type", "unit", "min", "max", "values", "label", "description", "measurement_error"), what)
             tname = r.text(m, "type", what)
             lo = hi = None
             if tname in ("int", "real"):
@@ -502,8 +504,50 @@ class _Builder:
                 r.text(m, "label", what, False) or name,
                 r.text(m, "description", what, False),
                 kn.loc,
+                self._measurement_error(m, what, tname, lo, hi),
             )
         return out
+
+    def _measurement_error(
+        self, m: YMap, what: str, tname: str, lo: float | None, hi: float | None
+    ) -> MeasurementError | None:
+        """``measurement_error: {absolute: X | relative: F, cites: [...], note: ...}`` of a numeric input."""
+        r = self.r
+        node = m.items.get("measurement_error")
+        if node is None:
+            return None
+        em = r.as_map(node[1], f"{what}.measurement_error")
+        if em is None:
+            return None
+        ewhat = f"{what}: measurement_error"
+        if tname not in ("int", "real"):
+            r.err(em.loc, f"{what}: only an int or real input can have a measurement_error, this one is {tname}")
+            return None
+        r.keys(em, ("absolute", "relative", "cites", "note"), ewhat)
+        given = [k for k in ("absolute", "relative") if k in em.items]
+        if len(given) != 1:
+            r.err(em.loc, f"{ewhat} needs exactly one of 'absolute' (in the input's unit) or 'relative' (a fraction)")
+            return None
+        kind = ErrorKind(given[0])
+        amount = r.number(em, given[0], ewhat)
+        if amount is None:
+            return None
+        anode = em.items[given[0]][1]
+        width = hi - lo if lo is not None and hi is not None else None
+        if amount <= 0:
+            r.err(anode.loc, f"{ewhat}.{given[0]}={amount:g} must be above 0")
+            return None
+        if kind is ErrorKind.RELATIVE and amount >= 1:
+            r.err(anode.loc, f"{ewhat}.relative={amount:g} must be below 1 (a fraction of the value: 0.2 is ±20 %)")
+            return None
+        if kind is ErrorKind.ABSOLUTE and width is not None and amount >= width:
+            r.err(anode.loc, f"{ewhat}.absolute={amount:g} must be below the domain's width {width:g}")
+            return None
+        cites = self._cites(em, ewhat)
+        if not cites:
+            r.err(em.loc, f"{ewhat} needs 'cites': the evidence ids of the source of this error")
+            return None
+        return MeasurementError(kind, amount, cites, r.text(em, "note", ewhat, False), em.loc)
 
     def parameters(self, node: YNode | None) -> dict[str, Parameter]:
         r = self.r

@@ -165,9 +165,41 @@ class Evidence:
     loc: Location
 
 
+class ErrorKind(enum.StrEnum):
+    """How a measurement error is given: in the input's unit, or as a fraction of the value."""
+
+    ABSOLUTE = "absolute"
+    RELATIVE = "relative"
+
+
+@dataclass(frozen=True, slots=True)
+class MeasurementError:
+    """How far a measured value may lie from the true one (``variables.<v>.measurement_error``).
+
+    ``absolute``: ``amount`` in the input's unit; ``relative``: a fraction of the value
+    (0.2 is ±20 %). Cited like any clinical number.
+    """
+
+    kind: ErrorKind
+    amount: float
+    cites: tuple[str, ...]
+    note: str
+    loc: Location
+
+    def half_width(self, value: float) -> float:
+        """How far the true value may be from ``value`` in either direction."""
+        return self.amount if self.kind is ErrorKind.ABSOLUTE else abs(value) * self.amount
+
+    def text(self, unit: str) -> str:
+        """``±20 %`` or ``±0.1 °C``."""
+        if self.kind is ErrorKind.RELATIVE:
+            return f"±{self.amount * 100:g} %"
+        return f"±{self.amount:g} {unit}".rstrip()
+
+
 @dataclass(frozen=True, slots=True)
 class Variable:
-    """A patient input: its type, unit, optional numeric domain and label."""
+    """A patient input: its type, unit, optional numeric domain and label, and measurement error."""
 
     name: str
     type: Type
@@ -177,6 +209,7 @@ class Variable:
     label: str
     description: str
     loc: Location
+    measurement_error: MeasurementError | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from crs_model.borderline import borderline_text
 from crs_model.engine import Decision, OutputValue
 from crs_model.model import ReportedOutput, ReportMode, Spec
 from crs_model.vocabulary import (
@@ -50,7 +51,7 @@ def output_line(d: Decision, ro: ReportedOutput, value: OutputValue) -> str:
 
 def decision_line(d: Decision, spec: Spec) -> str:
     """The decision on one line (JSONL ``--format text``): ``<recommendation> <output>=<value>…``,
-    an undecided output's values joined by ``|``, then ``possible_flags=`` and ``missing=``
+    an undecided output's values joined by ``|``, then ``possible_flags=``, ``borderline=`` and ``missing=``
     (the deciding sets, ``;`` between alternatives, ``,`` inside a set)."""
     parts = [d.recommendation]
     for ro, v in reported(d, spec):
@@ -62,6 +63,8 @@ def decision_line(d: Decision, spec: Spec) -> str:
             parts.append(f"{ro.name}={'|'.join(value_text(x) for x in vals) if vals else value_text(None)}")
     if d.possible_flags:
         parts.append("possible_flags=" + ",".join(f.note.id for f in d.possible_flags))
+    if d.borderline:
+        parts.append("borderline=" + ",".join(f"{b.input}->{b.would_be}" for b in d.borderline))
     sets = sets_to_record(d.missing, d.missing_any_of)
     if sets:
         parts.append("missing=" + ";".join(",".join(s) for s in sets))
@@ -77,6 +80,7 @@ def decision_text(d: Decision, spec: Spec, *, trace: bool = False) -> str:
     lines.extend(output_line(d, ro, v) for ro, v in reported(d, spec))
     if record := deciding_text(sets_to_record(d.missing, d.missing_any_of)):
         lines.append(record)
+    lines.extend(f"borderline: {borderline_text(b, spec)}" for b in d.borderline)
     lines.append("path: " + " -> ".join(d.path))
     if trace:
         for step in d.trace:

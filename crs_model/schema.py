@@ -32,6 +32,9 @@ def patient_schema(spec: Spec) -> dict[str, Any]:
             desc = f"{desc} Unit: {v.unit}.".strip()
         if desc:
             s["description"] = desc
+        if v.measurement_error is not None:  # how far a measured value may be off (robustness, borderline)
+            err = v.measurement_error
+            s["x-measurement-error"] = {err.kind.value: err.amount, "cites": list(err.cites)}
         props[v.name] = s
     render = Renderer(spec.symbols)
     return {

@@ -75,7 +75,7 @@ def test_decision_json_contract(engine: Engine, spec: Spec) -> None:
     d = engine.evaluate(FULL).to_dict()
     assert list(d) == [
         "recommendation", "outcome", "astct_grade", "tocilizumab_dose_mg", "undecided_outputs", "actions",
-        "flags", "possible_flags", "missing", "missing_any_of", "path", "cites", "spec",
+        "flags", "possible_flags", "borderline", "missing", "missing_any_of", "path", "cites", "spec",
     ]  # fmt: skip
     assert d["spec"] == {"id": "cytosorb-crs", "version": spec.metadata.version, "sha256": spec.sha256}
     assert json.loads(json.dumps(d)) == d

@@ -29,6 +29,7 @@ from crs_model.report.document import (
     Table,
 )
 from crs_model.report.inputs import PackInputs
+from crs_model.report.robustness import robustness_blocks
 from crs_model.report.signoff_section import signoff_blocks
 from crs_model.report.trace_map import trace_path
 from crs_model.signoff import signoff_path
@@ -549,6 +550,7 @@ class Sections:
             *self.rules(),
             *self.parameters(),
             *self.invariants(),
+            *robustness_blocks(self),
             *self.care(),
             *self.findings_section(),
             *coverage_blocks(self.spec, analyse_suite=self.inp.verify_report is not None),

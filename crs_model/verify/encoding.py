@@ -76,6 +76,16 @@ class OutcomeEnc:
     flags: dict[str, z3.BoolRef] = field(default_factory=dict)  # flag id -> shown
 
 
+@dataclass(frozen=True, slots=True)
+class GraphCopy:
+    """Another patient's inputs, translator and graph in the same context (:meth:`Encoding.graph_copy`)."""
+
+    inputs: Inputs
+    tr: Translator
+    nodes: dict[str, NodeEnc]
+    outcomes: dict[str, OutcomeEnc]
+
+
 class Inputs:
     """One copy of the patient: a value and a known flag per input variable."""
 
@@ -143,9 +153,7 @@ class Encoding:
         self.inputs = inputs or Inputs(spec, self.ctx)
         self.tr = self.translator(self.inputs)
         self._assert_background(self.inputs, "")
-        self.nodes: dict[str, NodeEnc] = {}
-        self.outcomes: dict[str, OutcomeEnc] = {}
-        self._encode_graph(self.tr)
+        self.nodes, self.outcomes = self._encode_graph(self.tr)
         self.decided = mk_or(
             *(n.stop for n in self.nodes.values()),
             *(o.reach for o in self.outcomes.values()),
@@ -210,7 +218,7 @@ class Encoding:
         for key, fact, part in [*self.domain_facts(inputs), *self.constraint_facts(tr)]:
             self.track(key + suffix, fact, part)
 
-    def _encode_graph(self, tr: Translator) -> None:
+    def _encode_graph(self, tr: Translator, suffix: str = "") -> tuple[dict[str, NodeEnc], dict[str, OutcomeEnc]]:
         """A Bool per node and outcome: ``reach(k) -> Or(reach(p) and taken(p -> k))``.
 
         One implication per node, so the encoding is linear in the graph. Only
@@ -220,7 +228,7 @@ class Encoding:
         evaluate every guard of the graph on every query).
         """
         spec = self.spec
-        reach = {k: z3.Bool(f"{self.tag}reach:{k}", self.ctx) for k in (*spec.nodes, *spec.outcomes)}
+        reach = {k: z3.Bool(f"{self.tag}reach:{k}{suffix}", self.ctx) for k in (*spec.nodes, *spec.outcomes)}
         incoming: dict[str, list[z3.BoolRef]] = {k: [] for k in reach}
         nodes: dict[str, NodeEnc] = {}
         for nid, node in spec.nodes.items():
@@ -244,9 +252,11 @@ class Encoding:
             nodes[nid] = enc
         for k, lit in reach.items():
             rhs = self.true if k == spec.entry else mk_or(*incoming[k], ctx=self.ctx)
-            self.reach_rhs[k] = rhs
-            self.reach_defs[k] = z3.Implies(lit, rhs)
-            self.solver.add(self.reach_defs[k])
+            define = z3.Implies(lit, rhs)
+            if not suffix:
+                self.reach_rhs[k] = rhs
+                self.reach_defs[k] = define
+            self.solver.add(define)
         outcomes: dict[str, OutcomeEnc] = {}
         for oid, o in spec.outcomes.items():
             known = mk_and(*(self.known_of(tr.name(n)) for n in o.outputs), ctx=self.ctx)
@@ -255,11 +265,21 @@ class Encoding:
             for fl in o.flags:
                 flags[fl.id] = definitive if fl.when is None else mk_and(definitive, tr.tri(fl.when.ast).t)
             outcomes[oid] = OutcomeEnc(reach[oid], definitive, mk_and(reach[oid], mk_not(known)), flags)
-        self.nodes, self.outcomes = nodes, outcomes
-        for nid, n in spec.nodes.items():
-            self.parts[f"{self.tag}reach:{nid}"] = Part(
-                f"the path to '{nid}' ({n.question.strip()})", n.loc, f"node:{nid}"
-            )
+        if not suffix:
+            for nid, n in spec.nodes.items():
+                self.parts[f"{self.tag}reach:{nid}"] = Part(
+                    f"the path to '{nid}' ({n.question.strip()})", n.loc, f"node:{nid}"
+                )
+        return nodes, outcomes
+
+    def graph_copy(self, suffix: str) -> GraphCopy:
+        """A second patient with its own background and its own copy of the graph (in the graph's
+        solver), not tied to the first: for questions about two patients' decisions (robustness)."""
+        q = Inputs(self.spec, self.ctx, suffix)
+        self._assert_background(q, suffix)
+        tr = self.translator(q)
+        nodes, outcomes = self._encode_graph(tr, suffix)
+        return GraphCopy(q, tr, nodes, outcomes)
 
     def renew_local(self) -> None:
         """Replace the solver without the graph by a fresh one holding the same facts.
