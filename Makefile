@@ -43,6 +43,11 @@ run: $(STAMP) system-deps
 	$(BIN)/crs-model report --out out/cytosorb_crs.report.html
 	$(BIN)/crs-model report --out out/cytosorb_crs.report.md
 	$(BIN)/crs-model evaluate specs/examples/patients/
+	$(BIN)/crs-model regress specs/cytosorb_crs.cases.jsonl
+	$(BIN)/crs-model robustness
+	@# v0.1 -> v0.2 differs by design: exit 1 (behaviour differs) is the expected answer, 2 an error
+	$(BIN)/crs-model diff specs/history/cytosorb_crs-0.1.0.yaml specs/cytosorb_crs.yaml --format markdown \
+	  > out/changes-0.1.0-to-0.2.0.md || [ $$? -eq 1 ]
 
 lint: $(STAMP)
 	$(BIN)/ruff check crs_model tests benchmarks
