@@ -92,7 +92,7 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``crs-model render``: write the decision diagrams of a spec."""
     from crs_model.engine import Engine
     from crs_model.fileio import read_regular
-    from crs_model.render import Overlay, diagram, dot_text, views, write_diagrams
+    from crs_model.render import Overlay, write_diagrams
 
     spec = load_or_report(args.spec, err)
     if spec is None:
@@ -133,14 +133,12 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # the care diagram belongs to the spec, not to an overlay: drawn with the plain diagrams only
     care, problems = (None, ()) if decision is not None or findings is not None else _care(spec, err)
     if args.check:
-        from crs_model.render import CARE_SUFFIX, care_diagram, view_suffix
+        from crs_model.render import diagram_sources
 
         wanted = [
-            (Path(args.out) / f"{stem}{view_suffix(view)}.dot", dot_text(diagram(spec, overlay, view=view)))
-            for view in views(spec, split=split)
+            (Path(args.out) / f"{stem}{suffix}.dot", text)
+            for suffix, text in diagram_sources(spec, overlay, split=split, care=care)
         ]
-        if care is not None:
-            wanted.append((Path(args.out) / f"{stem}{CARE_SUFFIX}.dot", dot_text(care_diagram(spec, care))))
         stale = []
         for path, text in wanted:
             fresh = text.encode("utf-8")
