@@ -210,7 +210,7 @@ class _Builder:
             rows.append(row(esc(f"[{n}] {by_no[n]} - {cut(ev.citation, 120)} ({level_text(ev.level)})"), size=9))
         label = html_label(table(rows, CELLSPACING="2"))
         g.add_node(pydot.Node("legend", shape="box", style="filled", fillcolor="#FAFAFA", color="#999999", label=label))
-        sink = pydot.Subgraph("legend_rank", rank="sink")  # after the deepest criteria, out of the trees' way
+        sink = pydot.Subgraph("legend_rank", rank="sink")  # after the deepest criteria: the drawing stays low
         sink.add_node(pydot.Node("legend"))
         g.add_subgraph(sink)
 

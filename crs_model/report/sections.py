@@ -9,6 +9,8 @@ from typing import Any
 from crs_model.care_diagram import follow_sets, held_inputs, labels, step_hours_text
 from crs_model.fileio import spec_stem
 from crs_model.model import INSUFFICIENT_DATA, Spec
+from crs_model.report.banner import verification_banner
+from crs_model.report.criteria_section import criteria_section
 from crs_model.report.document import (
     UL,
     B,
@@ -578,8 +580,10 @@ class Sections:
     def blocks(self) -> list[Block]:
         """All sections in reading order."""
         return [
+            *verification_banner(self.inp.verify_report),
             *self.metadata(),
             *self.diagram(),
+            *criteria_section(self.spec, self.inp.criteria_svg, self.inp.criteria_note, self.cites),
             *self.rules(),
             *self.parameters(),
             *self.invariants(),
