@@ -73,9 +73,8 @@ def pages(pdf_path: Path, png_dir: Path) -> list[Page]:
             bm = page.render(scale=0.5, grayscale=True)
             gray = bytes(bm.buffer)
             (png_dir / f"page-{i + 1:02d}.png").write_bytes(png(bm.width, bm.height, bm.stride, gray))
-            dark = [
-                (x, y) for y in range(0, bm.height, 2) for x in range(0, bm.width, 2) if gray[y * bm.stride + x] < 230
-            ]
+            grid = [(x, y) for y in range(0, bm.height, 2) for x in range(0, bm.width, 2)]  # every 2nd pixel
+            dark = [(x, y) for x, y in grid if gray[y * bm.stride + x] < 230]
             xs, ys = [x for x, _ in dark], [y for _, y in dark]
             box = (min(xs), min(ys), max(xs), max(ys)) if dark else (0, 0, 0, 0)
             ink = len(dark) / len(grid)
