@@ -204,6 +204,18 @@ def test_no_chromium_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monkey
     assert not target.exists()
 
 
+def test_pdf_format_from_the_suffix_and_an_explicit_format_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRS_MODEL_CHROMIUM", "no-such-browser-here")  # a .PDF asks for Chromium: it is a PDF
+    code, err = report([str(SPEC), "--out", str(tmp_path / "pack.PDF"), "--no-verify", "--no-diagram"])
+    assert code == 2
+    assert "no headless Chromium found" in err
+    code, err = report([str(SPEC), "--out", str(tmp_path / "pack.PDF"), "--format", "html", "--no-verify"])
+    assert code == 0, err
+    assert (tmp_path / "pack.PDF").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
 def test_pdf_needs_an_output_file() -> None:
     code, err = report([str(SPEC), "--format", "pdf", "--no-verify"])
     assert code == 2
