@@ -191,6 +191,11 @@ def test_patient_overlay_marks_held_failed_unknown_with_values(spec: Spec, engin
     assert "UNKNOWN" in label_text(crp)
     assert "CRP = unknown" in label_text(crp)
     assert "dashed" in attr(crp, "style")
+    # guards of decisions the patient's path does not pass are said to be off it
+    c = criteria(spec)
+    for i, gc in enumerate(c.guards, 1):
+        off = "not on this patient's path" in label_text(nodes[f"guard_{i}"])
+        assert off is (gc.edge.source not in d.path), gc.edge.id
     g = criteria_diagram(spec, Overlay(decision=d, patient_label="p.json"))
     assert "patient p.json: consider_cytosorb" in title_text(g)
     # no overlay, no verdicts
