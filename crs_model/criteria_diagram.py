@@ -164,8 +164,9 @@ class _Builder:
                 ]
                 if marks := self.cites(e.cites):
                     rows.append(row(esc(marks), size=9, colour="#555555"))
-                d = self.overlay.decision
-                if d is not None and e.source not in d.path:  # its verdict is shown, but no decision asked it
+                decision = self.overlay.decision
+                # its verdict is shown, but no decision on the path asked it
+                if decision is not None and e.source not in decision.path:
                     rows.append(row("not on this patient's path", size=9, colour=FAILED))
                 self.container(g, cluster, f"guard_{i + 1}", rows, self.crit.guards[i].root)
             g.add_subgraph(cluster)
