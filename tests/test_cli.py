@@ -206,7 +206,7 @@ def test_jsonl_line_decisions_in_a_folder_equal_the_single_batch(tmp_path: Path)
         ("check-spec", "/nonexistent/spec.yaml"),
         ("schema", str(SPEC_PATH), "--spec", "other.yaml"),
         ("signoff", "--name", "a", "--role", "b"),
-        ("report", "--out", "pack.pdf"),
+        ("report", "--format", "pdf"),  # a PDF needs --out
     ],
 )
 def test_every_error_has_one_prefix(argv: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:

@@ -285,8 +285,6 @@ def _report(tmp_path: Path, out: str, *extra: str, **kw: Any) -> subprocess.Comp
 @pytest.mark.parametrize(
     ("out", "extra", "fragment"),
     [
-        ("pack.pdf", (), "PDF is not supported yet"),
-        ("pack.PDF", ("--format", "html"), "PDF is not supported yet"),
         ("pack.txt", (), "cannot tell the format from '.txt'"),
         ("pack", (), "cannot tell the format from 'no extension'"),
     ],

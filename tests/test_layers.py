@@ -80,6 +80,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crs_model.render*",
             "crs_model.diagram",
             "crs_model.care_diagram",
+            "crs_model.criteria",  # the criteria tree behind the guards (drawn and written in the pack)
+            "crs_model.criteria_diagram",
             "crs_model.dot_labels",
             "crs_model.graphviz",
             "crs_model.report*",
@@ -102,6 +104,8 @@ BACKENDS: dict[str, tuple[str, ...]] = {
         "crs_model.render*",
         "crs_model.diagram",
         "crs_model.care_diagram",
+        "crs_model.criteria",
+        "crs_model.criteria_diagram",
         "crs_model.dot_labels",
         "crs_model.graphviz",
     ),

@@ -141,8 +141,13 @@ def test_committed_diagrams_are_fresh(spec: Spec) -> None:
     care = DIAGRAMS / "cytosorb_crs.care.dot"
     if not care.is_file() or care.read_text(encoding="utf-8") != dot_text(care_diagram(spec, successors(spec))):
         stale.append(str(care.relative_to(ROOT)))
+    from crs_model.criteria_diagram import criteria_diagram
+
+    criteria = DIAGRAMS / "cytosorb_crs.criteria.dot"
+    if not criteria.is_file() or criteria.read_text(encoding="utf-8") != dot_text(criteria_diagram(spec)):
+        stale.append(str(criteria.relative_to(ROOT)))
     assert not stale, f"stale diagrams {stale}: regenerate with `make diagrams` (crs-model render --out diagrams)"
-    for view in [*views(spec), "care"]:
+    for view in [*views(spec), "care", "criteria"]:
         suffix = "" if view == "full" else "." + view
         assert (DIAGRAMS / f"cytosorb_crs{suffix}.svg").is_file()
 

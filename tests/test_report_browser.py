@@ -70,7 +70,7 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
             response = page.goto(url, wait_until="load")
             assert response is None or response.ok
             figures = page.locator("figure.diagram svg")
-            assert figures.count() == 2  # the decision diagram and the care-course diagram
+            assert figures.count() == 3  # the decision diagram, the criteria tree and the care-course diagram
             svg = figures.nth(0)
             assert svg.is_visible()
             box = svg.bounding_box()
@@ -80,11 +80,14 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
             # the diagram is the spec's: one Graphviz node group per decision, outcome and legend
             assert page.locator("figure.diagram svg g.node").count() >= 6 + 8
             # the care diagram: one node per recommendation code (and insufficient_data), the start, the legend
-            care = figures.nth(1)
+            criteria = figures.nth(1)
+            assert criteria.is_visible()
+            assert criteria.locator("g.node").count() > 40  # every guard, gate, criterion and definition
+            care = figures.nth(2)
             assert care.is_visible()
             assert care.locator("g.node").count() == len(crs_model.load_spec(SPEC).recommendations) + 3
             assert care.locator("g.edge").count() > 0
-            # two inline SVGs in one page: every element id is still unique
+            # three inline SVGs in one page: every element id is still unique
             dupes = page.evaluate(
                 "() => { const ids = [...document.querySelectorAll('[id]')].map(e => e.id);"
                 " return ids.length - new Set(ids).size; }"

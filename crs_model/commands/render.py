@@ -10,8 +10,8 @@ from crs_model.commands.common import BadJson, add_spec_argument, load_or_report
 from crs_model.errors import InputFileError, OutputFileError, PatientError, SpecDefectError
 from crs_model.fileio import spec_stem
 
-# --out's extension -> report format; PDF is refused until the PDF pack exists
-REPORT_SUFFIXES = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
+# --out's extension -> report format
+REPORT_SUFFIXES = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".pdf": "pdf"}
 
 
 def register(sub: Any) -> None:
@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser(
         "report",
-        help="write the governance pack (self-contained HTML, or Markdown for a pull request)",
+        help="write the governance pack (self-contained HTML, a printable PDF, or Markdown for a pull request)",
         description="One file with metadata and hashes, the diagram, every rule in clinical words with sources "
         "and evidence levels, parameters, invariants with proof status, verifier findings, the seed "
         "traceability matrix, open governance questions and the sign-off record.",
@@ -53,10 +53,16 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--out",
         metavar="FILE",
-        help="output file, written atomically (default: standard output); .html/.htm or .md/.markdown; "
-        "PDF is not supported yet",
+        help="output file, written atomically (default: standard output; a PDF needs it); "
+        ".html/.htm, .pdf or .md/.markdown",
     )
-    p.add_argument("--format", choices=("html", "markdown"), default=None, help="default: from --out, else html")
+    p.add_argument("--format", choices=("html", "pdf", "markdown"), default=None, help="default: from --out, else html")
+    p.add_argument(
+        "--paper",
+        choices=("A4", "A3"),
+        default="A4",
+        help="printed page size (PDF, and the HTML's print style); each diagram gets a landscape page (default A4)",
+    )
     p.add_argument("--no-verify", action="store_true", help="do not run the verifier (proof status shown unknown)")
     p.add_argument("--no-diagram", action="store_true", help="do not embed the diagram (no Graphviz needed)")
     p.set_defaults(handler=cmd_report)
@@ -77,7 +83,7 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``crs-model render``: write the decision diagrams of a spec."""
     from crs_model.engine import Engine
     from crs_model.fileio import read_regular
-    from crs_model.render import Overlay, diagram, dot_text, views, write_diagrams
+    from crs_model.render import Overlay, write_diagrams
 
     spec = load_or_report(args.spec, err)
     if spec is None:
@@ -118,14 +124,12 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # the care diagram belongs to the spec, not to an overlay: drawn with the plain diagrams only
     care, problems = (None, ()) if decision is not None or findings is not None else _care(spec, err)
     if args.check:
-        from crs_model.render import CARE_SUFFIX, care_diagram, view_suffix
+        from crs_model.render import diagram_sources
 
         wanted = [
-            (Path(args.out) / f"{stem}{view_suffix(view)}.dot", dot_text(diagram(spec, overlay, view=view)))
-            for view in views(spec, split=split)
+            (Path(args.out) / f"{stem}{suffix}.dot", text)
+            for suffix, text in diagram_sources(spec, overlay, split=split, care=care)
         ]
-        if care is not None:
-            wanted.append((Path(args.out) / f"{stem}{CARE_SUFFIX}.dot", dot_text(care_diagram(spec, care))))
         stale = []
         for path, text in wanted:
             fresh = text.encode("utf-8")
@@ -168,8 +172,8 @@ def _care(spec: Any, err: TextIO) -> tuple[Any, tuple[str, ...]]:
 def report_format(out: str | None, fmt: str | None) -> str:
     """The pack's format from ``--format`` and ``--out``; :class:`OutputFileError` when it cannot be written."""
     suffix = Path(out).suffix.lower() if out else ""
-    if suffix == ".pdf":
-        raise OutputFileError(out or "", "PDF is not supported yet (the PDF pack is planned); use .html or .md")
+    if fmt == "pdf" and not out:
+        raise OutputFileError("-", "a PDF pack is binary: give --out FILE.pdf")
     if fmt is not None:
         return fmt
     if not out:
@@ -193,13 +197,18 @@ def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     inputs = gather(
         spec,
         verifier=not args.no_verify,
-        svg=fmt == "html" and not args.no_diagram,
+        svg=fmt != "markdown" and not args.no_diagram,
         diagram_path=f"diagrams/{stem}.svg (crs-model render)" if fmt == "markdown" or args.no_diagram else "",
     )
-    text = to_html(spec, inputs) if fmt == "html" else to_markdown(spec, inputs)
+    text = to_markdown(spec, inputs) if fmt == "markdown" else to_html(spec, inputs, paper=args.paper)
     if args.out:
         target = Path(args.out)
-        data = text.encode("utf-8")
+        if fmt == "pdf":
+            from crs_model.report.pdf import html_to_pdf
+
+            data = html_to_pdf(text)  # RenderError (exit 2) when no Chromium is found
+        else:
+            data = text.encode("utf-8")
         make_dirs(target.parent)
         write_atomic(target, data)
         out.write(f"wrote {target} ({fmt}, {len(data)} bytes)\n")

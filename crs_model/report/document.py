@@ -112,6 +112,14 @@ class Callout:
 
     kind: Tone
     parts: Cell
+    cls: str = ""  # an extra CSS class (``banner``: the verification-failed banner)
 
 
-Block = H | P | UL | Table | Pre | Figure | Callout
+@dataclass(frozen=True, slots=True)
+class Outline:
+    """A nested list: each item with its depth (0 = top level), in reading order (criteria trees)."""
+
+    items: list[tuple[int, Cell]]
+
+
+Block = H | P | UL | Table | Pre | Figure | Callout | Outline

@@ -7,15 +7,19 @@ import string
 from importlib import resources
 
 from crs_model.model import Spec
-from crs_model.report.document import UL, B, Badge, Cell, Cite, Code, Figure, H, P, Pre, T, Table
+from crs_model.report.document import UL, B, Badge, Cell, Cite, Code, Figure, H, Outline, P, Pre, T, Table
 from crs_model.report.inputs import PackInputs
 from crs_model.report.sections import Sections
 from crs_model.vocabulary import ALL_CLASSES, Tone
 
+# paper -> height of a diagram on its landscape page (the page less its margins, a heading and the caption)
+PAPERS = {"A4": "160mm", "A3": "245mm"}
 
-def pack_css() -> str:
+
+def pack_css(paper: str = "A4") -> str:
     """The pack's style sheet: ``pack.css`` (package data) with its tone and outcome-class colours
-    filled in from :mod:`crs_model.vocabulary`, so diagram and pack cannot disagree on a class colour."""
+    filled in from :mod:`crs_model.vocabulary`, so diagram and pack cannot disagree on a class colour,
+    and its print pages sized for ``paper`` (one of :data:`PAPERS`)."""
     template = resources.files("crs_model.report").joinpath("pack.css").read_text(encoding="utf-8")
     badges = [
         f".badge.{t.css_class}{{color:var(--{t.css_class});border-color:var(--{t.css_class});background:{t.tint}}}"
@@ -27,6 +31,8 @@ def pack_css() -> str:
     return string.Template(template).substitute(
         tone_colours=";".join(f"--{t.css_class}:{t.colour}" for t in Tone),
         badges="\n".join(badges),
+        paper=paper,
+        diagram_height=PAPERS[paper],
     )
 
 
@@ -51,8 +57,26 @@ def _inline_html(parts: Cell) -> str:
     return "".join(out)
 
 
-def to_html(spec: Spec, inputs: PackInputs) -> str:
-    """The self-contained governance pack as one HTML document."""
+def _outline_html(outline: Outline) -> str:
+    """Nested ``<ul class="tree">`` lists from (depth, cell) items (a deeper item opens a list in the open item)."""
+    out: list[str] = []
+    depth = -1
+    for d, cell in outline.items:
+        if d > depth:
+            out.extend('<ul class="tree">' if i == 0 and depth < 0 else "<ul>" for i in range(d - depth))
+        else:
+            out.append("</li>")
+            out.extend("</ul></li>" for _ in range(depth - d))
+        out.append(f"<li>{_inline_html(cell)}")
+        depth = d
+    out.append("</li>")
+    out.extend("</ul></li>" for _ in range(depth))
+    out.append("</ul>")
+    return "".join(out)
+
+
+def to_html(spec: Spec, inputs: PackInputs, *, paper: str = "A4") -> str:
+    """The self-contained governance pack as one HTML document (printed on ``paper``, see :data:`PAPERS`)."""
     pack = Sections(spec, inputs)
     blocks = pack.blocks()
     md = spec.metadata
@@ -72,11 +96,14 @@ def to_html(spec: Spec, inputs: PackInputs) -> str:
         elif isinstance(b, Pre):
             pre = f"<pre>{html.escape(b.text)}</pre>"
             body.append(f"<details><summary>{html.escape(b.summary)}</summary>{pre}</details>" if b.summary else pre)
+        elif isinstance(b, Outline):
+            body.append(_outline_html(b))
         elif isinstance(b, Figure):
             inner = b.svg if b.svg is not None else f"<p>{html.escape(b.fallback)}</p>"
             body.append(f'<figure class="diagram">{inner}<figcaption>{html.escape(b.caption)}</figcaption></figure>')
         else:
-            body.append(f'<div class="callout {b.kind.css_class}">{_inline_html(b.parts)}</div>')
+            cls = f"callout {b.kind.css_class}" + (f" {b.cls}" if b.cls else "")
+            body.append(f'<div class="{cls}">{_inline_html(b.parts)}</div>')
     nav = "".join(
         f'<a href="#{b.anchor}">{html.escape(b.text)}</a>' for b in blocks if isinstance(b, H) and b.level == 2
     )
@@ -90,7 +117,7 @@ def to_html(spec: Spec, inputs: PackInputs) -> str:
         # Nothing may be fetched: no scripts, images, fonts or styles from anywhere.
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
         'img-src data:">\n'
-        f"<title>{html.escape(title)}</title>\n<style>\n{pack_css()}</style>\n</head>\n<body>\n"
+        f"<title>{html.escape(title)}</title>\n<style>\n{pack_css(paper)}</style>\n</head>\n<body>\n"
         f"<header><h1>{html.escape(md.title)}</h1>"
         f'<div class="meta">Governance pack · spec <code>{html.escape(md.id)}</code> version '
         f"<code>{html.escape(md.version)}</code> · status <strong>{html.escape(md.status.value.upper())}</strong> · "

@@ -33,6 +33,8 @@ class PackInputs:
     care_note: str = ""  # why the care diagram is absent
     changes: Any = None  # crs_model.diff.DiffResult against the last signed-off version (duck-typed)
     changes_note: str = ""  # which version it is and how it was found, or why there is no diff
+    criteria_svg: str | None = None  # the criteria tree (crs_model.criteria_diagram)
+    criteria_note: str = ""  # why it is absent
 
 
 def tool_versions(graphviz: str | None, solver: str | None) -> tuple[tuple[str, str], ...]:
@@ -89,8 +91,18 @@ def gather(
     diagram. Missing pieces (no Graphviz, no verifier, no map, malformed sign-off file)
     are stated in the pack rather than raised, so the committee sees what is absent.
     """
+    from crs_model.criteria_diagram import has_criteria
     from crs_model.errors import RenderError, SignoffError
-    from crs_model.render import Overlay, care_diagram, diagram, dot_text, graphviz_version, run_graphviz, svg_inline
+    from crs_model.render import (
+        Overlay,
+        care_diagram,
+        criteria_diagram,
+        diagram,
+        dot_text,
+        graphviz_version,
+        run_graphviz,
+        svg_inline,
+    )
     from crs_model.signoff import signoff_findings, signoff_state
 
     report, note = run_verifier(spec) if verifier else (None, "skipped (--no-verify)")
@@ -106,6 +118,14 @@ def gather(
             svg_text = svg_inline(run_graphviz(dot_text(diagram(spec, overlay)), "svg"))
         except RenderError as exc:
             svg_note = f"Diagram not embedded: {exc}."
+    criteria_svg: str | None = None
+    criteria_note = ""
+    if svg and has_criteria(spec):
+        try:
+            dot = dot_text(criteria_diagram(spec))
+            criteria_svg = svg_inline(run_graphviz(dot, "svg"), id_prefix="criteria-")
+        except RenderError as exc:
+            criteria_note = f"Criteria tree not embedded: {exc}."
     care, care_note = (None, "")
     care_svg: str | None = None
     if spec.care is not None:
@@ -144,4 +164,6 @@ def gather(
         care_note=care_note,
         changes=changes,
         changes_note=changes_note,
+        criteria_svg=criteria_svg,
+        criteria_note=criteria_note,
     )

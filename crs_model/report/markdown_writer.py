@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from crs_model.model import Spec
-from crs_model.report.document import UL, B, Badge, Cell, Cite, Code, Figure, H, P, Pre, T, Table
+from crs_model.report.document import UL, B, Badge, Cell, Cite, Code, Figure, H, Outline, P, Pre, T, Table
 from crs_model.report.inputs import PackInputs
 from crs_model.report.sections import Sections
 
@@ -65,6 +65,8 @@ def to_markdown(spec: Spec, inputs: PackInputs) -> str:
             if b.summary:
                 lines.append(f"{_md_escape(b.summary)}:")
             lines.extend(["```json", b.text, "```"])
+        elif isinstance(b, Outline):
+            lines.extend("  " * depth + "- " + _inline_md(cell) for depth, cell in b.items)
         elif isinstance(b, Figure):
             lines.append(f"*{_md_escape(b.caption)}* {_md_escape(b.fallback)}")
         else:

@@ -9,8 +9,10 @@ from typing import Any
 from crs_model.care_diagram import follow_sets, held_inputs, labels, step_hours_text
 from crs_model.fileio import spec_stem
 from crs_model.model import INSUFFICIENT_DATA, Spec
+from crs_model.report.banner import verification_banner
 from crs_model.report.changes import changes_blocks
 from crs_model.report.coverage import coverage_blocks
+from crs_model.report.criteria_section import criteria_section
 from crs_model.report.document import (
     UL,
     B,
@@ -545,8 +547,11 @@ class Sections:
     def blocks(self) -> list[Block]:
         """All sections in reading order."""
         return [
+            *verification_banner(self.inp.verify_report),
             *self.metadata(),
+            *changes_blocks(self.inp.changes, self.inp.changes_note),  # what the committee is asked to approve
             *self.diagram(),
+            *criteria_section(self.spec, self.inp.criteria_svg, self.inp.criteria_note, self.cites),
             *self.rules(),
             *self.parameters(),
             *self.invariants(),
@@ -554,7 +559,6 @@ class Sections:
             *self.care(),
             *self.findings_section(),
             *coverage_blocks(self.spec, analyse_suite=self.inp.verify_report is not None),
-            *changes_blocks(self.inp.changes, self.inp.changes_note),
             *self.traceability(),
             *self.governance(),
             *self.sources(),
