@@ -113,6 +113,7 @@ class _Mapper:
         self.mapping = mapping
         self.by_code: dict[tuple[str, str, str], list[Rule]] = {}
         self.patient_rules: list[Rule] = []
+        self.types = {rule.resource for rule in mapping.rules} | {"Observation"}  # Observation: assessments
         for rule in mapping.rules:
             if rule.resource == "Patient":
                 self.patient_rules.append(rule)
@@ -188,7 +189,9 @@ class _Mapper:
         if system is not None and system != UCUM:
             raise FhirError(r.rid, f"valueQuantity.system is {system!r}, not UCUM ({UCUM})")
         if code not in units.accept:
-            hint = did_you_mean(code, units.accept)
+            # a hint only for a case slip (mg/dl): a suggestion across dimensions would be a guess
+            same = [u for u in units.accept if u.lower() == code.lower()]
+            hint = f" (did you mean '{same[0]}'?)" if same else ""
             raise FhirError(
                 r.rid, f"unit '{code}' is not accepted for {name}{hint} (accepted: {', '.join(units.accept)})"
             )
@@ -346,8 +349,11 @@ class _Mapper:
                     if h is not None:
                         hits[rule.input].append(h)
             if not matched:
-                shown = ", ".join(f"{s}|{c}" for s, c in codings) if codings else f"no {key} coding"
-                st.ignore(r.rid, f"no mapping rule for {r.type} {shown}")
+                if r.type not in self.types:
+                    st.ignore(r.rid, f"no mapping rule reads {r.type} resources")
+                else:
+                    shown = ", ".join(f"{s}|{c}" for s, c in codings) if codings else f"no {key} coding"
+                    st.ignore(r.rid, f"no mapping rule for {r.type} {shown}")
         patient: dict[str, Any] = {}
         provenance: dict[str, list[dict[str, Any]]] = {}
         for rule in self.mapping.rules:

@@ -58,8 +58,9 @@ class _Pool:
             entries = item.get("entry", [])
             if not isinstance(entries, list):
                 raise FhirError(rid, "Bundle.entry must be a list")
+            base = rid if isinstance(item.get("id"), str) and item["id"] else where
             for i, entry in enumerate(entries):
-                at = f"{rid}.entry[{i}]"
+                at = f"{base}.entry[{i}]"
                 if not isinstance(entry, Mapping):
                     raise FhirError(at, "a Bundle entry must be a JSON object")
                 if "resource" in entry:  # an entry of a searchset may be a bare link; it holds no data
