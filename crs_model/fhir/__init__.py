@@ -13,6 +13,7 @@ loads no UCUM library: that happens when a mapping is first loaded.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -27,6 +28,13 @@ from crs_model.model import Spec
 _CACHE: dict[tuple[str, str], _Mapper] = {}  # (mapping path, spec sha256) -> compiled mapper
 _LOCK = threading.Lock()
 _MAX_CACHED = 8
+
+
+@functools.cache
+def _bundled_spec() -> Spec:
+    from crs_model import load_spec
+
+    return load_spec()  # loaded once per process: loading is what costs, not mapping
 
 
 def _mapper(spec: Spec, mapping: FhirMapping | str | Path | None) -> _Mapper:
@@ -64,11 +72,7 @@ def to_patient(
     """
     if at.tzinfo is None or at.utcoffset() is None:
         raise FhirError(None, f"the reference time {at.isoformat()} has no time zone")
-    if spec is None:
-        from crs_model import load_spec
-
-        spec = load_spec()
-    return _mapper(spec, mapping).run(resources_or_bundles, at)
+    return _mapper(spec or _bundled_spec(), mapping).run(resources_or_bundles, at)
 
 
 __all__ = ["FhirError", "FhirMapping", "Mapped", "load_mapping", "mapping_path_for", "to_patient"]

@@ -220,7 +220,7 @@ class _Loader:
             self.p.add(codes.loc, f"{what}.codes must map each code to the input's value")
             return system, ()
         pairs: list[tuple[str, bool | int | str]] = []
-        for code, (knode, vnode) in codes.items.items():
+        for code, (_, vnode) in codes.items.items():
             v = vnode.value if isinstance(vnode, YScalar) else None
             fits = (
                 (base == Base.BOOL and isinstance(v, bool))
@@ -232,7 +232,6 @@ class _Loader:
             else:
                 assert isinstance(v, bool | int | str)
                 pairs.append((code, v))
-            del knode
         return system, tuple(pairs)
 
     def rule(self, node: YNode, units: dict[str, Units]) -> Rule | None:
