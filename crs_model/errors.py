@@ -73,6 +73,20 @@ class RenderError(CrsModelError):
     """
 
 
+class FhirError(CrsModelError, ValueError):
+    """FHIR input cannot be mapped to a patient: not a resource, a missing or malformed
+    field, or a unit the mapping file does not accept for that input.
+
+    ``resource_id`` (``Observation/t1``, or the resource's place in its bundle when it has
+    no id) names the resource to correct; the mapping never guesses a unit or a value.
+    """
+
+    def __init__(self, resource_id: str | None, message: str) -> None:
+        self.resource_id = resource_id
+        self.message = message
+        super().__init__(f"{resource_id}: {message}" if resource_id else message)
+
+
 class InputFileError(CrsModelError):
     """A file given to crs_model cannot be read: missing, unreadable, not a regular
     file (a folder, FIFO or device), or larger than the limit for its kind.
@@ -101,6 +115,7 @@ class OutputFileError(CrsModelError):
 
 __all__ = [
     "CrsModelError",
+    "FhirError",
     "InputFileError",
     "Location",
     "OutputFileError",

@@ -91,6 +91,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crs_model.verification_digest",
             "crs_model.diff",
             "crs_model.diff.*",
+            "crs_model.fhir",  # FHIR R4 resources -> patient input, through the mapping file
+            "crs_model.fhir.*",
         ),
     ),
     ("cli", ("crs_model.commands", "crs_model.commands.*", "crs_model.cli")),
@@ -112,6 +114,7 @@ BACKENDS: dict[str, tuple[str, ...]] = {
     "report": ("crs_model.report*",),
     "signoff": ("crs_model.signoff*", "crs_model.signers", "crs_model.keys", "crs_model.verification_digest"),
     "diff": ("crs_model.diff", "crs_model.diff.*"),
+    "fhir": ("crs_model.fhir", "crs_model.fhir.*"),
 }
 
 # Declared backend -> backend dependencies, with the reason.

@@ -46,6 +46,8 @@ def register(sub: Any) -> None:
         help="output format (default: text for single objects, JSON lines for JSONL input)",
     )
     p.add_argument("--jsonl", action="store_true", help="treat standard input as JSONL")
+    p.add_argument("--fhir", action="store_true", help="FILEs are FHIR R4 bundles, pooled and mapped (see fhir-map)")
+    p.add_argument("--at", default=None, metavar="ISO8601", help="with --fhir: reference time (default: now, UTC)")
     p.add_argument("--trace", action="store_true", help="include every guard's value on the path")
     p.add_argument(
         "--explain",
@@ -142,6 +144,10 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     spec = load_or_report(args.spec, err)
     if spec is None:
         return 2
+    if args.fhir:
+        from crs_model.commands.fhir import evaluate_fhir
+
+        return evaluate_fhir(args, spec, out, err)
     engine = Engine(spec)
     try:
         items = list(_expand(inputs))
