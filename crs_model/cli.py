@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "crs_model.commands.suite",
     "crs_model.commands.diff",
     "crs_model.commands.robustness",
+    "crs_model.commands.serve",
 )
 
 
