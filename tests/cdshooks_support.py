@@ -95,7 +95,14 @@ def prefetch(patient: Mapping[str, Any], *, at: datetime | None = None) -> dict[
     """The service's prefetch for a flat patient: its Patient, a searchset of assessments, empty other keys."""
     at = at or datetime.now(UTC) - timedelta(minutes=5)
     entries = [
-        {"resource": observation(k, float(v) if isinstance(v, int) and not isinstance(v, bool) and k.endswith(("_kg", "_c")) else v, at, f"obs-{i}")}
+        {
+            "resource": observation(
+                k,
+                float(v) if isinstance(v, int) and not isinstance(v, bool) and k.endswith(("_kg", "_c")) else v,
+                at,
+                f"obs-{i}",
+            )
+        }
         for i, (k, v) in enumerate(patient.items())
     ]
     return {

@@ -28,7 +28,7 @@ class BadRequest(Exception):
 def parse_json(raw: bytes) -> Any:
     """The body as JSON, or :class:`BadRequest` (400) when it is not UTF-8 JSON or nests too deeply."""
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise BadRequest(400, "the body is not UTF-8") from None
     except RecursionError:
@@ -37,6 +37,10 @@ def parse_json(raw: bytes) -> Any:
         raise BadRequest(400, f"the body is not JSON: {exc}") from None
     _check_depth(data)
     return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python accepts NaN/Infinity; JSON does not
 
 
 def _check_depth(data: Any) -> None:
