@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,7 +26,7 @@ def bodies(draw: st.DrawFn) -> Any:
     """Mostly valid bodies with one part replaced by arbitrary JSON, sometimes arbitrary JSON whole."""
     if draw(st.booleans()):
         return draw(_json)
-    body: dict[str, Any] = {k: v for k, v in _BASE_BODY.items()}
+    body: dict[str, Any] = dict(_BASE_BODY.items())
     body["prefetch"] = dict(body["prefetch"])
     where = draw(st.sampled_from(["hook", "hookInstance", "context", "prefetch", "fhirServer", "obs", "value"]))
     junk = draw(_json)
@@ -52,7 +51,7 @@ def bodies(draw: st.DrawFn) -> Any:
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
+def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, Any]]:
     folder = tmp_path_factory.mktemp("fuzz")
     keys = make_keys(folder)
     with served(folder, keys) as (url, _svc), httpx.Client(base_url=url, timeout=10) as client:

@@ -91,6 +91,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crs_model.verification_digest",
             "crs_model.diff",
             "crs_model.diff.*",
+            "crs_model.cdshooks",  # the CDS Hooks service (web stack: the service extra)
+            "crs_model.cdshooks.*",
         ),
     ),
     ("cli", ("crs_model.commands", "crs_model.commands.*", "crs_model.cli")),
@@ -112,6 +114,7 @@ BACKENDS: dict[str, tuple[str, ...]] = {
     "report": ("crs_model.report*",),
     "signoff": ("crs_model.signoff*", "crs_model.signers", "crs_model.keys", "crs_model.verification_digest"),
     "diff": ("crs_model.diff", "crs_model.diff.*"),
+    "cdshooks": ("crs_model.cdshooks", "crs_model.cdshooks.*"),
 }
 
 # Declared backend -> backend dependencies, with the reason.
