@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -401,3 +402,32 @@ def test_serve_refuses_to_start_without_keys_or_issuer(tmp_path: Path) -> None:
         == 2
     )
     assert "alg None is not one of ES384, RS384" in err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            ("indicators:\n  stop_cytosorb: critical", "indicators:\n  stop_cytosorb: red"),
+            "indicators.stop_cytosorb: 'red'",
+        ),
+        (
+            ("  give_tocilizumab:\n", "  give_toci:\n"),
+            "suggestions.give_toci: 'give_toci' is not a recommendation code",
+        ),
+        (("dose_output: tocilizumab_dose_mg", "dose_output: dose"), "suggestions.give_tocilizumab.dose_output: 'dose'"),
+        (("hook: patient-view", "hook: order-sign"), "service.hook: 'order-sign' is not a supported hook"),
+    ],
+)
+def test_a_bad_service_file_is_refused_naming_the_key(
+    tmp_path: Path, spec: Any, edit: tuple[str, str], message: str
+) -> None:
+    from crs_model.cdshooks.config import ServiceConfigError, load_config
+
+    text = (Path(spec.path).with_name("cytosorb_crs.cds.yaml")).read_text(encoding="utf-8")
+    assert edit[0] in text
+    bad = tmp_path / "bad.cds.yaml"
+    bad.write_text(text.replace(edit[0], edit[1]), encoding="utf-8")
+    with pytest.raises(ServiceConfigError, match=re.escape(message)):
+        load_config(spec, bad)
+    assert load_config(spec).suggestions["give_tocilizumab"].dose_output == "tocilizumab_dose_mg"
