@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "crs_model.commands.diff",
     "crs_model.commands.robustness",
     "crs_model.commands.fhir",
+    "crs_model.commands.serve",
 )
 
 

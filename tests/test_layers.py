@@ -93,6 +93,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crs_model.diff.*",
             "crs_model.fhir",  # FHIR R4 resources -> patient input, through the mapping file
             "crs_model.fhir.*",
+            "crs_model.cdshooks",  # the CDS Hooks service (web stack: the service extra)
+            "crs_model.cdshooks.*",
         ),
     ),
     ("cli", ("crs_model.commands", "crs_model.commands.*", "crs_model.cli")),
@@ -115,6 +117,7 @@ BACKENDS: dict[str, tuple[str, ...]] = {
     "signoff": ("crs_model.signoff*", "crs_model.signers", "crs_model.keys", "crs_model.verification_digest"),
     "diff": ("crs_model.diff", "crs_model.diff.*"),
     "fhir": ("crs_model.fhir", "crs_model.fhir.*"),
+    "cdshooks": ("crs_model.cdshooks", "crs_model.cdshooks.*"),
 }
 
 # Declared backend -> backend dependencies, with the reason.
@@ -125,6 +128,7 @@ BACKEND_USES: dict[tuple[str, str], str] = {
     ("signoff", "verify"): "a sign-off records the digest and verdict of the verification report it was signed against",
     ("diff", "verify"): "the diff proves equivalence on the verifier's Z3 encoding and its SARIF conventions",
     ("report", "diff"): "the governance pack shows the changes since the last signed-off version",
+    ("cdshooks", "fhir"): "the service maps the prefetch FHIR resources to the patient input",
     ("testing", "verify"): "differential testing against the Z3 oracle; mutation scoring runs the verifier",
 }
 
