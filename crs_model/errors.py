@@ -35,13 +35,15 @@ class PatientError(CrsModelError, ValueError):
     inconsistent with a declared constraint.
 
     ``field`` names the offending input (or constraint id); correct that value.
+    ``resources`` names the FHIR resources the value was mapped from, when it was.
     No recommendation is ever produced for invalid input.
     """
 
-    def __init__(self, field: str, message: str, value: object = None) -> None:
+    def __init__(self, field: str, message: str, value: object = None, resources: tuple[str, ...] = ()) -> None:
         self.field = field
         self.value = value
         self.message = message
+        self.resources = resources
         super().__init__(f"{field}: {message}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -23,6 +24,8 @@ from crs_model.cdshooks.config import load_config
 from crs_model.cdshooks.feedback import FeedbackStore
 from crs_model.cdshooks.harness import serving
 from crs_model.engine import Engine
+from crs_model.fhir import FhirMapping, load_mapping, mapping_path_for
+from crs_model.types import Base
 
 ROOT = Path(__file__).resolve().parent.parent
 PATIENTS = ROOT / "specs" / "examples" / "patients"
@@ -81,8 +84,12 @@ def observation(name: str, value: Any, at: datetime, rid: str, status: str = "fi
         "subject": {"reference": f"Patient/{PATIENT_ID}"},
         "effectiveDateTime": at.isoformat(),
     }
+    base = _spec().variables[name].type.base if name in _spec().variables else None
     if isinstance(value, bool):
         obs["valueBoolean"] = value
+    elif isinstance(value, int | float) and base is Base.REAL:
+        unit = _mapping().units[name].unit  # a real input is a Quantity in its own UCUM unit
+        obs["valueQuantity"] = {"value": value, "system": "http://unitsofmeasure.org", "code": unit}
     elif isinstance(value, int):
         obs["valueInteger"] = value
     elif isinstance(value, float):
@@ -90,6 +97,16 @@ def observation(name: str, value: Any, at: datetime, rid: str, status: str = "fi
     else:
         obs["valueCodeableConcept"] = {"coding": [{"system": ASSESSMENT, "code": value}]}
     return obs
+
+
+@functools.cache
+def _spec() -> crs_model.Spec:
+    return crs_model.load_spec()
+
+
+@functools.cache
+def _mapping() -> FhirMapping:
+    return load_mapping(mapping_path_for(_spec()), _spec())
 
 
 def prefetch(patient: Mapping[str, Any], *, at: datetime | None = None) -> dict[str, Any]:

@@ -146,6 +146,8 @@ def _decide(svc: Service, call: request.HookCall) -> Decision:
     except FhirError as exc:
         raise request.BadRequest(422, str(exc), resource=exc.resource_id) from None
     except PatientError as exc:
-        raise request.BadRequest(422, str(exc), field=exc.field, resource=sources(mapped, exc.field)) from None
+        raise request.BadRequest(
+            422, str(exc), field=exc.field, resource=list(exc.resources) or sources(mapped, exc.field)
+        ) from None
     except SpecDefectError as exc:  # the spec's fault, not the caller's: still no card
         raise request.BadRequest(500, f"spec defect at node {exc.node}: {exc.kind}") from None

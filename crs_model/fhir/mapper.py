@@ -399,7 +399,7 @@ class _Mapper:
         except PatientError as exc:
             rids = [str(p["resource"]) for p in provenance.get(exc.field, []) if "resource" in p]
             where = f" (from {', '.join(rids)})" if rids else ""
-            raise PatientError(exc.field, f"{exc.message}{where}", exc.value) from None
+            raise PatientError(exc.field, f"{exc.message}{where}", exc.value, tuple(rids)) from None
 
 
 __all__ = ["Mapped"]
