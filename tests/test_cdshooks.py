@@ -431,3 +431,36 @@ def test_a_bad_service_file_is_refused_naming_the_key(
     with pytest.raises(ServiceConfigError, match=re.escape(message)):
         load_config(spec, bad)
     assert load_config(spec).suggestions["give_tocilizumab"].dose_output == "tocilizumab_dose_mg"
+
+
+def test_crs_model_serve_insecure_demo_warns_and_answers_without_a_token(tmp_path: Path) -> None:
+    """The real command: `crs-model serve --insecure-no-auth` under uvicorn, called over loopback."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db = tmp_path / "demo.sqlite"
+    cmd = [sys.executable, "-m", "crs_model.cli", "serve", "--insecure-no-auth", "--port", str(port)]
+    proc = subprocess.Popen([*cmd, "--feedback-db", str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/cds-services"
+        deadline = time.monotonic() + 60
+        r = None
+        while time.monotonic() < deadline and proc.poll() is None:  # bounded start-up wait
+            try:
+                r = httpx.get(url, timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert r is not None, "the service did not start within 60 s"
+        assert r.status_code == 200
+        assert [s["id"] for s in r.json()["services"]] == ["cytosorb-crs"]
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    assert "WARNING: --insecure-no-auth" in err
+    assert f"CDS Hooks discovery: http://127.0.0.1:{port}/cds-services" in out
