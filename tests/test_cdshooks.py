@@ -464,3 +464,91 @@ def test_crs_model_serve_insecure_demo_warns_and_answers_without_a_token(tmp_pat
         out, err = proc.communicate(timeout=30)
     assert "WARNING: --insecure-no-auth" in err
     assert f"CDS Hooks discovery: http://127.0.0.1:{port}/cds-services" in out
+
+
+# ---------------------------------------------------------------- absent prefetch read from the FHIR server
+def _fake_fhir(prefetch_values: dict[str, Any], seen: list[tuple[str, str | None]], *, fail: bool = False) -> Any:
+    """A loopback FHIR server answering the service's prefetch queries with the given values.
+
+    The assessments searchset is served in two pages (a ``next`` link) to exercise paging.
+    """
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    assessments = prefetch_values["assessments"]
+    half = len(assessments["entry"]) // 2
+
+    async def anything(req: Request) -> JSONResponse:
+        seen.append((req.url.path + ("?" + req.url.query if req.url.query else ""), req.headers.get("authorization")))
+        if fail:
+            return JSONResponse({"resourceType": "OperationOutcome"}, status_code=500)
+        path, query = req.url.path, req.url.query
+        if path.endswith(f"/Patient/{PATIENT_ID}"):
+            return JSONResponse(prefetch_values["patient"])
+        if path.endswith("/Observation") and "assessment" in query and "page=2" not in query:
+            first = {**assessments, "entry": assessments["entry"][:half]}
+            first["link"] = [{"relation": "next", "url": f"{req.base_url}fhir/Observation?page=2&assessment"}]
+            return JSONResponse(first)
+        if path.endswith("/Observation") and "page=2" in query:
+            return JSONResponse({**assessments, "entry": assessments["entry"][half:]})
+        return JSONResponse({"resourceType": "Bundle", "type": "searchset", "entry": []})
+
+    return Starlette(routes=[Route("/fhir/{rest:path}", anything, methods=["GET"])])
+
+
+def _without_prefetch(body: dict[str, Any], server: str) -> dict[str, Any]:
+    return {
+        **{k: v for k, v in body.items() if k != "prefetch"},
+        "fhirServer": server,
+        "fhirAuthorization": {
+            "access_token": "ehr-token-1",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "cds-service",
+        },
+    }
+
+
+def test_absent_prefetch_is_read_from_an_allowed_fhir_server(tmp_path: Path, keys: Keys) -> None:
+    from crs_model.cdshooks.harness import serving
+
+    patient = example(GRADE4)
+    body = hook_body(patient)
+    seen: list[tuple[str, str | None]] = []
+    with serving(_fake_fhir(body["prefetch"], seen)) as fhir_url:
+        server = f"{fhir_url}/fhir"
+        with served(tmp_path, keys, fhir_servers=(server,)) as (url, _svc), httpx.Client(base_url=url) as c:
+            direct = call(c, keys, body)
+            fetched = call(c, keys, _without_prefetch(body, server))
+            elsewhere = call(c, keys, _without_prefetch(body, "http://127.0.0.1:9/fhir"))  # not allowed: never called
+    assert direct.status_code == 200, direct.text
+    assert fetched.status_code == 200, fetched.text
+
+    def same(card: dict[str, Any]) -> dict[str, Any]:  # a card without its (and its suggestions') fresh uuids
+        drop = {k: v for k, v in card.items() if k != "uuid"}
+        drop["suggestions"] = [{k: v for k, v in s.items() if k != "uuid"} for s in card.get("suggestions", [])]
+        return drop
+
+    assert [same(c) for c in fetched.json()["cards"]] == [same(c) for c in direct.json()["cards"]]
+    assert all(auth == "Bearer ehr-token-1" for _, auth in seen)
+    assert any(path.endswith(f"/Patient/{PATIENT_ID}") for path, _ in seen)
+    assert any("page=2" in path for path, _ in seen)  # the searchset's next page was followed
+    assert len(seen) == 6  # 5 prefetch queries + 1 next page, and nothing for the server not allowed
+    assert elsewhere.status_code == 412
+
+
+def test_a_failing_fhir_server_is_502_never_a_card(tmp_path: Path, keys: Keys) -> None:
+    from crs_model.cdshooks.harness import serving
+
+    body = hook_body(example(GRADE4))
+    seen: list[tuple[str, str | None]] = []
+    with serving(_fake_fhir(body["prefetch"], seen, fail=True)) as fhir_url:
+        server = f"{fhir_url}/fhir"
+        with served(tmp_path, keys, fhir_servers=(server,)) as (url, _svc), httpx.Client(base_url=url) as c:
+            r = call(c, keys, _without_prefetch(body, server))
+    assert r.status_code == 502
+    assert "cards" not in r.json()
+    assert "the FHIR server answered 500" in r.json()["error"]

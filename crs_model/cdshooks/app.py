@@ -8,6 +8,7 @@ holds the hook, hookInstance, recommendation and timing only: no patient data.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ class Service:
     base_url: str
     pack_url: str | None = None
     max_body: int = request.MAX_BODY
+    fhir_servers: tuple[str, ...] = ()  # FHIR base URLs the service may read absent prefetch from
 
     @property
     def endpoint(self) -> str:
@@ -100,6 +102,8 @@ def create_app(svc: Service) -> Starlette:
             return _error(401)
         try:
             call = request.hook_call(request.parse_json(await _body(req, svc.max_body)), svc.config.hook, prefetch_keys)
+            if call.absent:
+                call = await _fetch_absent(svc, call)
             request.check_subject(call.prefetch, call.patient_id)
             decision = _decide(svc, call)
         except request.BadRequest as exc:
@@ -135,6 +139,25 @@ def create_app(svc: Service) -> Starlette:
         Route(f"/cds-services/{sid}/feedback", feedback, methods=["POST"]),
     ]
     return Starlette(routes=routes)
+
+
+async def _fetch_absent(svc: Service, call: request.HookCall) -> request.HookCall:
+    """The call with its absent prefetch read from its (allowed) FHIR server: 412 when not allowed, 502 on failure."""
+    from crs_model.cdshooks.fetch import FetchError, allowed, fetch
+
+    assert call.fhir_server is not None  # hook_call answers 412 for absent prefetch without one
+    if not allowed(call.fhir_server, svc.fhir_servers):
+        raise request.BadRequest(
+            412,
+            "required prefetch not sent, and this service may not query that fhirServer",
+            missing_prefetch=list(call.absent),
+        )
+    templates = {k: svc.config.prefetch[k] for k in call.absent}
+    try:
+        got = await fetch(call.fhir_server, call.fhir_token, templates, call.patient_id)
+    except FetchError as exc:
+        raise request.BadRequest(502, str(exc), prefetch=exc.key) from None
+    return dataclasses.replace(call, prefetch={**call.prefetch, **got}, absent=())
 
 
 def _decide(svc: Service, call: request.HookCall) -> Decision:

@@ -64,6 +64,8 @@ class HookCall:
     patient_id: str
     prefetch: Mapping[str, Any]
     fhir_server: str | None
+    fhir_token: str | None = None  # fhirAuthorization.access_token
+    absent: tuple[str, ...] = ()  # declared prefetch keys not sent (to read from fhir_server)
 
 
 _EXPECTED: dict[type, str] = {str: "a string", dict: "a JSON object", list: "a JSON array"}
@@ -97,19 +99,24 @@ def hook_call(data: Any, hook: str, prefetch_keys: tuple[str, ...]) -> HookCall:
         raise BadRequest(400, "fhirServer: not a string", field="fhirServer")
     if "fhirAuthorization" in data and fhir_server is None:
         raise BadRequest(400, "fhirAuthorization needs fhirServer", field="fhirServer")
+    auth = data.get("fhirAuthorization")
+    token: str | None = None
+    if auth is not None:
+        if not isinstance(auth, dict) or not isinstance(auth.get("access_token"), str):
+            raise BadRequest(400, "fhirAuthorization: needs an access_token string", field="fhirAuthorization")
+        if str(auth.get("token_type", "Bearer")).lower() != "bearer":
+            raise BadRequest(400, "fhirAuthorization.token_type: only Bearer", field="fhirAuthorization")
+        token = auth["access_token"]
     prefetch = data.get("prefetch", {})
     if not isinstance(prefetch, dict):
         raise BadRequest(400, "prefetch: not a JSON object", field="prefetch")
     absent = [k for k in prefetch_keys if k not in prefetch]
-    if absent:
-        # fetching from fhirServer is not implemented: without the data the answer is 412 either way
-        raise BadRequest(
-            412, "required prefetch not sent and this service does not query the FHIR server", missing_prefetch=absent
-        )
+    if absent and fhir_server is None:
+        raise BadRequest(412, "required prefetch not sent and no fhirServer to read it from", missing_prefetch=absent)
     for key, value in prefetch.items():
         if value is not None and not isinstance(value, dict):
             raise BadRequest(400, f"prefetch.{key}: not a FHIR resource, Bundle or null", field=f"prefetch.{key}")
-    return HookCall(name, instance, patient_id, prefetch, fhir_server)
+    return HookCall(name, instance, patient_id, prefetch, fhir_server, token, tuple(absent))
 
 
 def resources(prefetch: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:

@@ -43,6 +43,14 @@ def register(sub: Any) -> None:
         help="SQLite file of issued cards and feedback (default cds-feedback.sqlite)",
     )
     p.add_argument("--pack-url", metavar="URL", help="where the governance pack is published (linked on each card)")
+    p.add_argument(
+        "--fhir-server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a FHIR base URL this service may read absent prefetch from, with the call's fhirAuthorization "
+        "(repeatable; without it, absent prefetch is 412)",
+    )
     p.add_argument("--insecure-no-auth", action="store_true", help="accept calls without a JWT (local demo only)")
     p.set_defaults(handler=cmd_serve)
 
@@ -67,6 +75,11 @@ def _service_args(args: argparse.Namespace, err: TextIO) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         err.write(f"crs-model: error: --base-url={base!r} is not an http(s) URL without query\n")
         return None
+    for server in args.fhir_server:
+        fp = urlsplit(server)
+        if fp.scheme not in ("http", "https") or not fp.netloc or fp.query or fp.fragment:
+            err.write(f"crs-model: error: --fhir-server={server!r} is not an http(s) FHIR base URL without query\n")
+            return None
     if args.insecure_no_auth:
         if args.jwks or args.issuer:
             err.write("crs-model: error: --insecure-no-auth and --jwks/--issuer exclude each other\n")
@@ -94,7 +107,8 @@ def build_service(args: argparse.Namespace, base_url: str, err: TextIO) -> Any:
         return None
     config = load_config(spec, args.service_file)
     verifier = None if args.insecure_no_auth else Verifier(load_jwks(args.jwks), args.issuer)
-    return Service(config, Engine(spec), verifier, FeedbackStore(args.feedback_db), base_url, args.pack_url)
+    store = FeedbackStore(args.feedback_db)
+    return Service(config, Engine(spec), verifier, store, base_url, args.pack_url, fhir_servers=tuple(args.fhir_server))
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
