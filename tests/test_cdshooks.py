@@ -552,3 +552,26 @@ def test_a_failing_fhir_server_is_502_never_a_card(tmp_path: Path, keys: Keys) -
     assert r.status_code == 502
     assert "cards" not in r.json()
     assert "the FHIR server answered 500" in r.json()["error"]
+
+
+def test_only_allowed_fhir_servers_and_fhir_ids_are_ever_queried() -> None:
+    from crs_model.cdshooks.fetch import allowed, query, valid_id
+
+    allow = ("http://127.0.0.1:8000/fhir",)
+    assert allowed("http://127.0.0.1:8000/fhir", allow)
+    assert allowed("http://127.0.0.1:8000/fhir/", allow)
+    assert allowed("http://127.0.0.1:8000/fhir/r4", allow)
+    for bad in (
+        "http://127.0.0.1:8000/fhir-evil",
+        "http://127.0.0.1:8000/fhir/../admin",
+        "http://127.0.0.1:8001/fhir",
+        "https://127.0.0.1:8000/fhir",
+        "http://127.0.0.1:8000/fhir?x=1",
+        "file:///etc/passwd",
+        "http://169.254.169.254/latest",
+    ):
+        assert not allowed(bad, allow), bad
+    assert not allowed("http://127.0.0.1:8000/fhir", ())  # no allow-list: never
+    assert valid_id("pt-1.a")
+    assert not any(valid_id(x) for x in ("..", ".", "a/b", "a?b", "", "x" * 65))
+    assert query("Observation?patient={{context.patientId}}", "a b") == "Observation?patient=a%20b"

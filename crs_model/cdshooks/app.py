@@ -143,7 +143,7 @@ def create_app(svc: Service) -> Starlette:
 
 async def _fetch_absent(svc: Service, call: request.HookCall) -> request.HookCall:
     """The call with its absent prefetch read from its (allowed) FHIR server: 412 when not allowed, 502 on failure."""
-    from crs_model.cdshooks.fetch import FetchError, allowed, fetch
+    from crs_model.cdshooks.fetch import FetchError, allowed, fetch, valid_id
 
     assert call.fhir_server is not None  # hook_call answers 412 for absent prefetch without one
     if not allowed(call.fhir_server, svc.fhir_servers):
@@ -152,6 +152,8 @@ async def _fetch_absent(svc: Service, call: request.HookCall) -> request.HookCal
             "required prefetch not sent, and this service may not query that fhirServer",
             missing_prefetch=list(call.absent),
         )
+    if not valid_id(call.patient_id):
+        raise request.BadRequest(400, "context.patientId: not a FHIR id to query with", field="context.patientId")
     templates = {k: svc.config.prefetch[k] for k in call.absent}
     try:
         got = await fetch(call.fhir_server, call.fhir_token, templates, call.patient_id)

@@ -12,6 +12,7 @@ Every call is bounded in time and size; a failure is a :class:`FetchError` (the 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -37,11 +38,24 @@ def _norm(url: str) -> str:
 
 
 def allowed(server: str, allow: Sequence[str]) -> bool:
-    """``server`` is one of the allowed FHIR base URLs, or below one (compared by scheme, host, port, path)."""
+    """``server`` is one of the allowed FHIR base URLs, or below one (compared by scheme, host, port, path).
+
+    A path with ``.`` or ``..`` segments is refused: it would leave the allowed base once resolved.
+    """
     parts = urlsplit(server)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         return False
+    if any(seg in (".", "..") for seg in parts.path.split("/")):
+        return False
     return any(_norm(server).startswith(_norm(a)) for a in allow)
+
+
+FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")  # FHIR R4 id datatype
+
+
+def valid_id(patient_id: str) -> bool:
+    """A FHIR id (and not a relative path segment): the only patient ids a query is built from."""
+    return bool(FHIR_ID.match(patient_id)) and patient_id not in (".", "..")
 
 
 def query(template: str, patient_id: str) -> str:
@@ -105,4 +119,4 @@ async def fetch(server: str, token: str | None, templates: Mapping[str, str], pa
     return out
 
 
-__all__ = ["MAX_BYTES", "MAX_PAGES", "TIMEOUT_S", "FetchError", "allowed", "fetch", "query"]
+__all__ = ["MAX_BYTES", "MAX_PAGES", "TIMEOUT_S", "FetchError", "allowed", "fetch", "query", "valid_id"]
