@@ -1,0 +1,207 @@
+"""The whole decision as ONE SQL query: one row per patient in, one decision per row out.
+
+The query is a chain of common table expressions, each adding one column to the row:
+
+1. ``crs_input``: the key columns and each input cast to its type (NULL = absent);
+2. one per definition, dependencies first (so no formula is pasted twice);
+3. one per decision node, from the outcomes back to the entry: the node's answer for the
+   row, given its targets' answers — an outcome id, ``?node`` (the engine stops there with
+   ``insufficient_data``) or ``!gap:node`` / ``!overlap:node`` (the engine raises
+   :class:`~crs_model.errors.SpecDefectError`);
+4. the final select: recommendation, outcome, the reported outputs, flags, ``decided``,
+   ``needs_engine`` and ``defect`` (docs/sql.md, "Output columns").
+
+Every node's answer is computed on every row (guards never raise in SQL: a zero divisor is
+NULL), but a node's answer is read only through the edge the engine would take to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlglot import exp
+
+from crs_model.model import INSUFFICIENT_DATA, HitPolicy, ReportMode, Spec
+from crs_model.sql.expr_sql import column, double, paren, to_sql
+from crs_model.types import Base
+
+_TYPES = {
+    Base.BOOL: exp.DataType.Type.BOOLEAN,
+    Base.INT: exp.DataType.Type.BIGINT,
+    Base.REAL: exp.DataType.Type.DOUBLE,
+    Base.ENUM: exp.DataType.Type.VARCHAR,
+}
+ROUTE = "crs__route"
+OUTCOME = "outcome"
+DEFECT = "defect"
+DECIDED = "decided"
+NEEDS_ENGINE = "needs_engine"
+FLAGS = "flags"
+
+
+def _node_column(nid: str) -> str:
+    return f"crs__node__{nid}"
+
+
+def _post_order(spec: Spec) -> list[str]:
+    """The decision nodes reachable from the entry, each after every node it leads to."""
+    out: list[str] = []
+    seen: set[str] = set()
+    stack: list[tuple[str, bool]] = [(spec.entry, False)]
+    while stack:
+        nid, expanded = stack.pop()
+        if expanded:
+            out.append(nid)
+            continue
+        if nid in seen or nid not in spec.nodes:
+            continue
+        seen.add(nid)
+        stack.append((nid, True))
+        stack.extend((e.target, False) for e in reversed(spec.nodes[nid].edges))
+    return out
+
+
+def _answer(spec: Spec, target: str) -> exp.Expr:
+    """What the row's decision is once it reaches ``target`` (an outcome's id or a node's column)."""
+    return column(_node_column(target)) if target in spec.nodes else exp.Literal.string(target)
+
+
+def _node(spec: Spec, nid: str) -> exp.Expr:
+    """A node's answer, with its hit policy exactly as the engine walks it."""
+    node = spec.nodes[nid]
+    guards = [(to_sql(e.guard.ast, spec.symbols), _answer(spec, e.target)) for e in node.edges]
+    stop = exp.Literal.string(f"?{nid}")
+    case = exp.case()
+    if node.hit_policy is HitPolicy.FIRST:
+        # edge by edge: the first true guard is taken; an unknown one before it stops the walk
+        for g, answer in guards:
+            case = case.when(g, answer).when(exp.Is(this=paren(g.copy()), expression=exp.Null()), stop)
+    else:
+        # unique: two true guards are an overlap even beside an unknown one (the engine raises
+        # on the second true guard); else any unknown guard stops the walk
+        trues = [exp.case().when(g.copy(), exp.Literal.number(1)).else_(exp.Literal.number(0)) for g, _ in guards]
+        count: exp.Expr = trues[0]
+        for t in trues[1:]:
+            count = exp.Add(this=count, expression=t)
+        case = case.when(
+            exp.GT(this=paren(count), expression=exp.Literal.number(1)), exp.Literal.string(f"!overlap:{nid}")
+        )
+        unknown = exp.or_(*(exp.Is(this=paren(g.copy()), expression=exp.Null()) for g, _ in guards))
+        case = case.when(unknown, stop)
+        for g, answer in guards:
+            case = case.when(g.copy(), answer)
+    return case.else_(exp.Literal.string(f"!gap:{nid}"))
+
+
+def _is_null(e: exp.Expr) -> exp.Expr:
+    return exp.Is(this=paren(e), expression=exp.Null())
+
+
+def _reported(spec: Spec, name: str) -> exp.Expr:
+    """An output's value as the decision reports it: rounded half away from zero to its places."""
+    places = spec.outputs[name].precision
+    if places is None:
+        return column(name)
+    # via DECIMAL: ROUND on a DOUBLE rounds its binary value (2.675 -> 2.67); the engine rounds the decimal
+    dec = exp.DataType.build("DECIMAL(38, 9)")
+    return double(exp.func("ROUND", exp.cast(column(name), dec), exp.Literal.number(places)))
+
+
+def _shown_in(spec: Spec, oid: str) -> list[str]:
+    listed = spec.outcomes[oid].outputs
+    return [n for n, ro in spec.outputs.items() if ro.report is ReportMode.ALWAYS or n in listed]
+
+
+def _flags(spec: Spec, oid: str) -> exp.Expr:
+    """The outcome's flags whose condition is true, in declared order (unknown ones are not shown)."""
+    items: list[exp.Expr] = []
+    for f in spec.outcomes[oid].flags:
+        ident = exp.Literal.string(f.id)
+        items.append(ident if f.when is None else exp.case().when(to_sql(f.when.ast, spec.symbols), ident))
+    array = exp.Array(expressions=items)
+    if not items:
+        return exp.cast(array, exp.DataType.build("ARRAY<VARCHAR>"))
+    var = exp.to_identifier("crs__f")
+    keep = exp.Lambda(this=exp.not_(exp.Is(this=exp.column(var), expression=exp.Null())), expressions=[var])
+    return exp.ArrayFilter(this=array, expression=keep)
+
+
+def _open(spec: Spec, oid: str) -> exp.Expr:
+    """Whether a flag's condition or a reported output is unknown on a definitive row (the exact engine refines it)."""
+    parts = [_is_null(to_sql(f.when.ast, spec.symbols)) for f in spec.outcomes[oid].flags if f.when is not None]
+    parts += [_is_null(column(n)) for n in _shown_in(spec, oid)]
+    return exp.or_(*parts) if parts else exp.false()
+
+
+def compile_query(spec: Spec, table: str = "patients", keys: Sequence[str] = ()) -> exp.Expr:
+    """The spec as one sqlglot query over ``table`` (one row per patient, one column per input, NULL =
+    absent); ``keys`` are columns passed through first (a patient id)."""
+    cols: list[exp.Expr] = [column(k) for k in keys]
+    cols += [exp.alias_(exp.cast(column(n), _TYPES[v.type.base]), n, quoted=True) for n, v in spec.variables.items()]
+    ctes: list[tuple[str, exp.Expr]] = [("crs_input", exp.select(*cols).from_(exp.to_table(table, quoted=True)))]
+
+    def add(name: str, value: exp.Expr) -> None:
+        prev = ctes[-1][0]
+        ctes.append((f"crs_{len(ctes)}", exp.select(exp.Star(), exp.alias_(value, name, quoted=True)).from_(prev)))
+
+    idx = spec.index
+    for name in idx.definition_order:
+        add(name, to_sql(idx.definitions[name].ast, spec.symbols))
+    for nid in _post_order(spec):
+        add(_node_column(nid), _node(spec, nid))
+
+    route = column(_node_column(spec.entry)) if spec.entry in spec.nodes else exp.Literal.string(spec.entry)
+    outcome = exp.case()
+    for oid, o in spec.outcomes.items():
+        needs = exp.and_(*(exp.not_(_is_null(column(n))) for n in o.outputs)) if o.outputs else exp.true()
+        # an outcome whose required outputs are unknown stops with insufficient_data
+        outcome = outcome.when(
+            exp.and_(exp.EQ(this=route.copy(), expression=exp.Literal.string(oid)), needs), exp.Literal.string(oid)
+        )
+    add(OUTCOME, outcome)
+    defect = exp.case().when(
+        exp.Like(this=route.copy(), expression=exp.Literal.string("!%")),
+        exp.func("SUBSTRING", route.copy(), exp.Literal.number(2)),
+    )
+    add(DEFECT, defect)
+
+    out_col, defect_col = column(OUTCOME), column(DEFECT)
+    recommendation = exp.case()
+    for oid, o in spec.outcomes.items():
+        recommendation = recommendation.when(
+            exp.EQ(this=out_col.copy(), expression=exp.Literal.string(oid)), exp.Literal.string(o.recommendation)
+        )
+    recommendation = recommendation.when(_is_null(defect_col.copy()), exp.Literal.string(INSUFFICIENT_DATA))
+    select: list[exp.Expr] = [column(k) for k in keys]
+    select += [exp.alias_(recommendation, "recommendation", quoted=True), out_col.copy()]
+    for name, ro in spec.outputs.items():
+        value: exp.Expr
+        if ro.report is ReportMode.ALWAYS:  # also on insufficient_data
+            value = exp.case().when(_is_null(defect_col.copy()), _reported(spec, name))
+        else:
+            shows = [exp.Literal.string(oid) for oid, o in spec.outcomes.items() if name in o.outputs]
+            value = (
+                exp.case().when(exp.In(this=out_col.copy(), expressions=shows), _reported(spec, name))
+                if shows
+                else exp.Null()
+            )
+        select.append(exp.alias_(value, name, quoted=True))
+    flags = exp.case()
+    open_ = exp.case().when(_is_null(out_col.copy()), exp.true())
+    for oid in spec.outcomes:
+        is_o = exp.EQ(this=out_col.copy(), expression=exp.Literal.string(oid))
+        flags = flags.when(is_o, _flags(spec, oid))
+        open_ = open_.when(is_o.copy(), _open(spec, oid))
+    none = exp.cast(exp.Array(expressions=[]), exp.DataType.build("ARRAY<VARCHAR>"))
+    flags = flags.when(_is_null(defect_col.copy()), none)
+    decided = exp.case().when(_is_null(defect_col.copy()), exp.not_(_is_null(out_col.copy())))
+    select += [
+        exp.alias_(flags, FLAGS, quoted=True),
+        exp.alias_(decided, DECIDED, quoted=True),
+        exp.alias_(open_, NEEDS_ENGINE, quoted=True),
+        defect_col.copy(),
+    ]
+    query = exp.select(*select).from_(ctes[-1][0])
+    for name, body in ctes:
+        query = query.with_(name, as_=body)
+    return query
