@@ -95,6 +95,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crs_model.fhir.*",
             "crs_model.cdshooks",  # the CDS Hooks service (web stack: the service extra)
             "crs_model.cdshooks.*",
+            "crs_model.sql",  # the SQL backend (sqlglot: the cohort extra)
+            "crs_model.sql.*",
         ),
     ),
     ("cli", ("crs_model.commands", "crs_model.commands.*", "crs_model.cli")),
@@ -118,6 +120,7 @@ BACKENDS: dict[str, tuple[str, ...]] = {
     "diff": ("crs_model.diff", "crs_model.diff.*"),
     "fhir": ("crs_model.fhir", "crs_model.fhir.*"),
     "cdshooks": ("crs_model.cdshooks", "crs_model.cdshooks.*"),
+    "sql": ("crs_model.sql", "crs_model.sql.*"),
 }
 
 # Declared backend -> backend dependencies, with the reason.
