@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,browser,service]'
+	$(BIN)/pip install --quiet -e '.[dev,browser,service,cohort]'
 	touch $(STAMP)
 
 # Graphviz's `dot` turns DOT into SVG/PNG/PDF; installed from Debian when missing.

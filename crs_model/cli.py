@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "crs_model.commands.robustness",
     "crs_model.commands.fhir",
     "crs_model.commands.serve",
+    "crs_model.commands.cohort",
 )
 
 
