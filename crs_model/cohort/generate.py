@@ -3,7 +3,7 @@
 How a row is made:
 
 1. A *pool* of valid patients is decoded from seeded random bytes by the property-test
-   generator (:func:`crs_model.testing._strategies.patient_decoder`): every input drawn from its
+   generator (:func:`crs_model.testing.patient_decoder`): every input drawn from its
    declared domain, biased to the spec's own thresholds, steered toward a drawn decision path
    (so every branch is reached and the inputs a path needs are correlated as the guards demand)
    and repaired into consistency with every declared constraint.
@@ -75,7 +75,7 @@ def generate(
             raise ValueError(f"{label}={share!r} is outside 0..1")
     if n < 0:
         raise ValueError(f"n={n} is negative (expected a row count)")
-    from crs_model.testing._strategies import patient_decoder  # Hypothesis loads here, on this path only
+    from crs_model.testing import patient_decoder  # Hypothesis loads here, on this path only
 
     rng = random.Random(seed)  # noqa: S311 - a reproducible cohort, not a secret
     size, decode = patient_decoder(spec, absent_probability=0.0)
