@@ -21,7 +21,6 @@ from crs_model.engine import Engine
 from crs_model.errors import CrsModelError, PatientError
 from crs_model.model import Spec
 
-ENGINES = ("python", "duckdb", "spark")
 RESULT_SUFFIXES = (".parquet", ".jsonl")
 
 
