@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "crs_model.commands.fhir",
     "crs_model.commands.serve",
     "crs_model.commands.sql",
+    "crs_model.commands.cohort",
 )
 
 

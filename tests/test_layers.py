@@ -97,6 +97,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crs_model.cdshooks.*",
             "crs_model.sql",  # the SQL backend (sqlglot: the cohort extra)
             "crs_model.sql.*",
+            "crs_model.cohort",  # cohort tables: readers, writers, runner, generator (the cohort extra)
+            "crs_model.cohort.*",
         ),
     ),
     ("cli", ("crs_model.commands", "crs_model.commands.*", "crs_model.cli")),
@@ -121,6 +123,7 @@ BACKENDS: dict[str, tuple[str, ...]] = {
     "fhir": ("crs_model.fhir", "crs_model.fhir.*"),
     "cdshooks": ("crs_model.cdshooks", "crs_model.cdshooks.*"),
     "sql": ("crs_model.sql", "crs_model.sql.*"),
+    "cohort": ("crs_model.cohort", "crs_model.cohort.*"),
 }
 
 # Declared backend -> backend dependencies, with the reason.
@@ -132,6 +135,7 @@ BACKEND_USES: dict[tuple[str, str], str] = {
     ("diff", "verify"): "the diff proves equivalence on the verifier's Z3 encoding and its SARIF conventions",
     ("report", "diff"): "the governance pack shows the changes since the last signed-off version",
     ("cdshooks", "fhir"): "the service maps the prefetch FHIR resources to the patient input",
+    ("cohort", "testing"): "the synthetic cohort is decoded by the property-test generator (steered, consistent)",
     ("testing", "verify"): "differential testing against the Z3 oracle; mutation scoring runs the verifier",
 }
 

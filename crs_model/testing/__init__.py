@@ -14,6 +14,6 @@ Importing this package imports Hypothesis; ``import crs_model`` never does.
 from __future__ import annotations
 
 from crs_model.testing._boundaries import harvest as boundary_values
-from crs_model.testing._strategies import patients, trajectories
+from crs_model.testing._strategies import patient_decoder, patients, trajectories
 
-__all__ = ["boundary_values", "patients", "trajectories"]
+__all__ = ["boundary_values", "patient_decoder", "patients", "trajectories"]

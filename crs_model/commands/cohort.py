@@ -1,0 +1,132 @@
+"""``crs-model cohort`` (decide every row of a cohort table) and ``crs-model cohort-gen`` (a synthetic one).
+
+Exit codes: 0 ok, 2 bad input or usage (a missing file, a column that is not an input, an
+engine not yet available). Invalid rows are not a failure: each gets its ``error``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, TextIO
+
+from crs_model.commands.common import add_spec_argument, load_or_report
+from crs_model.errors import InputFileError, OutputFileError
+
+ENGINES = ("python", "duckdb", "spark")  # duckdb and spark: the SQL backend, not yet wired in
+_MISSING_EXTRA = "the cohort commands need the 'cohort' extra: pip install 'crs_model[cohort]'"
+
+
+def register(sub: Any) -> None:
+    """Add the ``cohort`` and ``cohort-gen`` subcommands to the CLI's subparsers."""
+    p = sub.add_parser(
+        "cohort",
+        help="decide every row of a cohort table (Parquet, CSV or JSONL) into a result table",
+        description="Read INPUT (a Parquet, CSV or JSONL file, a folder or a glob of them; one row per patient "
+        "snapshot, one column per input, NULL = absent), decide each row and write RESULT (.parquet or .jsonl) "
+        "with one row per input row: row, recommendation, outcome, each reported output, flags, missing, error. "
+        "A column that is not an input is an error (exit 2). Prints counts by recommendation and rows/s.",
+    )
+    p.add_argument("input", metavar="INPUT", help="cohort file, folder or glob")
+    p.add_argument("--out", required=True, metavar="RESULT", help="result table (.parquet or .jsonl)")
+    p.add_argument("--engine", choices=ENGINES, default="python", help="decision backend (default: python)")
+    p.add_argument("--batch-rows", type=int, default=8192, metavar="N", help="rows per batch (memory bound)")
+    add_spec_argument(p)
+    p.set_defaults(handler=cmd_cohort)
+
+    g = sub.add_parser(
+        "cohort-gen",
+        help="write a seeded synthetic cohort derived from the spec",
+        description="Write N synthetic patient snapshots (one column per input of the spec) derived from the spec's "
+        "domains, thresholds, paths and constraints, with a share of absent values and a small share of invalid "
+        "rows. The same --seed gives the same rows. Formats: .parquet, .csv, .jsonl.",
+    )
+    g.add_argument("n", type=int, metavar="N", help="number of rows")
+    g.add_argument("--out", required=True, metavar="FILE", help="output table (.parquet, .csv or .jsonl)")
+    g.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    g.add_argument("--absent-share", type=float, default=None, metavar="P", help="share of absent values (0..1)")
+    g.add_argument("--invalid-share", type=float, default=None, metavar="P", help="share of invalid rows (0..1)")
+    add_spec_argument(g)
+    g.set_defaults(handler=cmd_cohort_gen)
+
+
+def _extra_available(err: TextIO) -> bool:
+    try:
+        import duckdb  # noqa: F401
+        import pyarrow  # noqa: F401
+    except ImportError:
+        err.write(f"crs-model: error: {_MISSING_EXTRA}\n")
+        return False
+    return True
+
+
+def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Decide every row of INPUT into RESULT and print the summary."""
+    if args.engine != "python":
+        err.write(f"crs-model: error: cohort --engine {args.engine}: not yet available (use --engine python)\n")
+        return 2
+    if args.batch_rows < 1:
+        err.write(f"crs-model: error: --batch-rows={args.batch_rows} is not a positive row count\n")
+        return 2
+    from pathlib import Path
+
+    from crs_model.cohort.runner import RESULT_SUFFIXES
+
+    if Path(args.out).suffix.lower() not in RESULT_SUFFIXES:
+        err.write(f"crs-model: error: --out {args.out}: the result must be {' or '.join(RESULT_SUFFIXES)}\n")
+        return 2
+    if not _extra_available(err):
+        return 2
+    spec = load_or_report(args.spec, err)
+    if spec is None:
+        return 2
+    from crs_model.cohort.columns import clashes
+    from crs_model.cohort.readers import read_batches, resolve
+    from crs_model.cohort.runner import run_cohort
+
+    clash = clashes(spec)
+    if clash:
+        err.write(f"crs-model: error: output {', '.join(clash)} has the name of a fixed result column\n")
+        return 2
+    try:
+        _, files = resolve(args.input)
+        if any(f.resolve() == Path(args.out).resolve() for f in files):
+            err.write(f"crs-model: error: --out {args.out} is also an input file\n")
+            return 2
+        summary = run_cohort(spec, read_batches(spec, args.input, args.batch_rows), args.out)
+    except (InputFileError, OutputFileError) as exc:
+        err.write(f"crs-model: error: {exc}\n")
+        return 2
+    out.write(summary.to_text())
+    return 0
+
+
+def cmd_cohort_gen(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Write the synthetic cohort and say how many rows it holds."""
+    from crs_model.cohort import generate as gen
+
+    absent = gen.DEFAULT_ABSENT_SHARE if args.absent_share is None else args.absent_share
+    invalid = gen.DEFAULT_INVALID_SHARE if args.invalid_share is None else args.invalid_share
+    for flag, value in (("--absent-share", absent), ("--invalid-share", invalid)):
+        if not 0.0 <= value <= 1.0:
+            err.write(f"crs-model: error: {flag}={value} is outside 0..1\n")
+            return 2
+    if args.n < 0:
+        err.write(f"crs-model: error: N={args.n} is negative (expected a row count)\n")
+        return 2
+    if not _extra_available(err):
+        return 2
+    spec = load_or_report(args.spec, err)
+    if spec is None:
+        return 2
+    from crs_model.cohort.columns import input_columns
+    from crs_model.cohort.writers import TableWriter
+
+    try:
+        with TableWriter(args.out, input_columns(spec)) as writer:
+            for batch in gen.generate(spec, args.n, seed=args.seed, absent_share=absent, invalid_share=invalid):
+                writer.write(batch)
+    except OutputFileError as exc:
+        err.write(f"crs-model: error: {exc}\n")
+        return 2
+    out.write(f"{args.out}: {writer.rows} rows (seed {args.seed})\n")
+    return 0
