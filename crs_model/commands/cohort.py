@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from crs_model.commands.common import add_spec_argument, load_or_report
 from crs_model.errors import InputFileError, OutputFileError
+from crs_model.model import Spec
 
 ENGINES = ("python", "duckdb", "spark")  # duckdb and spark: the SQL backend, not yet wired in
 _MISSING_EXTRA = "the cohort commands need the 'cohort' extra: pip install 'crs_model[cohort]'"
@@ -59,6 +60,13 @@ def _extra_available(err: TextIO) -> bool:
     return True
 
 
+def _cohort_spec(args: argparse.Namespace, err: TextIO) -> Spec | None:
+    """The spec to decide with, once the cohort extra is known to be installed (else None, reported)."""
+    if not _extra_available(err):
+        return None
+    return load_or_report(args.spec, err)
+
+
 def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Decide every row of INPUT into RESULT and print the summary."""
     if args.engine != "python":
@@ -74,9 +82,7 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if Path(args.out).suffix.lower() not in RESULT_SUFFIXES:
         err.write(f"crs-model: error: --out {args.out}: the result must be {' or '.join(RESULT_SUFFIXES)}\n")
         return 2
-    if not _extra_available(err):
-        return 2
-    spec = load_or_report(args.spec, err)
+    spec = _cohort_spec(args, err)
     if spec is None:
         return 2
     from crs_model.cohort.columns import clashes
@@ -113,9 +119,7 @@ def cmd_cohort_gen(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.n < 0:
         err.write(f"crs-model: error: N={args.n} is negative (expected a row count)\n")
         return 2
-    if not _extra_available(err):
-        return 2
-    spec = load_or_report(args.spec, err)
+    spec = _cohort_spec(args, err)
     if spec is None:
         return 2
     from crs_model.cohort.columns import input_columns

@@ -82,6 +82,18 @@ class BadJson(ValueError):
         return f"{where}{at}: invalid JSON: {self.message}"
 
 
+def loads_json(text: str, **options: Any) -> Any:
+    """``json.loads(text, **options)`` with every failure as :class:`BadJson` (line and column when known)."""
+    try:
+        return json.loads(text, **options)
+    except json.JSONDecodeError as exc:
+        raise BadJson(exc.msg, exc.lineno, exc.colno) from None
+    except RecursionError:
+        raise BadJson("nested too deeply") from None
+    except ValueError as exc:
+        raise BadJson(str(exc)) from None
+
+
 def loads_patient(text: str) -> Any:
     """Parse one patient's JSON text; :class:`BadJson` when it is not JSON.
 
@@ -90,20 +102,13 @@ def loads_patient(text: str) -> Any:
     too deep for the parser is an error, never a crash.
     """
     try:
-        try:
-            return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=float)
-        except ValueError as exc:
-            if isinstance(exc, json.JSONDecodeError) or _DIGIT_LIMIT not in str(exc):
-                raise
-            # an integer longer than Python's int-from-text limit: read it exactly (on this rare
-            # path only), so that the validator names its field like any other bad value
-            return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=float, parse_int=_long_int)
-    except json.JSONDecodeError as exc:
-        raise BadJson(exc.msg, exc.lineno, exc.colno) from None
-    except RecursionError:
-        raise BadJson("nested too deeply") from None
-    except ValueError as exc:
-        raise BadJson(str(exc)) from None
+        return loads_json(text, object_pairs_hook=_no_duplicates, parse_constant=float)
+    except BadJson as exc:
+        if exc.line is not None or _DIGIT_LIMIT not in str(exc):
+            raise
+        # an integer longer than Python's int-from-text limit: read it exactly (on this rare
+        # path only), so that the validator names its field like any other bad value
+        return loads_json(text, object_pairs_hook=_no_duplicates, parse_constant=float, parse_int=_long_int)
 
 
 _DIGIT_LIMIT = "Exceeds the limit"  # CPython's message for int(text) over sys.get_int_max_str_digits()

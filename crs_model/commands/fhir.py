@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from crs_model.commands.common import BadJson, add_spec_argument, decode_utf8, load_or_report
+from crs_model.commands.common import BadJson, add_spec_argument, decode_utf8, load_or_report, loads_json
 from crs_model.errors import FhirError, InputFileError, PatientError, SpecDefectError, SpecError
 
 MAX_BUNDLE_BYTES = 32 * 1024 * 1024
@@ -52,15 +52,7 @@ def _at(text: str | None) -> datetime:
 def _read(path: str) -> Any:
     from crs_model.fileio import read_regular
 
-    text = decode_utf8(read_regular(path, MAX_BUNDLE_BYTES))
-    try:
-        return json.loads(text, parse_constant=_no_constant)
-    except json.JSONDecodeError as exc:
-        raise BadJson(exc.msg, exc.lineno, exc.colno) from None
-    except RecursionError:
-        raise BadJson("nested too deeply") from None
-    except ValueError as exc:
-        raise BadJson(str(exc)) from None
+    return loads_json(decode_utf8(read_regular(path, MAX_BUNDLE_BYTES)), parse_constant=_no_constant)
 
 
 def _no_constant(name: str) -> Any:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from crs_model.diff.result import DECISION, KINDS, DiffResult, Region
-from crs_model.verify.report import SARIF_SCHEMA, sarif_location
+from crs_model.verify.report import sarif_location, sarif_log
 
 _KIND_WORDS = {
     DECISION: "decided differently",
@@ -175,24 +175,8 @@ def to_sarif(r: DiffResult, *, tool_version: str) -> dict[str, Any]:
                 "locations": [sarif_location(None, "diff")],
             }
         )
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "crs-model diff",
-                        "version": tool_version,
-                        "informationUri": "https://github.com/Z3Prover/z3",
-                        "rules": rules,
-                    }
-                },
-                "artifacts": [{"location": {"uri": s.path}, "hashes": {"sha-256": s.sha256}} for s in (r.old, r.new)],
-                "results": results,
-            }
-        ],
-    }
+    artifacts = [{"location": {"uri": s.path}, "hashes": {"sha-256": s.sha256}} for s in (r.old, r.new)]
+    return sarif_log("crs-model diff", tool_version, rules, artifacts, results)
 
 
 __all__ = ["decision_text", "to_markdown", "to_sarif", "to_text"]

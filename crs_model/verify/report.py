@@ -237,6 +237,28 @@ class Report:
 # ---------------------------------------------------------------------- SARIF
 _SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+Z3_URI = "https://github.com/Z3Prover/z3"
+
+
+def sarif_log(
+    tool: str,
+    version: str,
+    rules: list[dict[str, Any]],
+    artifacts: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+    *,
+    information_uri: str | None = Z3_URI,
+) -> dict[str, Any]:
+    """One SARIF 2.1.0 log with one run of ``tool`` (every crs-model command writes this shape)."""
+    driver: dict[str, Any] = {"name": tool, "version": version}
+    if information_uri is not None:
+        driver["informationUri"] = information_uri
+    driver["rules"] = rules
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": driver}, "artifacts": artifacts, "results": results}],
+    }
 
 
 def sarif_location(location: Location | None, element: str) -> dict[str, Any]:
@@ -282,24 +304,7 @@ def to_sarif(reports: list[Report], *, tool_version: str) -> dict[str, Any]:
             if f.course is not None:
                 res.setdefault("properties", {})["course"] = f.course
             results.append(res)
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "crs-model verify",
-                        "version": tool_version,
-                        "informationUri": "https://github.com/Z3Prover/z3",
-                        "rules": rules,
-                    }
-                },
-                "artifacts": artifacts,
-                "results": results,
-            }
-        ],
-    }
+    return sarif_log("crs-model verify", tool_version, rules, artifacts, results)
 
 
 # ---------------------------------------------------------------------- JUnit

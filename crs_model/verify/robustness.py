@@ -382,7 +382,7 @@ def to_text(r: Robustness) -> str:
 def to_sarif(r: Robustness, *, tool_version: str) -> dict[str, Any]:
     """A SARIF 2.1.0 log: a warning per region, located at the moved input's ``measurement_error``
     (for all inputs together: at the first input with a cut point crossed)."""
-    from crs_model.verify.report import SARIF_SCHEMA
+    from crs_model.verify.report import sarif_log
 
     spec = r.spec
     results: list[dict[str, Any]] = []
@@ -413,14 +413,5 @@ def to_sarif(r: Robustness, *, tool_version: str) -> dict[str, Any]:
         "name": "robustness",
         "shortDescription": {"text": "the recommendation flips within a measured input's declared error"},
     }
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {"driver": {"name": "crs-model robustness", "version": tool_version, "rules": [rule]}},
-                "artifacts": [{"location": {"uri": str(spec.path)}, "hashes": {"sha-256": spec.sha256}}],
-                "results": results,
-            }
-        ],
-    }
+    artifacts = [{"location": {"uri": str(spec.path)}, "hashes": {"sha-256": spec.sha256}}]
+    return sarif_log("crs-model robustness", tool_version, [rule], artifacts, results, information_uri=None)
