@@ -35,7 +35,7 @@ def test_prints_each_dialect_deterministically(dialect: str) -> None:
     assert isinstance(tree, sqlglot.exp.Select)
     names = [s.alias_or_name for s in tree.selects]
     assert names[:3] == ["row_id", "recommendation", "outcome"]
-    assert names[-4:] == ["flags", "decided", "needs_engine", "defect"]
+    assert names[-6:] == ["flags", "missing", "error", "decided", "needs_engine", "defect"]
 
 
 def test_printed_duckdb_query_runs() -> None:

@@ -46,6 +46,14 @@ def _compare(spec: Spec, patients: list[dict[str, Any]]) -> tuple[int, int]:
         want = _expected(three, patient)
         got = {k: row[k] for k in want}
         assert got == want, f"row {i}: {patient}\n sql:    {got}\n engine: {want}"
+        assert row["error"] is None, f"row {i}: a valid patient rejected: {row['error']}"
+        if want.get("outcome") is None and want.get("defect") is None:
+            # SQL lists every absent input the open guards read: the engine's smallest set is among them
+            absent = {n for n in spec.variables if patient.get(n) is None}
+            blamed = set(three.evaluate(patient).missing)
+            assert blamed <= set(row["missing"]) <= absent, f"row {i}: missing {row['missing']} vs {sorted(blamed)}"
+        else:
+            assert row["missing"] == [] or want.get("defect") is not None, f"row {i}: decided, yet missing"
         if row["needs_engine"]:
             routed += 1
             continue

@@ -17,11 +17,13 @@ NULL), but a node's answer is read only through the edge the engine would take t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlglot import exp
 
+from crs_model.expr import names
 from crs_model.model import INSUFFICIENT_DATA, HitPolicy, ReportMode, Spec
+from crs_model.sql.checks import error_column
 from crs_model.sql.expr_sql import column, double, paren, to_sql
 from crs_model.types import Base
 
@@ -37,6 +39,9 @@ DEFECT = "defect"
 DECIDED = "decided"
 NEEDS_ENGINE = "needs_engine"
 FLAGS = "flags"
+MISSING = "missing"
+ERROR = "error"
+KEY = "crs__key"
 
 
 def _node_column(nid: str) -> str:
@@ -66,16 +71,19 @@ def _answer(spec: Spec, target: str) -> exp.Expr:
     return column(_node_column(target)) if target in spec.nodes else exp.Literal.string(target)
 
 
+def _guard_column(nid: str, k: int) -> str:
+    return f"crs__g__{nid}__{k}"
+
+
 def _node(spec: Spec, nid: str) -> exp.Expr:
-    """A node's answer, with its hit policy exactly as the engine walks it."""
+    """A node's answer, with its hit policy exactly as the engine walks it (guards are columns)."""
     node = spec.nodes[nid]
-    guards = [(to_sql(e.guard.ast, spec.symbols), _answer(spec, e.target)) for e in node.edges]
-    stop = exp.Literal.string(f"?{nid}")
+    guards = [(column(_guard_column(nid, k)), _answer(spec, e.target)) for k, e in enumerate(node.edges)]
     case = exp.case()
     if node.hit_policy is HitPolicy.FIRST:
-        # edge by edge: the first true guard is taken; an unknown one before it stops the walk
-        for g, answer in guards:
-            case = case.when(g, answer).when(exp.Is(this=paren(g.copy()), expression=exp.Null()), stop)
+        # edge by edge: the first true guard is taken; an unknown one before it stops the walk there
+        for k, (g, answer) in enumerate(guards):
+            case = case.when(g, answer).when(_is_null(g.copy()), exp.Literal.string(f"?{nid}:{k}"))
     else:
         # unique: two true guards are an overlap even beside an unknown one (the engine raises
         # on the second true guard); else any unknown guard stops the walk
@@ -86,11 +94,68 @@ def _node(spec: Spec, nid: str) -> exp.Expr:
         case = case.when(
             exp.GT(this=paren(count), expression=exp.Literal.number(1)), exp.Literal.string(f"!overlap:{nid}")
         )
-        unknown = exp.or_(*(exp.Is(this=paren(g.copy()), expression=exp.Null()) for g, _ in guards))
-        case = case.when(unknown, stop)
+        unknown = exp.or_(*(_is_null(g.copy()) for g, _ in guards))
+        case = case.when(unknown, exp.Literal.string(f"?{nid}"))
         for g, answer in guards:
             case = case.when(g.copy(), answer)
     return case.else_(exp.Literal.string(f"!gap:{nid}"))
+
+
+def _reads(spec: Spec, names_: Iterable[str]) -> list[str]:
+    """The inputs the named symbols read (through definitions), in declaration order."""
+    defs = spec.index.definitions
+    found: set[str] = set()
+    for n in names_:
+        if n in spec.variables:
+            found.add(n)
+        elif n in defs:
+            found.update(defs[n].inputs)
+    return [n for n in spec.variables if n in found]
+
+
+def _names_list(items: list[tuple[str, exp.Expr]]) -> exp.Expr:
+    """An array of the names whose condition holds, in the given order (a list of VARCHAR)."""
+    if not items:
+        return exp.cast(exp.Array(expressions=[]), exp.DataType.build("ARRAY<VARCHAR>"))
+    array = exp.Array(expressions=[exp.case().when(cond, exp.Literal.string(n)) for n, cond in items])
+    var = exp.to_identifier("crs__m")
+    keep = exp.Lambda(this=exp.not_(exp.Is(this=exp.column(var), expression=exp.Null())), expressions=[var])
+    return exp.ArrayFilter(this=array, expression=keep)
+
+
+def _missing(spec: Spec, route: exp.Expr) -> exp.Expr:
+    """The absent inputs the open guards (or unknown required outputs) read where the walk stopped.
+
+    A superset of the engine's three-valued ``missing`` (which keeps only a smallest set that
+    explains the stop); such rows are ``needs_engine`` rows, decided exactly by the engine.
+    """
+    case = exp.case()
+    for nid in _post_order(spec):
+        node = spec.nodes[nid]
+        reads = [_reads(spec, names(e.guard.ast)) for e in node.edges]
+        if node.hit_policy is HitPolicy.FIRST:
+            for k, inputs in enumerate(reads):
+                items = [(n, _is_null(column(n))) for n in inputs]
+                stop = exp.EQ(this=route.copy(), expression=exp.Literal.string(f"?{nid}:{k}"))
+                case = case.when(stop, _names_list(items))
+        else:
+            items = []
+            for n in spec.variables:
+                open_ = [_is_null(column(_guard_column(nid, k))) for k, r in enumerate(reads) if n in r]
+                if open_:
+                    items.append((n, exp.and_(_is_null(column(n)), exp.or_(*open_))))
+            stop = exp.EQ(this=route.copy(), expression=exp.Literal.string(f"?{nid}"))
+            case = case.when(stop, _names_list(items))
+    for oid, o in spec.outcomes.items():
+        if not o.outputs:
+            continue
+        items = []
+        for n in spec.variables:
+            open_ = [_is_null(column(out)) for out in o.outputs if n in _reads(spec, [out])]
+            if open_:
+                items.append((n, exp.and_(_is_null(column(n)), exp.or_(*open_))))
+        case = case.when(exp.EQ(this=route.copy(), expression=exp.Literal.string(oid)), _names_list(items))
+    return case
 
 
 def _is_null(e: exp.Expr) -> exp.Expr:
@@ -133,22 +198,42 @@ def _open(spec: Spec, oid: str) -> exp.Expr:
     return exp.or_(*parts) if parts else exp.false()
 
 
-def compile_query(spec: Spec, table: str = "patients", keys: Sequence[str] = ()) -> exp.Expr:
+def compile_query(
+    spec: Spec,
+    table: str = "patients",
+    keys: Sequence[str] = (),
+    *,
+    order: Sequence[str] | None = None,
+    routing: bool = False,
+) -> exp.Expr:
     """The spec as one sqlglot query over ``table`` (one row per patient, one column per input, NULL =
-    absent); ``keys`` are columns passed through first (a patient id)."""
+    absent); ``keys`` are columns passed through first (a patient id). ``order``: the inputs in the
+    table's column order (the order ``error`` checks them in). ``routing`` adds the columns the
+    cohort runner routes ``needs_engine`` rows by: ``crs__key`` (:mod:`crs_model.sql.cells`) and each
+    reported output's value as ``crs__value__<name>`` whatever the outcome."""
     cols: list[exp.Expr] = [column(k) for k in keys]
     cols += [exp.alias_(exp.cast(column(n), _TYPES[v.type.base]), n, quoted=True) for n, v in spec.variables.items()]
     ctes: list[tuple[str, exp.Expr]] = [("crs_input", exp.select(*cols).from_(exp.to_table(table, quoted=True)))]
 
-    def add(name: str, value: exp.Expr) -> None:
+    def add(*named: tuple[str, exp.Expr]) -> None:
         prev = ctes[-1][0]
-        ctes.append((f"crs_{len(ctes)}", exp.select(exp.Star(), exp.alias_(value, name, quoted=True)).from_(prev)))
+        values = [exp.alias_(value, name, quoted=True) for name, value in named]
+        ctes.append((f"crs_{len(ctes)}", exp.select(exp.Star(), *values).from_(prev)))
 
+    add((ERROR, error_column(spec, order)))
     idx = spec.index
     for name in idx.definition_order:
-        add(name, to_sql(idx.definitions[name].ast, spec.symbols))
-    for nid in _post_order(spec):
-        add(_node_column(nid), _node(spec, nid))
+        add((name, to_sql(idx.definitions[name].ast, spec.symbols)))
+    reachable = _post_order(spec)
+    guards = [
+        (_guard_column(nid, k), to_sql(e.guard.ast, spec.symbols))
+        for nid in reachable
+        for k, e in enumerate(spec.nodes[nid].edges)
+    ]
+    if guards:
+        add(*guards)  # every guard once, as a column; the nodes read them
+    for nid in reachable:
+        add((_node_column(nid), _node(spec, nid)))
 
     route = column(_node_column(spec.entry)) if spec.entry in spec.nodes else exp.Literal.string(spec.entry)
     outcome = exp.case()
@@ -158,26 +243,29 @@ def compile_query(spec: Spec, table: str = "patients", keys: Sequence[str] = ())
         outcome = outcome.when(
             exp.and_(exp.EQ(this=route.copy(), expression=exp.Literal.string(oid)), needs), exp.Literal.string(oid)
         )
-    add(OUTCOME, outcome)
+    valid = _is_null(column(ERROR))
+    add((OUTCOME, exp.case().when(valid, outcome)))
     defect = exp.case().when(
-        exp.Like(this=route.copy(), expression=exp.Literal.string("!%")),
+        exp.and_(valid.copy(), exp.Like(this=route.copy(), expression=exp.Literal.string("!%"))),
         exp.func("SUBSTRING", route.copy(), exp.Literal.number(2)),
     )
-    add(DEFECT, defect)
+    add((DEFECT, defect))
 
     out_col, defect_col = column(OUTCOME), column(DEFECT)
+    # answered: a valid row without a defect (an outcome, or insufficient_data)
+    answered = exp.and_(valid.copy(), _is_null(defect_col.copy()))
     recommendation = exp.case()
     for oid, o in spec.outcomes.items():
         recommendation = recommendation.when(
             exp.EQ(this=out_col.copy(), expression=exp.Literal.string(oid)), exp.Literal.string(o.recommendation)
         )
-    recommendation = recommendation.when(_is_null(defect_col.copy()), exp.Literal.string(INSUFFICIENT_DATA))
+    recommendation = recommendation.when(answered.copy(), exp.Literal.string(INSUFFICIENT_DATA))
     select: list[exp.Expr] = [column(k) for k in keys]
     select += [exp.alias_(recommendation, "recommendation", quoted=True), out_col.copy()]
     for name, ro in spec.outputs.items():
         value: exp.Expr
         if ro.report is ReportMode.ALWAYS:  # also on insufficient_data
-            value = exp.case().when(_is_null(defect_col.copy()), _reported(spec, name))
+            value = exp.case().when(answered.copy(), _reported(spec, name))
         else:
             shows = [exp.Literal.string(oid) for oid, o in spec.outcomes.items() if name in o.outputs]
             value = (
@@ -187,21 +275,36 @@ def compile_query(spec: Spec, table: str = "patients", keys: Sequence[str] = ())
             )
         select.append(exp.alias_(value, name, quoted=True))
     flags = exp.case()
-    open_ = exp.case().when(_is_null(out_col.copy()), exp.true())
+    open_ = exp.case().when(exp.not_(valid.copy()), exp.false()).when(_is_null(out_col.copy()), exp.true())
     for oid in spec.outcomes:
         is_o = exp.EQ(this=out_col.copy(), expression=exp.Literal.string(oid))
         flags = flags.when(is_o, _flags(spec, oid))
         open_ = open_.when(is_o.copy(), _open(spec, oid))
     none = exp.cast(exp.Array(expressions=[]), exp.DataType.build("ARRAY<VARCHAR>"))
-    flags = flags.when(_is_null(defect_col.copy()), none)
-    decided = exp.case().when(_is_null(defect_col.copy()), exp.not_(_is_null(out_col.copy())))
+    flags = flags.when(answered.copy(), none)
+    missing = (
+        exp.case().when(exp.not_(_is_null(out_col.copy())), none.copy()).when(answered.copy(), _missing(spec, route))
+    )
+    decided = exp.case().when(answered.copy(), exp.not_(_is_null(out_col.copy())))
     select += [
         exp.alias_(flags, FLAGS, quoted=True),
+        exp.alias_(missing, MISSING, quoted=True),
+        column(ERROR),
         exp.alias_(decided, DECIDED, quoted=True),
         exp.alias_(open_, NEEDS_ENGINE, quoted=True),
         defect_col.copy(),
     ]
+    if routing:
+        from crs_model.sql.cells import key_column  # the completion module's scope: only the runner needs it
+
+        select.append(exp.alias_(key_column(spec), KEY, quoted=True))
+        select += [exp.alias_(_reported(spec, n), value_column(n), quoted=True) for n in spec.outputs]
     query = exp.select(*select).from_(ctes[-1][0])
     for name, body in ctes:
         query = query.with_(name, as_=body)
     return query
+
+
+def value_column(output: str) -> str:
+    """The routing column holding ``output``'s value whatever the outcome (NULL when unknown)."""
+    return f"crs__value__{output}"
