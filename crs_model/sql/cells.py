@@ -36,7 +36,7 @@ def _point(p: Fraction | int | float) -> exp.Expr:
     return double(exp.Literal.number(repr(float(p))))
 
 
-def _cell(x: exp.Expr, points: tuple[Fraction, ...]) -> exp.Expr:
+def _cell(x: exp.Expr, points: tuple[Fraction | int, ...]) -> exp.Expr:
     """``2 * (points below x) + (1 if x is a point)``: one integer per cell of the cut line."""
     terms: list[exp.Expr] = [
         exp.case()
