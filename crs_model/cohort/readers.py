@@ -98,6 +98,35 @@ def read_batches(spec: Spec, source: str, batch_rows: int = DEFAULT_BATCH_ROWS) 
 _Converter = Callable[[Any], Any] | None
 
 
+def check_files(spec: Spec, fmt: str, files: Sequence[Path]) -> list[str]:
+    """Check every Parquet/CSV file's columns as :func:`read_batches` does (an unknown column or a type that
+    cannot hold its input is an :class:`InputFileError`); the input columns in the order the files give them."""
+    import duckdb
+
+    columns = {c.name: c for c in input_columns(spec)}
+    order: dict[str, None] = {}
+    con = duckdb.connect(":memory:")
+    try:
+        for f in files:
+            rel, _ = _relation(con, fmt, f, columns)
+            order.update(dict.fromkeys(rel.columns))
+    finally:
+        con.close()
+    return list(order)
+
+
+def csv_converter(kind: Kind) -> Callable[[Any], Any]:
+    """How a CSV cell of an input of ``kind`` is read (what the validator then sees)."""
+    conv = _CSV[kind]
+    assert conv is not None  # every input kind has one (only result lists have none)
+    return conv
+
+
+def jsonl_batches(f: Path, batch_rows: int) -> Iterator[list[Row]]:
+    """The lines of one JSONL file as patients (or :class:`BadRow`), in batches."""
+    return _jsonl(f, batch_rows)
+
+
 def _relation(con: Any, fmt: str, f: Path, columns: dict[str, Column]) -> tuple[Any, list[_Converter]]:
     import duckdb
 
@@ -222,4 +251,4 @@ def _jsonl(f: Path, batch_rows: int) -> Iterator[list[Row]]:
         yield batch
 
 
-__all__: Sequence[str] = ("BadRow", "read_batches", "resolve")
+__all__: Sequence[str] = ("BadRow", "check_files", "csv_converter", "jsonl_batches", "read_batches", "resolve")

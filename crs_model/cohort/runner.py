@@ -18,7 +18,7 @@ from crs_model.cohort.columns import ERROR, FLAGS, MISSING, OUTCOME, RECOMMENDAT
 from crs_model.cohort.readers import BadRow, Row
 from crs_model.cohort.writers import TableWriter, count_rows
 from crs_model.engine import Engine
-from crs_model.errors import CrsModelError, PatientError
+from crs_model.errors import CrsModelError, PatientError, SpecDefectError
 from crs_model.model import Spec
 
 RESULT_SUFFIXES = (".parquet", ".jsonl")
@@ -38,6 +38,8 @@ class Summary:
     rows: int = 0
     invalid: int = 0
     seconds: float = 0.0
+    routed: int = 0  # valid rows whose three-valued SQL answer was open (the SQL engines)
+    keys: int = 0  # distinct routing keys among them: the exact engine's decisions
     by_recommendation: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -52,43 +54,53 @@ class Summary:
         for rec, n in sorted(self.by_recommendation.items(), key=lambda kv: (-kv[1], kv[0])):
             share = 100.0 * n / self.rows if self.rows else 0.0
             lines.append(f"  {rec:<{width}}  {n:>9}  {share:5.1f} %")
+        if self.routed:
+            lines.append(f"  {self.routed} rows decided by the exact engine, as {self.keys} distinct cases")
         lines.append(f"{self.rows_per_second:,.0f} rows/s ({self.seconds:.2f} s)")
         return "\n".join(lines) + "\n"
 
 
+def defect_message(exc: SpecDefectError) -> str:
+    """The ``error`` of a row the spec routes into a defect (``crs-model verify`` reports it)."""
+    return f"spec defect: {exc} (no recommendation; run crs-model verify)"
+
+
+def result_row(engine: Engine, patient: Row) -> dict[str, Any]:
+    """One result row (without ``row``): the decision of ``patient``, or its ``error``."""
+    error: str | None
+    if isinstance(patient, BadRow):
+        error = patient.message
+    else:
+        try:
+            d = engine.evaluate(patient)
+            # missing is computed on first read, over the completions: one of them may reach a defect too
+            return {
+                RECOMMENDATION: d.recommendation,
+                OUTCOME: d.outcome,
+                **d.outputs,
+                FLAGS: [f.id for f in d.flags],
+                MISSING: list(d.missing),
+                ERROR: None,
+            }
+        except PatientError as exc:
+            error = exc.message
+        except SpecDefectError as exc:
+            error = defect_message(exc)
+    empty: dict[str, Any] = {RECOMMENDATION: None, OUTCOME: None, FLAGS: None, MISSING: None, ERROR: error}
+    empty.update(dict.fromkeys(engine.spec.outputs))
+    return empty
+
+
 def decide_batch(engine: Engine, rows: list[Row], first: int) -> dict[str, list[Any]]:
     """The result columns of ``rows`` (numbered from ``first``)."""
-    spec = engine.spec
-    outputs = list(spec.outputs)
-    cols: dict[str, list[Any]] = {c.name: [] for c in result_columns(spec)}
-    row_c, rec_c, out_c, flag_c, miss_c, err_c = (
-        cols[k] for k in (ROW, RECOMMENDATION, OUTCOME, FLAGS, MISSING, ERROR)
-    )
-    out_cols = [cols[n] for n in outputs]
-    for i, patient in enumerate(rows, first):
-        row_c.append(i)
-        error: str | None
-        if isinstance(patient, BadRow):
-            error = patient.message
-        else:
-            try:
-                d = engine.evaluate(patient)
-                error = None
-            except PatientError as exc:
-                error = exc.message
-        if error is not None:
-            for c in (rec_c, out_c, flag_c, miss_c, *out_cols):
-                c.append(None)
-            err_c.append(error)
-            continue
-        rec_c.append(d.recommendation)
-        out_c.append(d.outcome)
-        values = d.outputs
-        for name, c in zip(outputs, out_cols, strict=True):
-            c.append(values[name])
-        flag_c.append([f.id for f in d.flags])
-        miss_c.append(list(d.missing))
-        err_c.append(None)
+    names = [c.name for c in result_columns(engine.spec)]
+    cols: dict[str, list[Any]] = {n: [] for n in names}
+    cols[ROW] = list(range(first, first + len(rows)))
+    fields = [(n, cols[n]) for n in names if n != ROW]
+    for patient in rows:
+        r = result_row(engine, patient)
+        for n, c in fields:
+            c.append(r[n])
     return cols
 
 

@@ -21,7 +21,8 @@ SUFFIXES = (".parquet", ".jsonl", ".csv")
 Columns = Mapping[str, Sequence[Any]]  # one list of values per column name, all of one length
 
 
-def _arrow_schema(columns: Sequence[Column]) -> Any:
+def arrow_schema(columns: Sequence[Column]) -> Any:
+    """The pyarrow schema of a table of ``columns``."""
     import pyarrow as pa
 
     types = {
@@ -54,7 +55,7 @@ class TableWriter:
             if self.format == ".parquet":
                 import pyarrow.parquet as pq
 
-                self._schema = _arrow_schema(self.columns)
+                self._schema = arrow_schema(self.columns)
                 self._parquet = pq.ParquetWriter(str(self._tmp), self._schema)
             else:
                 self._text = open(self._tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in close()

@@ -13,7 +13,7 @@ from crs_model.commands.common import add_spec_argument, load_or_report
 from crs_model.errors import InputFileError, OutputFileError
 from crs_model.model import Spec
 
-ENGINES = ("python", "duckdb", "spark")  # duckdb and spark: the SQL backend, not yet wired in
+ENGINES = ("duckdb", "python", "spark")  # duckdb (embedded) is the default; spark: not yet wired in
 _MISSING_EXTRA = "the cohort commands need the 'cohort' extra: pip install 'crs_model[cohort]'"
 
 
@@ -29,8 +29,17 @@ def register(sub: Any) -> None:
     )
     p.add_argument("input", metavar="INPUT", help="cohort file, folder or glob")
     p.add_argument("--out", required=True, metavar="RESULT", help="result table (.parquet or .jsonl)")
-    p.add_argument("--engine", choices=ENGINES, default="python", help="decision backend (default: python)")
-    p.add_argument("--batch-rows", type=int, default=8192, metavar="N", help="rows per batch (memory bound)")
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="duckdb",
+        help="duckdb: the spec's SQL on embedded DuckDB, open rows decided by the exact engine (default); "
+        "python: the engine row by row",
+    )
+    p.add_argument("--batch-rows", type=int, default=8192, metavar="N", help="rows per batch (python engine)")
+    p.add_argument(
+        "--memory-limit", default="2GB", metavar="SIZE", help="DuckDB's memory limit; beyond it, it spills to disk"
+    )
     add_spec_argument(p)
     p.set_defaults(handler=cmd_cohort)
 
@@ -69,8 +78,8 @@ def _cohort_spec(args: argparse.Namespace, err: TextIO) -> Spec | None:
 
 def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Decide every row of INPUT into RESULT and print the summary."""
-    if args.engine != "python":
-        err.write(f"crs-model: error: cohort --engine {args.engine}: not yet available (use --engine python)\n")
+    if args.engine == "spark":
+        err.write("crs-model: error: cohort --engine spark: not yet available (use --engine duckdb or python)\n")
         return 2
     if args.batch_rows < 1:
         err.write(f"crs-model: error: --batch-rows={args.batch_rows} is not a positive row count\n")
@@ -98,8 +107,15 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if any(f.resolve() == Path(args.out).resolve() for f in files):
             err.write(f"crs-model: error: --out {args.out} is also an input file\n")
             return 2
-        summary = run_cohort(spec, read_batches(spec, args.input, args.batch_rows), args.out)
-    except (InputFileError, OutputFileError) as exc:
+        if args.engine == "python":
+            summary = run_cohort(spec, read_batches(spec, args.input, args.batch_rows), args.out)
+        else:
+            from crs_model.cohort.duck import DuckDBBackend
+            from crs_model.cohort.pipeline import run_sql_cohort
+
+            with DuckDBBackend(memory_limit=args.memory_limit) as backend:
+                summary = run_sql_cohort(spec, backend, args.input, args.out)
+    except (InputFileError, OutputFileError, ValueError) as exc:
         err.write(f"crs-model: error: {exc}\n")
         return 2
     out.write(summary.to_text())

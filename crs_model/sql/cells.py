@@ -89,7 +89,7 @@ def key_column(spec: Spec, scope: Scope | None = None) -> exp.Expr:
         base = v.type.base
         part: exp.Expr
         if base is Base.BOOL:
-            part = exp.case().when(x, exp.Literal.string("t")).else_(exp.Literal.string("f"))
+            part = exp.case().when(x, exp.Literal.string("t")).when(exp.not_(x.copy()), exp.Literal.string("f"))
         elif base is Base.ENUM:
             part = x.copy()
         elif name in scope.grid:

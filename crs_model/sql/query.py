@@ -294,15 +294,25 @@ def compile_query(
         exp.alias_(open_, NEEDS_ENGINE, quoted=True),
         defect_col.copy(),
     ]
-    if routing:
-        from crs_model.sql.cells import key_column  # the completion module's scope: only the runner needs it
-
-        select.append(exp.alias_(key_column(spec), KEY, quoted=True))
-        select += [exp.alias_(_reported(spec, n), value_column(n), quoted=True) for n in spec.outputs]
     query = exp.select(*select).from_(ctes[-1][0])
     for name, body in ctes:
         query = query.with_(name, as_=body)
-    return query
+    if not routing:
+        return query
+    from crs_model.sql.cells import key_column  # the completion module's scope: only the runner needs it
+
+    # the key only where the row goes to the engine (building it costs more than the decision)
+    routed = [exp.alias_(exp.case().when(column(NEEDS_ENGINE), key_column(spec)), KEY, quoted=True)]
+    routed += [
+        exp.alias_(exp.case().when(column(NEEDS_ENGINE), _reported(spec, n)), value_column(n), quoted=True)
+        for n in spec.outputs
+    ]
+    # the inputs and definitions the key reads are columns of the last CTE: carry them through
+    shown = {c.alias_or_name for c in select}
+    extra = [column(n) for n in (*spec.variables, *spec.outputs) if n not in shown]
+    inner = query.select(*extra, append=True)
+    outer = [column(c.alias_or_name) for c in select]
+    return exp.select(*outer, *routed).from_(inner.subquery("crs_decided"))
 
 
 def value_column(output: str) -> str:

@@ -1,0 +1,283 @@
+"""Decide a cohort set-based in SQL (DuckDB or Spark), exactly as the Python engine would, row by row.
+
+1. The input becomes :data:`~crs_model.cohort.backend.SRC` (typed, numbered rows); JSONL is parsed
+   and validated in Python first (its rows are not typed), the valid rows appended.
+2. The spec's query (:func:`crs_model.sql.compile_query`, with ``routing``) decides every row into
+   ``crs_res``: validation (``error``), the three-valued decision, ``needs_engine`` and the key.
+3. Rows the query rejects, and CSV rows with a cell SQL might read differently from Python, are
+   decided by the Python engine from their raw cells: their ``error`` is the validator's own text.
+4. Rows with ``needs_engine`` (the three-valued answer is open: insufficient_data, a flag or an
+   output unknown, a defect) are grouped by routing key (:mod:`crs_model.sql.cells`); the exact
+   engine decides one row per key and every row of the key takes that decision, with its own
+   known output values.
+5. One final query joins the three into the result, ordered by row, written by the backend; the
+   result's row count is checked against the input's (:class:`~crs_model.cohort.runner.LostRows`).
+"""
+
+# ruff: noqa: S608 - SQL text is built from spec names quoted by sqlglot; file paths are bound parameters
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from crs_model.cohort.backend import CHECK, RAW, SRC, SqlBackend
+from crs_model.cohort.columns import ERROR, RECOMMENDATION, ROW, Kind, input_columns, result_columns
+from crs_model.cohort.readers import BadRow, Row, check_files, csv_converter, jsonl_batches, resolve
+from crs_model.cohort.runner import LostRows, Summary, result_row
+from crs_model.cohort.writers import TableWriter, arrow_schema, count_rows
+from crs_model.engine import Engine
+from crs_model.errors import PatientError
+from crs_model.model import Spec
+from crs_model.sql.query import _TYPES, KEY, NEEDS_ENGINE, compile_query, value_column
+
+RESULT = "crs_res"
+PYTHON = "crs_py"  # rows decided by the Python engine from their raw cells
+EXACT = "crs_exact"  # one exact decision per routing key
+_SQL_TYPE = {Kind.BOOL: "BOOLEAN", Kind.INT: "BIGINT", Kind.REAL: "DOUBLE", Kind.TEXT: "VARCHAR"}
+
+
+def _q(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
+
+
+def _parse(text: str) -> exp.Expr:
+    """A glue statement written in DuckDB's dialect (identifiers quoted by sqlglot) as a tree."""
+    tree = sqlglot.parse_one(text, read="duckdb")
+    assert tree is not None
+    return tree
+
+
+def _plain(value: Any) -> Any:
+    """An Arrow value as the Python readers give it (Parquet decimals are read as floats)."""
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def _arrow_rows(table: Any) -> list[dict[str, Any]]:
+    return [{k: _plain(v) for k, v in r.items()} for r in table.to_pylist()]
+
+
+def _result_table(spec: Spec, rows: Iterable[Mapping[str, Any]], key: str | None = None) -> Any:
+    """Result rows (each a dict of result columns, plus ``key`` when given) as a pyarrow Table."""
+    import pyarrow as pa
+
+    cols = [c for c in result_columns(spec) if key is None or c.name != ROW]
+    schema = arrow_schema(cols)
+    rows = list(rows)
+    data = {c.name: [r[c.name] for r in rows] for c in cols}
+    table = pa.Table.from_pydict(data, schema=schema)
+    if key is not None:
+        table = table.append_column(key, pa.array([r[key] for r in rows], pa.string()))
+    return table
+
+
+class _Run:
+    """One run's state: the spec, its engine, the backend and the counters."""
+
+    def __init__(self, spec: Spec, backend: SqlBackend, workers: int) -> None:
+        self.workers = workers
+        self.spec = spec
+        self.engine = Engine(spec)
+        self.backend = backend
+        self.columns = {n: _TYPES[v.type.base].name for n, v in spec.variables.items()}
+        self.python_rows: list[dict[str, Any]] = []  # result rows (with ROW) decided from raw cells
+
+    # -- 1. the input
+    def load(self, source: str) -> tuple[str, list[str] | None]:
+        fmt, files = resolve(source)
+        if fmt == "jsonl":
+            self._jsonl(files)
+            return fmt, None
+        order = check_files(self.spec, fmt, files)
+        self.backend.register_input(files, fmt, self.columns)
+        return fmt, order
+
+    def _jsonl(self, files: list[Path]) -> None:
+        import pyarrow as pa
+
+        types = {"BOOLEAN": pa.bool_(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(), "VARCHAR": pa.string()}
+        schema = pa.schema(
+            [
+                pa.field("row", pa.int64()),
+                *(pa.field(n, types[t]) for n, t in self.columns.items()),
+                pa.field(CHECK, pa.bool_()),
+            ]
+        )
+        validate = self.engine.validator.validate
+        row = 0
+        empty = True
+        for f in files:
+            for batch in jsonl_batches(f, 65536):
+                valid: dict[str, list[Any]] = {name: [] for name in schema.names}
+                for patient in batch:
+                    checked = self._validated(patient, validate, row)
+                    if checked is not None:
+                        valid["row"].append(row)
+                        for n in self.columns:
+                            valid[n].append(checked.get(n))
+                        valid[CHECK].append(False)
+                    row += 1
+                self.backend.append_arrow(SRC, pa.Table.from_pydict(valid, schema=schema))
+                empty = False
+        if empty:
+            self.backend.append_arrow(SRC, schema.empty_table())
+
+    def _validated(self, patient: Row, validate: Any, row: int) -> dict[str, Any] | None:
+        """The checked inputs of a JSONL row, or None once its error is recorded as a Python row."""
+        if not isinstance(patient, BadRow):
+            try:
+                return dict(validate(patient))
+            except PatientError:
+                pass
+        self.python_rows.append({ROW: row, **result_row(self.engine, patient)})
+        return None
+
+    # -- 3. rows Python decides from their raw cells
+    def decide_raw(self, fmt: str, order: list[str] | None) -> None:
+        if fmt == "jsonl" or order is None:
+            return
+        converters = {c.name: csv_converter(c.kind) for c in input_columns(self.spec)}
+        rejected = f"SELECT row FROM {RESULT} WHERE {ERROR} IS NOT NULL OR {CHECK}"
+        query = _parse(f"SELECT * FROM {RAW} WHERE row IN ({rejected}) ORDER BY row")
+        for r in _arrow_rows(self.backend.to_arrow(query)):
+            row = r.pop("row")
+            # the columns the files have, in their order: the validator reports the first bad one
+            patient = {k: converters[k](r[k]) if fmt == "csv" else r[k] for k in order}
+            self.python_rows.append({ROW: row, **result_row(self.engine, patient)})
+
+    # -- 4. one exact decision per routing key
+    def decide_keys(self) -> tuple[int, int]:
+        where = f"{NEEDS_ENGINE} AND {ERROR} IS NULL AND NOT {CHECK}"
+        reps = _parse(
+            f"SELECT k.{KEY}, s.* FROM (SELECT {KEY}, min(row) AS row FROM {RESULT} WHERE {where} GROUP BY {KEY}) AS k "
+            f"JOIN {SRC} AS s USING (row) ORDER BY row"
+        )
+        keys, patients = [], []
+        for r in _arrow_rows(self.backend.to_arrow(reps)):
+            keys.append(r.pop(KEY))
+            r.pop("row")
+            r.pop(CHECK)
+            patients.append({k: v for k, v in r.items() if v is not None})
+        results = decide_all(self.engine, patients, self.workers)
+        decided = [{KEY: k, **res} for k, res in zip(keys, results, strict=True)]
+        self.backend.register_arrow(EXACT, _result_table(self.spec, decided, KEY))
+        routed = _parse(f"SELECT count(*) AS n FROM {RESULT} WHERE {where}")
+        n = int(self.backend.to_arrow(routed).column(0)[0].as_py())
+        return n, len(decided)
+
+    # -- 5. the result
+    def final(self) -> exp.Expr:
+        cols = [f"r.row AS {ROW}"]
+        for c in result_columns(self.spec):
+            if c.name == ROW:
+                continue
+            n = _q(c.name)
+            if c.name in self.spec.outputs:
+                # a known output is the row's own value; an unknown one is what the key's decision settled
+                exact = f"CASE WHEN e.{n} IS NULL THEN NULL ELSE COALESCE(r.{_q(value_column(c.name))}, e.{n}) END"
+            else:
+                exact = f"e.{n}"
+            value = (
+                f"CASE WHEN p.row IS NOT NULL THEN p.{n} WHEN r.{NEEDS_ENGINE} AND r.{ERROR} IS NULL THEN {exact} "
+                f"ELSE r.{n} END"
+            )
+            if c.kind is not Kind.TEXT_LIST:
+                value = f"CAST({value} AS {_SQL_TYPE[c.kind]})"
+            cols.append(f"{value} AS {n}")
+        return _parse(
+            f"SELECT {', '.join(cols)} FROM {RESULT} AS r LEFT JOIN {PYTHON} AS p ON p.row = r.row "
+            f"LEFT JOIN {EXACT} AS e ON r.{NEEDS_ENGINE} AND e.{KEY} = r.{KEY} ORDER BY r.row"
+        )
+
+
+_WORKER_ENGINE: Engine | None = None  # the engine a forked worker inherits
+_PARALLEL_FROM = 2000  # fewer decisions than this are not worth the workers' start
+
+
+def _decide_chunk(patients: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    engine = _WORKER_ENGINE
+    assert engine is not None  # set before the fork
+    return [result_row(engine, p) for p in patients]
+
+
+def decide_all(engine: Engine, patients: list[dict[str, Any]], workers: int) -> list[dict[str, Any]]:
+    """The engine's result row of each patient, in order; on ``workers`` forked processes when worth it."""
+    if workers <= 1 or len(patients) < _PARALLEL_FROM:
+        return [result_row(engine, p) for p in patients]
+    import multiprocessing
+
+    global _WORKER_ENGINE
+    _WORKER_ENGINE = engine
+    size = max(64, len(patients) // (workers * 8))
+    chunks = [patients[i : i + size] for i in range(0, len(patients), size)]
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            parts = pool.map(_decide_chunk, chunks)
+    finally:
+        _WORKER_ENGINE = None
+    return [r for part in parts for r in part]
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def run_sql_cohort(
+    spec: Spec, backend: SqlBackend, source: str, out: str | Path, *, workers: int | None = None
+) -> Summary:
+    """Decide every row of ``source`` on ``backend`` into the table ``out`` (.parquet or .jsonl); the rows
+    the exact engine decides run on ``workers`` processes (default: one per core)."""
+    start = time.perf_counter()
+    run = _Run(spec, backend, default_workers() if workers is None else workers)
+    fmt, order = run.load(source)
+    query = compile_query(spec, SRC, keys=["row", CHECK], order=order, routing=True)
+    backend.materialize(RESULT, query)
+    run.decide_raw(fmt, order)
+    routed, keys = run.decide_keys()
+    python = sorted(run.python_rows, key=lambda r: int(r[ROW]))
+    backend.register_arrow(PYTHON, _result_table(spec, python))
+    path = Path(out)
+    final = run.final()
+    if path.suffix.lower() == ".parquet":
+        backend.write(final, path, "parquet")
+    else:
+        with TableWriter(path, result_columns(spec), allow=(".jsonl",)) as writer:
+            for batch in backend.arrow_batches(final, 65536):
+                writer.write(batch.to_pydict())
+    summary = Summary()
+    written = count_rows(path)
+    total = int(backend.to_arrow(_parse(f"SELECT count(*) FROM {RESULT}")).column(0)[0].as_py())
+    summary.rows = total
+    summary.routed = routed
+    summary.keys = keys
+    _tally(summary, path)
+    summary.seconds = time.perf_counter() - start
+    if written != total:
+        raise LostRows(f"{path}: {written} result rows for {total} input rows")
+    return summary
+
+
+def _tally(summary: Summary, path: Path) -> None:
+    """Counts by recommendation and invalid rows, read back from the written result."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        scan = "read_parquet(?)" if path.suffix.lower() == ".parquet" else "read_json(?, format = 'newline_delimited')"
+        rows = con.execute(
+            f"SELECT {RECOMMENDATION}, count(*) AS n, count({ERROR}) AS bad FROM {scan} GROUP BY ALL", [str(path)]
+        ).fetchall()
+    finally:
+        con.close()
+    for rec, n, bad in rows:
+        if rec is not None:
+            summary.by_recommendation[rec] += n
+        summary.invalid += bad
