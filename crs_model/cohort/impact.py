@@ -106,6 +106,12 @@ def default_alerts(spec: Spec) -> tuple[str, ...]:
     return tuple(code for code, rc in spec.recommendations.items() if rc.cls not in _QUIET)
 
 
+def inputs_that_matter(new: Spec, old: Spec) -> tuple[str, ...]:
+    """The inputs of ``new`` whose role changed: declared by ``new`` only, or compared with other thresholds."""
+    t_new, t_old = new.index.thresholds, old.index.thresholds
+    return tuple(n for n in new.variables if n not in old.variables or t_new.get(n) != t_old.get(n))
+
+
 def quote(name: str) -> str:
     """A SQL identifier (names come from the spec, so they are quoted, never trusted)."""
     return '"' + name.replace('"', '""') + '"'
