@@ -266,3 +266,10 @@ def test_cli_bad_report_arguments_exit_2(
     assert message in err
     assert "Traceback" not in err
     assert not (tmp_path / "x.parquet").exists()  # refused before the run
+
+
+def test_matplotlib_loads_only_when_a_report_is_drawn() -> None:
+    from tests.conftest import modules_loaded
+
+    code = "import crs_model, crs_model.cli, crs_model.commands.cohort, crs_model.cohort.impact_report"
+    assert modules_loaded(code, ("matplotlib", "duckdb")) == []

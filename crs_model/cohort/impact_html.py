@@ -25,7 +25,7 @@ h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px s
 table{border-collapse:collapse;margin:.6rem 0 1rem}th,td{border:1px solid #ccc;padding:.25rem .6rem;text-align:left;
 vertical-align:top}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f3f3f3}
 .meta{color:#555}.note{color:#555;font-size:.92rem}figure{margin:.8rem 0}figure svg{max-width:100%;height:auto}
-code{font-size:.9em}.zero{color:#aaa}
+code{font-size:.9em}.zero{color:#aaa}.wide{overflow-x:auto;max-width:100%}
 """
 
 _TOP_MISSING = 15
@@ -56,7 +56,7 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence
         "<tr>" + "".join(f"<td{' class=n' if i in num else ''}>{c}</td>" for i, c in enumerate(r)) + "</tr>"
         for r in rows
     )
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<div class=wide><table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
 def _svg(key: str, labels: Sequence[str], counts: Sequence[int], colours: Sequence[str], xlabel: str) -> str:
