@@ -320,7 +320,7 @@ def _change(con: Any, spec: Spec, name: str, compare: str) -> Change:
     any_change = " OR ".join(f"_c{i}" for i in range(len(parts)))
     changes = quote(f"_{name}_changes")
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {changes} AS SELECT * FROM ("
+        f"CREATE OR REPLACE TEMP TABLE {changes} AS SELECT * FROM ("  # joined once, read three times
         f"SELECT n.{ROW} AS {ROW}, o.{RECOMMENDATION} AS _old_rec, n.{RECOMMENDATION} AS _new_rec, "
         f"o.{OUTCOME} AS _old_out, n.{OUTCOME} AS _new_out, {flags} "
         f"FROM {t} n JOIN {old} o USING ({ROW})) WHERE {any_change}"
