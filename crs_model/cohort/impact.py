@@ -16,7 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crs_model.cohort.columns import ERROR, FLAGS, MISSING, OUTCOME, RECOMMENDATION, ROW, Kind, input_columns
+from crs_model.cohort.columns import (
+    ERROR,
+    FLAGS,
+    MISSING,
+    OUTCOME,
+    RECOMMENDATION,
+    ROW,
+    Kind,
+    input_columns,
+    result_columns,
+)
 from crs_model.cohort.readers import resolve
 from crs_model.errors import CrsModelError, InputFileError
 from crs_model.model import INSUFFICIENT_DATA, OutcomeClass, Spec
@@ -121,20 +131,22 @@ def _literal(path: str | Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _input_select(spec: Spec, present: Sequence[str], kinds: dict[str, Kind], cast: bool) -> str:
-    """Every input of ``spec``: the file's column (cast from text for CSV), or a typed NULL when absent."""
+def _input_select(present: Sequence[str], kinds: dict[str, Kind], text: bool) -> str:
+    """Every input, typed as the spec declares it: the file's column, or a typed NULL when absent.
+
+    ``text``: the columns are CSV text; a cell that does not convert is that row's error in the
+    result and reads as absent here.
+    """
     cols = []
     for name, kind in kinds.items():
-        t = _SQL_TYPE[kind]
+        t, q = _SQL_TYPE[kind], quote(name)
         if name not in present:
-            cols.append(f"CAST(NULL AS {t}) AS {quote(name)}")
-        elif cast and kind is not Kind.TEXT:
-            # a cell that does not convert is that row's error in the result; here it reads as absent
-            cols.append(f"TRY_CAST(NULLIF(TRIM({quote(name)}), '') AS {t}) AS {quote(name)}")
-        elif cast:
-            cols.append(f"NULLIF({quote(name)}, '') AS {quote(name)}")
-        else:
-            cols.append(quote(name))
+            cols.append(f"CAST(NULL AS {t}) AS {q}")
+        elif text:
+            cell = f"NULLIF({q}, '')" if kind is Kind.TEXT else f"NULLIF(TRIM({q}), '')"
+            cols.append(f"TRY_CAST({cell} AS {t}) AS {q}")
+        else:  # the reader checked the column's type can hold the input: one type across files
+            cols.append(f"CAST({q} AS {t}) AS {q}")
     return ", ".join(cols)
 
 
@@ -157,7 +169,7 @@ def build_audit(con: Any, spec: Spec, input_source: str, result_path: Path, name
     parts = []
     offset = 0
     for i, f in enumerate(files):
-        src = f"_{name}_in{i}"
+        src = quote(f"_{name}_in{i}")
         if fmt == "parquet":
             scan = f"read_parquet({_literal(f)}, file_row_number = true)"
             con.execute(f"CREATE OR REPLACE TEMP VIEW {src} AS SELECT * FROM {scan}")
@@ -170,11 +182,9 @@ def build_audit(con: Any, spec: Spec, input_source: str, result_path: Path, name
             con.execute(f"CREATE OR REPLACE TEMP TABLE {src} AS SELECT * FROM ({_jsonl_lines(f, kinds)})")
             numbered = f"rowid + {offset}"
         present = [c for c in _columns_of(con, src) if c in kinds]
-        if fmt == "jsonl":
-            present = list(kinds)
-        parts.append(f"SELECT {numbered} AS {ROW}, {_input_select(spec, present, kinds, fmt == 'csv')} FROM {src}")
+        parts.append(f"SELECT {numbered} AS {ROW}, {_input_select(present, kinds, fmt == 'csv')} FROM {src}")
         offset += int(con.execute(f"SELECT count(*) FROM {src}").fetchone()[0])
-    inputs = f"_{name}_inputs"
+    inputs = quote(f"_{name}_inputs")
     con.execute(f"CREATE OR REPLACE TEMP VIEW {inputs} AS " + " UNION ALL ".join(parts))
     suffix = result_path.suffix.lower()
     if suffix == ".parquet":
@@ -183,7 +193,7 @@ def build_audit(con: Any, spec: Spec, input_source: str, result_path: Path, name
         result = f"read_json({_literal(result_path)}, format = 'newline_delimited', columns = {_json_columns(spec)})"
     else:
         raise InputFileError(str(result_path), f"unknown result format {suffix!r} (expected .parquet or .jsonl)")
-    results = f"_{name}_results"
+    results = quote(f"_{name}_results")
     con.execute(f"CREATE OR REPLACE TEMP VIEW {results} AS SELECT * FROM {result}")
     n_results, lo, hi = con.execute(f"SELECT count(*), min({ROW}), max({ROW}) FROM {results}").fetchone()
     if n_results != offset or (offset and (lo, hi) != (0, offset - 1)):
@@ -196,8 +206,6 @@ def build_audit(con: Any, spec: Spec, input_source: str, result_path: Path, name
 
 
 def _json_columns(spec: Spec) -> str:
-    from crs_model.cohort.columns import result_columns
-
     types = {**_SQL_TYPE, Kind.TEXT_LIST: "VARCHAR[]"}
     return "{" + ", ".join(f"{_literal(c.name)}: '{types[c.kind]}'" for c in result_columns(spec)) + "}"
 

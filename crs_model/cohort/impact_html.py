@@ -243,13 +243,11 @@ def _change(impact: Impact, spec: Spec, old_spec: Spec | None) -> list[str]:
     olds = sorted({a for a, _, _ in ch.transitions}, key=lambda c: (c is not None, c or ""))
     news = sorted({b for _, b, _ in ch.transitions}, key=lambda c: (c is not None, c or ""))
     cell = {(a, b): n for a, b, n in ch.transitions}
-    labels = {
-        c: _rec_label(old_spec or spec, c) if c not in spec.recommendations else _rec_label(spec, c) for c in olds
-    }
+    old_words = old_spec or spec  # an old recommendation in the old spec's words
     head = ["old \u2192 new", *(_e(_rec_label(spec, b)) for b in news), "rows"]
     rows = [
         [
-            _e(labels[a]),
+            _e(_rec_label(old_words, a)),
             *(f"{cell[(a, b)]:,}" if (a, b) in cell else "<span class=zero>0</span>" for b in news),
             f"{sum(n for x, _, n in ch.transitions if x == a):,}",
         ]
@@ -265,7 +263,7 @@ def _change(impact: Impact, spec: Spec, old_spec: Spec | None) -> list[str]:
     ex = [
         [
             str(e.row),
-            _e(f"{_rec_label(old_spec or spec, e.old_recommendation)} / {e.old_outcome or '-'}"),
+            _e(f"{_rec_label(old_words, e.old_recommendation)} / {e.old_outcome or '-'}"),
             _e(f"{_rec_label(spec, e.new_recommendation)} / {e.new_outcome or '-'}"),
             _e(", ".join(e.changed)),
             _e(", ".join(f"{k}={value_text(v)}" for k, v in e.inputs if k in shown or not shown) or "(none known)"),
