@@ -241,7 +241,7 @@ def impact(
     ``alerts``: the recommendation codes that count as an alert (default :func:`default_alerts`).
     """
     t = quote(name)
-    codes = default_alerts(spec) if alerts is None else tuple(alerts)
+    codes = default_alerts(spec) if alerts is None else tuple(dict.fromkeys(alerts))
     total, invalid, insufficient = con.execute(
         f"SELECT count(*), count(*) FILTER ({ERROR} IS NOT NULL), count(*) FILTER ({RECOMMENDATION} = ?) FROM {t}",
         [INSUFFICIENT_DATA],

@@ -124,10 +124,8 @@ def impact_html(
             ],
             (1, 2),
         ),
-        f"<p><strong>{impact.alerts_per_1000:.1f} alerts per 1,000 snapshots.</strong> An alert is a row whose "
-        "recommendation is one of: "
-        + ", ".join(f"{_e(_rec_label(spec, c))} (<code>{_e(c)}</code>)" for c in impact.alert_codes)
-        + ".</p>",
+        f"<p><strong>{impact.alerts_per_1000:.1f} alerts per 1,000 snapshots.</strong> "
+        f"{_alert_words(impact, spec)}</p>",
     ]
     parts += _recommendations(impact, spec)
     parts += _outcomes(impact, spec)
@@ -143,6 +141,13 @@ def impact_html(
         parts += _change(impact, spec, old_spec)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _alert_words(impact: Impact, spec: Spec) -> str:
+    if not impact.alert_codes:
+        return "No recommendation code counts as an alert."
+    codes = ", ".join(f"{_e(_rec_label(spec, c))} (<code>{_e(c)}</code>)" for c in impact.alert_codes)
+    return f"An alert is a row whose recommendation is one of: {codes}."
 
 
 def _recommendations(impact: Impact, spec: Spec) -> list[str]:

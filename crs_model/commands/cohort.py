@@ -122,6 +122,7 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.report:
         from crs_model.cohort.impact import AuditError
         from crs_model.cohort.impact_report import write_impact_report
+        from crs_model.cohort.runner import LostRows
 
         try:
             write_impact_report(
@@ -133,7 +134,7 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 alerts=args.alert,
                 batch_rows=args.batch_rows,
             )
-        except (InputFileError, OutputFileError, AuditError) as exc:
+        except (InputFileError, OutputFileError, AuditError, LostRows) as exc:
             err.write(f"crs-model: error: {exc}\n")
             return 2
         out.write(f"{args.report}: impact report\n")
@@ -142,6 +143,7 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _report_args_ok(args: argparse.Namespace, err: TextIO) -> bool:
     """``--report`` names a writable .html file; ``--compare`` and ``--alert`` come with it."""
+    import importlib.util
     import os
     from pathlib import Path
 
@@ -151,6 +153,9 @@ def _report_args_ok(args: argparse.Namespace, err: TextIO) -> bool:
                 err.write(f"crs-model: error: {flag} needs --report FILE.html\n")
                 return False
         return True
+    if importlib.util.find_spec("matplotlib") is None:
+        err.write(f"crs-model: error: --report draws its plots with matplotlib; {_MISSING_EXTRA}\n")
+        return False
     path = Path(args.report)
     if path.suffix.lower() != ".html":
         err.write(f"crs-model: error: --report {args.report}: the report must be an .html file\n")
