@@ -97,7 +97,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crs_model.cdshooks.*",
             "crs_model.sql",  # the SQL backend (sqlglot: the cohort extra)
             "crs_model.sql.*",
-            "crs_model.cohort",  # cohort tables: readers, writers, runner, generator (the cohort extra)
+            "crs_model.cohort",  # cohort tables: readers, writers, runner, generator, impact report (the cohort extra)
             "crs_model.cohort.*",
         ),
     ),

@@ -19,9 +19,13 @@ from typing import Any
 from sqlglot import exp
 
 from crs_model.cohort.backend import CHECK, RAW, SRC
-from crs_model.errors import InputFileError, OutputFileError
+from crs_model.errors import CrsModelError, InputFileError, OutputFileError
 
 DEFAULT_MEMORY_LIMIT = "2GB"
+
+
+class BackendError(CrsModelError):
+    """The SQL backend cannot start as asked (a bad memory limit, an unreachable Spark master)."""
 
 
 def _canonical(kind: str, cell: exp.Expr) -> exp.Expr:
@@ -46,7 +50,7 @@ class DuckDBBackend:
             self.con.execute("SET memory_limit = ?", [memory_limit])
         except duckdb.Error as exc:
             self.close()
-            raise ValueError(f"--memory-limit {memory_limit!r}: {str(exc).splitlines()[0]}") from None
+            raise BackendError(f"--memory-limit {memory_limit!r}: {str(exc).splitlines()[0]}") from None
         self.con.execute("SET temp_directory = ?", [os.path.join(self._dir, "spill")])
         self.con.execute("SET preserve_insertion_order = true")
         if threads is not None:

@@ -40,6 +40,17 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--memory-limit", default="2GB", metavar="SIZE", help="DuckDB's memory limit; beyond it, it spills to disk"
     )
+    p.add_argument("--report", metavar="FILE.html", help="also write the impact report (self-contained HTML)")
+    p.add_argument(
+        "--compare", metavar="OLD_SPEC", help="with --report: decide the rows with OLD_SPEC too, show changes"
+    )
+    p.add_argument(
+        "--alert",
+        action="append",
+        metavar="REC",
+        help="with --report: a recommendation code that counts as an alert (repeatable; default: every "
+        "code whose class is not no_condition)",
+    )
     add_spec_argument(p)
     p.set_defaults(handler=cmd_cohort)
 
@@ -91,8 +102,13 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if Path(args.out).suffix.lower() not in RESULT_SUFFIXES:
         err.write(f"crs-model: error: --out {args.out}: the result must be {' or '.join(RESULT_SUFFIXES)}\n")
         return 2
+    if not _report_args_ok(args, err):
+        return 2
     spec = _cohort_spec(args, err)
     if spec is None:
+        return 2
+    old_spec = load_or_report(args.compare, err) if args.compare else None
+    if (args.compare and old_spec is None) or not _alerts_ok(args.alert, spec, err):
         return 2
     from crs_model.cohort.columns import clashes
     from crs_model.cohort.readers import read_batches, resolve
@@ -110,16 +126,82 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.engine == "python":
             summary = run_cohort(spec, read_batches(spec, args.input, args.batch_rows), args.out)
         else:
-            from crs_model.cohort.duck import DuckDBBackend
+            from crs_model.cohort.duck import BackendError, DuckDBBackend
             from crs_model.cohort.pipeline import run_sql_cohort
 
-            with DuckDBBackend(memory_limit=args.memory_limit) as backend:
+            try:
+                backend = DuckDBBackend(memory_limit=args.memory_limit)
+            except BackendError as exc:
+                err.write(f"crs-model: error: {exc}\n")
+                return 2
+            with backend:
                 summary = run_sql_cohort(spec, backend, args.input, args.out)
-    except (InputFileError, OutputFileError, ValueError) as exc:
+    except (InputFileError, OutputFileError) as exc:
         err.write(f"crs-model: error: {exc}\n")
         return 2
     out.write(summary.to_text())
+    if args.report:
+        from crs_model.cohort.impact import AuditError
+        from crs_model.cohort.impact_report import write_impact_report
+        from crs_model.cohort.runner import LostRows
+
+        try:
+            write_impact_report(
+                spec,
+                args.input,
+                Path(args.out),
+                Path(args.report),
+                old_spec=old_spec,
+                alerts=args.alert,
+                batch_rows=args.batch_rows,
+            )
+        except (InputFileError, OutputFileError, AuditError, LostRows) as exc:
+            err.write(f"crs-model: error: {exc}\n")
+            return 2
+        out.write(f"{args.report}: impact report\n")
     return 0
+
+
+def _report_args_ok(args: argparse.Namespace, err: TextIO) -> bool:
+    """``--report`` names a writable .html file; ``--compare`` and ``--alert`` come with it."""
+    import importlib.util
+    import os
+    from pathlib import Path
+
+    if args.report is None:
+        for flag, value in (("--compare", args.compare), ("--alert", args.alert)):
+            if value:
+                err.write(f"crs-model: error: {flag} needs --report FILE.html\n")
+                return False
+        return True
+    if importlib.util.find_spec("matplotlib") is None:
+        err.write(f"crs-model: error: --report draws its plots with matplotlib; {_MISSING_EXTRA}\n")
+        return False
+    path = Path(args.report)
+    if path.suffix.lower() != ".html":
+        err.write(f"crs-model: error: --report {args.report}: the report must be an .html file\n")
+        return False
+    folder = path.parent
+    if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        why = "is a folder" if path.is_dir() else f"folder {folder} does not exist or is not writable"
+        err.write(f"crs-model: error: --report {args.report}: {why}\n")
+        return False
+    return True
+
+
+def _alerts_ok(codes: list[str] | None, spec: Spec, err: TextIO) -> bool:
+    from crs_model.hints import did_you_mean
+    from crs_model.model import INSUFFICIENT_DATA
+
+    known = [*spec.recommendations, INSUFFICIENT_DATA]
+    for code in codes or ():
+        if code not in known:
+            err.write(
+                f"crs-model: error: --alert {code!r} is not a recommendation code of the spec"
+                f"{did_you_mean(code, known)}\n"
+            )
+            return False
+    return True
 
 
 def cmd_cohort_gen(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
