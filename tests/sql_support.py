@@ -13,7 +13,7 @@ import duckdb
 
 from crs_model.model import Spec
 from crs_model.sql import query_text
-from crs_model.sql.query import _TYPES
+from crs_model.sql.query import INPUT_TYPES
 from crs_model.testing._strategies import patient_decoder
 
 
@@ -32,7 +32,7 @@ def run_query(spec: Spec, patients: Sequence[Mapping[str, Any]]) -> list[dict[st
         with path.open("w", encoding="utf-8") as fh:
             for i, p in enumerate(patients):
                 fh.write(json.dumps({"row_id": i, **{n: p.get(n) for n in spec.variables}}) + "\n")
-        columns = {"row_id": "BIGINT", **{n: _TYPES[v.type.base].name for n, v in spec.variables.items()}}
+        columns = {"row_id": "BIGINT", **{n: INPUT_TYPES[v.type.base].name for n, v in spec.variables.items()}}
         con.execute("CREATE TABLE patients AS SELECT * FROM read_json(?, columns = ?)", [str(path), columns])
     cur = con.execute(query_text(spec, "duckdb", keys=["row_id"]))
     heads = [d[0] for d in cur.description]

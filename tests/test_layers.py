@@ -136,6 +136,7 @@ BACKEND_USES: dict[tuple[str, str], str] = {
     ("report", "diff"): "the governance pack shows the changes since the last signed-off version",
     ("cdshooks", "fhir"): "the service maps the prefetch FHIR resources to the patient input",
     ("cohort", "testing"): "the synthetic cohort is decoded by the property-test generator (steered, consistent)",
+    ("cohort", "sql"): "the cohort runs the spec's SQL query (DuckDB, Spark) and routes its open rows to the engine",
     ("testing", "verify"): "differential testing against the Z3 oracle; mutation scoring runs the verifier",
 }
 

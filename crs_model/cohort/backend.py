@@ -21,10 +21,10 @@ class SqlBackend(Protocol):
 
     dialect: str
 
-    def register_input(self, files: list[Path], fmt: str, columns: dict[str, str]) -> None:
+    def register_input(self, files: list[Path], fmt: str, columns: dict[str, str]) -> int:
         """Make :data:`SRC` (``row`` = 0-based number in sorted-file then file order, each input cast to
         ``columns[name]``, missing columns NULL, and :data:`CHECK`) and :data:`RAW` over Parquet or CSV
-        ``files``."""
+        ``files``; the number of rows the files hold, counted apart from the views (the lost-rows check)."""
 
     def execute(self, statement: exp.Expr) -> None:
         """Run a statement (CREATE TABLE ... AS, a view)."""

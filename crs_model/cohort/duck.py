@@ -75,22 +75,21 @@ class DuckDBBackend:
     def _sql(self, e: exp.Expr) -> str:
         return e.sql(dialect=self.dialect)
 
-    def register_input(self, files: list[Path], fmt: str, columns: dict[str, str]) -> None:
+    def register_input(self, files: list[Path], fmt: str, columns: dict[str, str]) -> int:
         """:data:`SRC` over ``files`` (already checked by :func:`crs_model.cohort.readers.check_files`)."""
         import duckdb
 
         try:
             if fmt == "parquet":
-                self._parquet(files, columns)
-            else:
-                self._csv(files, columns)
+                return self._parquet(files, columns)
+            return self._csv(files, columns)
         except duckdb.Error as exc:
             raise InputFileError(str(files[0]), str(exc).splitlines()[0]) from None
 
     def _present(self, f: Path, scan: str) -> set[str]:
         return {c[0] for c in self.con.execute(f"DESCRIBE SELECT * FROM {scan}", [str(f)]).fetchall()}
 
-    def _parquet(self, files: list[Path], columns: dict[str, str]) -> None:
+    def _parquet(self, files: list[Path], columns: dict[str, str]) -> int:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -123,8 +122,9 @@ class DuckDBBackend:
             cols.append(exp.alias_(value, name, quoted=True))
         cols.append(exp.alias_(exp.false(), CHECK))
         self.execute(exp.Create(this=exp.to_table(SRC), kind="VIEW", expression=exp.select(*cols).from_(RAW)))
+        return total
 
-    def _csv(self, files: list[Path], columns: dict[str, str]) -> None:
+    def _csv(self, files: list[Path], columns: dict[str, str]) -> int:
         names = list(columns)
         quoted = [exp.to_identifier(n, quoted=True).sql(dialect=self.dialect) for n in names]
         self.con.execute(f"CREATE TABLE crs_cells ({', '.join(q + ' VARCHAR' for q in quoted)})")
@@ -152,6 +152,7 @@ class DuckDBBackend:
         check = exp.func("COALESCE", exp.or_(*noncanonical), exp.false()) if noncanonical else exp.false()
         cols.append(exp.alias_(check, CHECK))
         self.execute(exp.Create(this=exp.to_table(SRC), kind="VIEW", expression=exp.select(*cols).from_(RAW)))
+        return int(self.con.execute("SELECT count(*) FROM crs_cells").fetchone()[0])
 
     def execute(self, statement: exp.Expr) -> None:
         """Run ``statement``."""

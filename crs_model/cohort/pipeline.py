@@ -36,7 +36,7 @@ from crs_model.cohort.writers import TableWriter, arrow_schema, count_rows
 from crs_model.engine import Engine
 from crs_model.errors import PatientError
 from crs_model.model import Spec
-from crs_model.sql.query import _TYPES, KEY, NEEDS_ENGINE, compile_query, value_column
+from crs_model.sql.query import INPUT_TYPES, KEY, NEEDS_ENGINE, compile_query, value_column
 
 RESULT = "crs_res"
 PYTHON = "crs_py"  # rows decided by the Python engine from their raw cells
@@ -86,20 +86,19 @@ class _Run:
         self.spec = spec
         self.engine = Engine(spec)
         self.backend = backend
-        self.columns = {n: _TYPES[v.type.base].name for n, v in spec.variables.items()}
+        self.columns = {n: INPUT_TYPES[v.type.base].name for n, v in spec.variables.items()}
         self.python_rows: list[dict[str, Any]] = []  # result rows (with ROW) decided from raw cells
 
     # -- 1. the input
-    def load(self, source: str) -> tuple[str, list[str] | None]:
+    def load(self, source: str) -> tuple[str, list[str] | None, int]:
+        """The format, the file's column order (None for JSONL) and the number of input rows."""
         fmt, files = resolve(source)
         if fmt == "jsonl":
-            self._jsonl(files)
-            return fmt, None
+            return fmt, None, self._jsonl(files)
         order = check_files(self.spec, fmt, files)
-        self.backend.register_input(files, fmt, self.columns)
-        return fmt, order
+        return fmt, order, self.backend.register_input(files, fmt, self.columns)
 
-    def _jsonl(self, files: list[Path]) -> None:
+    def _jsonl(self, files: list[Path]) -> int:
         import pyarrow as pa
 
         types = {"BOOLEAN": pa.bool_(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(), "VARCHAR": pa.string()}
@@ -117,17 +116,18 @@ class _Run:
             for batch in jsonl_batches(f, 65536):
                 valid: dict[str, list[Any]] = {name: [] for name in schema.names}
                 for patient in batch:
+                    # a rejected line keeps its place (no inputs, CHECK set): its error is a Python row
                     checked = self._validated(patient, validate, row)
-                    if checked is not None:
-                        valid["row"].append(row)
-                        for n in self.columns:
-                            valid[n].append(checked.get(n))
-                        valid[CHECK].append(False)
+                    valid["row"].append(row)
+                    for n in self.columns:
+                        valid[n].append(None if checked is None else checked.get(n))
+                    valid[CHECK].append(checked is None)
                     row += 1
                 self.backend.append_arrow(SRC, pa.Table.from_pydict(valid, schema=schema))
                 empty = False
         if empty:
             self.backend.append_arrow(SRC, schema.empty_table())
+        return row
 
     def _validated(self, patient: Row, validate: Any, row: int) -> dict[str, Any] | None:
         """The checked inputs of a JSONL row, or None once its error is recorded as a Python row."""
@@ -237,7 +237,7 @@ def run_sql_cohort(
     the exact engine decides run on ``workers`` processes (default: one per core)."""
     start = time.perf_counter()
     run = _Run(spec, backend, default_workers() if workers is None else workers)
-    fmt, order = run.load(source)
+    fmt, order, rows = run.load(source)
     query = compile_query(spec, SRC, keys=["row", CHECK], order=order, routing=True)
     backend.materialize(RESULT, query)
     run.decide_raw(fmt, order)
@@ -254,8 +254,7 @@ def run_sql_cohort(
                 writer.write(batch.to_pydict())
     summary = Summary()
     written = count_rows(path)
-    total = int(backend.to_arrow(_parse(f"SELECT count(*) FROM {RESULT}")).column(0)[0].as_py())
-    summary.rows = total
+    summary.rows = total = rows
     summary.routed = routed
     summary.keys = keys
     _tally(summary, path)

@@ -27,7 +27,7 @@ from crs_model.sql.checks import error_column
 from crs_model.sql.expr_sql import column, double, paren, to_sql
 from crs_model.types import Base
 
-_TYPES = {
+INPUT_TYPES = {
     Base.BOOL: exp.DataType.Type.BOOLEAN,
     Base.INT: exp.DataType.Type.BIGINT,
     Base.REAL: exp.DataType.Type.DOUBLE,
@@ -212,7 +212,9 @@ def compile_query(
     cohort runner routes ``needs_engine`` rows by: ``crs__key`` (:mod:`crs_model.sql.cells`) and each
     reported output's value as ``crs__value__<name>`` whatever the outcome."""
     cols: list[exp.Expr] = [column(k) for k in keys]
-    cols += [exp.alias_(exp.cast(column(n), _TYPES[v.type.base]), n, quoted=True) for n, v in spec.variables.items()]
+    cols += [
+        exp.alias_(exp.cast(column(n), INPUT_TYPES[v.type.base]), n, quoted=True) for n, v in spec.variables.items()
+    ]
     ctes: list[tuple[str, exp.Expr]] = [("crs_input", exp.select(*cols).from_(exp.to_table(table, quoted=True)))]
 
     def add(*named: tuple[str, exp.Expr]) -> None:
