@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.util
+import itertools
 import json
 import os
 import shutil
@@ -217,12 +218,23 @@ def _ratios(runs: list[Run]) -> list[dict[str, Any]]:
 
 
 def _growth(runs: list[Run]) -> list[dict[str, Any]]:
-    """Per engine: rows/s at each measured size over rows/s at its smallest measured size."""
+    """Per engine and measured size: rows/s over rows/s at its smallest size, and the marginal rows/s
+    from the next smaller size (extra rows over extra seconds: the child's start-up cancels out)."""
     out = []
     for engine in dict.fromkeys(r.engine for r in runs):
-        mine = sorted((r.rows, r.rows_per_s) for r in runs if r.engine == engine and r.rows_per_s)
-        for rows, s in mine[1:]:
-            out.append({"engine": engine, "rows": rows, "from_rows": mine[0][0], "ratio": round(s / mine[0][1], 2)})
+        mine = sorted((r.rows, r.seconds or 0.0) for r in runs if r.engine == engine and r.rows_per_s)
+        for (rows0, t0), (rows, t) in itertools.pairwise(mine):
+            marginal = (rows - rows0) / (t - t0) if t > t0 else None
+            ratio = (rows / t) / (mine[0][0] / mine[0][1])
+            out.append(
+                {
+                    "engine": engine,
+                    "rows": rows,
+                    "from_rows": mine[0][0],
+                    "ratio": round(ratio, 2),
+                    "marginal_rows_per_s": None if marginal is None else round(marginal),
+                }
+            )
     return out
 
 
@@ -247,8 +259,10 @@ def to_text(result: dict[str, Any]) -> str:
     for q in result["ratios"]:
         lines.append(f"{q['engine']} / python on {q['rows']:,} rows (same file): {q['ratio']:.1f}x rows/s")
     for q in result["growth"]:
+        marginal = "-" if q["marginal_rows_per_s"] is None else f"{q['marginal_rows_per_s']:,}"
         lines.append(
-            f"{q['engine']}: rows/s at {q['rows']:,} over {q['from_rows']:,} rows: {q['ratio']:.2f} (1 = linear)"
+            f"{q['engine']}: rows/s at {q['rows']:,} over {q['from_rows']:,} rows: {q['ratio']:.2f} (1 = linear); "
+            f"marginal rows/s from the next smaller size: {marginal}"
         )
     return "\n".join(lines) + "\n"
 

@@ -67,7 +67,10 @@ def test_ratios_and_growth_come_from_measured_runs_only() -> None:
         Run("duckdb", 1000, "ok", 1.25, 800.0, 100.0),
     ]
     assert _ratios(runs) == [{"engine": "duckdb", "over": "python", "rows": 100, "ratio": 20.0}]
-    assert _growth(runs) == [{"engine": "duckdb", "rows": 1000, "from_rows": 100, "ratio": 0.8}]
+    # 900 more rows in 1.15 more seconds: the start-up cost in both runs cancels out
+    assert _growth(runs) == [
+        {"engine": "duckdb", "rows": 1000, "from_rows": 100, "ratio": 0.8, "marginal_rows_per_s": 783}
+    ]
     result = {
         "cpus": 2,
         "load_before": [0.0],
@@ -81,4 +84,7 @@ def test_ratios_and_growth_come_from_measured_runs_only() -> None:
     }
     text = to_text(result)
     assert "duckdb / python on 100 rows (same file): 20.0x rows/s" in text
-    assert "duckdb: rows/s at 1,000 over 100 rows: 0.80 (1 = linear)" in text
+    assert (
+        "duckdb: rows/s at 1,000 over 100 rows: 0.80 (1 = linear); marginal rows/s from the next smaller size: 783"
+        in text
+    )
