@@ -102,11 +102,13 @@ def test_the_pool_bounds_the_distinct_patients(tmp_path: Path) -> None:
     assert len({tuple(r.values()) for r in _rows(500, seed=3, pool_size=3, **clean)}) <= 3
     assert len({tuple(r.values()) for r in _rows(500, seed=3, pool_size=400, **clean)}) > 100
     out = tmp_path / "c.parquet"
-    code, text, err = _run("cohort-gen", "200", "--out", str(out), "--pool", "2", "--invalid-share", "0")
+    argv = ["cohort-gen", "200", "--out", str(out), "--pool", "2", "--invalid-share", "0", "--absent-share", "0"]
+    code, text, err = _run(*argv)
     assert code == 0, err
     assert "200 rows" in text
     table = pq.read_table(out).to_pylist()
     assert len(table) == 200
+    assert len({tuple(r.values()) for r in table}) <= 2
     code, _, err = _run("cohort-gen", "10", "--out", str(out), "--pool", "0")
     assert code == 2
     assert "--pool=0 is not a positive count" in err

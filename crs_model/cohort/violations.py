@@ -1,8 +1,8 @@
 """Rows that break a declared consistency constraint, found by a seeded, bounded search.
 
 Each row is a valid pool patient with one input the constraint reads set to another value
-of that input's own domain (its bounds, the spec's thresholds for it and their integer
-neighbours, its enum values, true/false), kept only when the constraint is false on it,
+of that input's own domain (its bounds, the spec's thresholds for it and the values one
+either side of them, its enum values, true/false), kept only when the constraint is false on it,
 every other constraint is not false, and :class:`~crs_model.patient.PatientValidator`
 rejects it. So a row is rejected by exactly the constraint it was made for, with every
 value in its declared domain. Nothing about the constraints is typed here: they, their
