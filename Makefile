@@ -48,6 +48,9 @@ run: $(STAMP) system-deps
 	@# v0.1 -> v0.2 differs by design: exit 1 (behaviour differs) is the expected answer, 2 an error
 	$(BIN)/crs-model diff specs/history/cytosorb_crs-0.1.0.yaml specs/cytosorb_crs.yaml --format markdown \
 	  > out/changes-0.1.0-to-0.2.0.md || [ $$? -eq 1 ]
+	@# cohort audit of 100,000 generated snapshots (--engine duckdb once the SQL engine is wired in)
+	$(BIN)/crs-model cohort-gen 100000 --out out/cohort.parquet --seed 1
+	$(BIN)/crs-model cohort out/cohort.parquet --out out/cohort-result.parquet --engine python
 
 lint: $(STAMP)
 	$(BIN)/ruff check crs_model tests benchmarks
@@ -68,6 +71,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_diff.py
 	$(BIN)/python benchmarks/bench_fhir.py
 	$(BIN)/python benchmarks/bench_service.py
+	$(BIN)/python benchmarks/bench_cohort.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

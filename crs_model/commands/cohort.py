@@ -66,6 +66,7 @@ def register(sub: Any) -> None:
     g.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     g.add_argument("--absent-share", type=float, default=None, metavar="P", help="share of absent values (0..1)")
     g.add_argument("--invalid-share", type=float, default=None, metavar="P", help="share of invalid rows (0..1)")
+    g.add_argument("--pool", type=int, default=None, metavar="N", help="distinct steered patients (default 4096)")
     add_spec_argument(g)
     g.set_defaults(handler=cmd_cohort_gen)
 
@@ -217,6 +218,10 @@ def cmd_cohort_gen(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.n < 0:
         err.write(f"crs-model: error: N={args.n} is negative (expected a row count)\n")
         return 2
+    pool = gen.DEFAULT_POOL if args.pool is None else args.pool
+    if pool < 1:
+        err.write(f"crs-model: error: --pool={pool} is not a positive count\n")
+        return 2
     spec = _cohort_spec(args, err)
     if spec is None:
         return 2
@@ -225,7 +230,9 @@ def cmd_cohort_gen(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     try:
         with TableWriter(args.out, input_columns(spec)) as writer:
-            for batch in gen.generate(spec, args.n, seed=args.seed, absent_share=absent, invalid_share=invalid):
+            for batch in gen.generate(
+                spec, args.n, seed=args.seed, absent_share=absent, invalid_share=invalid, pool_size=pool
+            ):
                 writer.write(batch)
     except OutputFileError as exc:
         err.write(f"crs-model: error: {exc}\n")
