@@ -48,9 +48,9 @@ run: $(STAMP) system-deps
 	@# v0.1 -> v0.2 differs by design: exit 1 (behaviour differs) is the expected answer, 2 an error
 	$(BIN)/crs-model diff specs/history/cytosorb_crs-0.1.0.yaml specs/cytosorb_crs.yaml --format markdown \
 	  > out/changes-0.1.0-to-0.2.0.md || [ $$? -eq 1 ]
-	@# cohort audit of 100,000 generated snapshots (--engine duckdb once the SQL engine is wired in)
+	@# cohort audit of 100,000 generated snapshots on embedded DuckDB, with the impact report
 	$(BIN)/crs-model cohort-gen 100000 --out out/cohort.parquet --seed 1
-	$(BIN)/crs-model cohort out/cohort.parquet --out out/cohort-result.parquet --engine python
+	$(BIN)/crs-model cohort out/cohort.parquet --out out/cohort-result.parquet --report out/cohort-impact.html
 
 lint: $(STAMP)
 	$(BIN)/ruff check crs_model tests benchmarks
