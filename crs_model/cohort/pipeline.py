@@ -36,7 +36,7 @@ from crs_model.cohort.writers import TableWriter, arrow_schema, count_rows
 from crs_model.engine import Engine
 from crs_model.errors import PatientError
 from crs_model.model import Spec
-from crs_model.sql.query import INPUT_TYPES, KEY, NEEDS_ENGINE, compile_query, value_column
+from crs_model.sql.query import DEFECT, INPUT_TYPES, KEY, MISSING, NEEDS_ENGINE, OUTCOME, compile_query, value_column
 
 RESULT = "crs_res"
 PYTHON = "crs_py"  # rows decided by the Python engine from their raw cells
@@ -81,13 +81,25 @@ def _result_table(spec: Spec, rows: Iterable[Mapping[str, Any]], key: str | None
 class _Run:
     """One run's state: the spec, its engine, the backend and the counters."""
 
-    def __init__(self, spec: Spec, backend: SqlBackend, workers: int) -> None:
+    def __init__(self, spec: Spec, backend: SqlBackend, workers: int, exact: bool) -> None:
         self.workers = workers
         self.spec = spec
-        self.engine = Engine(spec)
+        self.engine = Engine(spec, exact=exact)
+        # the rows the engine decides: exact, every open row; three-valued, only a defect (its message) and an
+        # insufficient row whose open guards read other than one absent input (the engine picks the smallest
+        # explanation; with one candidate, SQL's list is already the engine's)
+        self.exact = exact
         self.backend = backend
         self.columns = {n: INPUT_TYPES[v.type.base].name for n, v in spec.variables.items()}
         self.python_rows: list[dict[str, Any]] = []  # result rows (with ROW) decided from raw cells
+
+    def routed(self, a: str = "") -> str:
+        """The condition (on the result columns, of alias ``a``) of a row the engine decides."""
+        a = f"{a}." if a else ""
+        if self.exact:
+            return f"{a}{NEEDS_ENGINE}"
+        one = f"{a}{OUTCOME} IS NULL AND ARRAY_LENGTH({a}{MISSING}) <> 1"
+        return f"({a}{NEEDS_ENGINE} AND ({a}{DEFECT} IS NOT NULL OR ({one})))"
 
     # -- 1. the input
     def load(self, source: str) -> tuple[str, list[str] | None, int]:
@@ -154,7 +166,7 @@ class _Run:
 
     # -- 4. one exact decision per routing key
     def decide_keys(self) -> tuple[int, int]:
-        where = f"{NEEDS_ENGINE} AND {ERROR} IS NULL AND NOT {CHECK}"
+        where = f"{self.routed()} AND {ERROR} IS NULL AND NOT {CHECK}"
         reps = _parse(
             f"SELECT k.{KEY}, s.* FROM (SELECT {KEY}, min(row) AS row FROM {RESULT} WHERE {where} GROUP BY {KEY}) AS k "
             f"JOIN {SRC} AS s USING (row) ORDER BY row"
@@ -184,16 +196,14 @@ class _Run:
                 exact = f"CASE WHEN e.{n} IS NULL THEN NULL ELSE COALESCE(r.{_q(value_column(c.name))}, e.{n}) END"
             else:
                 exact = f"e.{n}"
-            value = (
-                f"CASE WHEN p.row IS NOT NULL THEN p.{n} WHEN r.{NEEDS_ENGINE} AND r.{ERROR} IS NULL THEN {exact} "
-                f"ELSE r.{n} END"
-            )
+            value = f"CASE WHEN p.row IS NOT NULL THEN p.{n} WHEN e.{KEY} IS NOT NULL THEN {exact} ELSE r.{n} END"
             if c.kind is not Kind.TEXT_LIST:
                 value = f"CAST({value} AS {_SQL_TYPE[c.kind]})"
             cols.append(f"{value} AS {n}")
         return _parse(
             f"SELECT {', '.join(cols)} FROM {RESULT} AS r LEFT JOIN {PYTHON} AS p ON p.row = r.row "
-            f"LEFT JOIN {EXACT} AS e ON r.{NEEDS_ENGINE} AND e.{KEY} = r.{KEY} ORDER BY r.row"
+            f"LEFT JOIN {EXACT} AS e ON e.{KEY} = r.{KEY} AND r.{ERROR} IS NULL AND NOT r.{CHECK} "
+            f"AND {self.routed('r')} ORDER BY r.row"
         )
 
 
@@ -231,12 +241,18 @@ def default_workers() -> int:
 
 
 def run_sql_cohort(
-    spec: Spec, backend: SqlBackend, source: str, out: str | Path, *, workers: int | None = None
+    spec: Spec,
+    backend: SqlBackend,
+    source: str,
+    out: str | Path,
+    *,
+    workers: int | None = None,
+    exact: bool = True,
 ) -> Summary:
     """Decide every row of ``source`` on ``backend`` into the table ``out`` (.parquet or .jsonl); the rows
     the exact engine decides run on ``workers`` processes (default: one per core)."""
     start = time.perf_counter()
-    run = _Run(spec, backend, default_workers() if workers is None else workers)
+    run = _Run(spec, backend, default_workers() if workers is None else workers, exact)
     fmt, order, rows = run.load(source)
     query = compile_query(spec, SRC, keys=["row", CHECK], order=order, routing=True)
     backend.materialize(RESULT, query)

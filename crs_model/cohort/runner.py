@@ -104,9 +104,9 @@ def decide_batch(engine: Engine, rows: list[Row], first: int) -> dict[str, list[
     return cols
 
 
-def run_cohort(spec: Spec, batches: Iterable[list[Row]], out: str | Path) -> Summary:
+def run_cohort(spec: Spec, batches: Iterable[list[Row]], out: str | Path, *, exact: bool = True) -> Summary:
     """Decide every row of ``batches`` into the table ``out`` (.parquet or .jsonl); the summary of the run."""
-    engine = Engine(spec)
+    engine = Engine(spec, exact=exact)
     summary = Summary()
     start = time.perf_counter()
     path = Path(out)

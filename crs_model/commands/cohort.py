@@ -36,6 +36,14 @@ def register(sub: Any) -> None:
         help="duckdb: the spec's SQL on embedded DuckDB, open rows decided by the exact engine (default); "
         "python: the engine row by row",
     )
+    p.add_argument(
+        "--semantics",
+        choices=("exact", "three-valued"),
+        default="exact",
+        help="exact: the default engine's decisions over the valid completions of absent inputs (default); "
+        "three-valued: Kleene logic, as Engine(spec, exact=False) and the verifier decide (faster, more "
+        "insufficient_data)",
+    )
     p.add_argument("--batch-rows", type=int, default=8192, metavar="N", help="rows per batch (python engine)")
     p.add_argument(
         "--memory-limit", default="2GB", metavar="SIZE", help="DuckDB's memory limit; beyond it, it spills to disk"
@@ -125,7 +133,8 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             err.write(f"crs-model: error: --out {args.out} is also an input file\n")
             return 2
         if args.engine == "python":
-            summary = run_cohort(spec, read_batches(spec, args.input, args.batch_rows), args.out)
+            exact = args.semantics == "exact"
+            summary = run_cohort(spec, read_batches(spec, args.input, args.batch_rows), args.out, exact=exact)
         else:
             from crs_model.cohort.duck import BackendError, DuckDBBackend
             from crs_model.cohort.pipeline import run_sql_cohort
@@ -136,7 +145,7 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 err.write(f"crs-model: error: {exc}\n")
                 return 2
             with backend:
-                summary = run_sql_cohort(spec, backend, args.input, args.out)
+                summary = run_sql_cohort(spec, backend, args.input, args.out, exact=args.semantics == "exact")
     except (InputFileError, OutputFileError) as exc:
         err.write(f"crs-model: error: {exc}\n")
         return 2
