@@ -56,51 +56,73 @@ def _types(spec: Spec) -> dict[str, str]:
     return {n: _TYPES[v.type.base].name for n, v in spec.variables.items()}
 
 
-def _duckdb_rows(spec: Spec, path: Path) -> list[dict[str, Any]]:
+def _duckdb_table(spec: Spec, path: Path) -> pa.Table:
     con = duckdb.connect()
     try:
-        con.execute(
-            "CREATE VIEW patients AS SELECT file_row_number AS row, * EXCLUDE (file_row_number) "
-            f"FROM read_parquet('{path}', file_row_number = true)"
-        )
-        return sorted(con.sql(query_text(spec, "duckdb", keys=[ROW])).to_arrow_table().to_pylist(), key=_row)
+        rel = con.read_parquet(str(path), file_row_number=True)
+        rel.select("file_row_number AS row, * EXCLUDE (file_row_number)").create_view("patients")
+        return con.sql(query_text(spec, "duckdb", keys=[ROW])).to_arrow_table()
     finally:
         con.close()
 
 
-def _spark_rows(spark: SparkBackend, spec: Spec, path: Path) -> list[dict[str, Any]]:
+def _spark_table(spark: SparkBackend, spec: Spec, path: Path) -> pa.Table:
     spark.register_input("patients", [path], "parquet", _types(spec))
-    return sorted(spark.to_arrow(query_text(spec, "spark", keys=[ROW])).to_pylist(), key=_row)
+    return spark.to_arrow(query_text(spec, "spark", keys=[ROW]))
 
 
-def _row(r: dict[str, Any]) -> int:
-    return int(r[ROW])
+def _schema(table: pa.Table) -> list[tuple[str, str]]:
+    """Column names and Arrow types (a list by its element type: DuckDB names the item ``l``, Spark ``element``)."""
+    return [(f.name, f"list<{f.type.value_type}>" if pa.types.is_list(f.type) else str(f.type)) for f in table.schema]
 
 
-def _assert_same(spec: Spec, path: Path, duck: list[dict[str, Any]], sp: list[dict[str, Any]]) -> None:
+def _rows(table: pa.Table) -> list[dict[str, Any]]:
+    return sorted(table.to_pylist(), key=lambda r: int(r[ROW]))
+
+
+def _assert_same(path: Path, duck_table: pa.Table, spark_table: pa.Table) -> list[dict[str, Any]]:
+    """Every column of every row equal (exactly: doubles too); the first differences are printed with their inputs."""
+    assert _schema(spark_table) == _schema(duck_table), "the result columns or their types differ"
+    duck, sp = _rows(duck_table), _rows(spark_table)
     assert [r[ROW] for r in duck] == list(range(len(duck)))
     assert [r[ROW] for r in sp] == [r[ROW] for r in duck], "Spark's row numbers differ from DuckDB's"
-    assert list(sp[0]) == list(duck[0]), "the result columns differ"
     bad = [(d, s) for d, s in zip(duck, sp, strict=True) if d != s]
     if bad:
         inputs = pq.read_table(path).to_pylist()
         lines = []
         for d, s in bad[:5]:
-            cols = {k: (d[k], s[k]) for k in d if d[k] != s[k] or type(d[k]) is not type(s[k])}
+            cols = {k: (d[k], s[k]) for k in d if d[k] != s[k]}
             lines.append(f"row {d[ROW]}: (duckdb, spark) {cols}\n  inputs {inputs[d[ROW]]}")
-        pytest.fail(f"{spec.name}: {len(bad)} of {len(duck)} rows differ:\n" + "\n".join(lines))
+        pytest.fail(f"{path.name}: {len(bad)} of {len(duck)} rows differ:\n" + "\n".join(lines))
+    return duck
+
+
+def test_a_difference_is_reported_with_its_inputs(tmp_path: Path) -> None:
+    # the comparison itself can fail: one changed flag list is found and shown with the row's inputs
+    spec = load_spec(SHIPPED)
+    path = _write_cohort(spec, tmp_path / "c.parquet", 50, seed=1)
+    table = _duckdb_table(spec, path)
+    changed = table.set_column(
+        table.schema.get_field_index("flags"), "flags", pa.array([["x"], *table.column("flags").to_pylist()[1:]])
+    )
+    with pytest.raises(
+        pytest.fail.Exception, match=r"c.parquet: 1 of 50 rows differ:\nrow 0: .*'flags'.*\n  inputs \{"
+    ):
+        _assert_same(path, table, changed)
 
 
 def test_shipped_spec_on_spark_equals_duckdb(spark: SparkBackend, tmp_path: Path) -> None:
     spec = load_spec(SHIPPED)
     path = _write_cohort(spec, tmp_path / "cohort.parquet", 20_000, seed=15)
-    duck, sp = _duckdb_rows(spec, path), _spark_rows(spark, spec, path)
+    duck = _assert_same(path, _duckdb_table(spec, path), _spark_table(spark, spec, path))
     assert len(duck) == 20_000
-    _assert_same(spec, path, duck, sp)
-    # the comparison saw every kind of answer, not only one
+    # the comparison saw every kind of answer, not only one: outcomes, open rows, flags, rounded doses
     assert len({r["outcome"] for r in duck}) > 3
-    assert any(r["needs_engine"] for r in duck) and any(not r["needs_engine"] for r in duck)
+    assert {r["needs_engine"] for r in duck} == {True, False}
     assert any(r["flags"] for r in duck)
+    reported = [n for n, o in spec.outputs.items() if o.precision is not None]
+    assert reported
+    assert all(sum(r[n] is not None for r in duck) > 100 for n in reported)
 
 
 def _loadable() -> list[Path]:
@@ -121,8 +143,7 @@ def test_faulty_specs_on_spark_equal_duckdb(spark: SparkBackend, tmp_path: Path)
     for i, p in enumerate(specs):
         spec = load_spec(p)
         path = _write_cohort(spec, tmp_path / f"{p.stem}.parquet", 300, seed=i)
-        duck = _duckdb_rows(spec, path)
-        _assert_same(spec, path, duck, _spark_rows(spark, spec, path))
+        duck = _assert_same(path, _duckdb_table(spec, path), _spark_table(spark, spec, path))
         defects += sum(r["defect"] is not None for r in duck)
     assert defects > 0, "no planted gap or overlap was reached: the defect column went untested"
 
@@ -163,17 +184,11 @@ def test_write_parquet_is_one_ordered_file(spark: SparkBackend, tmp_path: Path) 
     out = tmp_path / "out.parquet"
     spark.write_parquet(query_text(spec, "spark", keys=[ROW]), out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet", "out.parquet"]  # no folder left behind
-    table = pq.read_table(out)
-    assert table.column(ROW).to_pylist() == list(range(3000))
-    duck = duckdb.connect()
-    expected = duck.sql(
-        f"SELECT * EXCLUDE (file_row_number) FROM (SELECT file_row_number AS row, * FROM read_parquet('{path}', "
-        "file_row_number = true))"
-    )
-    assert table.schema.names == [ROW, *[c for c in _duckdb_rows(spec, path)[0] if c != ROW]]
-    assert len(expected.fetchall()) == 3000
-    assert table.schema.field("flags").type == pa.list_(pa.string()) or pa.types.is_list(table.schema.field("flags").type)
-    assert table.schema.field("decided").type == pa.bool_()
+    written = pq.read_table(out)
+    assert written.column(ROW).to_pylist() == list(range(3000))  # ordered by row in the file itself
+    expected = _duckdb_table(spec, path)
+    assert _schema(written) == _schema(expected)
+    assert written.to_pylist() == _rows(expected)
 
 
 def test_register_arrow_and_sql(spark: SparkBackend) -> None:
@@ -191,3 +206,20 @@ def test_a_bad_statement_is_a_clear_error(spark: SparkBackend) -> None:
 def test_a_bad_master_is_a_clear_error() -> None:
     with pytest.raises(SparkError, match=r"master='sprak://x:7077' is not a Spark master URL \(expected local"):
         SparkBackend("sprak://x:7077")
+
+
+def test_a_second_master_in_one_process_is_a_clear_error(spark: SparkBackend) -> None:
+    # getOrCreate would hand back the running local[2] session: asking for another master must not pass silently
+    with pytest.raises(SparkError, match=r"a Spark session on master='local\[2\]' already runs in this process"):
+        SparkBackend("local[1]").__enter__()
+    assert spark.to_arrow("SELECT 1 AS one").to_pylist() == [{"one": 1}]  # the running session is untouched
+
+
+def test_no_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with (
+        pytest.raises(SparkError, match=r"no Java runtime: 'java' is not on PATH and JAVA_HOME is unset"),
+        SparkBackend(),
+    ):
+        pass

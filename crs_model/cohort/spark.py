@@ -7,7 +7,7 @@ Java runtime are needed; both load only when a :class:`SparkBackend` starts.
 
 Session settings (docs/spark.md, "Settings"):
 
-- ANSI mode ON (Spark 4's default; set explicitly so a 3.5 session behaves the same): a cast that
+- ANSI mode ON (Spark 4's default; set explicitly so a cluster's defaults cannot turn it off): a cast that
   cannot hold its value or an integer overflow is an error, as in DuckDB; with ANSI off Spark
   would silently turn a bad value into NULL = "absent", which changes a decision. The query never
   divides by zero (``NULLIF``), so ANSI's division error cannot fire.
@@ -33,8 +33,6 @@ ROW = "row"
 _MASTER = re.compile(r"local(\[(\*|\d+)(,\d+)?\])?|local-cluster\[\d+,\d+,\d+\]|spark://\S+|yarn|k8s://\S+")
 # the SQL type names of ``crs_model.sql.query._TYPES`` -> Spark's (Spark's VARCHAR needs a length)
 _TYPES = {"BOOLEAN": "BOOLEAN", "BIGINT": "BIGINT", "DOUBLE": "DOUBLE", "VARCHAR": "STRING"}
-_FILE = "crs__file"  # helper columns of the input view (dropped before it is registered)
-_INDEX = "crs__index"
 
 
 class SparkError(CrsModelError):
@@ -85,7 +83,9 @@ class SparkBackend:
         except ImportError:
             raise SparkError("pyspark is not installed (pip install 'crs_model[spark]')") from None
         if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-            raise SparkError("no Java runtime: 'java' is not on PATH and JAVA_HOME is unset (Debian: openjdk-17-jre-headless)")
+            raise SparkError(
+                "no Java runtime: 'java' is not on PATH and JAVA_HOME is unset (Debian: openjdk-17-jre-headless)"
+            )
         if self.local:
             # local mode listens on loopback only (and Spark's launcher does not warn about the host name)
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -132,13 +132,15 @@ class SparkBackend:
     def register_input(self, name: str, files: Sequence[Path], fmt: str, columns: dict[str, str]) -> None:
         """A temp view ``name`` over Parquet or CSV ``files``: a ``row`` column (0-based, in the order of
         ``files``, then row order within each file) and one column per entry of ``columns`` (input name ->
-        BOOLEAN/BIGINT/DOUBLE/VARCHAR), cast to its type; an input the files lack is NULL (absent).
+        BOOLEAN/BIGINT/DOUBLE/VARCHAR), cast to its type; an input a file lacks is NULL (absent).
 
-        Row numbers are exact, never Spark's partition-dependent ids: each row's file and its index in that
-        file (Parquet: the ``_metadata.row_index`` column; CSV: the file read as one unsplit partition, where
-        ``monotonically_increasing_id`` is consecutive) plus the row count of the files before it.
+        Row numbers are exact, never Spark's partition-dependent ids: one scan per file, each row's index
+        in its file plus the row count of the files before it. Parquet: the index is Spark's
+        ``_metadata.row_index`` and the counts come from the footers. CSV: a file is read unsplit
+        (``multiLine``), so it is one partition in file order, where ``monotonically_increasing_id``
+        minus the partition's base is the index; its count is a Spark job.
         """
-        from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
+        from pyspark.sql import functions as F
 
         bad = {n: t for n, t in columns.items() if t not in _TYPES}
         if bad:
@@ -148,44 +150,34 @@ class SparkBackend:
         if not files:
             raise InputFileError(name, "no input file")
         spark = self.session
-        uris = [p.resolve().as_uri() for p in files]
-        try:
-            if fmt == "parquet":
-                df = spark.read.option("mergeSchema", "true").parquet(*uris)  # files may lack an input
-                index = F.col("_metadata.row_index")
-            else:
-                # multiLine: a CSV file is never split, so it is read in file order within one partition
-                df = spark.read.option("header", "true").option("multiLine", "true").csv(uris)
-                index = F.monotonically_increasing_id()
-            present = set(df.columns)
-            df = df.select(
-                F.col("_metadata.file_path").alias(_FILE),
-                index.alias(_INDEX),
-                *(
-                    (F.col(f"`{n}`") if n in present else F.lit(None)).cast(_TYPES[t]).alias(n)
-                    for n, t in columns.items()
-                ),
-            )
-            # one pass: each file's row count and first index (CSV ids of a partition start at partition << 33)
-            stats = df.groupBy(_FILE).agg(F.count(F.lit(1)), F.min(_INDEX)).collect()
-        except Exception as exc:
-            raise InputFileError(str(files[0]), _error(exc)) from None
-        position = {p.resolve(): i for i, p in enumerate(files)}
-        found: dict[int, tuple[str, int, int]] = {}
-        for uri, n, first in stats:  # keyed by Spark's own spelling of the path, for an exact join
-            found[position[Path(_uri_path(uri)).resolve()]] = (uri, int(n), int(first))
-        offsets: list[tuple[str, int]] = []
-        total = 0
-        for i in range(len(files)):
-            if i in found:
-                uri, n, first = found[i]
-                offsets.append((uri, total - first))
-                total += n
-        table = spark.createDataFrame(offsets, f"{_FILE} STRING, crs__offset BIGINT")
-        df = df.join(F.broadcast(table), _FILE).select(
-            (F.col("crs__offset") + F.col(_INDEX)).alias(ROW), *(F.col(f"`{n}`") for n in columns)
-        )
-        df.createOrReplaceTempView(name)
+        view: Any = None
+        offset = 0
+        for path in files:
+            try:
+                if fmt == "parquet":
+                    df = spark.read.parquet(path.resolve().as_uri())
+                    index = F.col("_metadata.row_index")
+                    rows = _parquet_rows(path)
+                else:
+                    df = spark.read.option("header", "true").option("multiLine", "true").csv(path.resolve().as_uri())
+                    # a partition's ids start at its number << 33
+                    index = F.monotonically_increasing_id() - F.shiftleft(F.spark_partition_id().cast("BIGINT"), 33)
+                    rows = df.count()
+                present = set(df.columns)
+                df = df.select(
+                    (F.lit(offset) + index).alias(ROW),
+                    *(
+                        (F.col(f"`{n}`") if n in present else F.lit(None)).cast(_TYPES[t]).alias(n)
+                        for n, t in columns.items()
+                    ),
+                )
+            except CrsModelError:
+                raise
+            except Exception as exc:
+                raise InputFileError(str(path), _error(exc)) from None
+            view = df if view is None else view.union(df)
+            offset += rows
+        view.createOrReplaceTempView(name)
 
     def sql(self, text: str) -> None:
         """Run one statement (``CREATE OR REPLACE TEMP VIEW ...``)."""
@@ -195,21 +187,13 @@ class SparkBackend:
         """A query's whole result as a ``pyarrow.Table`` (collected on the driver)."""
         df = self._run(text)
         try:
-            if hasattr(df, "toArrow"):  # Spark 4
-                return df.toArrow()
-            import pyarrow as pa
-
-            return pa.Table.from_pandas(df.toPandas(), preserve_index=False)
+            return df.toArrow()
         except Exception as exc:
             raise SparkError(f"Spark could not run the query: {_error(exc)}") from None
 
     def register_arrow(self, name: str, table: Any) -> None:
         """A small ``pyarrow.Table`` from Python as the temp view ``name``."""
-        import pyspark
-
-        # Spark 4 takes Arrow directly; 3.5 goes through pandas
-        data = table if int(pyspark.__version__.split(".")[0]) >= 4 else table.to_pandas()
-        self.session.createDataFrame(data).createOrReplaceTempView(name)
+        self.session.createDataFrame(table).createOrReplaceTempView(name)
 
     def write_parquet(self, text: str, path: Path) -> None:
         """The query's result as ONE Parquet file at ``path``, ordered by ``row``, names and types kept.
@@ -244,8 +228,11 @@ class SparkBackend:
             raise SparkError(f"Spark rejected the statement: {_error(exc)}") from None
 
 
-def _uri_path(uri: str) -> str:
-    from urllib.parse import unquote, urlparse
+def _parquet_rows(path: Path) -> int:
+    """A Parquet file's row count, from its footer (no Spark job)."""
+    import pyarrow.parquet as pq
 
-    return unquote(urlparse(uri).path) if uri.startswith("file:") else uri
-
+    try:
+        return int(pq.ParquetFile(str(path)).metadata.num_rows)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise InputFileError(str(path), str(exc).splitlines()[0]) from None
