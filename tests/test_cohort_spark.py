@@ -29,7 +29,7 @@ from crs_model.cohort.columns import input_columns
 from crs_model.cohort.generate import generate
 from crs_model.cohort.spark import ROW, SparkBackend, SparkError
 from crs_model.cohort.writers import TableWriter
-from crs_model.errors import CrsModelError
+from crs_model.errors import CrsModelError, OutputFileError
 from crs_model.model import Spec
 from crs_model.sql import query_text
 from crs_model.sql.query import _TYPES
@@ -189,6 +189,11 @@ def test_write_parquet_is_one_ordered_file(spark: SparkBackend, tmp_path: Path) 
     expected = _duckdb_table(spec, path)
     assert _schema(written) == _schema(expected)
     assert written.to_pylist() == _rows(expected)
+
+
+def test_write_parquet_into_a_missing_folder_is_a_clear_error(spark: SparkBackend, tmp_path: Path) -> None:
+    with pytest.raises(OutputFileError, match=r"x.parquet: cannot write: its folder does not exist"):
+        spark.write_parquet("SELECT 1 AS row", tmp_path / "no" / "x.parquet")
 
 
 def test_register_arrow_and_sql(spark: SparkBackend) -> None:

@@ -24,9 +24,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crs_model.errors import CrsModelError, InputFileError, OutputFileError
+
+if TYPE_CHECKING:  # pyspark is typed; it is imported at run time only when a session starts
+    from pyspark.sql import DataFrame, SparkSession
 
 ROW = "row"
 # ``local``, ``local[N]``, ``local[*]``, ``local[N,F]``, ``local-cluster[...]``, ``spark://``, ``yarn``, ``k8s://``
@@ -69,7 +72,7 @@ class SparkBackend:
         self.master = master
         self.app_name = app_name
         self.startup_seconds = 0.0
-        self._spark: Any = None
+        self._spark: SparkSession | None = None
 
     @property
     def local(self) -> bool:
@@ -123,7 +126,7 @@ class SparkBackend:
             self._spark = None
 
     @property
-    def session(self) -> Any:
+    def session(self) -> SparkSession:
         """The running SparkSession."""
         if self._spark is None:
             raise SparkError("the Spark session is not running (use SparkBackend as a context manager)")
@@ -150,7 +153,7 @@ class SparkBackend:
         if not files:
             raise InputFileError(name, "no input file")
         spark = self.session
-        view: Any = None
+        view: DataFrame | None = None
         offset = 0
         for path in files:
             try:
@@ -177,6 +180,7 @@ class SparkBackend:
                 raise InputFileError(str(path), _error(exc)) from None
             view = df if view is None else view.union(df)
             offset += rows
+        assert view is not None  # files is not empty
         view.createOrReplaceTempView(name)
 
     def sql(self, text: str) -> None:
@@ -201,9 +205,11 @@ class SparkBackend:
         Spark writes a folder of part files: one partition, sorted within it, is written to a temporary
         folder beside ``path`` and its single part file moved into place (no data passes the driver).
         """
-        df = self._run(text)
         path = Path(path)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent if path.parent.exists() else None))
+        if not path.parent.is_dir():
+            raise OutputFileError(str(path), "its folder does not exist")
+        df = self._run(text)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))  # beside it: the move is a rename
         try:
             try:
                 df.repartition(1).sortWithinPartitions(ROW).write.mode("overwrite").parquet(tmp.as_uri())
@@ -219,7 +225,7 @@ class SparkBackend:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def _run(self, text: str) -> Any:
+    def _run(self, text: str) -> DataFrame:
         try:
             return self.session.sql(text)
         except CrsModelError:
