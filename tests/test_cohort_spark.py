@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("pyspark", reason="pyspark is not installed (the spark extra; make installs it)")
 if shutil.which("java") is None:
     pytest.skip(
         "no Java runtime on PATH: Spark needs Java 17+ (make installs Debian's openjdk-17-jre-headless as root)",
