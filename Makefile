@@ -6,12 +6,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean system-deps browser-deps diagrams
+.PHONY: run test lint typecheck pytest bench clean system-deps browser-deps java-deps diagrams
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,browser,service,cohort]'
+	$(BIN)/pip install --quiet -e '.[dev,browser,service,cohort,spark]'
 	touch $(STAMP)
 
 # Graphviz's `dot` turns DOT into SVG/PNG/PDF; installed from Debian when missing.
@@ -31,6 +31,15 @@ browser-deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "note: chromium not found; the browser test will be skipped"; fi; }
+
+# A Java runtime for Spark local mode (tests/test_cohort_spark.py; pyspark 4 needs Java 17+).
+java-deps:
+	@command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing openjdk-17-jre-headless from Debian"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+	  else echo "note: java not found; the Spark tests will be skipped"; fi; }
 
 # Committed DOT/SVG of the shipped spec (tests fail when the DOT is stale) and the governance pack.
 diagrams: $(STAMP) system-deps
@@ -60,7 +69,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # One run, one collection: unit, backend and quality tests (a bare `pytest` skips the quality ones).
-pytest: $(STAMP) system-deps browser-deps
+pytest: $(STAMP) system-deps browser-deps java-deps
 	$(BIN)/pytest -q -m "not slow"
 
 test: lint typecheck pytest
