@@ -178,7 +178,7 @@ def test_a_parquet_column_of_the_wrong_type_is_exit_2(tmp_path: Path) -> None:
         (["cohort", "/nonexistent/x.parquet", "--out", "o.parquet"], "no such file or folder"),
         (["cohort", "/nonexistent/*.parquet", "--out", "o.parquet"], "no file matches"),
         (["cohort", "x.parquet", "--out", "o.csv"], "the result must be .parquet or .jsonl"),
-        (["cohort", "x.parquet", "--out", "o.parquet", "--engine", "spark"], "not yet available"),
+        (["cohort", "x.parquet", "--out", "o.parquet", "--engine", "spark", "--master", "sprak://h"], "no such file"),
         (["cohort-gen", "10", "--out", "o.txt"], "unknown table format"),
         (["cohort-gen", "10", "--out", "o.parquet", "--absent-share", "2"], "outside 0..1"),
         (["cohort-gen", "-1", "--out", "o.parquet"], "negative"),

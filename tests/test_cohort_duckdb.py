@@ -5,8 +5,6 @@ included) and compares the two result tables in DuckDB: any row where one column
 printed with its inputs.
 """
 
-# ruff: noqa: S608 - SQL text is built from spec names quoted by sqlglot; file paths are bound parameters
-
 from __future__ import annotations
 
 import io
@@ -21,27 +19,21 @@ pytest.importorskip("pyarrow")
 
 from crs_model import load_spec  # noqa: E402
 from crs_model.cli import main  # noqa: E402
-from crs_model.cohort.columns import input_columns, result_columns  # noqa: E402
+from crs_model.cohort.columns import input_columns  # noqa: E402
 from crs_model.cohort.duck import DuckDBBackend  # noqa: E402
 from crs_model.cohort.generate import generate  # noqa: E402
 from crs_model.cohort.pipeline import run_sql_cohort  # noqa: E402
 from crs_model.cohort.readers import read_batches  # noqa: E402
 from crs_model.cohort.runner import run_cohort  # noqa: E402
-from crs_model.cohort.writers import TableWriter  # noqa: E402
 from crs_model.errors import CrsModelError  # noqa: E402
 from crs_model.model import Spec  # noqa: E402
+from tests.cohort_support import generate_cohort as _generate  # noqa: E402
+from tests.cohort_support import mismatches as _mismatches  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = load_spec(None)
 FAULTY = sorted((ROOT / "specs" / "examples" / "faulty").glob("*.yaml"))
 BIG = int(__import__("os").environ.get("CRS_BIG", "200000"))
-
-
-def _generate(spec: Spec, path: Path, n: int, seed: int, **kw: Any) -> Path:
-    with TableWriter(path, input_columns(spec)) as w:
-        for batch in generate(spec, n, seed=seed, **kw):
-            w.write(batch)
-    return path
 
 
 def _both(
@@ -52,33 +44,6 @@ def _both(
     with DuckDBBackend() as backend:
         summary = run_sql_cohort(spec, backend, source, sql, workers=workers, exact=exact)
     return py, sql, summary
-
-
-def _mismatches(spec: Spec, py: Path, sql: Path, source: str | None = None) -> list[str]:
-    """Every row where a result column differs (at most 10, with the inputs when ``source`` is Parquet)."""
-    con = duckdb.connect()
-    names = [c.name for c in result_columns(spec) if c.name != "row"]
-    differs = " OR ".join(f'a."{n}" IS DISTINCT FROM b."{n}"' for n in names)
-    counts = con.execute(
-        "SELECT (SELECT count(*) FROM read_parquet(?)), (SELECT count(*) FROM read_parquet(?))", [str(py), str(sql)]
-    ).fetchone()
-    assert counts[0] == counts[1], f"row counts differ: python {counts[0]}, duckdb {counts[1]}"
-    pairs = ", ".join(f'a."{n}", b."{n}"' for n in names)
-    rows = con.execute(
-        f"SELECT a.row, {pairs} FROM read_parquet(?) a "
-        f"FULL JOIN read_parquet(?) b ON a.row = b.row WHERE a.row IS NULL OR b.row IS NULL OR {differs} "
-        "ORDER BY 1 LIMIT 10",
-        [str(py), str(sql)],
-    ).fetchall()
-    out = []
-    for r in rows:
-        diff = {n: (r[1 + 2 * i], r[2 + 2 * i]) for i, n in enumerate(names) if r[1 + 2 * i] != r[2 + 2 * i]}
-        inputs = ""
-        if source is not None and source.endswith(".parquet"):
-            inputs = str(con.execute(f"SELECT * FROM read_parquet(?) LIMIT 1 OFFSET {int(r[0])}", [source]).fetchone())
-        out.append(f"row {r[0]}: (python, duckdb) {diff} inputs {inputs}")
-    con.close()
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from crs_model.cohort.writers import TableWriter
 from crs_model.errors import CrsModelError, OutputFileError
 from crs_model.model import Spec
 from crs_model.sql import query_text
-from crs_model.sql.query import _TYPES
+from crs_model.sql.query import INPUT_TYPES
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "specs" / "cytosorb_crs.yaml"
@@ -52,7 +52,7 @@ def _write_cohort(spec: Spec, path: Path, n: int, seed: int) -> Path:
 
 
 def _types(spec: Spec) -> dict[str, str]:
-    return {n: _TYPES[v.type.base].name for n, v in spec.variables.items()}
+    return {n: INPUT_TYPES[v.type.base].name for n, v in spec.variables.items()}
 
 
 def _duckdb_table(spec: Spec, path: Path) -> pa.Table:
@@ -227,3 +227,34 @@ def test_no_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         SparkBackend(),
     ):
         pass
+
+
+def test_cohort_pipeline_on_spark_equals_duckdb(spark: SparkBackend, tmp_path: Path) -> None:
+    """``crs-model cohort --engine spark``: the whole pipeline (validation, routing to the exact engine, the
+    final join) on Spark gives the DuckDB pipeline's result table, row by row, on 20,000 generated rows."""
+    from crs_model.cohort.duck import DuckDBBackend
+    from crs_model.cohort.pipeline import run_sql_cohort
+    from crs_model.cohort.spark import SparkCohort
+    from tests.cohort_support import generate_cohort, mismatches
+
+    spec = load_spec(SHIPPED)
+    src = generate_cohort(spec, tmp_path / "c.parquet", 20_000, seed=21, invalid_share=0.01)
+    with DuckDBBackend() as duck:
+        on_duck = run_sql_cohort(spec, duck, str(src), tmp_path / "duck.parquet")
+    on_spark = run_sql_cohort(spec, SparkCohort(spark), str(src), tmp_path / "spark.parquet")
+    assert not (bad := mismatches(spec, tmp_path / "duck.parquet", tmp_path / "spark.parquet", str(src))), "\n".join(
+        bad
+    )
+    assert (on_spark.rows, on_spark.invalid, on_spark.routed) == (on_duck.rows, on_duck.invalid, on_duck.routed)
+    assert on_spark.invalid > 0
+    assert on_spark.routed > 0
+
+
+def test_cohort_on_spark_refuses_csv(spark: SparkBackend, tmp_path: Path) -> None:
+    from crs_model.cohort.pipeline import run_sql_cohort
+    from crs_model.cohort.spark import SparkCohort
+
+    path = tmp_path / "c.csv"
+    path.write_text("age_years\n40\n", encoding="utf-8")
+    with pytest.raises(CrsModelError, match="reads Parquet"):
+        run_sql_cohort(load_spec(SHIPPED), SparkCohort(spark), str(path), tmp_path / "r.parquet")

@@ -13,7 +13,7 @@ from crs_model.commands.common import add_spec_argument, load_or_report
 from crs_model.errors import InputFileError, OutputFileError
 from crs_model.model import Spec
 
-ENGINES = ("duckdb", "python", "spark")  # duckdb (embedded) is the default; spark: not yet wired in
+ENGINES = ("duckdb", "python", "spark")  # duckdb (embedded) is the default
 _MISSING_EXTRA = "the cohort commands need the 'cohort' extra: pip install 'crs_model[cohort]'"
 
 
@@ -45,6 +45,12 @@ def register(sub: Any) -> None:
         "insufficient_data)",
     )
     p.add_argument("--batch-rows", type=int, default=8192, metavar="N", help="rows per batch (python engine)")
+    p.add_argument(
+        "--master",
+        default="local[2]",
+        metavar="URL",
+        help="--engine spark: the Spark master (local[N], spark://HOST:PORT, yarn, k8s://URL; default local[2])",
+    )
     p.add_argument(
         "--memory-limit", default="2GB", metavar="SIZE", help="DuckDB's memory limit; beyond it, it spills to disk"
     )
@@ -98,9 +104,6 @@ def _cohort_spec(args: argparse.Namespace, err: TextIO) -> Spec | None:
 
 def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Decide every row of INPUT into RESULT and print the summary."""
-    if args.engine == "spark":
-        err.write("crs-model: error: cohort --engine spark: not yet available (use --engine duckdb or python)\n")
-        return 2
     if args.batch_rows < 1:
         err.write(f"crs-model: error: --batch-rows={args.batch_rows} is not a positive row count\n")
         return 2
@@ -135,6 +138,18 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.engine == "python":
             exact = args.semantics == "exact"
             summary = run_cohort(spec, read_batches(spec, args.input, args.batch_rows), args.out, exact=exact)
+        elif args.engine == "spark":
+            from crs_model.cohort.pipeline import run_sql_cohort
+            from crs_model.cohort.spark import SparkBackend, SparkCohort, SparkError
+
+            try:
+                with SparkBackend(args.master) as spark:
+                    summary = run_sql_cohort(
+                        spec, SparkCohort(spark), args.input, args.out, exact=args.semantics == "exact"
+                    )
+            except SparkError as exc:
+                err.write(f"crs-model: error: {exc}\n")
+                return 2
         else:
             from crs_model.cohort.duck import BackendError, DuckDBBackend
             from crs_model.cohort.pipeline import run_sql_cohort
