@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from crs_model import bundled_spec_path  # noqa: E402
 
 ENGINES = ("python", "duckdb", "spark")
+THREE_VALUED = "-3v"  # an engine name + this suffix: --semantics three-valued (Engine(spec, exact=False))
 SQL_ONLY = "sql only"
 GENERATOR_SOURCES = ("crs_model/cohort/generate.py", "crs_model/cohort/violations.py")
 
@@ -128,7 +129,10 @@ def run_engine(engine: str, rows: int, src: Path, work: Path, spec: Path) -> Run
     if engine == SQL_ONLY:
         argv = [sys.executable, str(Path(__file__).resolve()), "--sql-only", str(src), str(out), "--spec", str(spec)]
     else:
-        argv = [*_cli(), "cohort", str(src), "--out", str(out), "--engine", engine, "--spec", str(spec)]
+        base = engine.removesuffix(THREE_VALUED)
+        argv = [*_cli(), "cohort", str(src), "--out", str(out), "--engine", base, "--spec", str(spec)]
+        if engine.endswith(THREE_VALUED):
+            argv += ["--semantics", "three-valued"]
     code, wall, rss, err = _measure(argv, work / "run.log")
     last = err.strip().splitlines()[-1] if err.strip() else ""
     if code == 2 and "not yet available" in err:
@@ -186,10 +190,11 @@ def bench(
             src, gen_s = cohort_file(rows, cache, spec, pool)
             generated.append({"rows": rows, "seconds": gen_s, "cached": gen_s is None, "file": str(src)})
             for engine in engines:
-                if rows > limits.get(engine, rows):
-                    runs.append(Run(engine, rows, f"not measured: above --{engine}-max-rows {limits[engine]:,}"))
+                cap = engine.removesuffix(THREE_VALUED)
+                if rows > limits.get(cap, rows):
+                    runs.append(Run(engine, rows, f"not measured: above --{cap}-max-rows {limits[cap]:,}"))
                     continue
-                if engine == "spark" and (why := _spark_missing()):
+                if cap == "spark" and (why := _spark_missing()):
                     runs.append(Run(engine, rows, f"not available: {why}"))
                     continue
                 runs.append(_best([run_engine(engine, rows, src, work, spec) for _ in range(repeat)]))
@@ -207,13 +212,15 @@ def bench(
 
 
 def _ratios(runs: list[Run]) -> list[dict[str, Any]]:
-    """Rows/s of each engine over python's on the same file, where both were measured."""
+    """Rows/s of each engine over python's on the same file, where both were measured (a three-valued run
+    over python's three-valued run: the same semantics)."""
     speed = {(r.engine, r.rows): r.rows_per_s for r in runs if r.rows_per_s}
     out = []
     for (engine, rows), s in sorted(speed.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        base = speed.get(("python", rows))
-        if engine != "python" and base:
-            out.append({"engine": engine, "over": "python", "rows": rows, "ratio": round(s / base, 2)})
+        over = "python" + THREE_VALUED if engine.endswith(THREE_VALUED) else "python"
+        base = speed.get((over, rows))
+        if engine != over and base:
+            out.append({"engine": engine, "over": over, "rows": rows, "ratio": round(s / base, 2)})
     return out
 
 
@@ -257,7 +264,7 @@ def to_text(result: dict[str, Any]) -> str:
         else:
             lines.append(f"{r['engine']:<10} {r['rows']:>12,} {'-':>9} {'-':>12} {'-':>12}  {r['status']}")
     for q in result["ratios"]:
-        lines.append(f"{q['engine']} / python on {q['rows']:,} rows (same file): {q['ratio']:.1f}x rows/s")
+        lines.append(f"{q['engine']} / {q['over']} on {q['rows']:,} rows (same file): {q['ratio']:.1f}x rows/s")
     for q in result["growth"]:
         marginal = "-" if q["marginal_rows_per_s"] is None else f"{q['marginal_rows_per_s']:,}"
         lines.append(
@@ -279,7 +286,7 @@ def _sizes(text: str) -> list[int]:
 
 def _engines(text: str) -> list[str]:
     names = [x.strip() for x in text.split(",") if x.strip()]
-    known = (*ENGINES, "sql")
+    known = (*ENGINES, *(e + THREE_VALUED for e in ENGINES), "sql")
     bad = [n for n in names if n not in known]
     if bad or not names:
         raise argparse.ArgumentTypeError(f"--engines {text!r}: expected some of {', '.join(known)}")
