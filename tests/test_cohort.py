@@ -15,11 +15,11 @@ pq = pytest.importorskip("pyarrow.parquet")
 
 from crs_model import load_spec  # noqa: E402
 from crs_model.cli import main  # noqa: E402
-from crs_model.cohort.columns import input_columns, result_columns  # noqa: E402
+from crs_model.cohort.columns import result_columns  # noqa: E402
 from crs_model.cohort.generate import generate  # noqa: E402
-from crs_model.cohort.writers import TableWriter  # noqa: E402
 from crs_model.engine import Engine  # noqa: E402
 from crs_model.errors import PatientError  # noqa: E402
+from tests.cohort_support import write_rows  # noqa: E402
 
 SPEC = load_spec(None)
 ENGINE = Engine(SPEC)
@@ -31,13 +31,6 @@ def _cohort(n: int, seed: int = 7, **kw: Any) -> list[dict[str, Any]]:
         names = list(batch)
         rows.extend(dict(zip(names, vals, strict=True)) for vals in zip(*batch.values(), strict=True))
     return rows
-
-
-def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
-    cols = input_columns(SPEC)
-    with TableWriter(path, cols) as w:
-        w.write({c.name: [r.get(c.name) for r in rows] for c in cols})
-    return path
 
 
 def _run(*argv: str) -> tuple[int, str, str]:
@@ -78,7 +71,7 @@ def rows() -> list[dict[str, Any]]:
 def test_round_trip_equals_the_engine_row_by_row(
     tmp_path: Path, rows: list[dict[str, Any]], fmt: str, result: str
 ) -> None:
-    src = _write(tmp_path / f"in.{fmt}", rows)
+    src = write_rows(SPEC, tmp_path / f"in.{fmt}", rows)
     out = tmp_path / f"out.{result}"
     code, text, err = _run("cohort", str(src), "--out", str(out), "--batch-rows", "64")
     assert (code, err) == (0, ""), err
@@ -101,7 +94,7 @@ def test_invalid_rows_name_the_field_and_get_no_decision(tmp_path: Path) -> None
     top = SPEC.variables[var].maximum
     assert top is not None
     bad = {**good, var: top * 3 + 1}
-    src = _write(tmp_path / "in.parquet", [good, bad, good])
+    src = write_rows(SPEC, tmp_path / "in.parquet", [good, bad, good])
     out = tmp_path / "out.parquet"
     assert _run("cohort", str(src), "--out", str(out))[0] == 0
     got = _result(out)
@@ -140,8 +133,8 @@ def test_jsonl_bad_lines_are_rows_with_errors(tmp_path: Path) -> None:
 
 
 def test_folder_and_glob_number_rows_across_files_in_path_order(tmp_path: Path, rows: list[dict[str, Any]]) -> None:
-    _write(tmp_path / "b.parquet", rows[100:150])
-    _write(tmp_path / "a.parquet", rows[:100])
+    write_rows(SPEC, tmp_path / "b.parquet", rows[100:150])
+    write_rows(SPEC, tmp_path / "a.parquet", rows[:100])
     for source in (str(tmp_path), str(tmp_path / "*.parquet")):
         out = tmp_path / "out.jsonl"
         assert _run("cohort", source, "--out", str(out))[0] == 0

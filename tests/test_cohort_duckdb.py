@@ -21,13 +21,13 @@ from crs_model import load_spec  # noqa: E402
 from crs_model.cli import main  # noqa: E402
 from crs_model.cohort.columns import input_columns  # noqa: E402
 from crs_model.cohort.duck import DuckDBBackend  # noqa: E402
-from crs_model.cohort.generate import generate  # noqa: E402
 from crs_model.cohort.pipeline import run_sql_cohort  # noqa: E402
 from crs_model.cohort.readers import read_batches  # noqa: E402
 from crs_model.cohort.runner import run_cohort  # noqa: E402
 from crs_model.errors import CrsModelError  # noqa: E402
 from crs_model.model import Spec  # noqa: E402
 from tests.cohort_support import generate_cohort as _generate  # noqa: E402
+from tests.cohort_support import generated_rows, loadable_faulty_specs  # noqa: E402
 from tests.cohort_support import mismatches as _mismatches  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,18 +103,7 @@ def test_three_valued_on_faulty_specs(path: Path, tmp_path: Path) -> None:
     assert not (bad := _mismatches(spec, py, sql, str(src))), "\n".join(bad)
 
 
-def _loadable() -> list[Path]:
-    out = []
-    for path in FAULTY:
-        try:
-            load_spec(path)
-        except CrsModelError:
-            continue
-        out.append(path)
-    return out
-
-
-@pytest.mark.parametrize("path", _loadable(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", loadable_faulty_specs(), ids=lambda p: p.stem)
 def test_faulty_specs(path: Path, tmp_path: Path) -> None:
     spec = load_spec(path)
     src = _generate(spec, tmp_path / "in.parquet", 600, seed=9, absent_share=0.15, invalid_share=0.02)
@@ -122,18 +111,11 @@ def test_faulty_specs(path: Path, tmp_path: Path) -> None:
     assert not (bad := _mismatches(spec, py, sql, str(src))), "\n".join(bad)
 
 
-def _rows(n: int, seed: int) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for batch in generate(SPEC, n, seed=seed, invalid_share=0.02):
-        out.extend(dict(zip(batch, vals, strict=True)) for vals in zip(*batch.values(), strict=True))
-    return out
-
-
 def test_csv_cells_read_as_the_python_reader_reads_them(tmp_path: Path) -> None:
     """Cells SQL might read differently (signs, spaces, case, text in a number column) give the same rows."""
     import csv
 
-    rows = _rows(3000, seed=2)
+    rows = generated_rows(SPEC, 3000, seed=2, invalid_share=0.02)
     names = [c.name for c in input_columns(SPEC)]
     odd = {
         "int": [" 5", "+3", "1_0", "abc", "9" * 30],
@@ -171,7 +153,7 @@ def test_csv_cells_read_as_the_python_reader_reads_them(tmp_path: Path) -> None:
 
 
 def test_jsonl_lines_bad_and_good(tmp_path: Path) -> None:
-    rows = _rows(2000, seed=3)
+    rows = generated_rows(SPEC, 2000, seed=3, invalid_share=0.02)
     path = tmp_path / "cohort.jsonl"
     with path.open("w", encoding="utf-8") as fh:
         for i, r in enumerate(rows):

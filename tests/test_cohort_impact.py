@@ -18,7 +18,6 @@ pytest.importorskip("matplotlib")
 from crs_model import load_spec  # noqa: E402
 from crs_model.cli import main  # noqa: E402
 from crs_model.cohort.columns import input_columns  # noqa: E402
-from crs_model.cohort.generate import generate  # noqa: E402
 from crs_model.cohort.impact import (  # noqa: E402
     FIELD_PATTERN,
     MAX_EXAMPLES,
@@ -32,8 +31,8 @@ from crs_model.cohort.impact_html import impact_html  # noqa: E402
 from crs_model.cohort.impact_report import _projected  # noqa: E402
 from crs_model.cohort.readers import read_batches  # noqa: E402
 from crs_model.cohort.runner import run_cohort  # noqa: E402
-from crs_model.cohort.writers import TableWriter  # noqa: E402
 from crs_model.model import INSUFFICIENT_DATA, OutcomeClass  # noqa: E402
+from tests.cohort_support import generated_rows, write_rows  # noqa: E402
 from tests.conftest import SPEC_PATH  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,26 +42,12 @@ OLD = load_spec(OLD_PATH)
 N = 3000
 
 
-def _rows(n: int, seed: int) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for batch in generate(SPEC, n, seed=seed, invalid_share=0.02):
-        rows.extend(dict(zip(batch, vals, strict=True)) for vals in zip(*batch.values(), strict=True))
-    return rows
-
-
-def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
-    cols = input_columns(SPEC)
-    with TableWriter(path, cols) as w:
-        w.write({c.name: [r.get(c.name) for r in rows] for c in cols})
-    return path
-
-
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """3,000 generated rows, this spec's result and the older spec's result on the same rows."""
     d = tmp_path_factory.mktemp("impact")
-    rows = _rows(N, seed=11)
-    src = _write(d / "in.parquet", rows)
+    rows = generated_rows(SPEC, N, seed=11, invalid_share=0.02)
+    src = write_rows(SPEC, d / "in.parquet", rows)
     run_cohort(SPEC, read_batches(SPEC, str(src)), d / "new.parquet")
     run_cohort(OLD, _projected(read_batches(SPEC, str(src)), SPEC, OLD), d / "old.parquet")
     new = pq.read_table(d / "new.parquet").to_pylist()
@@ -164,10 +149,10 @@ def test_identical_runs_have_no_change(cohort: dict[str, Any]) -> None:
 def test_audit_numbers_rows_as_the_reader_does(cohort: dict[str, Any], tmp_path: Path) -> None:
     rows = cohort["rows"][:500]
     (tmp_path / "parts").mkdir()
-    _write(tmp_path / "parts" / "b.parquet", rows[300:])
-    _write(tmp_path / "parts" / "a.parquet", rows[:300])  # sorted path order, not creation order
-    _write(tmp_path / "in.csv", rows)
-    _write(tmp_path / "in.jsonl", rows)
+    write_rows(SPEC, tmp_path / "parts" / "b.parquet", rows[300:])
+    write_rows(SPEC, tmp_path / "parts" / "a.parquet", rows[:300])  # sorted path order, not creation order
+    write_rows(SPEC, tmp_path / "in.csv", rows)
+    write_rows(SPEC, tmp_path / "in.jsonl", rows)
     cols = [c.name for c in input_columns(SPEC)]
     for source in (tmp_path / "parts", tmp_path / "in.csv", tmp_path / "in.jsonl"):
         result = tmp_path / f"{source.name}.result.jsonl"
@@ -187,7 +172,7 @@ def test_audit_numbers_rows_as_the_reader_does(cohort: dict[str, Any], tmp_path:
 
 
 def test_a_result_of_another_input_is_refused(cohort: dict[str, Any], tmp_path: Path) -> None:
-    short = _write(tmp_path / "short.parquet", cohort["rows"][:10])
+    short = write_rows(SPEC, tmp_path / "short.parquet", cohort["rows"][:10])
     with pytest.raises(AuditError, match="3000 result rows for 10 input rows"):
         build_audit(duckdb.connect(), SPEC, str(short), cohort["dir"] / "new.parquet")
 

@@ -32,6 +32,7 @@ from crs_model.errors import CrsModelError, OutputFileError
 from crs_model.model import Spec
 from crs_model.sql import query_text
 from crs_model.sql.query import INPUT_TYPES
+from tests.cohort_support import loadable_faulty_specs
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "specs" / "cytosorb_crs.yaml"
@@ -124,19 +125,8 @@ def test_shipped_spec_on_spark_equals_duckdb(spark: SparkBackend, tmp_path: Path
     assert all(sum(r[n] is not None for r in duck) > 100 for n in reported)
 
 
-def _loadable() -> list[Path]:
-    out = []
-    for path in FAULTY:
-        try:
-            load_spec(path)
-        except CrsModelError:
-            continue
-        out.append(path)
-    return out
-
-
 def test_faulty_specs_on_spark_equal_duckdb(spark: SparkBackend, tmp_path: Path) -> None:
-    specs = _loadable()
+    specs = loadable_faulty_specs()
     assert len(specs) >= 10
     defects = 0
     for i, p in enumerate(specs):

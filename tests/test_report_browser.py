@@ -16,20 +16,10 @@ import pytest
 
 import crs_model
 from crs_model.cli import main
+from tests.browser_support import CHROMIUM, opened
 from tests.conftest import SPEC_PATH as SPEC
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = [
     pytest.mark.skipif(
@@ -44,63 +34,43 @@ pytestmark = [
 
 
 def test_report_renders_in_chromium(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
     page_path = tmp_path / "pack.html"
     err = io.StringIO()
     assert main(["report", str(SPEC), "--out", str(page_path)], io.StringIO(), err) == 0, err.getvalue()
     url = page_path.resolve().as_uri()
-    console_errors: list[str] = []
-    page_errors: list[str] = []
-    requests: list[str] = []
     shot = tmp_path / "pack.png"
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),  # a fresh user-data-dir
-            executable_path=CHROMIUM,
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 1400, "height": 1000},
+    with opened(url, tmp_path / "profile", 1400) as seen:
+        page = seen.page
+        figures = page.locator("figure.diagram svg")
+        assert figures.count() == 3  # the decision diagram, the criteria tree and the care-course diagram
+        svg = figures.nth(0)
+        assert svg.is_visible()
+        box = svg.bounding_box()
+        assert box is not None
+        assert box["width"] > 400
+        assert box["height"] > 300
+        # the diagram is the spec's: one Graphviz node group per decision, outcome and legend
+        assert page.locator("figure.diagram svg g.node").count() >= 6 + 8
+        # the care diagram: one node per recommendation code (and insufficient_data), the start, the legend
+        criteria = figures.nth(1)
+        assert criteria.is_visible()
+        assert criteria.locator("g.node").count() > 40  # every guard, gate, criterion and definition
+        care = figures.nth(2)
+        assert care.is_visible()
+        assert care.locator("g.node").count() == len(crs_model.load_spec(SPEC).recommendations) + 3
+        assert care.locator("g.edge").count() > 0
+        # three inline SVGs in one page: every element id is still unique
+        dupes = page.evaluate(
+            "() => { const ids = [...document.querySelectorAll('[id]')].map(e => e.id);"
+            " return ids.length - new Set(ids).size; }"
         )
-        try:
-            page = context.new_page()
-            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: page_errors.append(str(e)))
-            page.on("request", lambda r: requests.append(r.url))
-            response = page.goto(url, wait_until="load")
-            assert response is None or response.ok
-            figures = page.locator("figure.diagram svg")
-            assert figures.count() == 3  # the decision diagram, the criteria tree and the care-course diagram
-            svg = figures.nth(0)
-            assert svg.is_visible()
-            box = svg.bounding_box()
-            assert box is not None
-            assert box["width"] > 400
-            assert box["height"] > 300
-            # the diagram is the spec's: one Graphviz node group per decision, outcome and legend
-            assert page.locator("figure.diagram svg g.node").count() >= 6 + 8
-            # the care diagram: one node per recommendation code (and insufficient_data), the start, the legend
-            criteria = figures.nth(1)
-            assert criteria.is_visible()
-            assert criteria.locator("g.node").count() > 40  # every guard, gate, criterion and definition
-            care = figures.nth(2)
-            assert care.is_visible()
-            assert care.locator("g.node").count() == len(crs_model.load_spec(SPEC).recommendations) + 3
-            assert care.locator("g.edge").count() > 0
-            # three inline SVGs in one page: every element id is still unique
-            dupes = page.evaluate(
-                "() => { const ids = [...document.querySelectorAll('[id]')].map(e => e.id);"
-                " return ids.length - new Set(ids).size; }"
-            )
-            assert dupes == 0
-            assert page.locator("h2#signoff").is_visible()
-            assert page.title().startswith("CytoSorb hemoadsorption")
-            page.screenshot(path=str(shot), full_page=False)
-        finally:
-            context.close()
-    assert console_errors == []
-    assert page_errors == []
-    assert requests == [url], f"the page fetched something besides itself: {requests}"
+        assert dupes == 0
+        assert page.locator("h2#signoff").is_visible()
+        assert page.title().startswith("CytoSorb hemoadsorption")
+        page.screenshot(path=str(shot), full_page=False)
+    assert seen.console_errors == []
+    assert seen.page_errors == []
+    assert seen.requests == [url], f"the page fetched something besides itself: {seen.requests}"
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 20_000
     keep = ROOT / "out"

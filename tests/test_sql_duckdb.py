@@ -9,8 +9,9 @@ import pytest
 
 from crs_model import load_spec
 from crs_model.engine import Engine
-from crs_model.errors import CrsModelError, SpecDefectError
+from crs_model.errors import SpecDefectError
 from crs_model.model import Spec
+from tests.cohort_support import loadable_faulty_specs
 from tests.sql_support import generated, run_query
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,18 +79,7 @@ def test_shipped_spec_equals_engine(absent: float) -> None:
     assert routed < n // 10 if absent == 0.0 else 0 < routed < n
 
 
-def _loadable() -> list[Path]:
-    out = []
-    for path in FAULTY:
-        try:
-            load_spec(path)
-        except CrsModelError:
-            continue
-        out.append(path)
-    return out
-
-
-@pytest.mark.parametrize("path", _loadable(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", loadable_faulty_specs(), ids=lambda p: p.stem)
 def test_faulty_spec_equals_engine(path: Path) -> None:
     spec = load_spec(path)
     n, _ = _compare(spec, generated(spec, 400, 0.15, seed=7))

@@ -31,12 +31,17 @@ from sqlglot import exp
 from crs_model.cohort.backend import CHECK, RAW, SRC, SqlBackend
 from crs_model.cohort.columns import ERROR, RECOMMENDATION, ROW, Kind, input_columns, result_columns
 from crs_model.cohort.readers import BadRow, Row, check_files, csv_converter, jsonl_batches, resolve
-from crs_model.cohort.runner import LostRows, Summary, result_row
+from crs_model.cohort.runner import DEFECT_PREFIX, LostRows, Summary, result_row
 from crs_model.cohort.writers import TableWriter, arrow_schema, count_rows
 from crs_model.engine import Engine
-from crs_model.errors import PatientError
+from crs_model.errors import CrsModelError, PatientError
 from crs_model.model import Spec
 from crs_model.sql.query import DEFECT, INPUT_TYPES, KEY, MISSING, NEEDS_ENGINE, OUTCOME, compile_query, value_column
+
+
+class SqlDisagrees(CrsModelError):
+    """The SQL backend and the engine disagree on a row (a defect of crs_model): no result is written."""
+
 
 RESULT = "crs_res"
 PYTHON = "crs_py"  # rows decided by the Python engine from their raw cells
@@ -178,6 +183,13 @@ class _Run:
             r.pop(CHECK)
             patients.append({k: v for k, v in r.items() if v is not None})
         results = decide_all(self.engine, patients, self.workers)
+        for patient, res in zip(patients, results, strict=True):
+            error = res[ERROR]
+            if error is not None and not error.startswith(DEFECT_PREFIX):
+                # the query accepted a row the validator rejects: a defect of this backend, never a result
+                raise SqlDisagrees(
+                    f"the SQL validation accepted a row the engine's validator rejects ({error}): {patient}"
+                )
         decided = [{KEY: k, **res} for k, res in zip(keys, results, strict=True)]
         self.backend.register_arrow(EXACT, _result_table(self.spec, decided, KEY))
         routed = _parse(f"SELECT count(*) AS n FROM {RESULT} WHERE {where}")

@@ -60,9 +60,12 @@ class Summary:
         return "\n".join(lines) + "\n"
 
 
+DEFECT_PREFIX = "spec defect: "
+
+
 def defect_message(exc: SpecDefectError) -> str:
     """The ``error`` of a row the spec routes into a defect (``crs-model verify`` reports it)."""
-    return f"spec defect: {exc} (no recommendation; run crs-model verify)"
+    return f"{DEFECT_PREFIX}{exc} (no recommendation; run crs-model verify)"
 
 
 def result_row(engine: Engine, patient: Row) -> dict[str, Any]:

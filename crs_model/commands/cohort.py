@@ -10,7 +10,7 @@ import argparse
 from typing import Any, TextIO
 
 from crs_model.commands.common import add_spec_argument, load_or_report
-from crs_model.errors import InputFileError, OutputFileError
+from crs_model.errors import CrsModelError, InputFileError, OutputFileError
 from crs_model.model import Spec
 
 ENGINES = ("duckdb", "python", "spark")  # duckdb (embedded) is the default
@@ -163,6 +163,9 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 summary = run_sql_cohort(spec, backend, args.input, args.out, exact=args.semantics == "exact")
     except (InputFileError, OutputFileError) as exc:
         err.write(f"crs-model: error: {exc}\n")
+        return 2
+    except CrsModelError as exc:  # LostRows, SqlDisagrees: a defect of the run; the result must not be used
+        err.write(f"crs-model: error: {type(exc).__name__}: {exc}\n")
         return 2
     out.write(summary.to_text())
     if args.report:
