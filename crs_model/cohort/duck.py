@@ -200,5 +200,6 @@ class DuckDBBackend:
 
     def arrow_batches(self, query: exp.Expr, rows: int) -> Iterator[Any]:
         """The result, streamed as pyarrow RecordBatches of about ``rows`` rows."""
-        reader = self.con.sql(self._sql(query)).to_arrow_reader(rows)
+        # a cursor of its own: the caller writes to the database between batches
+        reader = self.con.cursor().sql(self._sql(query)).to_arrow_reader(rows)
         yield from reader

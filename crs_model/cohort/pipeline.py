@@ -171,30 +171,35 @@ class _Run:
 
     # -- 4. one exact decision per routing key
     def decide_keys(self) -> tuple[int, int]:
+        """Decide one row per routing key into :data:`EXACT`, in bounded batches (memory stays flat)."""
         where = f"{self.routed()} AND {ERROR} IS NULL AND NOT {CHECK}"
         reps = _parse(
             f"SELECT k.{KEY}, s.* FROM (SELECT {KEY}, min(row) AS row FROM {RESULT} WHERE {where} GROUP BY {KEY}) AS k "
             f"JOIN {SRC} AS s USING (row) ORDER BY row"
         )
-        keys, patients = [], []
-        for r in _arrow_rows(self.backend.to_arrow(reps)):
-            keys.append(r.pop(KEY))
-            r.pop("row")
-            r.pop(CHECK)
-            patients.append({k: v for k, v in r.items() if v is not None})
-        results = decide_all(self.engine, patients, self.workers)
-        for patient, res in zip(patients, results, strict=True):
-            error = res[ERROR]
-            if error is not None and not error.startswith(DEFECT_PREFIX):
-                # the query accepted a row the validator rejects: a defect of this backend, never a result
-                raise SqlDisagrees(
-                    f"the SQL validation accepted a row the engine's validator rejects ({error}): {patient}"
-                )
-        decided = [{KEY: k, **res} for k, res in zip(keys, results, strict=True)]
-        self.backend.register_arrow(EXACT, _result_table(self.spec, decided, KEY))
+        decided = 0
+        self.backend.register_arrow(EXACT, _result_table(self.spec, [], KEY))
+        for batch in self.backend.arrow_batches(reps, DECIDE_BATCH):
+            keys, patients = [], []
+            for r in _arrow_rows(batch):
+                keys.append(r.pop(KEY))
+                r.pop("row")
+                r.pop(CHECK)
+                patients.append({k: v for k, v in r.items() if v is not None})
+            results = decide_all(self.engine, patients, self.workers)
+            for patient, res in zip(patients, results, strict=True):
+                error = res[ERROR]
+                if error is not None and not error.startswith(DEFECT_PREFIX):
+                    # the query accepted a row the validator rejects: a defect of this backend, never a result
+                    raise SqlDisagrees(
+                        f"the SQL validation accepted a row the engine's validator rejects ({error}): {patient}"
+                    )
+            rows = [{KEY: k, **res} for k, res in zip(keys, results, strict=True)]
+            self.backend.append_arrow(EXACT, _result_table(self.spec, rows, KEY))
+            decided += len(rows)
         routed = _parse(f"SELECT count(*) AS n FROM {RESULT} WHERE {where}")
         n = int(self.backend.to_arrow(routed).column(0)[0].as_py())
-        return n, len(decided)
+        return n, decided
 
     # -- 5. the result
     def final(self) -> exp.Expr:
@@ -221,6 +226,7 @@ class _Run:
 
 _WORKER_ENGINE: Engine | None = None  # the engine a forked worker inherits
 _PARALLEL_FROM = 2000  # fewer decisions than this are not worth the workers' start
+DECIDE_BATCH = 32_768  # rows the engine decides per batch: what Python holds at once
 
 
 def _decide_chunk(patients: list[dict[str, Any]]) -> list[dict[str, Any]]:

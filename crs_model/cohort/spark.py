@@ -248,13 +248,14 @@ class SparkCohort:
     """The cohort pipeline's Spark backend (:class:`~crs_model.cohort.backend.SqlBackend`) on a running
     :class:`SparkBackend`: the same statements as on DuckDB, transpiled to Spark SQL by sqlglot.
 
-    Reads Parquet (the data-lake format); CSV and JSONL are read with ``--engine duckdb``.
+    Reads Parquet (the data-lake format) and JSONL (parsed in Python); CSV is read with ``--engine duckdb``.
     """
 
     dialect = "spark"
 
     def __init__(self, spark: SparkBackend) -> None:
         self.spark = spark
+        self._frames: dict[str, Any] = {}  # the views append_arrow built, to extend
         # the whole decision is one wide projection: its generated Java exceeds the JVM's 64 KB method
         # limit, and Spark's fallback to interpreted code logs the compiler's stack trace; ask for it directly
         spark.session.conf.set("spark.sql.codegen.wholeStage", "false")
@@ -268,7 +269,7 @@ class SparkCohort:
         from crs_model.cohort.backend import CHECK, RAW, SRC
 
         if fmt != "parquet":
-            raise InputFileError(str(files[0]), "--engine spark reads Parquet (use --engine duckdb for CSV or JSONL)")
+            raise InputFileError(str(files[0]), "--engine spark reads Parquet or JSONL (use --engine duckdb for CSV)")
         import pyarrow.parquet as pq
 
         integral: set[str] = set()
@@ -295,11 +296,16 @@ class SparkCohort:
 
     def register_arrow(self, name: str, table: Any) -> None:
         """A small pyarrow Table as the temp view ``name``."""
+        self._frames.pop(name, None)
         self.spark.register_arrow(name, table)
 
     def append_arrow(self, name: str, table: Any) -> None:
-        """Not used: Spark reads Parquet only (JSONL is parsed for DuckDB)."""
-        raise InputFileError(name, "--engine spark reads Parquet (use --engine duckdb for JSONL)")
+        """Append a pyarrow Table's rows to the temp view ``name`` (a union of the batches so far)."""
+        df = self.spark.session.createDataFrame(table)
+        prev = self._frames.get(name)
+        df = df if prev is None else prev.unionByName(df)
+        self._frames[name] = df
+        df.createOrReplaceTempView(name)
 
     def write(self, query: Any, path: Path, fmt: str) -> None:
         """One ordered Parquet file at ``path``."""
