@@ -19,6 +19,7 @@ from crs_model import load_spec  # noqa: E402
 from crs_model.cli import main  # noqa: E402
 from crs_model.cohort.columns import input_columns  # noqa: E402
 from crs_model.cohort.impact import (  # noqa: E402
+    CONSTRAINT_FIELD_PATTERN,
     FIELD_PATTERN,
     MAX_EXAMPLES,
     MAX_LEVELS,
@@ -90,11 +91,12 @@ def test_numbers_equal_a_python_count_over_the_result_rows(cohort: dict[str, Any
     missing = Counter(m for r in decided for m in r["missing"])
     assert dict(imp.missing) == dict(missing)
     assert [n for _, n in imp.missing] == sorted(missing.values(), reverse=True)
-    fields = Counter(
-        (m.group(1) if (m := re.match(FIELD_PATTERN, r["error"])) else r["error"][:80])
-        for r in res
-        if r["error"] is not None
-    )
+
+    def field(error: str) -> str:
+        m = re.match(FIELD_PATTERN, error) or re.search(CONSTRAINT_FIELD_PATTERN, error)
+        return m.group(1) if m else error[:80]
+
+    fields = Counter(field(r["error"]) for r in res if r["error"] is not None)
     assert list(imp.error_fields) == sorted(fields.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_ERRORS]
     assert all(f in SPEC.variables for f, _ in imp.error_fields)
     assert imp.change is None

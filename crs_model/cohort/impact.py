@@ -35,7 +35,9 @@ from crs_model.types import Base
 MAX_LEVELS = 20  # a reported output is counted by value when it takes at most this many distinct values
 MAX_EXAMPLES = 20
 TOP_ERRORS = 10
-FIELD_PATTERN = r"^([A-Za-z_][A-Za-z0-9_]*)="  # the validator's messages start ``field=value ...``
+FIELD_PATTERN = r"^([A-Za-z_][A-Za-z0-9_]*)="  # a domain error names its field first
+# a broken constraint lists the fields it reads last: "inconsistent input (id): message [f=v, g=w]"
+CONSTRAINT_FIELD_PATTERN = r"\[([A-Za-z_][A-Za-z0-9_]*)=[^\[]*\]$"
 
 _SQL_TYPE = {Kind.BOOL: "BOOLEAN", Kind.INT: "BIGINT", Kind.REAL: "DOUBLE", Kind.TEXT: "VARCHAR"}
 # NO_CONDITION: the spec's "nothing to do" codes; INSUFFICIENT: no decision at all (reported as its own share)
@@ -246,7 +248,9 @@ def impact(
         f"SELECT count(*), count(*) FILTER ({ERROR} IS NOT NULL), count(*) FILTER ({RECOMMENDATION} = ?) FROM {t}",
         [INSUFFICIENT_DATA],
     ).fetchone()
-    field = f"coalesce(nullif(regexp_extract({ERROR}, '{FIELD_PATTERN}', 1), ''), left({ERROR}, 80))"
+    first = f"nullif(regexp_extract({ERROR}, '{FIELD_PATTERN}', 1), '')"
+    listed = f"nullif(regexp_extract({ERROR}, '{CONSTRAINT_FIELD_PATTERN}', 1), '')"
+    field = f"coalesce({first}, {listed}, left({ERROR}, 80))"
     errors = _pairs(
         con,
         f"SELECT {field} AS f, count(*) AS n FROM {t} WHERE {ERROR} IS NOT NULL "
