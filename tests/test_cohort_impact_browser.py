@@ -14,19 +14,13 @@ from pathlib import Path
 import pytest
 
 from crs_model.cli import main
-from tests.browser_support import CHROMIUM, opened
+from tests.browser_support import NEEDS_BROWSER, opened
 
 ROOT = Path(__file__).resolve().parent.parent
 OLD = ROOT / "specs" / "history" / "cytosorb_crs-0.1.0.yaml"
 
 pytestmark = [
-    pytest.mark.skipif(
-        importlib.util.find_spec("playwright") is None,
-        reason="Playwright is not installed (pip install -e '.[browser]'; `make test` does it)",
-    ),
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="no chromium binary (apt-get install chromium; `make test` does it as root)"
-    ),
+    *NEEDS_BROWSER,
     pytest.mark.skipif(
         any(importlib.util.find_spec(m) is None for m in ("duckdb", "pyarrow", "matplotlib")),
         reason="the cohort extra is not installed (pip install -e '.[cohort]')",

@@ -7,7 +7,6 @@ nothing else, show the diagram's SVG, and give a screenshot.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import shutil
 from pathlib import Path
@@ -16,19 +15,13 @@ import pytest
 
 import crs_model
 from crs_model.cli import main
-from tests.browser_support import CHROMIUM, opened
+from tests.browser_support import NEEDS_BROWSER, opened
 from tests.conftest import SPEC_PATH as SPEC
 
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = [
-    pytest.mark.skipif(
-        importlib.util.find_spec("playwright") is None,
-        reason="Playwright is not installed (pip install -e '.[browser]'; `make test` does it)",
-    ),
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="no chromium binary (apt-get install chromium; `make test` does it as root)"
-    ),
+    *NEEDS_BROWSER,
     pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is needed to embed the diagram"),
 ]
 
