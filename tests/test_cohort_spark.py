@@ -248,3 +248,25 @@ def test_cohort_on_spark_refuses_csv(spark: SparkBackend, tmp_path: Path) -> Non
     path.write_text("age_years\n40\n", encoding="utf-8")
     with pytest.raises(CrsModelError, match="reads Parquet"):
         run_sql_cohort(load_spec(SHIPPED), SparkCohort(spark), str(path), tmp_path / "r.parquet")
+
+
+def test_cohort_pipeline_on_spark_reads_jsonl(spark: SparkBackend, tmp_path: Path) -> None:
+    """JSONL lines are parsed and validated in Python and appended to Spark: the DuckDB pipeline's table."""
+    import json
+
+    from crs_model.cohort.duck import DuckDBBackend
+    from crs_model.cohort.pipeline import run_sql_cohort
+    from crs_model.cohort.spark import SparkCohort
+    from tests.cohort_support import generated_rows, mismatches
+
+    spec = load_spec(SHIPPED)
+    path = tmp_path / "c.jsonl"
+    with path.open("w", encoding="utf-8") as fh:
+        for i, r in enumerate(generated_rows(spec, 1500, seed=6, invalid_share=0.02)):
+            fh.write("{broken\n" if i % 101 == 0 else json.dumps({k: v for k, v in r.items() if v is not None}) + "\n")
+    with DuckDBBackend() as duck:
+        run_sql_cohort(spec, duck, str(path), tmp_path / "duck.parquet")
+    summary = run_sql_cohort(spec, SparkCohort(spark), str(path), tmp_path / "spark.parquet")
+    assert not (bad := mismatches(spec, tmp_path / "duck.parquet", tmp_path / "spark.parquet")), "\n".join(bad)
+    assert summary.rows == 1500
+    assert summary.invalid >= 1500 // 101
