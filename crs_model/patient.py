@@ -45,7 +45,8 @@ def _js(x: Any) -> str:
         return repr(x)
 
 
-def _range_text(v: Variable) -> str:
+def range_text(v: Variable) -> str:
+    """A variable's domain as the validator's messages print it (``0..100 pg/mL``)."""
     lo = fmt_number(v.minimum) if v.minimum is not None else "-inf"
     hi = fmt_number(v.maximum) if v.maximum is not None else "inf"
     return f"{lo}..{hi}{' ' + v.unit if v.unit else ''}"
@@ -75,7 +76,7 @@ def _checker(v: Variable) -> Check:
         return check_enum
     lo = v.minimum if v.minimum is not None else -math.inf
     hi = v.maximum if v.maximum is not None else math.inf
-    rng = _range_text(v)
+    rng = range_text(v)
     if base == Base.INT:
 
         def check_int(x: Any) -> Any:

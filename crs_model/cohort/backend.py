@@ -21,13 +21,11 @@ class SqlBackend(Protocol):
 
     dialect: str
 
-    def register_input(self, files: list[Path], fmt: str, columns: dict[str, str]) -> int:
+    def register_input(self, files: list[Path], fmt: str, columns: dict[str, str], present: list[list[str]]) -> int:
         """Make :data:`SRC` (``row`` = 0-based number in sorted-file then file order, each input cast to
         ``columns[name]``, missing columns NULL, and :data:`CHECK`) and :data:`RAW` over Parquet or CSV
-        ``files``; the number of rows the files hold, counted apart from the views (the lost-rows check)."""
-
-    def execute(self, statement: exp.Expr) -> None:
-        """Run a statement (CREATE TABLE ... AS, a view)."""
+        ``files`` (``present``: each file's columns, as checked); the number of rows the files hold,
+        counted apart from the views (the lost-rows check)."""
 
     def materialize(self, name: str, query: exp.Expr) -> None:
         """Store ``query``'s rows as the table ``name`` (read several times afterwards)."""

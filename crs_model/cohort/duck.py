@@ -75,21 +75,18 @@ class DuckDBBackend:
     def _sql(self, e: exp.Expr) -> str:
         return e.sql(dialect=self.dialect)
 
-    def register_input(self, files: list[Path], fmt: str, columns: dict[str, str]) -> int:
+    def register_input(self, files: list[Path], fmt: str, columns: dict[str, str], present: list[list[str]]) -> int:
         """:data:`SRC` over ``files`` (already checked by :func:`crs_model.cohort.readers.check_files`)."""
         import duckdb
 
         try:
             if fmt == "parquet":
-                return self._parquet(files, columns)
-            return self._csv(files, columns)
+                return self._parquet(files, columns, {n for cols in present for n in cols})
+            return self._csv(files, columns, present)
         except duckdb.Error as exc:
             raise InputFileError(str(files[0]), str(exc).splitlines()[0]) from None
 
-    def _present(self, f: Path, scan: str) -> set[str]:
-        return {c[0] for c in self.con.execute(f"DESCRIBE SELECT * FROM {scan}", [str(f)]).fetchall()}
-
-    def _parquet(self, files: list[Path], columns: dict[str, str]) -> int:
+    def _parquet(self, files: list[Path], columns: dict[str, str], present: set[str]) -> int:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -100,9 +97,6 @@ class DuckDBBackend:
         self.register_arrow(
             "crs_files", pa.table({"filename": [str(f) for f in files], "crs__offset": pa.array(offsets, pa.int64())})
         )
-        present: set[str] = set()
-        for f in files:
-            present |= self._present(f, "read_parquet(?)")
         listed = exp.Array(expressions=[exp.Literal.string(str(f)) for f in files])
         scan = exp.func(
             "READ_PARQUET",
@@ -124,14 +118,13 @@ class DuckDBBackend:
         self.execute(exp.Create(this=exp.to_table(SRC), kind="VIEW", expression=exp.select(*cols).from_(RAW)))
         return total
 
-    def _csv(self, files: list[Path], columns: dict[str, str]) -> int:
+    def _csv(self, files: list[Path], columns: dict[str, str], present: list[list[str]]) -> int:
         names = list(columns)
         quoted = [exp.to_identifier(n, quoted=True).sql(dialect=self.dialect) for n in names]
         self.con.execute(f"CREATE TABLE crs_cells ({', '.join(q + ' VARCHAR' for q in quoted)})")
         scan = "read_csv(?, header = true, all_varchar = true)"
-        for f in files:  # file by file: a table's row ids follow insertion order, so they are the row numbers
-            present = self._present(f, scan)
-            cells = [q if n in present else "NULL" for n, q in zip(names, quoted, strict=True)]
+        for f, header in zip(files, present, strict=True):  # file by file: row ids follow insertion order
+            cells = [q if n in header else "NULL" for n, q in zip(names, quoted, strict=True)]
             self.con.execute(f"INSERT INTO crs_cells SELECT {', '.join(cells)} FROM {scan}", [str(f)])
         self.con.execute(f"CREATE VIEW {RAW} AS SELECT rowid AS row, * FROM crs_cells")
         cols: list[exp.Expr] = [exp.column("row")]

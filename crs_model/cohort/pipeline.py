@@ -32,7 +32,7 @@ from crs_model.cohort.backend import CHECK, RAW, SRC, SqlBackend
 from crs_model.cohort.columns import ERROR, RECOMMENDATION, ROW, Kind, input_columns, result_columns
 from crs_model.cohort.readers import BadRow, Row, check_files, csv_converter, jsonl_batches, resolve
 from crs_model.cohort.runner import DEFECT_PREFIX, LostRows, Summary, result_row
-from crs_model.cohort.writers import TableWriter, arrow_schema, count_rows
+from crs_model.cohort.writers import TableWriter, arrow_schema
 from crs_model.engine import Engine
 from crs_model.errors import CrsModelError, PatientError
 from crs_model.model import Spec
@@ -112,8 +112,9 @@ class _Run:
         fmt, files = resolve(source)
         if fmt == "jsonl":
             return fmt, None, self._jsonl(files)
-        order = check_files(self.spec, fmt, files)
-        return fmt, order, self.backend.register_input(files, fmt, self.columns)
+        present = check_files(self.spec, fmt, files)
+        order = list(dict.fromkeys(n for cols in present for n in cols))  # first seen, first checked
+        return fmt, order, self.backend.register_input(files, fmt, self.columns, present)
 
     def _jsonl(self, files: list[Path]) -> int:
         import pyarrow as pa
@@ -174,15 +175,17 @@ class _Run:
         """Decide one row per routing key into :data:`EXACT`, in bounded batches (memory stays flat)."""
         where = f"{self.routed()} AND {ERROR} IS NULL AND NOT {CHECK}"
         reps = _parse(
-            f"SELECT k.{KEY}, s.* FROM (SELECT {KEY}, min(row) AS row FROM {RESULT} WHERE {where} GROUP BY {KEY}) AS k "
+            f"SELECT k.{KEY}, k.crs__rows, s.* FROM (SELECT {KEY}, min(row) AS row, count(*) AS crs__rows "
+            f"FROM {RESULT} WHERE {where} GROUP BY {KEY}) AS k "
             f"JOIN {SRC} AS s USING (row) ORDER BY row"
         )
-        decided = 0
+        decided = routed = 0
         self.backend.register_arrow(EXACT, _result_table(self.spec, [], KEY))
         for batch in self.backend.arrow_batches(reps, DECIDE_BATCH):
             keys, patients = [], []
             for r in _arrow_rows(batch):
                 keys.append(r.pop(KEY))
+                routed += r.pop("crs__rows")
                 r.pop("row")
                 r.pop(CHECK)
                 patients.append({k: v for k, v in r.items() if v is not None})
@@ -197,9 +200,7 @@ class _Run:
             rows = [{KEY: k, **res} for k, res in zip(keys, results, strict=True)]
             self.backend.append_arrow(EXACT, _result_table(self.spec, rows, KEY))
             decided += len(rows)
-        routed = _parse(f"SELECT count(*) AS n FROM {RESULT} WHERE {where}")
-        n = int(self.backend.to_arrow(routed).column(0)[0].as_py())
-        return n, decided
+        return routed, decided
 
     # -- 5. the result
     def final(self) -> exp.Expr:
@@ -286,20 +287,16 @@ def run_sql_cohort(
         with TableWriter(path, result_columns(spec), allow=(".jsonl",)) as writer:
             for batch in backend.arrow_batches(final, 65536):
                 writer.write(batch.to_pydict())
-    summary = Summary()
-    written = count_rows(path)
-    summary.rows = total = rows
-    summary.routed = routed
-    summary.keys = keys
-    _tally(summary, path)
+    summary = Summary(rows=rows, routed=routed, keys=keys)
+    written = _tally(summary, path)
     summary.seconds = time.perf_counter() - start
-    if written != total:
-        raise LostRows(f"{path}: {written} result rows for {total} input rows")
+    if written != rows:
+        raise LostRows(f"{path}: {written} result rows for {rows} input rows")
     return summary
 
 
-def _tally(summary: Summary, path: Path) -> None:
-    """Counts by recommendation and invalid rows, read back from the written result."""
+def _tally(summary: Summary, path: Path) -> int:
+    """Counts by recommendation and invalid rows, read back from the written result; its row count."""
     import duckdb
 
     con = duckdb.connect(":memory:")
@@ -314,3 +311,4 @@ def _tally(summary: Summary, path: Path) -> None:
         if rec is not None:
             summary.by_recommendation[rec] += n
         summary.invalid += bad
+    return sum(n for _, n, _ in rows)

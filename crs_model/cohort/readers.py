@@ -98,21 +98,17 @@ def read_batches(spec: Spec, source: str, batch_rows: int = DEFAULT_BATCH_ROWS) 
 _Converter = Callable[[Any], Any] | None
 
 
-def check_files(spec: Spec, fmt: str, files: Sequence[Path]) -> list[str]:
+def check_files(spec: Spec, fmt: str, files: Sequence[Path]) -> list[list[str]]:
     """Check every Parquet/CSV file's columns as :func:`read_batches` does (an unknown column or a type that
-    cannot hold its input is an :class:`InputFileError`); the input columns in the order the files give them."""
+    cannot hold its input is an :class:`InputFileError`); each file's columns, in its order."""
     import duckdb
 
     columns = {c.name: c for c in input_columns(spec)}
-    order: dict[str, None] = {}
     con = duckdb.connect(":memory:")
     try:
-        for f in files:
-            rel, _ = _relation(con, fmt, f, columns)
-            order.update(dict.fromkeys(rel.columns))
+        return [list(_relation(con, fmt, f, columns)[0].columns) for f in files]
     finally:
         con.close()
-    return list(order)
 
 
 def csv_converter(kind: Kind) -> Callable[[Any], Any]:

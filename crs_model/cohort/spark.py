@@ -132,10 +132,11 @@ class SparkBackend:
             raise SparkError("the Spark session is not running (use SparkBackend as a context manager)")
         return self._spark
 
-    def register_input(self, name: str, files: Sequence[Path], fmt: str, columns: dict[str, str]) -> None:
+    def register_input(self, name: str, files: Sequence[Path], fmt: str, columns: dict[str, str]) -> int:
         """A temp view ``name`` over Parquet or CSV ``files``: a ``row`` column (0-based, in the order of
         ``files``, then row order within each file) and one column per entry of ``columns`` (input name ->
-        BOOLEAN/BIGINT/DOUBLE/VARCHAR), cast to its type; an input a file lacks is NULL (absent).
+        BOOLEAN/BIGINT/DOUBLE/VARCHAR), cast to its type; an input a file lacks is NULL (absent). Returns
+        the number of rows the files hold.
 
         Row numbers are exact, never Spark's partition-dependent ids: one scan per file, each row's index
         in its file plus the row count of the files before it. Parquet: the index is Spark's
@@ -182,6 +183,7 @@ class SparkBackend:
             offset += rows
         assert view is not None  # files is not empty
         view.createOrReplaceTempView(name)
+        return offset
 
     def sql(self, text: str) -> None:
         """Run one statement (``CREATE OR REPLACE TEMP VIEW ...``)."""
@@ -263,9 +265,10 @@ class SparkCohort:
     def _sql(self, e: Any) -> str:
         return str(e.sql(dialect=self.dialect))
 
-    def register_input(self, files: list[Path], fmt: str, columns: dict[str, str]) -> int:
+    def register_input(self, files: list[Path], fmt: str, columns: dict[str, str], present: list[list[str]]) -> int:
         """:data:`~crs_model.cohort.backend.RAW` (as read: a real input stored as integers stays integral, as
-        the Python reader gives it) and :data:`~crs_model.cohort.backend.SRC` (typed) over Parquet ``files``."""
+        the Python reader gives it) and :data:`~crs_model.cohort.backend.SRC` (typed) over Parquet ``files``
+        (``present`` is not needed: Spark reads each file's own schema)."""
         from crs_model.cohort.backend import CHECK, RAW, SRC
 
         if fmt != "parquet":
@@ -277,14 +280,10 @@ class SparkCohort:
             schema = pq.read_schema(str(f))
             integral |= {n for n in schema.names if str(schema.field(n).type).startswith(("int", "uint"))}
         raw = {n: "BIGINT" if t == "DOUBLE" and n in integral else t for n, t in columns.items()}
-        self.spark.register_input(RAW, files, fmt, raw)
+        rows = self.spark.register_input(RAW, files, fmt, raw)
         typed = ", ".join(f"CAST(`{n}` AS {_TYPES[t]}) AS `{n}`" for n, t in columns.items())
         self.spark.sql(f"CREATE OR REPLACE TEMP VIEW {SRC} AS SELECT {ROW}, {typed}, FALSE AS {CHECK} FROM {RAW}")  # noqa: S608 - spec names
-        return sum(_parquet_rows(f) for f in files)
-
-    def execute(self, statement: Any) -> None:
-        """Run a statement."""
-        self.spark.sql(self._sql(statement))
+        return rows
 
     def materialize(self, name: str, query: Any) -> None:
         """Cache ``query``'s rows as ``name`` (Spark keeps them in executor memory and disk)."""

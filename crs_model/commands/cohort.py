@@ -130,13 +130,13 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if clash:
         err.write(f"crs-model: error: output {', '.join(clash)} has the name of a fixed result column\n")
         return 2
+    exact = args.semantics == "exact"
     try:
         _, files = resolve(args.input)
         if any(f.resolve() == Path(args.out).resolve() for f in files):
             err.write(f"crs-model: error: --out {args.out} is also an input file\n")
             return 2
         if args.engine == "python":
-            exact = args.semantics == "exact"
             summary = run_cohort(spec, read_batches(spec, args.input, args.batch_rows), args.out, exact=exact)
         elif args.engine == "spark":
             from crs_model.cohort.pipeline import run_sql_cohort
@@ -144,9 +144,7 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
             try:
                 with SparkBackend(args.master) as spark:
-                    summary = run_sql_cohort(
-                        spec, SparkCohort(spark), args.input, args.out, exact=args.semantics == "exact"
-                    )
+                    summary = run_sql_cohort(spec, SparkCohort(spark), args.input, args.out, exact=exact)
             except SparkError as exc:
                 err.write(f"crs-model: error: {exc}\n")
                 return 2
@@ -160,7 +158,7 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 err.write(f"crs-model: error: {exc}\n")
                 return 2
             with backend:
-                summary = run_sql_cohort(spec, backend, args.input, args.out, exact=args.semantics == "exact")
+                summary = run_sql_cohort(spec, backend, args.input, args.out, exact=exact)
     except (InputFileError, OutputFileError) as exc:
         err.write(f"crs-model: error: {exc}\n")
         return 2

@@ -25,7 +25,7 @@ from sqlglot import exp
 from crs_model.completion import Scope, build_scope
 from crs_model.index import SiteKind
 from crs_model.model import Spec
-from crs_model.sql.expr_sql import column, double
+from crs_model.sql.expr_sql import column, double, is_null, text
 from crs_model.types import Base
 
 SEPARATOR = "\x1f"  # ASCII unit separator: in no enum value, number or marker
@@ -63,10 +63,6 @@ def _sign(x: exp.Expr, y: exp.Expr) -> exp.Expr:
     )
 
 
-def _text(e: exp.Expr) -> exp.Expr:
-    return exp.cast(e, exp.DataType.Type.VARCHAR)
-
-
 def _output_readers(spec: Spec) -> dict[str, list[str]]:
     """Per input, the reported outputs whose formula reads it (through definitions)."""
     defs = spec.index.definitions
@@ -93,13 +89,13 @@ def key_column(spec: Spec, scope: Scope | None = None) -> exp.Expr:
         elif base is Base.ENUM:
             part = x.copy()
         elif name in scope.grid:
-            part = _text(_cell(x, scope.grid[name]))
+            part = text(_cell(x, scope.grid[name]))
             for partner in scope.group.get(name, ()):
                 part = exp.func("CONCAT", part, exp.Literal.string(":"), _sign(x, column(partner)))
         elif set(scope.opaque.get(name, ())) <= output_sites and name not in scope.group:
-            cut = _text(_cell(x, tuple(c for c, _ in scope.cuts.get(name, ()))))
-            unknown = [exp.Is(this=column(o), expression=exp.Null()) for o in readers.get(name, [])]
-            raw = exp.case().when(exp.or_(*unknown), _text(x.copy())) if unknown else None
+            cut = text(_cell(x, tuple(c for c, _ in scope.cuts.get(name, ()))))
+            unknown = [is_null(column(o)) for o in readers.get(name, [])]
+            raw = exp.case().when(exp.or_(*unknown), text(x.copy())) if unknown else None
             if raw is None:
                 part = cut
             else:
@@ -107,9 +103,8 @@ def key_column(spec: Spec, scope: Scope | None = None) -> exp.Expr:
                     "CONCAT", cut, exp.Literal.string("="), exp.func("COALESCE", raw, exp.Literal.string(""))
                 )
         else:  # opaque: the value itself
-            part = _text(x.copy())
+            part = text(x.copy())
         parts.append(exp.func("COALESCE", part, exp.Literal.string(ABSENT)))
     for name in spec.outputs:  # whether each reported output is known on the row
-        known = exp.Is(this=column(name), expression=exp.Null())
-        parts.append(exp.case().when(known, exp.Literal.string("?")).else_(exp.Literal.string("k")))
+        parts.append(exp.case().when(is_null(column(name)), exp.Literal.string("?")).else_(exp.Literal.string("k")))
     return exp.ConcatWs(expressions=[exp.Literal.string(SEPARATOR), *parts])

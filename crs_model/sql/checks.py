@@ -20,23 +20,13 @@ from sqlglot import exp
 
 from crs_model.index import SiteKind
 from crs_model.model import Spec, Variable
-from crs_model.sql.expr_sql import column, literal, paren, to_sql
-from crs_model.text import fmt_number
+from crs_model.patient import range_text
+from crs_model.sql.expr_sql import column, is_null, literal, paren, text, to_sql
 from crs_model.types import Base
-
-
-def _text(e: exp.Expr) -> exp.Expr:
-    return exp.cast(e, exp.DataType.Type.VARCHAR)
 
 
 def _concat(*parts: exp.Expr | str) -> exp.Expr:
     return exp.func("CONCAT", *(exp.Literal.string(p) if isinstance(p, str) else p for p in parts))
-
-
-def _range_text(v: Variable) -> str:
-    lo = fmt_number(v.minimum) if v.minimum is not None else "-inf"
-    hi = fmt_number(v.maximum) if v.maximum is not None else "inf"
-    return f"{lo}..{hi}{' ' + v.unit if v.unit else ''}"
 
 
 def _domain(v: Variable) -> list[tuple[exp.Expr, exp.Expr]]:
@@ -49,7 +39,7 @@ def _domain(v: Variable) -> list[tuple[exp.Expr, exp.Expr]]:
         return [(test, _concat(f'{v.name}="', x.copy(), f'" is not one of {shown}'))]
     if base is Base.BOOL:
         return []
-    rng = _range_text(v)
+    rng = range_text(v)
     out: list[tuple[exp.Expr, exp.Expr]] = []
     if base is Base.REAL:
         # NaN and infinities fail a comparison with the largest double in every dialect: NaN sorts
@@ -59,7 +49,7 @@ def _domain(v: Variable) -> list[tuple[exp.Expr, exp.Expr]]:
             exp.GTE(this=x.copy(), expression=exp.Neg(this=big)), exp.LTE(this=x.copy(), expression=big.copy())
         )
         out.append(
-            (exp.not_(finite), _concat(f"{v.name}=", _text(x.copy()), f" is not a finite number (expected {rng})"))
+            (exp.not_(finite), _concat(f"{v.name}=", text(x.copy()), f" is not a finite number (expected {rng})"))
         )
     outside: list[exp.Expr] = []
     if v.minimum is not None:
@@ -67,7 +57,7 @@ def _domain(v: Variable) -> list[tuple[exp.Expr, exp.Expr]]:
     if v.maximum is not None:
         outside.append(exp.GT(this=x.copy(), expression=literal(v.maximum, base)))
     if outside:
-        out.append((exp.or_(*outside), _concat(f"{v.name}=", _text(x.copy()), f" is outside {rng}")))
+        out.append((exp.or_(*outside), _concat(f"{v.name}=", text(x.copy()), f" is outside {rng}")))
     return out
 
 
@@ -75,7 +65,7 @@ def _shown(name: str, spec: Spec) -> exp.Expr:
     """A field's value in a constraint message (``absent`` when NULL)."""
     x = column(name)
     base = spec.variables[name].type.base
-    value = _concat("'", x, "'") if base is Base.ENUM else _text(x)
+    value = _concat("'", x, "'") if base is Base.ENUM else text(x)
     return exp.func("COALESCE", value, exp.Literal.string("absent"))
 
 
@@ -86,7 +76,7 @@ def error_column(spec: Spec, order: Sequence[str] | None = None) -> exp.Expr:
     checks = 0
     for name in order if order is not None else spec.variables:
         for test, message in _domain(spec.variables[name]):
-            case = case.when(exp.and_(exp.not_(exp.Is(this=column(name), expression=exp.Null())), test), message)
+            case = case.when(exp.and_(exp.not_(is_null(column(name))), test), message)
             checks += 1
     sites = spec.index.of_kind(SiteKind.CONSTRAINT)
     for c, site in zip(spec.constraints, sites, strict=True):

@@ -62,6 +62,16 @@ def column(name: str) -> exp.Column:
     return exp.column(name, quoted=True)
 
 
+def is_null(e: exp.Expr) -> exp.Expr:
+    """``e IS NULL`` (``e`` parenthesized unless an atom)."""
+    return exp.Is(this=paren(e), expression=exp.Null())
+
+
+def text(e: exp.Expr) -> exp.Expr:
+    """``e`` as text (VARCHAR; Spark's STRING)."""
+    return exp.cast(e, exp.DataType.Type.VARCHAR)
+
+
 def double(e: exp.Expr) -> exp.Expr:
     """``e`` as a DOUBLE (so no dialect divides as integers or keeps an exact DECIMAL)."""
     return exp.cast(e, exp.DataType.Type.DOUBLE)
@@ -145,7 +155,7 @@ def _build(node: Expr, kids: tuple[exp.Expr, ...], symbols: Mapping[str, Symbol]
         case Call() if node.func in ("min", "max"):
             pick = exp.Least if node.func == "min" else exp.Greatest
             # LEAST/GREATEST skip NULLs in most dialects: the engine's min/max is unknown instead
-            any_null = exp.or_(*(exp.Is(this=paren(a.copy()), expression=exp.Null()) for a in k))
+            any_null = exp.or_(*(is_null(a.copy()) for a in k))
             return exp.case().when(any_null, exp.Null()).else_(pick(this=k[0], expressions=k[1:]))
         case Call():
             kind = "care course" if node.func in TEMPORAL_FUNCTIONS else "decision's actions and flags"

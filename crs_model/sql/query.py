@@ -24,7 +24,7 @@ from sqlglot import exp
 from crs_model.expr import names
 from crs_model.model import INSUFFICIENT_DATA, HitPolicy, ReportMode, Spec
 from crs_model.sql.checks import error_column
-from crs_model.sql.expr_sql import column, double, paren, to_sql
+from crs_model.sql.expr_sql import column, double, is_null, paren, to_sql
 from crs_model.types import Base
 
 INPUT_TYPES = {
@@ -33,7 +33,6 @@ INPUT_TYPES = {
     Base.REAL: exp.DataType.Type.DOUBLE,
     Base.ENUM: exp.DataType.Type.VARCHAR,
 }
-ROUTE = "crs__route"
 OUTCOME = "outcome"
 DEFECT = "defect"
 DECIDED = "decided"
@@ -83,7 +82,7 @@ def _node(spec: Spec, nid: str) -> exp.Expr:
     if node.hit_policy is HitPolicy.FIRST:
         # edge by edge: the first true guard is taken; an unknown one before it stops the walk there
         for k, (g, answer) in enumerate(guards):
-            case = case.when(g, answer).when(_is_null(g.copy()), exp.Literal.string(f"?{nid}:{k}"))
+            case = case.when(g, answer).when(is_null(g.copy()), exp.Literal.string(f"?{nid}:{k}"))
     else:
         # unique: two true guards are an overlap even beside an unknown one (the engine raises
         # on the second true guard); else any unknown guard stops the walk
@@ -94,7 +93,7 @@ def _node(spec: Spec, nid: str) -> exp.Expr:
         case = case.when(
             exp.GT(this=paren(count), expression=exp.Literal.number(1)), exp.Literal.string(f"!overlap:{nid}")
         )
-        unknown = exp.or_(*(_is_null(g.copy()) for g, _ in guards))
+        unknown = exp.or_(*(is_null(g.copy()) for g, _ in guards))
         case = case.when(unknown, exp.Literal.string(f"?{nid}"))
         for g, answer in guards:
             case = case.when(g.copy(), answer)
@@ -113,14 +112,16 @@ def _reads(spec: Spec, names_: Iterable[str]) -> list[str]:
     return [n for n in spec.variables if n in found]
 
 
-def _names_list(items: list[tuple[str, exp.Expr]]) -> exp.Expr:
-    """An array of the names whose condition holds, in the given order (a list of VARCHAR)."""
+def _names_list(items: Sequence[tuple[str, exp.Expr | None]]) -> exp.Expr:
+    """An array of the names whose condition holds (None: always), in the given order (a list of VARCHAR)."""
     if not items:
         return exp.cast(exp.Array(expressions=[]), exp.DataType.build("ARRAY<VARCHAR>"))
-    array = exp.Array(expressions=[exp.case().when(cond, exp.Literal.string(n)) for n, cond in items])
+    cells = [
+        exp.Literal.string(n) if cond is None else exp.case().when(cond, exp.Literal.string(n)) for n, cond in items
+    ]
     var = exp.to_identifier("crs__m")
-    keep = exp.Lambda(this=exp.not_(exp.Is(this=exp.column(var), expression=exp.Null())), expressions=[var])
-    return exp.ArrayFilter(this=array, expression=keep)
+    keep = exp.Lambda(this=exp.not_(is_null(exp.column(var))), expressions=[var])
+    return exp.ArrayFilter(this=exp.Array(expressions=cells), expression=keep)
 
 
 def _missing(spec: Spec, route: exp.Expr) -> exp.Expr:
@@ -135,15 +136,15 @@ def _missing(spec: Spec, route: exp.Expr) -> exp.Expr:
         reads = [_reads(spec, names(e.guard.ast)) for e in node.edges]
         if node.hit_policy is HitPolicy.FIRST:
             for k, inputs in enumerate(reads):
-                items = [(n, _is_null(column(n))) for n in inputs]
+                items = [(n, is_null(column(n))) for n in inputs]
                 stop = exp.EQ(this=route.copy(), expression=exp.Literal.string(f"?{nid}:{k}"))
                 case = case.when(stop, _names_list(items))
         else:
             items = []
             for n in spec.variables:
-                open_ = [_is_null(column(_guard_column(nid, k))) for k, r in enumerate(reads) if n in r]
+                open_ = [is_null(column(_guard_column(nid, k))) for k, r in enumerate(reads) if n in r]
                 if open_:
-                    items.append((n, exp.and_(_is_null(column(n)), exp.or_(*open_))))
+                    items.append((n, exp.and_(is_null(column(n)), exp.or_(*open_))))
             stop = exp.EQ(this=route.copy(), expression=exp.Literal.string(f"?{nid}"))
             case = case.when(stop, _names_list(items))
     for oid, o in spec.outcomes.items():
@@ -151,15 +152,11 @@ def _missing(spec: Spec, route: exp.Expr) -> exp.Expr:
             continue
         items = []
         for n in spec.variables:
-            open_ = [_is_null(column(out)) for out in o.outputs if n in _reads(spec, [out])]
+            open_ = [is_null(column(out)) for out in o.outputs if n in _reads(spec, [out])]
             if open_:
-                items.append((n, exp.and_(_is_null(column(n)), exp.or_(*open_))))
+                items.append((n, exp.and_(is_null(column(n)), exp.or_(*open_))))
         case = case.when(exp.EQ(this=route.copy(), expression=exp.Literal.string(oid)), _names_list(items))
     return case
-
-
-def _is_null(e: exp.Expr) -> exp.Expr:
-    return exp.Is(this=paren(e), expression=exp.Null())
 
 
 def _reported(spec: Spec, name: str) -> exp.Expr:
@@ -179,22 +176,15 @@ def _shown_in(spec: Spec, oid: str) -> list[str]:
 
 def _flags(spec: Spec, oid: str) -> exp.Expr:
     """The outcome's flags whose condition is true, in declared order (unknown ones are not shown)."""
-    items: list[exp.Expr] = []
-    for f in spec.outcomes[oid].flags:
-        ident = exp.Literal.string(f.id)
-        items.append(ident if f.when is None else exp.case().when(to_sql(f.when.ast, spec.symbols), ident))
-    array = exp.Array(expressions=items)
-    if not items:
-        return exp.cast(array, exp.DataType.build("ARRAY<VARCHAR>"))
-    var = exp.to_identifier("crs__f")
-    keep = exp.Lambda(this=exp.not_(exp.Is(this=exp.column(var), expression=exp.Null())), expressions=[var])
-    return exp.ArrayFilter(this=array, expression=keep)
+    return _names_list(
+        [(f.id, None if f.when is None else to_sql(f.when.ast, spec.symbols)) for f in spec.outcomes[oid].flags]
+    )
 
 
 def _open(spec: Spec, oid: str) -> exp.Expr:
     """Whether a flag's condition or a reported output is unknown on a definitive row (the exact engine refines it)."""
-    parts = [_is_null(to_sql(f.when.ast, spec.symbols)) for f in spec.outcomes[oid].flags if f.when is not None]
-    parts += [_is_null(column(n)) for n in _shown_in(spec, oid)]
+    parts = [is_null(to_sql(f.when.ast, spec.symbols)) for f in spec.outcomes[oid].flags if f.when is not None]
+    parts += [is_null(column(n)) for n in _shown_in(spec, oid)]
     return exp.or_(*parts) if parts else exp.false()
 
 
@@ -240,12 +230,12 @@ def compile_query(
     route = column(_node_column(spec.entry)) if spec.entry in spec.nodes else exp.Literal.string(spec.entry)
     outcome = exp.case()
     for oid, o in spec.outcomes.items():
-        needs = exp.and_(*(exp.not_(_is_null(column(n))) for n in o.outputs)) if o.outputs else exp.true()
+        needs = exp.and_(*(exp.not_(is_null(column(n))) for n in o.outputs)) if o.outputs else exp.true()
         # an outcome whose required outputs are unknown stops with insufficient_data
         outcome = outcome.when(
             exp.and_(exp.EQ(this=route.copy(), expression=exp.Literal.string(oid)), needs), exp.Literal.string(oid)
         )
-    valid = _is_null(column(ERROR))
+    valid = is_null(column(ERROR))
     add((OUTCOME, exp.case().when(valid, outcome)))
     defect = exp.case().when(
         exp.and_(valid.copy(), exp.Like(this=route.copy(), expression=exp.Literal.string("!%"))),
@@ -255,7 +245,7 @@ def compile_query(
 
     out_col, defect_col = column(OUTCOME), column(DEFECT)
     # answered: a valid row without a defect (an outcome, or insufficient_data)
-    answered = exp.and_(valid.copy(), _is_null(defect_col.copy()))
+    answered = exp.and_(valid.copy(), is_null(defect_col.copy()))
     recommendation = exp.case()
     for oid, o in spec.outcomes.items():
         recommendation = recommendation.when(
@@ -277,7 +267,7 @@ def compile_query(
             )
         select.append(exp.alias_(value, name, quoted=True))
     flags = exp.case()
-    open_ = exp.case().when(exp.not_(valid.copy()), exp.false()).when(_is_null(out_col.copy()), exp.true())
+    open_ = exp.case().when(exp.not_(valid.copy()), exp.false()).when(is_null(out_col.copy()), exp.true())
     for oid in spec.outcomes:
         is_o = exp.EQ(this=out_col.copy(), expression=exp.Literal.string(oid))
         flags = flags.when(is_o, _flags(spec, oid))
@@ -285,9 +275,9 @@ def compile_query(
     none = exp.cast(exp.Array(expressions=[]), exp.DataType.build("ARRAY<VARCHAR>"))
     flags = flags.when(answered.copy(), none)
     missing = (
-        exp.case().when(exp.not_(_is_null(out_col.copy())), none.copy()).when(answered.copy(), _missing(spec, route))
+        exp.case().when(exp.not_(is_null(out_col.copy())), none.copy()).when(answered.copy(), _missing(spec, route))
     )
-    decided = exp.case().when(answered.copy(), exp.not_(_is_null(out_col.copy())))
+    decided = exp.case().when(answered.copy(), exp.not_(is_null(out_col.copy())))
     select += [
         exp.alias_(flags, FLAGS, quoted=True),
         exp.alias_(missing, MISSING, quoted=True),
