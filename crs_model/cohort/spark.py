@@ -287,6 +287,9 @@ class SparkCohort:
 
     def materialize(self, name: str, query: Any) -> None:
         """Cache ``query``'s rows as ``name`` (Spark keeps them in executor memory and disk)."""
+        # a session may run several cohorts: drop the previous run's table first
+        self.spark.sql(f"UNCACHE TABLE IF EXISTS {name}")
+        self.spark.session.catalog.dropTempView(name)
         self.spark.sql(f"CACHE TABLE {name} AS {self._sql(query)}")
 
     def to_arrow(self, query: Any) -> Any:
