@@ -36,7 +36,18 @@ from crs_model.cohort.writers import TableWriter, arrow_schema
 from crs_model.engine import Engine
 from crs_model.errors import CrsModelError, PatientError
 from crs_model.model import Spec
-from crs_model.sql.query import DEFECT, INPUT_TYPES, KEY, MISSING, NEEDS_ENGINE, OUTCOME, compile_query, value_column
+from crs_model.sql.query import (
+    DEFECT,
+    FLAGS,
+    INPUT_TYPES,
+    KEY,
+    MISSING,
+    NEEDS_ENGINE,
+    OUTCOME,
+    compile_query,
+    exact_flags,
+    value_column,
+)
 
 
 class SqlDisagrees(CrsModelError):
@@ -212,6 +223,8 @@ class _Run:
             if c.name in self.spec.outputs:
                 # a known output is the row's own value; an unknown one is what the key's decision settled
                 exact = f"CASE WHEN e.{n} IS NULL THEN NULL ELSE COALESCE(r.{_q(value_column(c.name))}, e.{n}) END"
+            elif c.name == FLAGS:
+                exact = exact_flags(self.spec, "r", "e").sql(dialect="duckdb")  # known flags: the row's own
             else:
                 exact = f"e.{n}"
             value = f"CASE WHEN p.row IS NOT NULL THEN p.{n} WHEN e.{KEY} IS NOT NULL THEN {exact} ELSE r.{n} END"

@@ -101,6 +101,10 @@ class SparkBackend:
             .config("spark.sql.ansi.enabled", "true")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            # the decision query is a chain of projections whose columns read earlier ones many times
+            # (the routing key reads reachability and liveness columns built over the decision graph):
+            # collapsing them inlines every shared column at each use, which grows without bound
+            .config("spark.sql.optimizer.excludedRules", "org.apache.spark.sql.catalyst.optimizer.CollapseProject")
         )
         if self.local:
             builder = builder.config("spark.sql.shuffle.partitions", "4").config("spark.driver.host", "127.0.0.1")

@@ -159,14 +159,16 @@ def _missing(spec: Spec, route: exp.Expr) -> exp.Expr:
     return case
 
 
-def _reported(spec: Spec, name: str) -> exp.Expr:
-    """An output's value as the decision reports it: rounded half away from zero to its places."""
+def _reported(spec: Spec, name: str, value: exp.Expr | None = None) -> exp.Expr:
+    """An output's value (default: its column) as the decision reports it: rounded half away from
+    zero to its places."""
+    value = column(name) if value is None else value
     places = spec.outputs[name].precision
     if places is None:
-        return column(name)
+        return value
     # via DECIMAL: ROUND on a DOUBLE rounds its binary value (2.675 -> 2.67); the engine rounds the decimal
     dec = exp.DataType.build("DECIMAL(38, 9)")
-    return double(exp.func("ROUND", exp.cast(column(name), dec), exp.Literal.number(places)))
+    return double(exp.func("ROUND", exp.cast(value, dec), exp.Literal.number(places)))
 
 
 def _shown_in(spec: Spec, oid: str) -> list[str]:
@@ -214,8 +216,16 @@ def compile_query(
 
     add((ERROR, error_column(spec, order)))
     idx = spec.index
-    for name in idx.definition_order:
-        add((name, to_sql(idx.definitions[name].ast, spec.symbols)))
+    # one CTE per level: a definition joins the first after every definition it reads (few levels, so
+    # engines that resolve each nested projection separately, as Spark's analyzer does, stay quick)
+    level: dict[str, int] = {}
+    by_level: dict[int, list[tuple[str, exp.Expr]]] = {}
+    for name in idx.definition_order:  # dependencies first
+        site = idx.definitions[name]
+        level[name] = 1 + max((level[n] for n in site.names if n in level), default=-1)
+        by_level.setdefault(level[name], []).append((name, to_sql(site.ast, spec.symbols)))
+    for d in sorted(by_level):
+        add(*by_level[d])
     reachable = _post_order(spec)
     guards = [
         (_guard_column(nid, k), to_sql(e.guard.ast, spec.symbols))
@@ -224,9 +234,24 @@ def compile_query(
     ]
     if guards:
         add(*guards)  # every guard once, as a column; the nodes read them
-    for nid in reachable:
-        add((_node_column(nid), _node(spec, nid)))
+    height: dict[str, int] = {}  # a node's answer reads its targets': one CTE per height above the outcomes
+    by_height: dict[int, list[tuple[str, exp.Expr]]] = {}
+    for nid in reachable:  # targets first
+        height[nid] = 1 + max((height.get(e.target, -1) for e in spec.nodes[nid].edges), default=-1)
+        by_height.setdefault(height[nid], []).append((_node_column(nid), _node(spec, nid)))
+    for h in sorted(by_height):
+        add(*by_height[h])
 
+    key: exp.Expr | None = None
+    flag_values: list[str] = []
+    if routing:
+        from crs_model.sql.cells import routing_columns  # the completion module's scope: only the runner needs it
+
+        columns = routing_columns(spec, reachable, _guard_column)
+        for group in columns.groups:
+            add(*group)  # reachability, relevance and liveness, each group over the ones before
+        key = columns.key
+        flag_values = list(dict.fromkeys(columns.flags.values()))
     route = column(_node_column(spec.entry)) if spec.entry in spec.nodes else exp.Literal.string(spec.entry)
     outcome = exp.case()
     for oid, o in spec.outcomes.items():
@@ -289,22 +314,56 @@ def compile_query(
     query = exp.select(*select).from_(ctes[-1][0])
     for name, body in ctes:
         query = query.with_(name, as_=body)
-    if not routing:
+    if key is None:
         return query
-    from crs_model.sql.cells import key_column  # the completion module's scope: only the runner needs it
-
-    # the key only where the row goes to the engine (building it costs more than the decision)
-    routed = [exp.alias_(exp.case().when(column(NEEDS_ENGINE), key_column(spec)), KEY, quoted=True)]
+    # the key only where the row goes to the engine (building it costs more than the decision); the
+    # columns it reads are carried out of the last CTE renamed (a reported output's select alias
+    # would hide its definition's value)
+    carried = dict.fromkeys([*(c.name for c in key.find_all(exp.Column)), *spec.outputs, *flag_values])
+    key = key.transform(lambda n: column(_carried(n.name)) if isinstance(n, exp.Column) else n)
+    routed = [exp.alias_(exp.case().when(column(NEEDS_ENGINE), key), KEY, quoted=True)]
     routed += [
-        exp.alias_(exp.case().when(column(NEEDS_ENGINE), _reported(spec, n)), value_column(n), quoted=True)
+        exp.alias_(
+            exp.case().when(column(NEEDS_ENGINE), _reported(spec, n, column(_carried(n)))), value_column(n), quoted=True
+        )
         for n in spec.outputs
     ]
-    # the inputs and definitions the key reads are columns of the last CTE: carry them through
-    shown = {c.alias_or_name for c in select}
-    extra = [column(n) for n in (*spec.variables, *spec.outputs) if n not in shown]
-    inner = query.select(*extra, append=True)
+    # each flag condition's own value: a routed row keeps its known flags (the key leaves them out)
+    routed += [
+        exp.alias_(exp.case().when(column(NEEDS_ENGINE), column(_carried(c))), c, quoted=True) for c in flag_values
+    ]
+    inner = query.select(*(exp.alias_(column(n), _carried(n), quoted=True) for n in carried), append=True)
     outer = [column(c.alias_or_name) for c in select]
     return exp.select(*outer, *routed).from_(inner.subquery("crs_decided"))
+
+
+def _carried(name: str) -> str:
+    return f"crs__k__{name}"
+
+
+def exact_flags(spec: Spec, row: str, decision: str) -> exp.Expr:
+    """The flags of a routed row (table alias ``row``) given its key's exact decision (alias
+    ``decision``): each flag of the decided outcome, in declared order, shown when its condition is
+    true on the row, or, where the row leaves it unknown, when the decision shows it."""
+    from crs_model.sql.cells import flag_columns
+
+    columns = flag_columns(spec)
+    shown = exp.column(FLAGS, table=decision, quoted=True)
+    case = exp.case()
+    for oid, o in spec.outcomes.items():
+        if not o.flags:
+            continue
+        items: list[tuple[str, exp.Expr | None]] = []
+        for f in o.flags:
+            if f.when is None:
+                items.append((f.id, None))
+                continue
+            own = exp.column(columns[(oid, f.id)], table=row, quoted=True)
+            settled = exp.ArrayContains(this=shown.copy(), expression=exp.Literal.string(f.id))
+            items.append((f.id, exp.func("COALESCE", own, settled)))
+        is_o = exp.EQ(this=exp.column(OUTCOME, table=decision, quoted=True), expression=exp.Literal.string(oid))
+        case = case.when(is_o, _names_list(items))
+    return case.else_(shown.copy()) if case.args.get("ifs") else shown
 
 
 def value_column(output: str) -> str:
