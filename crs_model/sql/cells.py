@@ -19,7 +19,8 @@ they read. Three facts make most of a row irrelevant to that search:
 
 A site is *live* on a row when it is relevant (its node reachable, its outcome reachable) and
 unknown; a definition is live when a live formula reads it and it is unknown. The key records
-the value of every relevant site (``t``/``f``/``?``, ``k``/``?`` for an output), the value of
+the value of every relevant guard and constraint (``t``/``f``/``?``), whether each relevant
+flag condition and output is known (``k``/``?``), the value of
 each definition a live formula reads, and, for each input a live formula reads, its cell, its
 value or ``~`` when absent. Everything else is left out, absent or not: no completion fills it
 in, no explanation blames it, no formula the search evaluates changes with it. So two valid
@@ -33,7 +34,8 @@ cell among the constants it is compared with, and its raw value only on a row wh
 that reads it is unknown (then the engine may settle that output from the value).
 
 Reachability, relevance and liveness are columns the query computes once per row (one common
-table expression per node and per definition, in dependency order); the key reads them.
+table expression per level of the graph and of the definitions, in dependency order); the key
+reads them.
 """
 
 from __future__ import annotations
