@@ -101,10 +101,6 @@ class SparkBackend:
             .config("spark.sql.ansi.enabled", "true")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            # the decision query is a chain of projections whose columns read earlier ones many times
-            # (the routing key reads reachability and liveness columns built over the decision graph):
-            # collapsing them inlines every shared column at each use, which grows without bound
-            .config("spark.sql.optimizer.excludedRules", "org.apache.spark.sql.catalyst.optimizer.CollapseProject")
         )
         if self.local:
             builder = builder.config("spark.sql.shuffle.partitions", "4").config("spark.driver.host", "127.0.0.1")
@@ -265,6 +261,12 @@ class SparkCohort:
         # the whole decision is one wide projection: its generated Java exceeds the JVM's 64 KB method
         # limit, and Spark's fallback to interpreted code logs the compiler's stack trace; ask for it directly
         spark.session.conf.set("spark.sql.codegen.wholeStage", "false")
+        # the routing query is a chain of projections whose columns read earlier ones many times
+        # (reachability and liveness over the decision graph): collapsing them inlines every shared
+        # column at each use, which grows without bound
+        spark.session.conf.set(
+            "spark.sql.optimizer.excludedRules", "org.apache.spark.sql.catalyst.optimizer.CollapseProject"
+        )
 
     def _sql(self, e: Any) -> str:
         return str(e.sql(dialect=self.dialect))

@@ -100,9 +100,7 @@ def _output_readers(spec: Spec) -> dict[str, list[str]]:
     return out
 
 
-def _value(
-    spec: Spec, scope: Scope, name: str, readers: dict[str, list[str]], column: Callable[[str], exp.Expr] = column
-) -> exp.Expr:
+def _value(spec: Spec, scope: Scope, name: str, readers: dict[str, list[str]]) -> exp.Expr:
     """What the key records of a known input: its value, or the cell standing for it."""
     v = spec.variables[name]
     x = column(name)
@@ -173,7 +171,6 @@ class RoutingColumns:
     key: exp.Expr | None = None
     # per outcome and flag with a condition, the column of the condition's three-valued value
     flags: dict[tuple[str, str], str] = field(default_factory=dict)
-    parts: list[str] = field(default_factory=list)  # what each part of the key records, in order
 
 
 def _or(parts: Sequence[exp.Expr]) -> exp.Expr:
@@ -190,39 +187,42 @@ def _not_false(c: exp.Expr) -> exp.Expr:
     return exp.func("COALESCE", c, exp.true())
 
 
-class _Formulas(dict[tuple[str, str], str]):
-    """Per flag ``(outcome, flag)`` and constraint ``("", id)``, the column of its condition; one
-    column per distinct formula (``asts``: each column's formula, in order)."""
+@dataclass(slots=True)
+class _Formulas:
+    """The flag conditions and constraints, one column per distinct formula: ``flags`` per outcome
+    and flag, the column of its condition; ``constraints``, the constraints' columns; ``asts`` and
+    ``sql``, each column's formula and its SQL, in order."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.asts: dict[str, Expr] = {}
-
-
-def _flag_keys(spec: Spec) -> list[tuple[str, str]]:
-    return [(oid, f.id) for oid, o in spec.outcomes.items() for f in o.flags if f.when is not None]
+    flags: dict[tuple[str, str], str] = field(default_factory=dict)
+    constraints: set[str] = field(default_factory=set)
+    asts: dict[str, Expr] = field(default_factory=dict)
+    sql: dict[str, exp.Expr] = field(default_factory=dict)
 
 
 def _formulas(spec: Spec) -> _Formulas:
     out = _Formulas()
-    by_sql: dict[str, str] = {}
-    items = [((oid, f.id), f.when.ast) for oid, o in spec.outcomes.items() for f in o.flags if f.when is not None]
-    items += [(("", c.id), c.formula.ast) for c in spec.constraints]
-    for key, ast in items:
-        sql = to_sql(ast, spec.symbols).sql()
-        col = by_sql.get(sql)
+    by_text: dict[str, str] = {}
+
+    def column_of(ast: Expr) -> str:
+        sql = to_sql(ast, spec.symbols)
+        col = by_text.get(sql.sql())
         if col is None:
-            col = by_sql[sql] = f"{PREFIX}f{len(by_sql)}"
-            out.asts[col] = ast
-        out[key] = col
+            col = by_text[sql.sql()] = f"{PREFIX}f{len(by_text)}"
+            out.asts[col], out.sql[col] = ast, sql
+        return col
+
+    for oid, o in spec.outcomes.items():
+        for f in o.flags:
+            if f.when is not None:
+                out.flags[(oid, f.id)] = column_of(f.when.ast)
+    out.constraints = {column_of(c.formula.ast) for c in spec.constraints}
     return out
 
 
 def flag_columns(spec: Spec) -> dict[tuple[str, str], str]:
     """Per outcome and flag with a condition, the routing column of the condition's value (the
     routing query reports it on each ``needs_engine`` row)."""
-    formulas = _formulas(spec)
-    return {k: formulas[k] for k in _flag_keys(spec)}
+    return _formulas(spec).flags
 
 
 def routing_columns(
@@ -235,14 +235,13 @@ def routing_columns(
     defs = spec.index.definitions
     # 1. the flag conditions and constraints, once per distinct formula
     formulas = _formulas(spec)
-    out.flags = {k: formulas[k] for k in _flag_keys(spec)}
+    out.flags = formulas.flags
     flag_of: dict[str, list[str]] = {}  # formula column -> the outcomes whose flag it is
     for (oid, _), col in out.flags.items():
         flag_of.setdefault(col, []).append(oid)
-    constraint_cols = {formulas[("", c.id)] for c in spec.constraints}
-    computed = {col: to_sql(ast, spec.symbols) for col, ast in formulas.asts.items()}
-    if computed:
-        out.groups.append(list(computed.items()))
+    constraint_cols = formulas.constraints
+    if formulas.sql:
+        out.groups.append(list(formulas.sql.items()))
     # 2. which nodes a completion's walk can visit, and which outcomes it can reach (entry first)
     visit = {nid: f"{PREFIX}v_{nid}" for nid in reachable}
     reach = {oid: f"{PREFIX}o_{oid}" for oid in spec.outcomes}
@@ -317,21 +316,16 @@ def routing_columns(
     # 5. the key
     codes = [_code(column(s.column), s.kind, s.relevant) for s in sites]
     parts: list[exp.Expr] = [exp.func("CONCAT", *codes) if len(codes) > 1 else codes[0]] if codes else []
-    out.parts = [f"sites:{','.join(s.column for s in sites)}"] if codes else []
     for name in spec.index.definition_order:
         if name in needed_def:
-            out.parts.append(name)
             value = exp.func("COALESCE", text(column(name)), exp.Literal.string("?"))
             parts.append(exp.case().when(column(needed_def[name]), value).else_(exp.Literal.string("")))
     outputs = _output_readers(spec)
     for name in spec.variables:
         if name not in readers:
             continue  # nothing the search evaluates reads it
-        out.parts.append(name)
         value = (
-            exp.case()
-            .when(is_null(column(name)), exp.Literal.string(ABSENT))
-            .else_(_value(spec, scope, name, outputs, column))
+            exp.case().when(is_null(column(name)), exp.Literal.string(ABSENT)).else_(_value(spec, scope, name, outputs))
         )
         parts.append(exp.case().when(_or([column(c) for c in readers[name]]), value).else_(exp.Literal.string("")))
     out.key = exp.ConcatWs(expressions=[exp.Literal.string(SEPARATOR), *parts])
