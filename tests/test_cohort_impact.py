@@ -260,3 +260,84 @@ def test_matplotlib_loads_only_when_a_report_is_drawn() -> None:
 
     code = "import crs_model, crs_model.cli, crs_model.commands.cohort, crs_model.cohort.impact_report"
     assert modules_loaded(code, ("matplotlib", "duckdb")) == []
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+def test_older_spec_on_duckdb_equals_it_on_the_python_engine(
+    cohort: dict[str, Any], tmp_path: Path, suffix: str
+) -> None:
+    """``--compare`` decides the older spec by the main run's engine: on DuckDB, the input's columns the
+    older spec does not declare are read as absent, as the python engine's projection drops them."""
+    from crs_model.cohort.duck import DuckDBBackend
+    from crs_model.cohort.pipeline import run_sql_cohort
+    from tests.cohort_support import mismatches
+
+    src = write_rows(SPEC, tmp_path / f"in{suffix}", cohort["rows"])
+    drop = frozenset(SPEC.variables) - frozenset(OLD.variables)
+    assert drop  # the newer spec has inputs the older one does not know
+    py, sql = tmp_path / "py.parquet", tmp_path / "sql.parquet"
+    run_cohort(OLD, _projected(read_batches(SPEC, str(src)), SPEC, OLD), py)
+    with DuckDBBackend() as backend:
+        summary = run_sql_cohort(OLD, backend, str(src), sql, ignore=drop)
+    assert summary.rows == N
+    assert mismatches(OLD, py, sql) == []
+    if suffix == ".parquet":
+        assert pq.read_table(py).equals(pq.read_table(cohort["dir"] / "old.parquet"))
+
+
+def test_compare_runs_the_older_spec_on_the_main_runs_engine(
+    cohort: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the default engine, the older spec is never decided row by row in Python; when its types do
+    not fit the file's columns (a real column for an input it declares integral), it is, and each row's
+    value is reported by the older spec's validator."""
+    calls: list[str] = []
+
+    def counted(spec: Any, *a: Any, **kw: Any) -> Any:
+        calls.append(spec.metadata.version)
+        return run_cohort(spec, *a, **kw)
+
+    monkeypatch.setattr("crs_model.cohort.impact_report.run_cohort", counted)
+    argv = ["cohort", str(cohort["src"]), "--out", str(tmp_path / "c.parquet"), "--report", str(tmp_path / "c.html")]
+    code, _, err = _run(*argv, "--compare", str(OLD_PATH))
+    assert code == 0, err
+    assert calls == []
+    expected = impact(cohort["con"], SPEC, compare="old_audit").change
+    assert expected is not None
+    assert f"{expected.changed:,} of {N:,} snapshots" in (tmp_path / "c.html").read_text(encoding="utf-8")
+    # an older spec whose integral temperature cannot be read from the file's real column
+    text = OLD_PATH.read_text(encoding="utf-8")
+    retyped = text.replace("  temperature_c:\n    type: real", "  temperature_c:\n    type: int", 1)
+    assert retyped != text
+    old_int = tmp_path / "old-int.yaml"
+    old_int.write_text(retyped, encoding="utf-8")
+    code, _, err = _run(*argv, "--compare", str(old_int))
+    assert code == 0, err
+    assert calls == [OLD.metadata.version]
+    page = (tmp_path / "c.html").read_text(encoding="utf-8")
+    assert f"Changes against version {OLD.metadata.version}" in page
+
+
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_compare_uses_the_main_runs_semantics(cohort: dict[str, Any], tmp_path: Path, engine: str) -> None:
+    """With ``--semantics three-valued`` both specs decide three-valued: the changes are between versions,
+    never between semantics."""
+    src = str(cohort["src"])
+    new, old = tmp_path / "new3.parquet", tmp_path / "old3.parquet"
+    run_cohort(SPEC, read_batches(SPEC, src), new, exact=False)
+    run_cohort(OLD, _projected(read_batches(SPEC, src), SPEC, OLD), old, exact=False)
+    con = duckdb.connect()
+    build_audit(con, SPEC, src, new)
+    build_audit(con, OLD, src, old, name="old3")
+    want = impact(con, SPEC, compare="old3").change
+    exact_change = impact(cohort["con"], SPEC, compare="old_audit").change
+    assert want is not None
+    assert exact_change is not None
+    assert want.changed != exact_change.changed  # the semantics matter on these rows: the check can fail
+    report = tmp_path / "s.html"
+    code, _, err = _run(
+        "cohort", src, "--out", str(tmp_path / "s.parquet"), "--engine", engine, "--semantics", "three-valued",
+        "--report", str(report), "--compare", str(OLD_PATH),
+    )  # fmt: skip
+    assert code == 0, err
+    assert f"{want.changed:,} of {N:,} snapshots" in report.read_text(encoding="utf-8")

@@ -97,8 +97,11 @@ def _result_table(spec: Spec, rows: Iterable[Mapping[str, Any]], key: str | None
 class _Run:
     """One run's state: the spec, its engine, the backend and the counters."""
 
-    def __init__(self, spec: Spec, backend: SqlBackend, workers: int, exact: bool) -> None:
+    def __init__(
+        self, spec: Spec, backend: SqlBackend, workers: int, exact: bool, ignore: frozenset[str] = frozenset()
+    ) -> None:
         self.workers = workers
+        self.ignore = ignore  # columns of the input that are not this spec's (a newer spec's inputs)
         self.spec = spec
         self.engine = Engine(spec, exact=exact)
         # the rows the engine decides: exact, every open row; three-valued, only a defect (its message) and an
@@ -123,7 +126,7 @@ class _Run:
         fmt, files = resolve(source)
         if fmt == "jsonl":
             return fmt, None, self._jsonl(files)
-        present = check_files(self.spec, fmt, files)
+        present = check_files(self.spec, fmt, files, ignore=self.ignore)
         order = list(dict.fromkeys(n for cols in present for n in cols))  # first seen, first checked
         return fmt, order, self.backend.register_input(files, fmt, self.columns, present)
 
@@ -160,6 +163,8 @@ class _Run:
 
     def _validated(self, patient: Row, validate: Any, row: int) -> dict[str, Any] | None:
         """The checked inputs of a JSONL row, or None once its error is recorded as a Python row."""
+        if self.ignore and not isinstance(patient, BadRow):
+            patient = {k: v for k, v in patient.items() if k not in self.ignore}
         if not isinstance(patient, BadRow):
             try:
                 return dict(validate(patient))
@@ -280,11 +285,14 @@ def run_sql_cohort(
     *,
     workers: int | None = None,
     exact: bool = True,
+    ignore: Iterable[str] = (),
 ) -> Summary:
     """Decide every row of ``source`` on ``backend`` into the table ``out`` (.parquet or .jsonl); the rows
-    the exact engine decides run on ``workers`` processes (default: one per core)."""
+    the exact engine decides run on ``workers`` processes (default: one per core). Input columns (JSONL
+    keys) named in ``ignore`` are read as if the file did not have them: an older spec deciding a file
+    written for a newer one, whose extra inputs it does not declare."""
     start = time.perf_counter()
-    run = _Run(spec, backend, default_workers() if workers is None else workers, exact)
+    run = _Run(spec, backend, default_workers() if workers is None else workers, exact, frozenset(ignore))
     fmt, order, rows = run.load(source)
     query = compile_query(spec, SRC, keys=["row", CHECK], order=order, routing=True)
     backend.materialize(RESULT, query)

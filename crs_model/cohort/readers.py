@@ -98,15 +98,18 @@ def read_batches(spec: Spec, source: str, batch_rows: int = DEFAULT_BATCH_ROWS) 
 _Converter = Callable[[Any], Any] | None
 
 
-def check_files(spec: Spec, fmt: str, files: Sequence[Path]) -> list[list[str]]:
+def check_files(
+    spec: Spec, fmt: str, files: Sequence[Path], *, ignore: frozenset[str] = frozenset()
+) -> list[list[str]]:
     """Check every Parquet/CSV file's columns as :func:`read_batches` does (an unknown column or a type that
-    cannot hold its input is an :class:`InputFileError`); each file's columns, in its order."""
+    cannot hold its input is an :class:`InputFileError`); each file's columns, in its order. Columns named in
+    ``ignore`` (inputs of a newer spec, when an older one decides the same file) are neither checked nor listed."""
     import duckdb
 
     columns = {c.name: c for c in input_columns(spec)}
     con = duckdb.connect(":memory:")
     try:
-        return [list(_relation(con, fmt, f, columns)[0].columns) for f in files]
+        return [[n for n in _relation(con, fmt, f, columns, ignore)[0].columns if n not in ignore] for f in files]
     finally:
         con.close()
 
@@ -123,14 +126,17 @@ def jsonl_batches(f: Path, batch_rows: int) -> Iterator[list[Row]]:
     return _jsonl(f, batch_rows)
 
 
-def _relation(con: Any, fmt: str, f: Path, columns: dict[str, Column]) -> tuple[Any, list[_Converter]]:
+def _relation(
+    con: Any, fmt: str, f: Path, columns: dict[str, Column], ignore: frozenset[str] = frozenset()
+) -> tuple[Any, list[_Converter]]:
     import duckdb
 
     try:
         rel = con.read_parquet(str(f)) if fmt == "parquet" else con.read_csv(str(f), header=True, all_varchar=True)
     except duckdb.Error as exc:
         raise InputFileError(str(f), str(exc).splitlines()[0]) from None
-    names: list[str] = list(rel.columns)
+    typed = [(n, t) for n, t in zip(rel.columns, rel.types, strict=True) if n not in ignore]
+    names: list[str] = [n for n, _ in typed]
     unknown = [n for n in names if n not in columns]
     if unknown:
         first = unknown[0]
@@ -142,7 +148,7 @@ def _relation(con: Any, fmt: str, f: Path, columns: dict[str, Column]) -> tuple[
     if fmt == "csv":
         return rel, [_CSV[columns[n].kind] for n in names]
     casts = []
-    for n, t in zip(names, rel.types, strict=True):
+    for n, t in typed:
         kind, type_id = columns[n].kind, str(t.id)
         if type_id not in _PARQUET_TYPES[kind] and type_id != "null":
             expected = {Kind.BOOL: "boolean", Kind.INT: "integer", Kind.REAL: "numeric", Kind.TEXT: "text"}[kind]

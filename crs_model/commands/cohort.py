@@ -7,11 +7,18 @@ engine not yet available). Invalid rows are not a failure: each gets its ``error
 from __future__ import annotations
 
 import argparse
-from typing import Any, TextIO
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from crs_model.commands.common import add_spec_argument, load_or_report
 from crs_model.errors import CrsModelError, InputFileError, OutputFileError
 from crs_model.model import Spec
+
+if TYPE_CHECKING:
+    from crs_model.cohort.impact_report import OldRun
+    from crs_model.cohort.runner import Summary
 
 ENGINES = ("duckdb", "python", "spark")  # duckdb (embedded) is the default
 _MISSING_EXTRA = "the cohort commands need the 'cohort' extra: pip install 'crs_model[cohort]'"
@@ -107,8 +114,6 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.batch_rows < 1:
         err.write(f"crs-model: error: --batch-rows={args.batch_rows} is not a positive row count\n")
         return 2
-    from pathlib import Path
-
     from crs_model.cohort.runner import RESULT_SUFFIXES
 
     if Path(args.out).suffix.lower() not in RESULT_SUFFIXES:
@@ -123,76 +128,133 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if (args.compare and old_spec is None) or not _alerts_ok(args.alert, spec, err):
         return 2
     from crs_model.cohort.columns import clashes
-    from crs_model.cohort.readers import read_batches, resolve
-    from crs_model.cohort.runner import run_cohort
+    from crs_model.cohort.readers import resolve
 
     clash = clashes(spec)
     if clash:
         err.write(f"crs-model: error: output {', '.join(clash)} has the name of a fixed result column\n")
         return 2
     exact = args.semantics == "exact"
-    try:
-        _, files = resolve(args.input)
-        if any(f.resolve() == Path(args.out).resolve() for f in files):
-            err.write(f"crs-model: error: --out {args.out} is also an input file\n")
-            return 2
-        if args.engine == "python":
-            summary = run_cohort(spec, read_batches(spec, args.input, args.batch_rows), args.out, exact=exact)
-        elif args.engine == "spark":
-            from crs_model.cohort.pipeline import run_sql_cohort
-            from crs_model.cohort.spark import SparkBackend, SparkCohort, SparkError
-
-            try:
-                with SparkBackend(args.master) as spark:
-                    summary = run_sql_cohort(spec, SparkCohort(spark), args.input, args.out, exact=exact)
-            except SparkError as exc:
-                err.write(f"crs-model: error: {exc}\n")
-                return 2
-        else:
-            from crs_model.cohort.duck import BackendError, DuckDBBackend
-            from crs_model.cohort.pipeline import run_sql_cohort
-
-            try:
-                backend = DuckDBBackend(memory_limit=args.memory_limit)
-            except BackendError as exc:
-                err.write(f"crs-model: error: {exc}\n")
-                return 2
-            with backend:
-                summary = run_sql_cohort(spec, backend, args.input, args.out, exact=exact)
-    except (InputFileError, OutputFileError) as exc:
-        err.write(f"crs-model: error: {exc}\n")
-        return 2
-    except CrsModelError as exc:  # LostRows, SqlDisagrees: a defect of the run; the result must not be used
-        err.write(f"crs-model: error: {type(exc).__name__}: {exc}\n")
-        return 2
-    out.write(summary.to_text())
-    if args.report:
-        from crs_model.cohort.impact import AuditError
-        from crs_model.cohort.impact_report import write_impact_report
-        from crs_model.cohort.runner import LostRows
-
+    with contextlib.ExitStack() as stack:
         try:
-            write_impact_report(
-                spec,
-                args.input,
-                Path(args.out),
-                Path(args.report),
-                old_spec=old_spec,
-                alerts=args.alert,
-                batch_rows=args.batch_rows,
-            )
-        except (InputFileError, OutputFileError, AuditError, LostRows) as exc:
+            _, files = resolve(args.input)
+            if any(f.resolve() == Path(args.out).resolve() for f in files):
+                err.write(f"crs-model: error: --out {args.out} is also an input file\n")
+                return 2
+            decide = _engine_run(args, exact, stack)
+            summary = decide(spec, args.input, Path(args.out), frozenset())
+        except (InputFileError, OutputFileError) as exc:
             err.write(f"crs-model: error: {exc}\n")
             return 2
-        out.write(f"{args.report}: impact report\n")
+        except _EngineUnavailable as exc:
+            err.write(f"crs-model: error: {exc.__cause__}\n")
+            return 2
+        except CrsModelError as exc:  # LostRows, SqlDisagrees: a defect of the run; the result must not be used
+            err.write(f"crs-model: error: {type(exc).__name__}: {exc}\n")
+            return 2
+        out.write(summary.to_text())
+        if args.report:
+            from crs_model.cohort.impact import AuditError
+            from crs_model.cohort.impact_report import write_impact_report
+            from crs_model.cohort.runner import LostRows
+
+            try:
+                write_impact_report(
+                    spec,
+                    args.input,
+                    Path(args.out),
+                    Path(args.report),
+                    old_spec=old_spec,
+                    alerts=args.alert,
+                    batch_rows=args.batch_rows,
+                    old_run=_old_run(args, spec, exact, decide),
+                )
+            except (InputFileError, OutputFileError, AuditError, LostRows) as exc:
+                err.write(f"crs-model: error: {exc}\n")
+                return 2
+            except _EngineUnavailable as exc:
+                err.write(f"crs-model: error: {exc.__cause__}\n")
+                return 2
+            except CrsModelError as exc:
+                err.write(f"crs-model: error: {type(exc).__name__}: {exc}\n")
+                return 2
+            out.write(f"{args.report}: impact report\n")
     return 0
+
+
+class _EngineUnavailable(CrsModelError):
+    """The chosen engine could not start (Java or Spark missing, a bad DuckDB setting): its cause says why."""
+
+
+_Run = Callable[[Spec, str, Path, frozenset[str]], "Summary"]
+
+
+def _engine_run(args: argparse.Namespace, exact: bool, stack: contextlib.ExitStack) -> _Run:
+    """How ``--engine`` decides a source into a result: (spec, source, out, input columns to ignore) ->
+    its summary. A Spark session is opened once, on ``stack``, and serves every run of the command."""
+    from crs_model.cohort.readers import read_batches
+    from crs_model.cohort.runner import run_cohort
+
+    if args.engine == "python":
+
+        def python(spec: Spec, source: str, out: Path, ignore: frozenset[str]) -> Summary:
+            del ignore  # the python engine decides an older spec by _old_run's python_old_run
+            return run_cohort(spec, read_batches(spec, source, args.batch_rows), out, exact=exact)
+
+        return python
+    from crs_model.cohort.pipeline import run_sql_cohort
+
+    if args.engine == "spark":
+        from crs_model.cohort.spark import SparkBackend, SparkCohort, SparkError
+
+        try:
+            spark = stack.enter_context(SparkBackend(args.master))
+        except SparkError as exc:
+            raise _EngineUnavailable() from exc
+
+        def on_spark(spec: Spec, source: str, out: Path, ignore: frozenset[str]) -> Summary:
+            try:
+                return run_sql_cohort(spec, SparkCohort(spark), source, out, exact=exact, ignore=ignore)
+            except SparkError as exc:
+                raise _EngineUnavailable() from exc
+
+        return on_spark
+    from crs_model.cohort.duck import BackendError, DuckDBBackend
+
+    def on_duckdb(spec: Spec, source: str, out: Path, ignore: frozenset[str]) -> Summary:
+        try:
+            backend = DuckDBBackend(memory_limit=args.memory_limit)
+        except BackendError as exc:
+            raise _EngineUnavailable() from exc
+        with backend:  # a fresh database per run: its tables go with it
+            return run_sql_cohort(spec, backend, source, out, exact=exact, ignore=ignore)
+
+    return on_duckdb
+
+
+def _old_run(args: argparse.Namespace, spec: Spec, exact: bool, decide: _Run) -> OldRun:
+    """How ``--compare``'s older spec decides the input: by the main run's engine and semantics. When the
+    older spec's types do not fit the file's columns (a SQL engine refuses the file), by the python engine,
+    whose validator then reports each row's value."""
+    from crs_model.cohort.impact_report import python_old_run
+
+    python = python_old_run(spec, exact=exact, batch_rows=args.batch_rows)
+    if args.engine == "python":
+        return python
+
+    def run(old: Spec, source: str, out: Path, drop: frozenset[str]) -> object:
+        try:
+            return decide(old, source, out, drop)
+        except InputFileError:
+            return python(old, source, out, drop)
+
+    return run
 
 
 def _report_args_ok(args: argparse.Namespace, err: TextIO) -> bool:
     """``--report`` names a writable .html file; ``--compare`` and ``--alert`` come with it."""
     import importlib.util
     import os
-    from pathlib import Path
 
     if args.report is None:
         for flag, value in (("--compare", args.compare), ("--alert", args.alert)):
