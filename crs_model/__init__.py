@@ -7,7 +7,7 @@ The public API for apps that embed the engine::
     decision.recommendation, decision.to_dict()
 
 Importing this package is light: z3, hypothesis, pydot and networkx are not
-imported (networkx is loaded when a spec is first loaded).
+imported, nor are they when a spec is loaded or a patient evaluated.
 """
 
 from __future__ import annotations

@@ -54,6 +54,7 @@ from crs_model.model import (
     Variable,
 )
 from crs_model.source import Source, YMap, YNode, YScalar, YSeq, load_yaml
+from crs_model.structure import structural_problems
 from crs_model.types import BOOL, INT, REAL, Base, Scope, Symbol, SymbolKind, Type, TypeCheckError, check, suggest
 
 E = TypeVar("E", bound=enum.Enum)
@@ -377,8 +378,6 @@ class _Builder:
             temporal_invariants=temporal,
         )
         self._check_refs(spec)
-        from crs_model.graph import structural_problems  # networkx: load-time only
-
         problems = structural_problems(spec) + r.problems
         if problems:
             raise SpecError(problems)

@@ -52,6 +52,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "crs_model.model",
             "crs_model.loader",
             "crs_model.graph",
+            "crs_model.structure",  # the load-time structural checks (plain walks, no networkx)
             "crs_model.index",
             "crs_model.text",
             "crs_model.vocabulary",
