@@ -28,7 +28,7 @@ from crs_model.cohort.columns import input_columns
 from crs_model.cohort.generate import generate
 from crs_model.cohort.spark import ROW, SparkBackend, SparkError
 from crs_model.cohort.writers import TableWriter
-from crs_model.errors import CrsModelError, OutputFileError
+from crs_model.errors import OutputFileError
 from crs_model.model import Spec
 from crs_model.sql import query_text
 from crs_model.sql.query import INPUT_TYPES
@@ -240,14 +240,46 @@ def test_cohort_pipeline_on_spark_equals_duckdb(spark: SparkBackend, tmp_path: P
     assert on_spark.routed > 0
 
 
-def test_cohort_on_spark_refuses_csv(spark: SparkBackend, tmp_path: Path) -> None:
+def test_cohort_pipeline_on_spark_reads_csv_as_duckdb_does(spark: SparkBackend, tmp_path: Path) -> None:
+    """CSV on Spark is parsed by DuckDB's reader on the driver: quoted cells, doubled quotes, a byte-order
+    mark, CRLF line ends, odd cells (signs, spaces, case, text in a number column) and a column the file
+    lacks give the DuckDB pipeline's table, row by row; an empty file gives no row."""
+    import csv
+
+    from crs_model.cohort.duck import DuckDBBackend
     from crs_model.cohort.pipeline import run_sql_cohort
     from crs_model.cohort.spark import SparkCohort
+    from tests.cohort_support import generated_rows, mismatches
 
+    spec = load_spec(SHIPPED)
+    names = [c.name for c in input_columns(spec) if c.name != "weight_kg"]  # one input the file lacks
+    odd = {"BIGINT": [" 5", "+3", "abc"], "DOUBLE": [" 7.5", "+1e2", "nan", "x"], "BOOLEAN": ["TRUE", "yes"]}
+    types = _types(spec)
     path = tmp_path / "c.csv"
-    path.write_text("age_years\n40\n", encoding="utf-8")
-    with pytest.raises(CrsModelError, match="reads Parquet"):
-        run_sql_cohort(load_spec(SHIPPED), SparkCohort(spark), str(path), tmp_path / "r.parquet")
+    with path.open("w", newline="", encoding="utf-8-sig") as fh:  # utf-8-sig: a byte-order mark first
+        w = csv.writer(fh, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
+        w.writerow(names)
+        for i, r in enumerate(generated_rows(spec, 3000, seed=5, invalid_share=0.02)):
+            cells = {
+                n: "" if r.get(n) is None else str(r[n]).lower() if isinstance(r[n], bool) else r[n] for n in names
+            }
+            n = names[i % len(names)]
+            if i % 5 == 0 and types[n] in odd:
+                cells[n] = odd[types[n]][i % len(odd[types[n]])]
+            if i % 11 == 0 and types[n] == "VARCHAR":
+                cells[n] = f'{cells[n]}"quoted"'  # a doubled quote inside a quoted cell: an invalid enum value
+            w.writerow([cells[n] for n in names])
+    with DuckDBBackend() as duck:
+        on_duck = run_sql_cohort(spec, duck, str(path), tmp_path / "duck.parquet")
+    on_spark = run_sql_cohort(spec, SparkCohort(spark), str(path), tmp_path / "spark.parquet")
+    assert not (bad := mismatches(spec, tmp_path / "duck.parquet", tmp_path / "spark.parquet")), "\n".join(bad)
+    assert (on_spark.rows, on_spark.invalid, on_spark.routed) == (on_duck.rows, on_duck.invalid, on_duck.routed)
+    assert on_spark.rows == 3000
+    assert on_spark.invalid > 3000 // 11
+    empty = tmp_path / "empty.csv"
+    empty.write_text(",".join(names) + "\n", encoding="utf-8")
+    assert run_sql_cohort(spec, SparkCohort(spark), str(empty), tmp_path / "e.parquet").rows == 0
+    assert pq.read_table(tmp_path / "e.parquet").num_rows == 0
 
 
 def test_cohort_pipeline_on_spark_reads_jsonl(spark: SparkBackend, tmp_path: Path) -> None:

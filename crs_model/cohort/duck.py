@@ -145,7 +145,7 @@ class DuckDBBackend:
         check = exp.func("COALESCE", exp.or_(*noncanonical), exp.false()) if noncanonical else exp.false()
         cols.append(exp.alias_(check, CHECK))
         self.execute(exp.Create(this=exp.to_table(SRC), kind="VIEW", expression=exp.select(*cols).from_(RAW)))
-        return int(self.con.execute("SELECT count(*) FROM crs_cells").fetchone()[0])
+        return int(self.con.execute("SELECT count(*) FROM crs_cells").fetchall()[0][0])  # fetched to the end
 
     def execute(self, statement: exp.Expr) -> None:
         """Run ``statement``."""

@@ -250,7 +250,9 @@ class SparkCohort:
     """The cohort pipeline's Spark backend (:class:`~crs_model.cohort.backend.SqlBackend`) on a running
     :class:`SparkBackend`: the same statements as on DuckDB, transpiled to Spark SQL by sqlglot.
 
-    Reads Parquet (the data-lake format) and JSONL (parsed in Python); CSV is read with ``--engine duckdb``.
+    Reads Parquet (the data-lake format, read by Spark itself), JSONL (parsed in Python) and CSV (parsed by
+    DuckDB on the driver, the reader ``--engine duckdb`` and the python engine use, so that every engine
+    reads each cell alike; see :meth:`register_input`).
     """
 
     dialect = "spark"
@@ -277,8 +279,10 @@ class SparkCohort:
         (``present`` is not needed: Spark reads each file's own schema)."""
         from crs_model.cohort.backend import CHECK, RAW, SRC
 
+        if fmt == "csv":
+            return self._csv(files, columns, present)
         if fmt != "parquet":
-            raise InputFileError(str(files[0]), "--engine spark reads Parquet or JSONL (use --engine duckdb for CSV)")
+            raise InputFileError(str(files[0]), f"--engine spark reads Parquet, CSV or JSONL, not {fmt}")
         import pyarrow.parquet as pq
 
         integral: set[str] = set()
@@ -289,6 +293,34 @@ class SparkCohort:
         rows = self.spark.register_input(RAW, files, fmt, raw)
         typed = ", ".join(f"CAST(`{n}` AS {_TYPES[t]}) AS `{n}`" for n, t in columns.items())
         self.spark.sql(f"CREATE OR REPLACE TEMP VIEW {SRC} AS SELECT {ROW}, {typed}, FALSE AS {CHECK} FROM {RAW}")  # noqa: S608 - spec names
+        return rows
+
+    def _csv(self, files: list[Path], columns: dict[str, str], present: list[list[str]]) -> int:
+        """RAW and SRC of CSV ``files`` as DuckDB's CSV reader gives them (text cells; typed cells and the
+        CHECK of a cell SQL and Python could read differently), appended to Spark in Arrow batches.
+
+        Spark's own CSV reader differs from DuckDB's in what a cell is (its default escape is a
+        backslash, so it reads the RFC 4180 cell ``"a""b"`` as ``"a""b"``, DuckDB as ``a"b``), and a
+        cell read differently would change a decision without any error. So the file is parsed once,
+        on the driver, by the reader the other engines use; the decisions still run on Spark. For
+        data at cluster scale, Parquet is read by Spark in parallel.
+        """
+        import pyarrow as pa
+        from sqlglot import exp
+
+        from crs_model.cohort.backend import RAW, SRC
+        from crs_model.cohort.duck import DuckDBBackend
+
+        with DuckDBBackend() as duck:
+            rows = duck.register_input(files, "csv", columns, present)
+            for name in (RAW, SRC):
+                view = exp.select("*").from_(name).order_by(ROW)
+                sent = False
+                for batch in duck.arrow_batches(view, 65536):
+                    self.append_arrow(name, pa.Table.from_batches([batch]))
+                    sent = True
+                if not sent:  # an empty file: the view still has its columns
+                    self.append_arrow(name, duck.to_arrow(view.limit(0)))
         return rows
 
     def materialize(self, name: str, query: Any) -> None:
