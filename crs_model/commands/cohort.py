@@ -143,14 +143,8 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 return 2
             decide = _engine_run(args, exact, stack)
             summary = decide(spec, args.input, Path(args.out), frozenset())
-        except (InputFileError, OutputFileError) as exc:
-            err.write(f"crs-model: error: {exc}\n")
-            return 2
-        except _EngineUnavailable as exc:
-            err.write(f"crs-model: error: {exc.__cause__}\n")
-            return 2
         except CrsModelError as exc:  # LostRows, SqlDisagrees: a defect of the run; the result must not be used
-            err.write(f"crs-model: error: {type(exc).__name__}: {exc}\n")
+            err.write(f"crs-model: error: {_error_line(exc, (InputFileError, OutputFileError))}\n")
             return 2
         out.write(summary.to_text())
         if args.report:
@@ -169,14 +163,10 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     batch_rows=args.batch_rows,
                     old_run=_old_run(args, spec, exact, decide),
                 )
-            except (InputFileError, OutputFileError, AuditError, LostRows) as exc:
-                err.write(f"crs-model: error: {exc}\n")
-                return 2
-            except _EngineUnavailable as exc:
-                err.write(f"crs-model: error: {exc.__cause__}\n")
-                return 2
             except CrsModelError as exc:
-                err.write(f"crs-model: error: {type(exc).__name__}: {exc}\n")
+                err.write(
+                    f"crs-model: error: {_error_line(exc, (InputFileError, OutputFileError, AuditError, LostRows))}\n"
+                )
                 return 2
             out.write(f"{args.report}: impact report\n")
     return 0
@@ -184,6 +174,14 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 class _EngineUnavailable(CrsModelError):
     """The chosen engine could not start (Java or Spark missing, a bad DuckDB setting): its cause says why."""
+
+
+def _error_line(exc: CrsModelError, plain: tuple[type[CrsModelError], ...]) -> str:
+    """What ``crs-model: error:`` says of ``exc``: an engine's own message, a ``plain`` error's message,
+    else the error's class and message (a defect of the run, such as lost rows)."""
+    if isinstance(exc, _EngineUnavailable):
+        return str(exc.__cause__)
+    return str(exc) if isinstance(exc, plain) else f"{type(exc).__name__}: {exc}"
 
 
 _Run = Callable[[Spec, str, Path, frozenset[str]], "Summary"]
