@@ -325,8 +325,9 @@ class SparkCohort:
 
     def materialize(self, name: str, query: Any) -> None:
         """Cache ``query``'s rows as ``name`` (Spark keeps them in executor memory and disk)."""
-        # a session may run several cohorts: drop the previous run's table first
-        self.spark.sql(f"UNCACHE TABLE IF EXISTS {name}")
+        # a session may run several cohorts: drop the previous run's table first. Dropping a temp view
+        # uncaches it; UNCACHE TABLE would analyze its definition again, against this run's input, and
+        # fail where an older spec's input lacks a column the previous run's query read
         self.spark.session.catalog.dropTempView(name)
         self.spark.sql(f"CACHE TABLE {name} AS {self._sql(query)}")
 
