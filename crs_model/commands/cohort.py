@@ -172,14 +172,15 @@ def cmd_cohort(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-class _EngineUnavailable(CrsModelError):
-    """The chosen engine could not start (Java or Spark missing, a bad DuckDB setting): its cause says why."""
+class _EngineError(CrsModelError):
+    """The chosen engine could not start or run (Java or Spark missing, a bad DuckDB setting, a statement
+    Spark rejected): its cause, the engine's own error, says why."""
 
 
 def _error_line(exc: CrsModelError, plain: tuple[type[CrsModelError], ...]) -> str:
     """What ``crs-model: error:`` says of ``exc``: an engine's own message, a ``plain`` error's message,
     else the error's class and message (a defect of the run, such as lost rows)."""
-    if isinstance(exc, _EngineUnavailable):
+    if isinstance(exc, _EngineError):
         return str(exc.__cause__)
     return str(exc) if isinstance(exc, plain) else f"{type(exc).__name__}: {exc}"
 
@@ -208,13 +209,13 @@ def _engine_run(args: argparse.Namespace, exact: bool, stack: contextlib.ExitSta
         try:
             spark = stack.enter_context(SparkBackend(args.master))
         except SparkError as exc:
-            raise _EngineUnavailable() from exc
+            raise _EngineError() from exc
 
         def on_spark(spec: Spec, source: str, out: Path, ignore: frozenset[str]) -> Summary:
             try:
                 return run_sql_cohort(spec, SparkCohort(spark), source, out, exact=exact, ignore=ignore)
             except SparkError as exc:
-                raise _EngineUnavailable() from exc
+                raise _EngineError() from exc
 
         return on_spark
     from crs_model.cohort.duck import BackendError, DuckDBBackend
@@ -223,7 +224,7 @@ def _engine_run(args: argparse.Namespace, exact: bool, stack: contextlib.ExitSta
         try:
             backend = DuckDBBackend(memory_limit=args.memory_limit)
         except BackendError as exc:
-            raise _EngineUnavailable() from exc
+            raise _EngineError() from exc
         with backend:  # a fresh database per run: its tables go with it
             return run_sql_cohort(spec, backend, source, out, exact=exact, ignore=ignore)
 
