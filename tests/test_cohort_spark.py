@@ -164,6 +164,15 @@ def test_row_numbers_follow_the_file_order(spark: SparkBackend, tmp_path: Path) 
         {"row": 2, "v": 12, "flag": None},
         {"row": 3, "v": 20, "flag": False},
     ]
+    # RFC 4180 quoting, as DuckDB reads it: a doubled quote inside a quoted cell is one quote
+    (tmp_path / "q.csv").write_text('v,w\n1,"a""b"\n2,"x,y"\n', encoding="utf-8")
+    spark.register_input("q", [tmp_path / "q.csv"], "csv", {"v": "BIGINT", "w": "VARCHAR"})
+    quoted = spark.to_arrow("SELECT v, w FROM q ORDER BY row").to_pylist()
+    con = duckdb.connect()
+    scan = "SELECT v::BIGINT, w FROM read_csv(?, header = true, all_varchar = true)"
+    want = con.execute(scan, [str(tmp_path / "q.csv")]).fetchall()
+    assert [dict(zip(("v", "w"), r, strict=True)) for r in want] == [{"v": 1, "w": 'a"b'}, {"v": 2, "w": "x,y"}]
+    assert quoted == [dict(zip(("v", "w"), r, strict=True)) for r in want]
 
 
 def test_write_parquet_is_one_ordered_file(spark: SparkBackend, tmp_path: Path) -> None:

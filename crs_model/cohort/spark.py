@@ -163,7 +163,9 @@ class SparkBackend:
                     index = F.col("_metadata.row_index")
                     rows = _parquet_rows(path)
                 else:
-                    df = spark.read.option("header", "true").option("multiLine", "true").csv(path.resolve().as_uri())
+                    # RFC 4180 quoting, as DuckDB reads it: Spark's default escape is a backslash
+                    opts = {"header": "true", "multiLine": "true", "escape": '"'}
+                    df = spark.read.options(**opts).csv(path.resolve().as_uri())
                     # a partition's ids start at its number << 33
                     index = F.monotonically_increasing_id() - F.shiftleft(F.spark_partition_id().cast("BIGINT"), 33)
                     rows = df.count()
