@@ -145,7 +145,7 @@ class DuckDBBackend:
         check = exp.func("COALESCE", exp.or_(*noncanonical), exp.false()) if noncanonical else exp.false()
         cols.append(exp.alias_(check, CHECK))
         self.execute(exp.Create(this=exp.to_table(SRC), kind="VIEW", expression=exp.select(*cols).from_(RAW)))
-        return int(self.con.execute("SELECT count(*) FROM crs_cells").fetchall()[0][0])  # fetched to the end
+        return int(self.con.execute("SELECT count(*) FROM crs_cells").fetchone()[0])
 
     def execute(self, statement: exp.Expr) -> None:
         """Run ``statement``."""
@@ -157,7 +157,13 @@ class DuckDBBackend:
 
     def to_arrow(self, query: exp.Expr) -> Any:
         """The result as a pyarrow Table."""
-        return self.con.sql(self._sql(query)).to_arrow_table()
+        # a cursor of its own (as arrow_batches): a query on the connection itself is refused while an
+        # earlier statement's result there is not fetched to the end
+        cursor = self.con.cursor()
+        try:
+            return cursor.sql(self._sql(query)).to_arrow_table()
+        finally:
+            cursor.close()
 
     def register_arrow(self, name: str, table: Any) -> None:
         """``table`` as a DuckDB table (copied, so the Python object may go)."""

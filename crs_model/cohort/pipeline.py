@@ -163,9 +163,9 @@ class _Run:
 
     def _validated(self, patient: Row, validate: Any, row: int) -> dict[str, Any] | None:
         """The checked inputs of a JSONL row, or None once its error is recorded as a Python row."""
-        if self.ignore and not isinstance(patient, BadRow):
-            patient = {k: v for k, v in patient.items() if k not in self.ignore}
         if not isinstance(patient, BadRow):
+            if self.ignore:
+                patient = {k: v for k, v in patient.items() if k not in self.ignore}
             try:
                 return dict(validate(patient))
             except PatientError:

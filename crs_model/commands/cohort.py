@@ -185,10 +185,10 @@ def _error_line(exc: CrsModelError, plain: tuple[type[CrsModelError], ...]) -> s
     return str(exc) if isinstance(exc, plain) else f"{type(exc).__name__}: {exc}"
 
 
-_Run = Callable[[Spec, str, Path, frozenset[str]], "Summary"]
+_Decide = Callable[[Spec, str, Path, frozenset[str]], "Summary"]
 
 
-def _engine_run(args: argparse.Namespace, exact: bool, stack: contextlib.ExitStack) -> _Run:
+def _engine_run(args: argparse.Namespace, exact: bool, stack: contextlib.ExitStack) -> _Decide:
     """How ``--engine`` decides a source into a result: (spec, source, out, input columns to ignore) ->
     its summary. A Spark session is opened once, on ``stack``, and serves every run of the command."""
     from crs_model.cohort.readers import read_batches
@@ -231,7 +231,7 @@ def _engine_run(args: argparse.Namespace, exact: bool, stack: contextlib.ExitSta
     return on_duckdb
 
 
-def _old_run(args: argparse.Namespace, spec: Spec, exact: bool, decide: _Run) -> OldRun:
+def _old_run(args: argparse.Namespace, spec: Spec, exact: bool, decide: _Decide) -> OldRun:
     """How ``--compare``'s older spec decides the input: by the main run's engine and semantics. When the
     older spec's types do not fit the file's columns (a SQL engine refuses the file), by the python engine,
     whose validator then reports each row's value."""

@@ -280,10 +280,8 @@ def routing_columns(
     for name, ro in spec.outputs.items():
         listing = [column(reach[oid]) for oid, o in spec.outcomes.items() if name in o.outputs]
         relevant = None if ro.report is ReportMode.ALWAYS else _or(listing)
-        if name in defs:
-            sites.append(_Site(name, "known", frozenset(), frozenset({name}), relevant))
-        else:
-            sites.append(_Site(name, "known", frozenset({name}), frozenset(), relevant))
+        ins, ds = (frozenset(), frozenset({name})) if name in defs else (frozenset({name}), frozenset())
+        sites.append(_Site(name, "known", ins, ds, relevant))
     live: list[tuple[str, exp.Expr]] = []
     for i, s in enumerate(sites):
         s.live = f"{PREFIX}l{i}"
